@@ -1,0 +1,127 @@
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+SANDBOX_STATUS_FAILED: SandboxStatus
+SANDBOX_STATUS_NONE: SandboxStatus
+SANDBOX_STATUS_READY: SandboxStatus
+SANDBOX_STATUS_STARTING: SandboxStatus
+SANDBOX_STATUS_TERMINATED: SandboxStatus
+SANDBOX_STATUS_UNSPECIFIED: SandboxStatus
+SESSION_STATE_IDLE: SessionState
+SESSION_STATE_RUNNING: SessionState
+SESSION_STATE_UNSPECIFIED: SessionState
+TURN_OUTCOME_CANCELLED: TurnOutcome
+TURN_OUTCOME_COMPLETED: TurnOutcome
+TURN_OUTCOME_FAILED: TurnOutcome
+TURN_OUTCOME_INTERRUPTED: TurnOutcome
+TURN_OUTCOME_MAX_TURNS: TurnOutcome
+TURN_OUTCOME_UNSPECIFIED: TurnOutcome
+
+class QueuedMessage(_message.Message):
+    __slots__ = ["enqueue_time", "text", "turn_id"]
+    ENQUEUE_TIME_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    TURN_ID_FIELD_NUMBER: _ClassVar[int]
+    enqueue_time: _timestamp_pb2.Timestamp
+    text: str
+    turn_id: str
+    def __init__(self, turn_id: _Optional[str] = ..., text: _Optional[str] = ..., enqueue_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Session(_message.Message):
+    __slots__ = ["agent_profile_id", "create_time", "id", "last_activity_time", "last_sequence", "metadata", "name", "options", "runtime", "state", "update_time", "usage"]
+    class MetadataEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    AGENT_PROFILE_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_ACTIVITY_TIME_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    RUNTIME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    agent_profile_id: str
+    create_time: _timestamp_pb2.Timestamp
+    id: str
+    last_activity_time: _timestamp_pb2.Timestamp
+    last_sequence: int
+    metadata: _containers.ScalarMap[str, str]
+    name: str
+    options: SessionOptions
+    runtime: SessionRuntime
+    state: SessionState
+    update_time: _timestamp_pb2.Timestamp
+    usage: Usage
+    def __init__(self, id: _Optional[str] = ..., agent_profile_id: _Optional[str] = ..., name: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., options: _Optional[_Union[SessionOptions, _Mapping]] = ..., state: _Optional[_Union[SessionState, str]] = ..., runtime: _Optional[_Union[SessionRuntime, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., last_sequence: _Optional[int] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_activity_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SessionOptions(_message.Message):
+    __slots__ = ["model"]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    def __init__(self, model: _Optional[str] = ...) -> None: ...
+
+class SessionRuntime(_message.Message):
+    __slots__ = ["current_turn", "loaded", "queued_messages", "sandbox_id", "sandbox_status"]
+    CURRENT_TURN_FIELD_NUMBER: _ClassVar[int]
+    LOADED_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
+    SANDBOX_STATUS_FIELD_NUMBER: _ClassVar[int]
+    current_turn: Turn
+    loaded: bool
+    queued_messages: _containers.RepeatedCompositeFieldContainer[QueuedMessage]
+    sandbox_id: str
+    sandbox_status: SandboxStatus
+    def __init__(self, loaded: bool = ..., sandbox_status: _Optional[_Union[SandboxStatus, str]] = ..., sandbox_id: _Optional[str] = ..., current_turn: _Optional[_Union[Turn, _Mapping]] = ..., queued_messages: _Optional[_Iterable[_Union[QueuedMessage, _Mapping]]] = ...) -> None: ...
+
+class Turn(_message.Message):
+    __slots__ = ["end_time", "id", "outcome", "start_time", "usage", "user_block_id"]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    USER_BLOCK_ID_FIELD_NUMBER: _ClassVar[int]
+    end_time: _timestamp_pb2.Timestamp
+    id: str
+    outcome: TurnOutcome
+    start_time: _timestamp_pb2.Timestamp
+    usage: Usage
+    user_block_id: str
+    def __init__(self, id: _Optional[str] = ..., user_block_id: _Optional[str] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., outcome: _Optional[_Union[TurnOutcome, str]] = ..., end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ...) -> None: ...
+
+class Usage(_message.Message):
+    __slots__ = ["cache_creation_input_tokens", "cache_read_input_tokens", "cost_usd", "input_tokens", "output_tokens"]
+    CACHE_CREATION_INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_READ_INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    cache_creation_input_tokens: int
+    cache_read_input_tokens: int
+    cost_usd: float
+    input_tokens: int
+    output_tokens: int
+    def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_input_tokens: _Optional[int] = ..., cache_creation_input_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ...) -> None: ...
+
+class SessionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class SandboxStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class TurnOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []

@@ -1,0 +1,42 @@
+// Domain errors. The transport maps each code to a Connect/gRPC status in one place.
+
+export type ErrorCode =
+  | "invalid_argument"
+  | "not_found"
+  | "already_exists"
+  | "failed_precondition"
+  | "resource_exhausted"
+  | "unauthenticated"
+  | "permission_denied"
+  | "unimplemented"
+  | "unavailable"
+  | "internal";
+
+export class AppError extends Error {
+  override readonly name = "AppError";
+  constructor(
+    readonly code: ErrorCode,
+    /** UPPER_SNAKE, stable, machine-readable. */
+    readonly reason: string,
+    message: string,
+    /** The request field at fault, in proto snake_case form (`profile.name`). */
+    readonly field?: string,
+    readonly metadata: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export function invalidField(field: string, message: string): AppError {
+  return new AppError("invalid_argument", "INVALID_FIELD", `${field}: ${message}`, field);
+}
+
+export function notFound(kind: string, id: string): AppError {
+  return new AppError(
+    "not_found",
+    `${kind.toUpperCase().replace(/ /g, "_")}_NOT_FOUND`,
+    `${kind} ${JSON.stringify(id)} not found`,
+    undefined,
+    { id },
+  );
+}

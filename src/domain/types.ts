@@ -1,0 +1,214 @@
+// What a profile, session, turn, block and event are. No imports of generated code or transports:
+// the proto <-> domain mapping lives in src/transport.
+
+export type ModelProviderKind = "anthropic" | "demo";
+export type SandboxProviderKind = "default" | "local" | "modal";
+
+export interface SandboxSettings {
+  provider: SandboxProviderKind;
+  networkAllowed: boolean;
+  env: Record<string, string>;
+  /** Container image (Modal); empty for the provider default. */
+  image: string;
+  cpu: number;
+  memoryMib: number;
+  providerOptions: Record<string, string>;
+}
+
+export interface SubagentDefinition {
+  name: string;
+  description: string;
+  prompt: string;
+  tools: string[];
+  model: string;
+}
+
+export interface ThinkingSettings {
+  enabled: boolean;
+  budgetTokens: number;
+}
+
+/** A file with its content (profile default files, session initial files). */
+export interface FileContent {
+  path: string;
+  content: Uint8Array;
+}
+
+export interface AgentProfile {
+  id: string;
+  tenantId: string;
+  name: string;
+  description: string;
+  systemPrompt: string;
+  modelProvider: ModelProviderKind;
+  model: string;
+  tools: string[];
+  maxTurns: number;
+  subagents: SubagentDefinition[];
+  defaultFiles: FileContent[];
+  sandbox: SandboxSettings;
+  thinking: ThinkingSettings;
+  maxOutputTokens: number;
+  createTime: Date;
+  updateTime: Date;
+  /** The create request's request_id, for idempotent retries. */
+  requestId?: string;
+}
+
+export type SessionState = "idle" | "running";
+export type SandboxStatus = "none" | "starting" | "ready" | "terminated" | "failed";
+export type TurnOutcome = "completed" | "cancelled" | "failed" | "interrupted" | "max_turns";
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadInputTokens: number;
+  cacheCreationInputTokens: number;
+  costUsd: number;
+}
+
+export interface Turn {
+  id: string;
+  userBlockId: string;
+  startTime: Date;
+  outcome?: TurnOutcome;
+  endTime?: Date;
+  usage: Usage;
+}
+
+export interface Attachment {
+  name: string;
+  mediaType: string;
+  data: Uint8Array;
+}
+
+/** A message waiting for its turn; persisted so a restart does not lose it. */
+export interface QueuedMessage {
+  turnId: string;
+  text: string;
+  attachments: Attachment[];
+  enqueueTime: Date;
+}
+
+export interface SessionOptions {
+  model: string;
+}
+
+/** A session as stored. What runs right now (sandbox, loaded) is the session manager's. */
+export interface SessionRecord {
+  id: string;
+  tenantId: string;
+  agentProfileId: string;
+  name: string;
+  metadata: Record<string, string>;
+  options: SessionOptions;
+  state: SessionState;
+  usage: Usage;
+  /** Sequence of the last event written; the next event gets lastSequence + 1. */
+  lastSequence: number;
+  /** The turn running when this was last written; set on a record at start means it was interrupted. */
+  currentTurn?: Turn;
+  queuedMessages: QueuedMessage[];
+  /** The sandbox last used, so it can be found again after a restart. */
+  sandbox?: { provider: string; sandboxId: string };
+  createTime: Date;
+  updateTime: Date;
+  lastActivityTime: Date;
+  requestId?: string;
+}
+
+export type ToolStatus = "pending" | "running" | "succeeded" | "failed" | "cancelled";
+export type SubagentStatus = "running" | "completed" | "failed" | "cancelled";
+
+export type BlockContent =
+  | { type: "user_message"; text: string; attachments: Attachment[] }
+  | { type: "assistant_text"; text: string }
+  | { type: "thinking"; thinking: string; signature: string }
+  | { type: "tool_use"; toolUseId: string; toolName: string; inputJson: string; status: ToolStatus }
+  | { type: "tool_result"; toolUseId: string; output: string; isError: boolean; durationMs: number }
+  | {
+      type: "subagent";
+      subagentId: string;
+      name: string;
+      prompt: string;
+      status: SubagentStatus;
+      result: string;
+      toolUseId: string;
+    }
+  | { type: "system"; text: string }
+  | { type: "error"; reason: string; message: string };
+
+export interface Block {
+  id: string;
+  turnId: string;
+  subagentId?: string;
+  createTime: Date;
+  /** The sequence of the event that started the block: the conversation's order. */
+  sequence: number;
+  content: BlockContent;
+}
+
+export interface FileInfo {
+  path: string;
+  size: number;
+  sha256: string;
+  modifyTime: Date;
+}
+
+export type BlockDelta =
+  | { kind: "text"; value: string }
+  | { kind: "thinking"; value: string }
+  | { kind: "input_json"; value: string }
+  | { kind: "output"; value: string };
+
+export type EventPayload =
+  | { type: "block_started"; block: Block }
+  | { type: "block_delta"; blockId: string; delta: BlockDelta }
+  | { type: "block_updated"; block: Block }
+  | { type: "block_completed"; block: Block }
+  | { type: "status_changed"; state: SessionState; sandboxStatus: SandboxStatus; message: string }
+  | { type: "usage_updated"; step: Usage; turn: Usage; session: Usage; model: string }
+  | { type: "file_created"; file: FileInfo }
+  | { type: "file_modified"; file: FileInfo }
+  | { type: "file_deleted"; path: string }
+  | {
+      type: "subagent_discovered";
+      subagentId: string;
+      name: string;
+      description: string;
+      prompt: string;
+      toolUseId: string;
+    }
+  | { type: "subagent_completed"; subagentId: string; status: SubagentStatus; result: string }
+  | { type: "turn_started"; turn: Turn }
+  | { type: "turn_completed"; turn: Turn; reason: string }
+  | { type: "error"; reason: string; message: string; retryable: boolean };
+
+export interface SessionEvent {
+  sessionId: string;
+  sequence: number;
+  time: Date;
+  turnId?: string;
+  subagentId?: string;
+  payload: EventPayload;
+}
+
+export function emptyUsage(): Usage {
+  return {
+    inputTokens: 0,
+    outputTokens: 0,
+    cacheReadInputTokens: 0,
+    cacheCreationInputTokens: 0,
+    costUsd: 0,
+  };
+}
+
+export function addUsage(a: Usage, b: Usage): Usage {
+  return {
+    inputTokens: a.inputTokens + b.inputTokens,
+    outputTokens: a.outputTokens + b.outputTokens,
+    cacheReadInputTokens: a.cacheReadInputTokens + b.cacheReadInputTokens,
+    cacheCreationInputTokens: a.cacheCreationInputTokens + b.cacheCreationInputTokens,
+    costUsd: a.costUsd + b.costUsd,
+  };
+}

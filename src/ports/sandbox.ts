@@ -1,0 +1,74 @@
+import type { SandboxSettings } from "../domain/types.js";
+
+/** One entry of a workspace listing; paths are relative to the workspace root, `/`-separated. */
+export interface SandboxFileStat {
+  path: string;
+  type: "file" | "directory" | "symlink";
+  size: number;
+  /** Modification time in milliseconds since the epoch. */
+  mtimeMs: number;
+}
+
+export interface ExecOptions {
+  /** Run by `/bin/sh -c` inside the sandbox. */
+  command: string;
+  /** Working directory relative to the workspace root; default the root. */
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Killed after this long; default and maximum are the provider's named limits. */
+  timeoutMs?: number;
+  /** Aborting kills the whole process tree. */
+  signal?: AbortSignal;
+  onStdout?: (chunk: string) => void;
+  onStderr?: (chunk: string) => void;
+}
+
+export interface ExecResult {
+  /** null when killed by a signal (timeout, cancellation, output limit). */
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  cancelled: boolean;
+  /** Output past the provider's output limit was dropped and the process killed. */
+  truncated: boolean;
+  durationMs: number;
+}
+
+/** A running sandbox: executes commands and holds the session's workspace. */
+export interface Sandbox {
+  readonly id: string;
+  readonly sessionId: string;
+  exec(options: ExecOptions): Promise<ExecResult>;
+  readFile(path: string): Promise<Uint8Array>;
+  /** Creates parent directories as needed. */
+  writeFile(path: string, content: Uint8Array): Promise<void>;
+  /** Every entry under `dir` (default the root), recursively, hidden ones included. */
+  listFiles(dir?: string): Promise<SandboxFileStat[]>;
+  /** null when nothing is at `path`. */
+  stat(path: string): Promise<SandboxFileStat | null>;
+  /** Removes a file or a directory tree; a no-op when absent. */
+  remove(path: string): Promise<void>;
+  /** Whether the sandbox still runs. */
+  isAlive(): Promise<boolean>;
+  /** Ends the sandbox; idempotent. */
+  terminate(): Promise<void>;
+}
+
+export interface CreateSandboxOptions {
+  sessionId: string;
+  settings: SandboxSettings;
+  /** Progress messages while starting ("pulling image", ...). */
+  onProgress?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface SandboxProvider {
+  /** "local" or "modal". */
+  readonly name: string;
+  create(options: CreateSandboxOptions): Promise<Sandbox>;
+  /** Finds a live sandbox again by id (after a server restart); null when it is gone. */
+  attach(sandboxId: string, sessionId: string): Promise<Sandbox | null>;
+  /** Live sandboxes this provider started, with the session each is tagged with. */
+  listLive(): Promise<Array<{ sandboxId: string; sessionId: string }>>;
+}
