@@ -27,6 +27,18 @@ export interface SessionQuery {
   after?: SessionCursor;
 }
 
+/**
+ * A partial session update: an absent key leaves the field as it is. The optional fields
+ * (`currentTurn`, `sandbox`) may also be set to `undefined`, which removes them (clearing the turn
+ * when it ends); with exactOptionalPropertyTypes a plain `Partial` cannot express that.
+ */
+export type SessionUpdate = Partial<
+  Omit<SessionRecord, "id" | "tenantId" | "currentTurn" | "sandbox">
+> & {
+  currentTurn?: SessionRecord["currentTurn"] | undefined;
+  sandbox?: SessionRecord["sandbox"] | undefined;
+};
+
 /** Profiles list oldest first (ids sort by creation time). */
 export interface ProfileQuery {
   tenantId: string;
@@ -57,11 +69,8 @@ export interface PersistenceAdapter {
    * created with it before, stores nothing and returns that session instead.
    */
   createSessionRecord(session: SessionRecord): Promise<SessionRecord>;
-  /** Applies a partial update; a no-op for an unknown id. */
-  updateSessionRecord(
-    sessionId: string,
-    updates: Partial<Omit<SessionRecord, "id" | "tenantId">>,
-  ): Promise<void>;
+  /** Applies a partial update (see SessionUpdate); a no-op for an unknown id. */
+  updateSessionRecord(sessionId: string, updates: SessionUpdate): Promise<void>;
 
   // --- storage ---
   /** The model provider's own form of the conversation (JSON text), replaced on every save. */

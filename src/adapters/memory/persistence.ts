@@ -1,0 +1,293 @@
+import type {
+  AgentProfile,
+  Block,
+  FileInfo,
+  SessionEvent,
+  SessionRecord,
+} from "../../domain/types.js";
+import type {
+  Page,
+  PersistenceAdapter,
+  ProfileQuery,
+  SessionCursor,
+  SessionQuery,
+  SessionUpdate,
+  StoredFile,
+} from "../../ports/persistence.js";
+
+/**
+ * Persistence in process memory, for development and tests. Everything goes in and comes out as a
+ * deep copy, so a caller can never change stored state by mutating an object it passed or got.
+ * Every method runs to completion without awaiting, so each one is atomic.
+ */
+export class MemoryPersistence implements PersistenceAdapter {
+  private readonly sessions = new Map<string, SessionRecord>();
+  private readonly profiles = new Map<string, AgentProfile>();
+  private readonly transcripts = new Map<string, string>();
+  /** sessionId -> path -> file */
+  private readonly files = new Map<string, Map<string, StoredFile>>();
+  /** sessionId -> events ascending by sequence */
+  private readonly events = new Map<string, SessionEvent[]>();
+  /** sessionId -> blockId -> block */
+  private readonly blocks = new Map<string, Map<string, Block>>();
+
+  // --- sessions ---
+
+  async listAllSessions(filter?: { state?: SessionRecord["state"] }): Promise<SessionRecord[]> {
+    const out: SessionRecord[] = [];
+    for (const s of this.sessions.values()) {
+      if (filter?.state !== undefined && s.state !== filter.state) continue;
+      out.push(copy(s));
+    }
+    return out;
+  }
+
+  async loadSession(sessionId: string): Promise<SessionRecord | null> {
+    const s = this.sessions.get(sessionId);
+    return s ? copy(s) : null;
+  }
+
+  async createSessionRecord(session: SessionRecord): Promise<SessionRecord> {
+    if (session.requestId !== undefined) {
+      for (const s of this.sessions.values()) {
+        if (s.tenantId === session.tenantId && s.requestId === session.requestId) return copy(s);
+      }
+    }
+    if (this.sessions.has(session.id)) throw new Error(`session ${session.id} already exists`);
+    const stored = copy(session);
+    this.sessions.set(stored.id, stored);
+    return copy(stored);
+  }
+
+  async updateSessionRecord(sessionId: string, updates: SessionUpdate): Promise<void> {
+    const s = this.sessions.get(sessionId);
+    if (!s) return;
+    const target = s as unknown as Record<string, unknown>;
+    for (const [key, value] of Object.entries(updates)) {
+      // id and tenantId are not updatable (callers may pass a whole Partial<SessionRecord>).
+      if (key === "id" || key === "tenantId") continue;
+      if (value === undefined) delete target[key];
+      else target[key] = copy(value);
+    }
+  }
+
+  async listSessions(query: SessionQuery): Promise<Page<SessionRecord, SessionCursor>> {
+    const { after } = query;
+    const matching = [...this.sessions.values()]
+      .filter(
+        (s) =>
+          s.tenantId === query.tenantId &&
+          (query.agentProfileId === undefined || s.agentProfileId === query.agentProfileId) &&
+          (query.state === undefined || s.state === query.state) &&
+          (after === undefined || compareSessions(s, after) > 0),
+      )
+      .sort(compareSessions);
+    const items = matching.slice(0, Math.max(0, query.limit));
+    const last = items[items.length - 1];
+    const page: Page<SessionRecord, SessionCursor> = { items: items.map(copy) };
+    if (last && matching.length > items.length) {
+      page.next = { lastActivityTime: new Date(last.lastActivityTime), id: last.id };
+    }
+    return page;
+  }
+
+  async deleteSession(sessionId: string): Promise<void> {
+    this.sessions.delete(sessionId);
+    this.transcripts.delete(sessionId);
+    this.files.delete(sessionId);
+    this.events.delete(sessionId);
+    this.blocks.delete(sessionId);
+  }
+
+  // --- transcript and workspace ---
+
+  async saveTranscript(sessionId: string, rawTranscript: string): Promise<void> {
+    this.transcripts.set(sessionId, rawTranscript);
+  }
+
+  async loadTranscript(sessionId: string): Promise<string | null> {
+    return this.transcripts.get(sessionId) ?? null;
+  }
+
+  async saveWorkspaceFile(sessionId: string, file: StoredFile): Promise<void> {
+    let files = this.files.get(sessionId);
+    if (!files) {
+      files = new Map();
+      this.files.set(sessionId, files);
+    }
+    const stored: StoredFile = { info: copy(file.info), content: new Uint8Array(file.content) };
+    files.set(stored.info.path, stored);
+  }
+
+  async deleteSessionFile(sessionId: string, path: string): Promise<void> {
+    this.files.get(sessionId)?.delete(path);
+  }
+
+  async listWorkspaceFiles(sessionId: string): Promise<FileInfo[]> {
+    const files = this.files.get(sessionId);
+    if (!files) return [];
+    return [...files.values()]
+      .map((f) => copy(f.info))
+      .sort((a, b) => compareStrings(a.path, b.path));
+  }
+
+  async readWorkspaceFile(sessionId: string, path: string): Promise<StoredFile | null> {
+    const f = this.files.get(sessionId)?.get(path);
+    return f ? { info: copy(f.info), content: new Uint8Array(f.content) } : null;
+  }
+
+  // --- agent profiles ---
+
+  async listAgentProfiles(query: ProfileQuery): Promise<Page<AgentProfile, string>> {
+    const { afterId } = query;
+    const matching = [...this.profiles.values()]
+      .filter(
+        (p) =>
+          p.tenantId === query.tenantId &&
+          (afterId === undefined || compareStrings(p.id, afterId) > 0),
+      )
+      .sort((a, b) => compareStrings(a.id, b.id));
+    const items = matching.slice(0, Math.max(0, query.limit));
+    const last = items[items.length - 1];
+    const page: Page<AgentProfile, string> = { items: items.map(copy) };
+    if (last && matching.length > items.length) page.next = last.id;
+    return page;
+  }
+
+  async loadAgentProfile(agentProfileId: string): Promise<AgentProfile | null> {
+    const p = this.profiles.get(agentProfileId);
+    return p ? copy(p) : null;
+  }
+
+  async createAgentProfile(profile: AgentProfile): Promise<AgentProfile> {
+    if (profile.requestId !== undefined) {
+      for (const p of this.profiles.values()) {
+        if (p.tenantId === profile.tenantId && p.requestId === profile.requestId) return copy(p);
+      }
+    }
+    if (this.profiles.has(profile.id))
+      throw new Error(`agent profile ${profile.id} already exists`);
+    const stored = copy(profile);
+    this.profiles.set(stored.id, stored);
+    return copy(stored);
+  }
+
+  async updateAgentProfile(profile: AgentProfile): Promise<void> {
+    if (!this.profiles.has(profile.id)) return;
+    this.profiles.set(profile.id, copy(profile));
+  }
+
+  async deleteAgentProfile(agentProfileId: string): Promise<void> {
+    this.profiles.delete(agentProfileId);
+  }
+
+  async profileInUse(agentProfileId: string): Promise<boolean> {
+    for (const s of this.sessions.values()) if (s.agentProfileId === agentProfileId) return true;
+    return false;
+  }
+
+  // --- events and blocks ---
+
+  async appendEvents(sessionId: string, events: SessionEvent[]): Promise<void> {
+    let log = this.events.get(sessionId);
+    const seen = new Set<number>();
+    for (const e of events) {
+      if (seen.has(e.sequence) || (log && findSequence(log, e.sequence) >= 0)) {
+        throw new Error(`event ${e.sequence} of session ${sessionId} already exists`);
+      }
+      seen.add(e.sequence);
+    }
+    if (!log) {
+      log = [];
+      this.events.set(sessionId, log);
+    }
+    for (const e of events) {
+      const stored = copy(e);
+      const last = log[log.length - 1];
+      if (!last || last.sequence < stored.sequence) log.push(stored);
+      else log.splice(firstAfter(log, stored.sequence), 0, stored);
+    }
+  }
+
+  async readEvents(
+    sessionId: string,
+    afterSequence: number,
+    limit: number,
+  ): Promise<SessionEvent[]> {
+    const log = this.events.get(sessionId);
+    if (!log || limit <= 0) return [];
+    const start = firstAfter(log, afterSequence);
+    return log.slice(start, start + limit).map(copy);
+  }
+
+  async saveBlock(sessionId: string, block: Block): Promise<void> {
+    let blocks = this.blocks.get(sessionId);
+    if (!blocks) {
+      blocks = new Map();
+      this.blocks.set(sessionId, blocks);
+    }
+    blocks.set(block.id, copy(block));
+  }
+
+  async listBlocks(sessionId: string, afterSequence: number, limit: number): Promise<Block[]> {
+    const blocks = this.blocks.get(sessionId);
+    if (!blocks || limit <= 0) return [];
+    return [...blocks.values()]
+      .filter((b) => b.sequence > afterSequence)
+      .sort((a, b) => a.sequence - b.sequence || compareStrings(a.id, b.id))
+      .slice(0, limit)
+      .map(copy);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** A deep copy without keys whose value is undefined, so absent optional fields stay absent. */
+function copy<T>(value: T): T {
+  return structuredClone(dropUndefined(value));
+}
+
+function dropUndefined<T>(value: T): T {
+  if (value === null || typeof value !== "object") return value;
+  if (value instanceof Date || ArrayBuffer.isView(value)) return value;
+  if (Array.isArray(value)) return value.map(dropUndefined) as T;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    // defineProperty: a key such as "__proto__" (free-form metadata) stays an own property.
+    if (v !== undefined) {
+      Object.defineProperty(out, k, {
+        value: dropUndefined(v),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+  }
+  return out as T;
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Newest activity first, then id descending; negative when `a` comes first. */
+function compareSessions(a: SessionCursor, b: SessionCursor): number {
+  return b.lastActivityTime.getTime() - a.lastActivityTime.getTime() || compareStrings(b.id, a.id);
+}
+
+/** Index of the first event with a sequence greater than `sequence`. */
+function firstAfter(log: SessionEvent[], sequence: number): number {
+  let lo = 0;
+  let hi = log.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (log[mid]!.sequence <= sequence) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function findSequence(log: SessionEvent[], sequence: number): number {
+  const i = firstAfter(log, sequence) - 1;
+  return i >= 0 && log[i]!.sequence === sequence ? i : -1;
+}
