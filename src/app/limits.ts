@@ -1,0 +1,57 @@
+// Every limit the API enforces, named once. The README's limits table lists these.
+
+export const LIMITS = {
+  /** Names of profiles and sessions, in characters. */
+  maxNameLength: 200,
+  maxDescriptionLength: 2_000,
+  maxSystemPromptLength: 200_000,
+  maxModelIdLength: 128,
+  maxRequestIdLength: 128,
+  maxMetadataEntries: 32,
+  maxMetadataKeyLength: 64,
+  maxMetadataValueLength: 1_024,
+  maxTools: 32,
+  maxSubagents: 16,
+  maxSubagentNameLength: 64,
+  maxEnvEntries: 64,
+  maxEnvValueLength: 8_192,
+  maxProviderOptions: 32,
+  /** Max model steps per turn a profile may ask for. */
+  maxMaxTurns: 500,
+  maxOutputTokens: 128_000,
+  maxThinkingBudgetTokens: 100_000,
+  minThinkingBudgetTokens: 1_024,
+  /** Workspace path length in UTF-8 bytes. */
+  maxPathBytes: 1_024,
+  /** One workspace file, in bytes. */
+  maxFileBytes: 10 * 1024 * 1024,
+  /** Files in a profile's default_files or a session's initial_files. */
+  maxInitialFiles: 100,
+  /** A session's initial files together, in bytes. */
+  maxInitialFilesBytes: 50 * 1024 * 1024,
+  /** A profile's default files together, in bytes (a profile is stored as one document). */
+  maxProfileFilesBytes: 8 * 1024 * 1024,
+  /** Characters in one message. */
+  maxMessageTextLength: 100_000,
+  maxAttachments: 10,
+  maxAttachmentBytes: 5 * 1024 * 1024,
+  /** Messages waiting behind the running turn of one session. */
+  maxQueuedMessages: 100,
+  /** Largest request the server reads, in bytes. */
+  maxRequestBytes: 64 * 1024 * 1024,
+  defaultPageSize: 50,
+  maxPageSize: 500,
+  defaultBlockPageSize: 100,
+  maxBlockPageSize: 1_000,
+  defaultFilePageSize: 100,
+  maxFilePageSize: 1_000,
+} as const;
+
+export const DEFAULTS = {
+  maxTurns: 50,
+  maxOutputTokens: 8_192,
+  thinkingBudgetTokens: 4_096,
+} as const;
+
+/** Tools a profile may name. */
+export const KNOWN_TOOLS = ["Read", "Write", "Edit", "Bash", "Glob", "Grep", "Task"] as const;

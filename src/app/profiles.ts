@@ -1,0 +1,342 @@
+import { AppError, invalidField, notFound } from "../domain/errors.js";
+import { newId } from "../domain/ids.js";
+import { normalizeWorkspacePath } from "../domain/paths.js";
+import type { AgentProfile, FileContent } from "../domain/types.js";
+import type { PersistenceAdapter } from "../ports/persistence.js";
+import { DEFAULTS, KNOWN_TOOLS, LIMITS } from "./limits.js";
+import {
+  checkLength,
+  checkMetadata,
+  checkRequestId,
+  decodePageToken,
+  encodePageToken,
+  pageSize,
+} from "./validate.js";
+
+/** What a caller sets on a profile: everything but id, tenant and timestamps. */
+export type ProfileInput = Omit<
+  AgentProfile,
+  "id" | "tenantId" | "createTime" | "updateTime" | "requestId"
+>;
+
+/** Fields an update mask may name. */
+export const PROFILE_FIELDS = [
+  "name",
+  "description",
+  "system_prompt",
+  "model_provider",
+  "model",
+  "tools",
+  "max_turns",
+  "subagents",
+  "default_files",
+  "sandbox",
+  "sandbox.provider",
+  "sandbox.network_allowed",
+  "sandbox.env",
+  "sandbox.image",
+  "sandbox.cpu",
+  "sandbox.memory_mib",
+  "sandbox.provider_options",
+  "thinking",
+  "max_output_tokens",
+] as const;
+
+const MODEL_ID = /^[A-Za-z0-9._:@/-]*$/;
+const SUBAGENT_NAME = /^[A-Za-z0-9_-]+$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function checkModel(field: string, model: string): void {
+  checkLength(field, model, LIMITS.maxModelIdLength);
+  if (!MODEL_ID.test(model)) throw invalidField(field, "is not a model id");
+}
+
+function checkTools(field: string, tools: string[], allowTask: boolean): void {
+  if (tools.length > LIMITS.maxTools) throw invalidField(field, "has too many tools");
+  const seen = new Set<string>();
+  tools.forEach((tool, i) => {
+    if (!(KNOWN_TOOLS as readonly string[]).includes(tool) || (!allowTask && tool === "Task")) {
+      const known = KNOWN_TOOLS.filter((t) => allowTask || t !== "Task").join(", ");
+      throw invalidField(`${field}[${i}]`, `unknown tool ${JSON.stringify(tool)}; known: ${known}`);
+    }
+    if (seen.has(tool)) throw invalidField(`${field}[${i}]`, `duplicate tool ${tool}`);
+    seen.add(tool);
+  });
+}
+
+/** Validates files and normalizes their paths; returns the total size. */
+export function checkFiles(
+  field: string,
+  files: FileContent[],
+  maxTotalBytes: number,
+): FileContent[] {
+  if (files.length > LIMITS.maxInitialFiles) {
+    throw invalidField(field, `must have at most ${LIMITS.maxInitialFiles} files`);
+  }
+  let total = 0;
+  const seen = new Set<string>();
+  return files.map((file, i) => {
+    const path = normalizeWorkspacePath(file.path, `${field}[${i}].path`);
+    if (seen.has(path)) throw invalidField(`${field}[${i}].path`, `duplicate path ${path}`);
+    seen.add(path);
+    if (file.content.byteLength > LIMITS.maxFileBytes) {
+      throw invalidField(`${field}[${i}].content`, `must be at most ${LIMITS.maxFileBytes} bytes`);
+    }
+    total += file.content.byteLength;
+    if (total > maxTotalBytes) {
+      throw invalidField(field, `files must total at most ${maxTotalBytes} bytes`);
+    }
+    return { path, content: file.content };
+  });
+}
+
+/** Validates a whole profile input and returns it normalized. */
+export function checkProfile(input: ProfileInput, prefix = "profile"): ProfileInput {
+  const f = (name: string) => `${prefix}.${name}`;
+  checkLength(f("name"), input.name, LIMITS.maxNameLength, true);
+  checkLength(f("description"), input.description, LIMITS.maxDescriptionLength);
+  checkLength(f("system_prompt"), input.systemPrompt, LIMITS.maxSystemPromptLength);
+  checkModel(f("model"), input.model);
+  checkTools(f("tools"), input.tools, true);
+  if (
+    !Number.isInteger(input.maxTurns) ||
+    input.maxTurns < 0 ||
+    input.maxTurns > LIMITS.maxMaxTurns
+  ) {
+    throw invalidField(
+      f("max_turns"),
+      `must be 0 (default ${DEFAULTS.maxTurns}) to ${LIMITS.maxMaxTurns}`,
+    );
+  }
+  if (input.subagents.length > LIMITS.maxSubagents) {
+    throw invalidField(f("subagents"), `must have at most ${LIMITS.maxSubagents} entries`);
+  }
+  const names = new Set<string>();
+  input.subagents.forEach((sub, i) => {
+    const s = (name: string) => f(`subagents[${i}].${name}`);
+    checkLength(s("name"), sub.name, LIMITS.maxSubagentNameLength, true);
+    if (!SUBAGENT_NAME.test(sub.name))
+      throw invalidField(s("name"), "may hold letters, digits, - and _");
+    if (names.has(sub.name)) throw invalidField(s("name"), `duplicate subagent ${sub.name}`);
+    names.add(sub.name);
+    checkLength(s("description"), sub.description, LIMITS.maxDescriptionLength);
+    checkLength(s("prompt"), sub.prompt, LIMITS.maxSystemPromptLength);
+    checkTools(s("tools"), sub.tools, false);
+    checkModel(s("model"), sub.model);
+  });
+  const defaultFiles = checkFiles(
+    f("default_files"),
+    input.defaultFiles,
+    LIMITS.maxProfileFilesBytes,
+  );
+  const env = Object.entries(input.sandbox.env);
+  if (env.length > LIMITS.maxEnvEntries) {
+    throw invalidField(f("sandbox.env"), `must have at most ${LIMITS.maxEnvEntries} entries`);
+  }
+  for (const [name, value] of env) {
+    if (!ENV_NAME.test(name))
+      throw invalidField(f("sandbox.env"), `${JSON.stringify(name)} is not a variable name`);
+    if (value.length > LIMITS.maxEnvValueLength || value.includes("\0")) {
+      throw invalidField(
+        `${f("sandbox.env")}[${name}]`,
+        `must be at most ${LIMITS.maxEnvValueLength} characters without NUL`,
+      );
+    }
+  }
+  checkLength(f("sandbox.image"), input.sandbox.image, 512);
+  if (!(input.sandbox.cpu >= 0 && input.sandbox.cpu <= 64))
+    throw invalidField(f("sandbox.cpu"), "must be 0 to 64");
+  if (
+    !Number.isInteger(input.sandbox.memoryMib) ||
+    input.sandbox.memoryMib < 0 ||
+    input.sandbox.memoryMib > 262_144
+  ) {
+    throw invalidField(f("sandbox.memory_mib"), "must be 0 to 262144");
+  }
+  if (Object.keys(input.sandbox.providerOptions).length > LIMITS.maxProviderOptions) {
+    throw invalidField(
+      f("sandbox.provider_options"),
+      `must have at most ${LIMITS.maxProviderOptions} entries`,
+    );
+  }
+  checkMetadata(f("sandbox.provider_options"), input.sandbox.providerOptions);
+  const out = input.maxOutputTokens;
+  if (!Number.isInteger(out) || out < 0 || out > LIMITS.maxOutputTokens) {
+    throw invalidField(
+      f("max_output_tokens"),
+      `must be 0 (default ${DEFAULTS.maxOutputTokens}) to ${LIMITS.maxOutputTokens}`,
+    );
+  }
+  const budget = input.thinking.budgetTokens;
+  if (
+    !Number.isInteger(budget) ||
+    (budget !== 0 &&
+      (budget < LIMITS.minThinkingBudgetTokens || budget > LIMITS.maxThinkingBudgetTokens))
+  ) {
+    throw invalidField(
+      f("thinking.budget_tokens"),
+      `must be 0 (default ${DEFAULTS.thinkingBudgetTokens}) or ${LIMITS.minThinkingBudgetTokens} to ${LIMITS.maxThinkingBudgetTokens}`,
+    );
+  }
+  if (input.thinking.enabled) {
+    const effectiveBudget = budget || DEFAULTS.thinkingBudgetTokens;
+    const effectiveOut = out || DEFAULTS.maxOutputTokens;
+    if (effectiveBudget >= effectiveOut) {
+      throw invalidField(f("thinking.budget_tokens"), "must be less than max_output_tokens");
+    }
+  }
+  return { ...input, defaultFiles };
+}
+
+/** Applies the masked fields of `patch` onto `base`. An empty mask replaces every field. */
+function applyMask(base: ProfileInput, patch: ProfileInput, mask: string[]): ProfileInput {
+  if (mask.length === 0) return patch;
+  const next: ProfileInput = { ...base, sandbox: { ...base.sandbox } };
+  mask.forEach((path, i) => {
+    switch (path) {
+      case "name":
+        next.name = patch.name;
+        break;
+      case "description":
+        next.description = patch.description;
+        break;
+      case "system_prompt":
+        next.systemPrompt = patch.systemPrompt;
+        break;
+      case "model_provider":
+        next.modelProvider = patch.modelProvider;
+        break;
+      case "model":
+        next.model = patch.model;
+        break;
+      case "tools":
+        next.tools = patch.tools;
+        break;
+      case "max_turns":
+        next.maxTurns = patch.maxTurns;
+        break;
+      case "subagents":
+        next.subagents = patch.subagents;
+        break;
+      case "default_files":
+        next.defaultFiles = patch.defaultFiles;
+        break;
+      case "sandbox":
+        next.sandbox = patch.sandbox;
+        break;
+      case "sandbox.provider":
+        next.sandbox.provider = patch.sandbox.provider;
+        break;
+      case "sandbox.network_allowed":
+        next.sandbox.networkAllowed = patch.sandbox.networkAllowed;
+        break;
+      case "sandbox.env":
+        next.sandbox.env = patch.sandbox.env;
+        break;
+      case "sandbox.image":
+        next.sandbox.image = patch.sandbox.image;
+        break;
+      case "sandbox.cpu":
+        next.sandbox.cpu = patch.sandbox.cpu;
+        break;
+      case "sandbox.memory_mib":
+        next.sandbox.memoryMib = patch.sandbox.memoryMib;
+        break;
+      case "sandbox.provider_options":
+        next.sandbox.providerOptions = patch.sandbox.providerOptions;
+        break;
+      case "thinking":
+        next.thinking = patch.thinking;
+        break;
+      case "max_output_tokens":
+        next.maxOutputTokens = patch.maxOutputTokens;
+        break;
+      default:
+        throw invalidField(
+          `update_mask.paths[${i}]`,
+          `unknown field ${JSON.stringify(path)}; known: ${PROFILE_FIELDS.join(", ")}`,
+        );
+    }
+  });
+  return next;
+}
+
+const isString = (p: unknown): p is string => typeof p === "string";
+
+/** The agent profile use cases. Every call is scoped to a tenant. */
+export class ProfileService {
+  constructor(private readonly store: PersistenceAdapter) {}
+
+  async create(tenantId: string, input: ProfileInput, requestId = ""): Promise<AgentProfile> {
+    checkRequestId("request_id", requestId);
+    const checked = checkProfile(input);
+    const now = new Date();
+    const profile: AgentProfile = {
+      ...checked,
+      id: newId("prf", now.getTime()),
+      tenantId,
+      createTime: now,
+      updateTime: now,
+      ...(requestId ? { requestId } : {}),
+    };
+    return this.store.createAgentProfile(profile);
+  }
+
+  /** The tenant's profile, or NotFound (also for another tenant's). */
+  async get(tenantId: string, id: string): Promise<AgentProfile> {
+    const profile = await this.store.loadAgentProfile(id);
+    if (!profile || profile.tenantId !== tenantId) throw notFound("agent profile", id);
+    return profile;
+  }
+
+  async list(
+    tenantId: string,
+    size: number,
+    token: string,
+  ): Promise<{ profiles: AgentProfile[]; nextPageToken: string }> {
+    const limit = pageSize("page_size", size, LIMITS.defaultPageSize, LIMITS.maxPageSize);
+    const afterId = decodePageToken("page_token", token, "profiles", isString);
+    const page = await this.store.listAgentProfiles({
+      tenantId,
+      limit,
+      ...(afterId ? { afterId } : {}),
+    });
+    return {
+      profiles: page.items,
+      nextPageToken: page.next ? encodePageToken("profiles", page.next) : "",
+    };
+  }
+
+  async update(
+    tenantId: string,
+    id: string,
+    patch: ProfileInput,
+    mask: string[],
+  ): Promise<AgentProfile> {
+    const current = await this.get(tenantId, id);
+    const merged = checkProfile(applyMask(current, patch, mask));
+    const updated: AgentProfile = {
+      ...current,
+      ...merged,
+      id: current.id,
+      tenantId,
+      createTime: current.createTime,
+      updateTime: new Date(),
+    };
+    await this.store.updateAgentProfile(updated);
+    return updated;
+  }
+
+  async delete(tenantId: string, id: string): Promise<void> {
+    await this.get(tenantId, id);
+    if (await this.store.profileInUse(id)) {
+      throw new AppError(
+        "failed_precondition",
+        "PROFILE_IN_USE",
+        `agent profile ${id} has sessions; delete them first`,
+        "agent_profile_id",
+      );
+    }
+    await this.store.deleteAgentProfile(id);
+  }
+}

@@ -1,0 +1,423 @@
+// Proto <-> domain mapping: the only place that knows both shapes.
+
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  BlockSchema,
+  type Block as PbBlock,
+  SubagentStatus as PbSubagentStatus,
+  ToolStatus as PbToolStatus,
+} from "#gen/block_pb.js";
+import { type SessionEvent as PbSessionEvent, SessionEventSchema } from "#gen/event_pb.js";
+import {
+  AgentProfileSchema,
+  ModelProvider,
+  type AgentProfile as PbAgentProfile,
+  SandboxProviderKind,
+} from "#gen/profile_pb.js";
+import {
+  SandboxStatus as PbSandboxStatus,
+  type Session as PbSession,
+  SessionState as PbSessionState,
+  type Turn as PbTurn,
+  TurnOutcome as PbTurnOutcome,
+  type Usage as PbUsage,
+  SessionSchema,
+  TurnSchema,
+  UsageSchema,
+} from "#gen/session_pb.js";
+import { FileInfoSchema, type FileInfo as PbFileInfo } from "#gen/workspace_pb.js";
+import type { ProfileInput } from "../app/profiles.js";
+import type { SessionView } from "../app/sessions.js";
+import { invalidField } from "../domain/errors.js";
+import type {
+  AgentProfile,
+  Block,
+  BlockContent,
+  SandboxProviderKind as DomainSandboxProvider,
+  FileContent,
+  FileInfo,
+  ModelProviderKind,
+  SandboxStatus,
+  SessionEvent,
+  SessionState,
+  SubagentStatus,
+  ToolStatus,
+  Turn,
+  TurnOutcome,
+  Usage,
+} from "../domain/types.js";
+
+/** A two-way enum table; decoding an unknown number is InvalidArgument naming the field. */
+function enumMap<P extends number, D extends string>(pairs: Array<[P, D]>, unspecified?: D) {
+  const toDomain = new Map<number, D>(pairs);
+  const toProto = new Map<D, P>(pairs.map(([p, d]) => [d, p]));
+  return {
+    decode(field: string, value: number): D {
+      if (value === 0 && unspecified !== undefined) return unspecified;
+      const d = toDomain.get(value);
+      if (d === undefined) throw invalidField(field, `unknown enum value ${value}`);
+      return d;
+    },
+    encode(value: D): P {
+      return toProto.get(value) ?? (0 as P);
+    },
+  };
+}
+
+export const modelProviders = enumMap<ModelProvider, ModelProviderKind>(
+  [
+    [ModelProvider.ANTHROPIC, "anthropic"],
+    [ModelProvider.DEMO, "demo"],
+  ],
+  "anthropic",
+);
+export const sandboxProviders = enumMap<SandboxProviderKind, DomainSandboxProvider>(
+  [
+    [SandboxProviderKind.UNSPECIFIED, "default"],
+    [SandboxProviderKind.LOCAL, "local"],
+    [SandboxProviderKind.MODAL, "modal"],
+  ],
+  "default",
+);
+export const sessionStates = enumMap<PbSessionState, SessionState>([
+  [PbSessionState.IDLE, "idle"],
+  [PbSessionState.RUNNING, "running"],
+]);
+export const sandboxStatuses = enumMap<PbSandboxStatus, SandboxStatus>([
+  [PbSandboxStatus.NONE, "none"],
+  [PbSandboxStatus.STARTING, "starting"],
+  [PbSandboxStatus.READY, "ready"],
+  [PbSandboxStatus.TERMINATED, "terminated"],
+  [PbSandboxStatus.FAILED, "failed"],
+]);
+const turnOutcomes = enumMap<PbTurnOutcome, TurnOutcome>([
+  [PbTurnOutcome.COMPLETED, "completed"],
+  [PbTurnOutcome.CANCELLED, "cancelled"],
+  [PbTurnOutcome.FAILED, "failed"],
+  [PbTurnOutcome.INTERRUPTED, "interrupted"],
+  [PbTurnOutcome.MAX_TURNS, "max_turns"],
+]);
+const toolStatuses = enumMap<PbToolStatus, ToolStatus>([
+  [PbToolStatus.PENDING, "pending"],
+  [PbToolStatus.RUNNING, "running"],
+  [PbToolStatus.SUCCEEDED, "succeeded"],
+  [PbToolStatus.FAILED, "failed"],
+  [PbToolStatus.CANCELLED, "cancelled"],
+]);
+const subagentStatuses = enumMap<PbSubagentStatus, SubagentStatus>([
+  [PbSubagentStatus.RUNNING, "running"],
+  [PbSubagentStatus.COMPLETED, "completed"],
+  [PbSubagentStatus.FAILED, "failed"],
+  [PbSubagentStatus.CANCELLED, "cancelled"],
+]);
+
+const ts = (d: Date): Timestamp => timestampFromDate(d);
+
+// --- profiles ---
+
+export function profileToProto(p: AgentProfile): PbAgentProfile {
+  return create(AgentProfileSchema, {
+    id: p.id,
+    name: p.name,
+    description: p.description,
+    systemPrompt: p.systemPrompt,
+    modelProvider: modelProviders.encode(p.modelProvider),
+    model: p.model,
+    tools: p.tools,
+    maxTurns: p.maxTurns,
+    subagents: p.subagents,
+    defaultFiles: p.defaultFiles,
+    sandbox: {
+      provider: sandboxProviders.encode(p.sandbox.provider),
+      networkAllowed: p.sandbox.networkAllowed,
+      env: p.sandbox.env,
+      image: p.sandbox.image,
+      cpu: p.sandbox.cpu,
+      memoryMib: p.sandbox.memoryMib,
+      providerOptions: p.sandbox.providerOptions,
+    },
+    thinking: p.thinking,
+    maxOutputTokens: p.maxOutputTokens,
+    createTime: ts(p.createTime),
+    updateTime: ts(p.updateTime),
+  });
+}
+
+export function profileFromProto(p: PbAgentProfile | undefined, prefix = "profile"): ProfileInput {
+  if (!p) throw invalidField(prefix, "is required");
+  return {
+    name: p.name,
+    description: p.description,
+    systemPrompt: p.systemPrompt,
+    modelProvider: modelProviders.decode(`${prefix}.model_provider`, p.modelProvider),
+    model: p.model,
+    tools: [...p.tools],
+    maxTurns: p.maxTurns,
+    subagents: p.subagents.map((s) => ({
+      name: s.name,
+      description: s.description,
+      prompt: s.prompt,
+      tools: [...s.tools],
+      model: s.model,
+    })),
+    defaultFiles: filesFromProto(p.defaultFiles),
+    sandbox: {
+      provider: sandboxProviders.decode(`${prefix}.sandbox.provider`, p.sandbox?.provider ?? 0),
+      networkAllowed: p.sandbox?.networkAllowed ?? false,
+      env: { ...p.sandbox?.env },
+      image: p.sandbox?.image ?? "",
+      cpu: p.sandbox?.cpu ?? 0,
+      memoryMib: p.sandbox?.memoryMib ?? 0,
+      providerOptions: { ...p.sandbox?.providerOptions },
+    },
+    thinking: {
+      enabled: p.thinking?.enabled ?? false,
+      budgetTokens: p.thinking?.budgetTokens ?? 0,
+    },
+    maxOutputTokens: p.maxOutputTokens,
+  };
+}
+
+export function filesFromProto(files: Array<{ path: string; content: Uint8Array }>): FileContent[] {
+  return files.map((f) => ({ path: f.path, content: f.content }));
+}
+
+// --- sessions ---
+
+export function usageToProto(u: Usage): PbUsage {
+  return create(UsageSchema, {
+    inputTokens: BigInt(u.inputTokens),
+    outputTokens: BigInt(u.outputTokens),
+    cacheReadInputTokens: BigInt(u.cacheReadInputTokens),
+    cacheCreationInputTokens: BigInt(u.cacheCreationInputTokens),
+    costUsd: u.costUsd,
+  });
+}
+
+export function turnToProto(t: Turn): PbTurn {
+  return create(TurnSchema, {
+    id: t.id,
+    userBlockId: t.userBlockId,
+    startTime: ts(t.startTime),
+    outcome: t.outcome ? turnOutcomes.encode(t.outcome) : PbTurnOutcome.UNSPECIFIED,
+    ...(t.endTime ? { endTime: ts(t.endTime) } : {}),
+    usage: usageToProto(t.usage),
+  });
+}
+
+export function sessionToProto({ record: s, runtime }: SessionView): PbSession {
+  return create(SessionSchema, {
+    id: s.id,
+    agentProfileId: s.agentProfileId,
+    name: s.name,
+    metadata: s.metadata,
+    options: s.options,
+    state: sessionStates.encode(s.state),
+    runtime: {
+      loaded: runtime.loaded,
+      sandboxStatus: sandboxStatuses.encode(runtime.sandboxStatus),
+      sandboxId: runtime.sandboxId,
+      ...(runtime.currentTurn ? { currentTurn: turnToProto(runtime.currentTurn) } : {}),
+      queuedMessages: runtime.queuedMessages.map((q) => ({
+        turnId: q.turnId,
+        text: q.text,
+        enqueueTime: ts(q.enqueueTime),
+      })),
+    },
+    usage: usageToProto(s.usage),
+    lastSequence: BigInt(s.lastSequence),
+    createTime: ts(s.createTime),
+    updateTime: ts(s.updateTime),
+    lastActivityTime: ts(s.lastActivityTime),
+  });
+}
+
+export function fileInfoToProto(f: FileInfo): PbFileInfo {
+  return create(FileInfoSchema, {
+    path: f.path,
+    size: BigInt(f.size),
+    sha256: f.sha256,
+    modifyTime: ts(f.modifyTime),
+  });
+}
+
+// --- blocks and events ---
+
+type BlockInit = MessageInitShape<typeof BlockSchema>;
+type EventInit = MessageInitShape<typeof SessionEventSchema>;
+
+function blockContentToProto(c: BlockContent): NonNullable<BlockInit["content"]> {
+  switch (c.type) {
+    case "user_message":
+      return { case: "userMessage", value: { text: c.text, attachments: c.attachments } };
+    case "assistant_text":
+      return { case: "assistantText", value: { text: c.text } };
+    case "thinking":
+      return { case: "thinking", value: { thinking: c.thinking, signature: c.signature } };
+    case "tool_use":
+      return {
+        case: "toolUse",
+        value: {
+          $typeName: "agentruntime.v1.ToolUseBlock",
+          toolUseId: c.toolUseId,
+          toolName: c.toolName,
+          inputJson: c.inputJson,
+          status: toolStatuses.encode(c.status),
+        },
+      };
+    case "tool_result":
+      return {
+        case: "toolResult",
+        value: {
+          $typeName: "agentruntime.v1.ToolResultBlock",
+          toolUseId: c.toolUseId,
+          output: c.output,
+          isError: c.isError,
+          duration: durationFromMs(c.durationMs),
+        },
+      };
+    case "subagent":
+      return {
+        case: "subagent",
+        value: {
+          $typeName: "agentruntime.v1.SubagentBlock",
+          subagentId: c.subagentId,
+          name: c.name,
+          prompt: c.prompt,
+          status: subagentStatuses.encode(c.status),
+          result: c.result,
+          toolUseId: c.toolUseId,
+        },
+      };
+    case "system":
+      return { case: "system", value: { text: c.text } };
+    case "error":
+      return { case: "error", value: { reason: c.reason, message: c.message } };
+  }
+}
+
+export function blockToProto(b: Block): PbBlock {
+  return create(BlockSchema, {
+    id: b.id,
+    turnId: b.turnId,
+    subagentId: b.subagentId ?? "",
+    createTime: ts(b.createTime),
+    content: blockContentToProto(b.content),
+  });
+}
+
+export function eventToProto(e: SessionEvent): PbSessionEvent {
+  const p = e.payload;
+  let payload: NonNullable<EventInit["payload"]>;
+  switch (p.type) {
+    case "block_started":
+      payload = { case: "blockStarted", value: { block: blockToProto(p.block) } };
+      break;
+    case "block_delta":
+      payload = {
+        case: "blockDelta",
+        value: {
+          blockId: p.blockId,
+          delta: {
+            case: (
+              {
+                text: "text",
+                thinking: "thinking",
+                input_json: "inputJson",
+                output: "output",
+              } as const
+            )[p.delta.kind],
+            value: p.delta.value,
+          },
+        },
+      };
+      break;
+    case "block_updated":
+      payload = { case: "blockUpdated", value: { block: blockToProto(p.block) } };
+      break;
+    case "block_completed":
+      payload = { case: "blockCompleted", value: { block: blockToProto(p.block) } };
+      break;
+    case "status_changed":
+      payload = {
+        case: "statusChanged",
+        value: {
+          state: sessionStates.encode(p.state),
+          sandboxStatus: sandboxStatuses.encode(p.sandboxStatus),
+          message: p.message,
+        },
+      };
+      break;
+    case "usage_updated":
+      payload = {
+        case: "usageUpdated",
+        value: {
+          step: usageToProto(p.step),
+          turn: usageToProto(p.turn),
+          session: usageToProto(p.session),
+          model: p.model,
+        },
+      };
+      break;
+    case "file_created":
+      payload = { case: "fileCreated", value: { file: fileInfoToProto(p.file) } };
+      break;
+    case "file_modified":
+      payload = { case: "fileModified", value: { file: fileInfoToProto(p.file) } };
+      break;
+    case "file_deleted":
+      payload = { case: "fileDeleted", value: { path: p.path } };
+      break;
+    case "subagent_discovered":
+      payload = {
+        case: "subagentDiscovered",
+        value: {
+          subagentId: p.subagentId,
+          name: p.name,
+          description: p.description,
+          prompt: p.prompt,
+          toolUseId: p.toolUseId,
+        },
+      };
+      break;
+    case "subagent_completed":
+      payload = {
+        case: "subagentCompleted",
+        value: {
+          subagentId: p.subagentId,
+          status: subagentStatuses.encode(p.status),
+          result: p.result,
+        },
+      };
+      break;
+    case "turn_started":
+      payload = { case: "turnStarted", value: { turn: turnToProto(p.turn) } };
+      break;
+    case "turn_completed":
+      payload = {
+        case: "turnCompleted",
+        value: { turn: turnToProto(p.turn), reason: p.reason },
+      };
+      break;
+    case "error":
+      payload = {
+        case: "error",
+        value: {
+          reason: p.reason,
+          message: p.message,
+          retryable: p.retryable,
+        },
+      };
+      break;
+  }
+  return create(SessionEventSchema, {
+    sessionId: e.sessionId,
+    sequence: BigInt(e.sequence),
+    time: ts(e.time),
+    turnId: e.turnId ?? "",
+    subagentId: e.subagentId ?? "",
+    payload,
+  });
+}

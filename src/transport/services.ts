@@ -1,0 +1,157 @@
+import type { ConnectRouter, HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { AgentProfileService } from "#gen/profile_service_pb.js";
+import { SessionService as SessionServiceDesc } from "#gen/session_service_pb.js";
+import { WorkspaceService } from "#gen/workspace_service_pb.js";
+import type { ProfileService } from "../app/profiles.js";
+import type { SessionService } from "../app/sessions.js";
+import { checkProfileId } from "../app/sessions.js";
+import { AppError, invalidField } from "../domain/errors.js";
+import { principalOf } from "./auth.js";
+import {
+  fileInfoToProto,
+  filesFromProto,
+  profileFromProto,
+  profileToProto,
+  sessionStates,
+  sessionToProto,
+} from "./mapping.js";
+
+export interface ApiDeps {
+  profiles: ProfileService;
+  sessions: SessionService;
+  /** The agent turn RPCs; absent until the runtime has a turn engine. */
+  turns?: Pick<
+    ServiceImpl<typeof SessionServiceDesc>,
+    "sendMessage" | "cancelTurn" | "streamEvents" | "listMessages"
+  >;
+}
+
+const tenant = (ctx: HandlerContext) => principalOf(ctx).tenantId;
+
+function unimplemented(what: string): never {
+  throw new AppError(
+    "unimplemented",
+    "NOT_IMPLEMENTED",
+    `${what} is not available on this server yet`,
+  );
+}
+
+export function profileService(deps: ApiDeps): ServiceImpl<typeof AgentProfileService> {
+  return {
+    async createAgentProfile(req, ctx) {
+      const profile = await deps.profiles.create(
+        tenant(ctx),
+        profileFromProto(req.profile),
+        req.requestId,
+      );
+      return { profile: profileToProto(profile) };
+    },
+    async getAgentProfile(req, ctx) {
+      checkProfileId(req.agentProfileId);
+      return { profile: profileToProto(await deps.profiles.get(tenant(ctx), req.agentProfileId)) };
+    },
+    async listAgentProfiles(req, ctx) {
+      const page = await deps.profiles.list(tenant(ctx), req.pageSize, req.pageToken);
+      return { profiles: page.profiles.map(profileToProto), nextPageToken: page.nextPageToken };
+    },
+    async updateAgentProfile(req, ctx) {
+      if (!req.profile) throw invalidField("profile", "is required");
+      checkProfileId(req.profile.id, "profile.id");
+      const profile = await deps.profiles.update(
+        tenant(ctx),
+        req.profile.id,
+        profileFromProto(req.profile),
+        req.updateMask?.paths ?? [],
+      );
+      return { profile: profileToProto(profile) };
+    },
+    async deleteAgentProfile(req, ctx) {
+      checkProfileId(req.agentProfileId);
+      await deps.profiles.delete(tenant(ctx), req.agentProfileId);
+      return {};
+    },
+  };
+}
+
+export function sessionService(deps: ApiDeps): ServiceImpl<typeof SessionServiceDesc> {
+  const turns = deps.turns;
+  return {
+    async createSession(req, ctx) {
+      const view = await deps.sessions.create(tenant(ctx), {
+        agentProfileId: req.agentProfileId,
+        name: req.name,
+        metadata: { ...req.metadata },
+        initialFiles: filesFromProto(req.initialFiles),
+        options: { model: req.options?.model ?? "" },
+        requestId: req.requestId,
+      });
+      return { session: sessionToProto(view) };
+    },
+    async getSession(req, ctx) {
+      return { session: sessionToProto(await deps.sessions.get(tenant(ctx), req.sessionId)) };
+    },
+    async listSessions(req, ctx) {
+      const state = req.state === 0 ? undefined : sessionStates.decode("state", req.state);
+      const page = await deps.sessions.list(tenant(ctx), {
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+        agentProfileId: req.agentProfileId,
+        ...(state ? { state } : {}),
+      });
+      return { sessions: page.sessions.map(sessionToProto), nextPageToken: page.nextPageToken };
+    },
+    async updateSession(req, ctx) {
+      if (!req.session) throw invalidField("session", "is required");
+      const view = await deps.sessions.update(
+        tenant(ctx),
+        req.session.id,
+        {
+          name: req.session.name,
+          metadata: { ...req.session.metadata },
+          options: { model: req.session.options?.model ?? "" },
+        },
+        req.updateMask?.paths ?? [],
+      );
+      return { session: sessionToProto(view) };
+    },
+    async deleteSession(req, ctx) {
+      await deps.sessions.delete(tenant(ctx), req.sessionId);
+      return {};
+    },
+    sendMessage: (req, ctx) => (turns ? turns.sendMessage(req, ctx) : unimplemented("SendMessage")),
+    cancelTurn: (req, ctx) => (turns ? turns.cancelTurn(req, ctx) : unimplemented("CancelTurn")),
+    listMessages: (req, ctx) =>
+      turns ? turns.listMessages(req, ctx) : unimplemented("ListMessages"),
+    streamEvents(req, ctx) {
+      if (!turns) unimplemented("StreamEvents");
+      return turns.streamEvents(req, ctx);
+    },
+  };
+}
+
+export function workspaceService(deps: ApiDeps): ServiceImpl<typeof WorkspaceService> {
+  return {
+    async listFiles(req, ctx) {
+      const page = await deps.sessions.listFiles(tenant(ctx), req);
+      return { files: page.files.map(fileInfoToProto), nextPageToken: page.nextPageToken };
+    },
+    async readFile(req, ctx) {
+      const file = await deps.sessions.readFile(tenant(ctx), req.sessionId, req.path);
+      return { file: fileInfoToProto(file.info), content: file.content };
+    },
+    async writeFile(req, ctx) {
+      const info = await deps.sessions.writeFile(tenant(ctx), req.sessionId, req.path, req.content);
+      return { file: fileInfoToProto(info) };
+    },
+    async deleteFile(req, ctx) {
+      await deps.sessions.deleteFile(tenant(ctx), req.sessionId, req.path);
+      return {};
+    },
+  };
+}
+
+export function registerApi(router: ConnectRouter, deps: ApiDeps): void {
+  router.service(AgentProfileService, profileService(deps));
+  router.service(SessionServiceDesc, sessionService(deps));
+  router.service(WorkspaceService, workspaceService(deps));
+}
