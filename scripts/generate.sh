@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Regenerates gen/ (TypeScript, Python, Go) from proto/ with local, pinned plugins only.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup-system.sh
+node_modules/.bin/buf generate
