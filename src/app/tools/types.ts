@@ -5,6 +5,8 @@ export interface ToolContext {
   sandbox(): Promise<Sandbox>;
   /** Aborts when the turn is cancelled: stop and kill what runs. */
   signal: AbortSignal;
+  /** The model's id of this call. */
+  toolUseId?: string;
   /** Output as it is produced (Bash), shown live as tool_result deltas. */
   onOutput?: (chunk: string) => void;
 }
