@@ -11,10 +11,20 @@ import { file_grpc_reflection_v1_reflection } from "#grpc/reflection/v1/reflecti
 import { file_grpc_reflection_v1alpha_reflection } from "#grpc/reflection/v1alpha/reflection_pb.js";
 import { LIMITS } from "./app/limits.js";
 import { createLogger, type Logger } from "./app/logger.js";
-import { ProfileService } from "./app/profiles.js";
-import { SessionManager } from "./app/session-manager.js";
+import { type ProfileInput, ProfileService } from "./app/profiles.js";
+import {
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_SYNC_INTERVAL_MS,
+  SessionManager,
+} from "./app/session-manager.js";
 import { SessionService } from "./app/sessions.js";
+import { Turns } from "./app/turns.js";
+import { AnthropicModelProvider } from "./adapters/anthropic/model.js";
+import { DemoModelProvider } from "./adapters/demo-model/model.js";
+import type { ModelProviderKind } from "./domain/types.js";
+import type { ModelProvider } from "./ports/model.js";
 import type { PersistenceAdapter } from "./ports/persistence.js";
+import type { SandboxProvider } from "./ports/sandbox.js";
 import { authInterceptor } from "./transport/auth.js";
 import { errorInterceptor } from "./transport/errors.js";
 import { HealthState, registerHealth } from "./transport/health.js";
@@ -31,6 +41,21 @@ export interface AgentRuntimeOptions {
   logger?: Logger;
   /** Extra interceptors, run after authentication. */
   interceptors?: Interceptor[];
+  /**
+   * Where tools run. The first is the default for profiles that name no provider. Without any,
+   * sessions can talk but not run tools.
+   */
+  sandboxProviders?: SandboxProvider[];
+  /** Model providers by kind. Default: Anthropic (ANTHROPIC_API_KEY) and the offline demo model. */
+  models?: Partial<Record<ModelProviderKind, ModelProvider>>;
+  /** Model id for profiles that name none. */
+  defaultModel?: string;
+  /** An idle session's sandbox is synced and ended after this long. Default 15 minutes. */
+  idleTimeoutMs?: number;
+  /** Changed workspace files are saved this often while a sandbox runs. Default 30 seconds. */
+  syncIntervalMs?: number;
+  /** Tenants that get the built-in `demo` profile at start (the open tenant when no keys). */
+  demoProfileTenants?: string[];
 }
 
 export type NodeHandler = (
@@ -42,6 +67,7 @@ export interface AgentRuntime {
   readonly sessionManager: SessionManager;
   readonly profiles: ProfileService;
   readonly sessions: SessionService;
+  readonly turns: Turns;
   readonly health: HealthState;
   readonly logger: Logger;
   /** Registers every service on a Connect router (to mount on the host's own server). */
@@ -87,13 +113,37 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
   const corsOrigins = options.corsOrigins ?? ["*"];
   const closing = new AbortController();
 
-  const sessionManager = new SessionManager({ store, logger });
+  const providers = options.sandboxProviders ?? [];
+  const sessionManager = new SessionManager({
+    store,
+    logger,
+    ...(providers[0]
+      ? {
+          sandboxes: {
+            defaultProvider: providers[0].name,
+            providers: new Map(providers.map((p) => [p.name, p])),
+          },
+        }
+      : {}),
+    idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    syncIntervalMs: options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS,
+  });
   const profiles = new ProfileService(store);
   const sessions = new SessionService(store, profiles, sessionManager);
+  const turns = new Turns({
+    manager: sessionManager,
+    sessions,
+    models: options.models ?? {
+      anthropic: new AnthropicModelProvider(),
+      demo: new DemoModelProvider(),
+    },
+    logger,
+    ...(options.defaultModel ? { defaultModel: options.defaultModel } : {}),
+  });
   const health = new HealthState(SERVICE_NAMES);
 
   const routes = (router: ConnectRouter) => {
-    registerApi(router, { profiles, sessions });
+    registerApi(router, { profiles, sessions, turns, closing: closing.signal });
     registerHealth(router, health);
     registerReflection(router, servedFiles, SERVICE_NAMES);
   };
@@ -150,6 +200,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     sessionManager,
     profiles,
     sessions,
+    turns,
     health,
     logger,
     routes,
@@ -157,6 +208,9 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     handler,
     closing: closing.signal,
     async start() {
+      for (const tenantId of options.demoProfileTenants ?? []) {
+        await profiles.create(tenantId, demoProfile(), "builtin-demo-profile");
+      }
       await sessionManager.start();
     },
     async shutdown() {
@@ -165,5 +219,31 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
       health.setNotServing();
       await sessionManager.shutdown();
     },
+  };
+}
+
+/** The built-in demo profile: the offline demo model with Write and Bash, no API key needed. */
+export function demoProfile(): ProfileInput {
+  return {
+    name: "demo",
+    description: "An offline, scripted agent that writes a file and runs a command: try it without an API key.",
+    systemPrompt: "You are the Agent Runtime demo agent.",
+    modelProvider: "demo",
+    model: "",
+    tools: ["Read", "Write", "Bash"],
+    maxTurns: 10,
+    subagents: [],
+    defaultFiles: [],
+    sandbox: {
+      provider: "default",
+      networkAllowed: false,
+      env: {},
+      image: "",
+      cpu: 0,
+      memoryMib: 0,
+      providerOptions: {},
+    },
+    thinking: { enabled: false, budgetTokens: 0 },
+    maxOutputTokens: 0,
   };
 }

@@ -5,6 +5,7 @@ export type ErrorCode =
   | "not_found"
   | "already_exists"
   | "failed_precondition"
+  | "out_of_range"
   | "resource_exhausted"
   | "unauthenticated"
   | "permission_denied"

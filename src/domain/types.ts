@@ -74,6 +74,8 @@ export interface Turn {
   outcome?: TurnOutcome;
   endTime?: Date;
   usage: Usage;
+  /** The sequence of the turn_started event (where recovery reads the turn's events from). */
+  startSequence?: number;
 }
 
 export interface Attachment {

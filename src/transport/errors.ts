@@ -8,6 +8,7 @@ const CODES: Record<ErrorCode, Code> = {
   not_found: Code.NotFound,
   already_exists: Code.AlreadyExists,
   failed_precondition: Code.FailedPrecondition,
+  out_of_range: Code.OutOfRange,
   resource_exhausted: Code.ResourceExhausted,
   unauthenticated: Code.Unauthenticated,
   permission_denied: Code.PermissionDenied,

@@ -7,7 +7,10 @@ import type { SessionService } from "../app/sessions.js";
 import { checkProfileId } from "../app/sessions.js";
 import { AppError, invalidField } from "../domain/errors.js";
 import { principalOf } from "./auth.js";
+import type { Turns } from "../app/turns.js";
 import {
+  blockToProto,
+  eventToProto,
   fileInfoToProto,
   filesFromProto,
   profileFromProto,
@@ -19,11 +22,10 @@ import {
 export interface ApiDeps {
   profiles: ProfileService;
   sessions: SessionService;
-  /** The agent turn RPCs; absent until the runtime has a turn engine. */
-  turns?: Pick<
-    ServiceImpl<typeof SessionServiceDesc>,
-    "sendMessage" | "cancelTurn" | "streamEvents" | "listMessages"
-  >;
+  /** The agent turn RPCs; without it they answer Unimplemented. */
+  turns?: Turns;
+  /** Fires at shutdown: open streams end cleanly. */
+  closing?: AbortSignal;
 }
 
 const tenant = (ctx: HandlerContext) => principalOf(ctx).tenantId;
@@ -118,13 +120,31 @@ export function sessionService(deps: ApiDeps): ServiceImpl<typeof SessionService
       await deps.sessions.delete(tenant(ctx), req.sessionId);
       return {};
     },
-    sendMessage: (req, ctx) => (turns ? turns.sendMessage(req, ctx) : unimplemented("SendMessage")),
-    cancelTurn: (req, ctx) => (turns ? turns.cancelTurn(req, ctx) : unimplemented("CancelTurn")),
-    listMessages: (req, ctx) =>
-      turns ? turns.listMessages(req, ctx) : unimplemented("ListMessages"),
-    streamEvents(req, ctx) {
+    async sendMessage(req, ctx) {
+      if (!turns) unimplemented("SendMessage");
+      const attachments = req.attachments.map((a) => ({
+        name: a.name,
+        mediaType: a.mediaType,
+        data: a.data,
+      }));
+      return turns.send(tenant(ctx), req.sessionId, req.text, attachments);
+    },
+    async cancelTurn(req, ctx) {
+      if (!turns) unimplemented("CancelTurn");
+      return { cancelled: await turns.cancel(tenant(ctx), req.sessionId, req.turnId) };
+    },
+    async listMessages(req, ctx) {
+      if (!turns) unimplemented("ListMessages");
+      const page = await turns.listMessages(tenant(ctx), req.sessionId, req.pageSize, req.pageToken);
+      return { blocks: page.blocks.map(blockToProto), nextPageToken: page.nextPageToken };
+    },
+    async *streamEvents(req, ctx) {
       if (!turns) unimplemented("StreamEvents");
-      return turns.streamEvents(req, ctx);
+      const signal = deps.closing ? AbortSignal.any([ctx.signal, deps.closing]) : ctx.signal;
+      const max = BigInt(Number.MAX_SAFE_INTEGER);
+      const after = Number(req.afterSequence > max ? max : req.afterSequence);
+      const sub = await turns.subscribe(tenant(ctx), req.sessionId, after, signal);
+      for await (const event of sub) yield { event: eventToProto(event) };
     },
   };
 }

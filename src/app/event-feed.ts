@@ -1,0 +1,229 @@
+import { AppError } from "../domain/errors.js";
+import type { EventPayload, SessionEvent } from "../domain/types.js";
+import type { PersistenceAdapter } from "../ports/persistence.js";
+import type { Logger } from "./logger.js";
+
+/** Events a subscriber may fall behind by before its stream ends with ResourceExhausted. */
+export const SUBSCRIBER_BUFFER_EVENTS = 10_000;
+/** Recent events kept in memory for replays that need not touch storage. */
+export const FEED_MEMORY_EVENTS = 2_000;
+/** Events read from storage per page during a replay. */
+const REPLAY_PAGE = 500;
+
+export interface EmitContext {
+  turnId?: string;
+  subagentId?: string;
+}
+
+/** A live reader of a feed: pull events with `next()`; `close()` when done. */
+export interface Subscription extends AsyncIterable<SessionEvent> {
+  close(): void;
+}
+
+class Subscriber {
+  readonly queue: SessionEvent[] = [];
+  wake: (() => void) | undefined;
+  error: AppError | undefined;
+  closed = false;
+
+  push(event: SessionEvent): void {
+    if (this.closed || this.error) return;
+    if (this.queue.length >= SUBSCRIBER_BUFFER_EVENTS) {
+      this.error = new AppError(
+        "resource_exhausted",
+        "SUBSCRIBER_TOO_SLOW",
+        `the stream fell more than ${SUBSCRIBER_BUFFER_EVENTS} events behind; resume with after_sequence`,
+        undefined,
+        { last_delivered_sequence: String((this.queue[0]?.sequence ?? 1) - 1) },
+      );
+      this.queue.length = 0;
+    } else {
+      this.queue.push(event);
+    }
+    this.wake?.();
+  }
+}
+
+/**
+ * One session's ordered event feed. `emit` assigns the next sequence, hands the event to every
+ * subscriber at once and queues it for storage; writes go out in order, batched. A subscriber
+ * replays from memory or storage up to the point it joined, then reads live: no gap, no duplicate.
+ */
+export class EventFeed {
+  private lastSequence: number;
+  private readonly recent: SessionEvent[] = [];
+  private readonly unsaved: SessionEvent[] = [];
+  private persistedSequence: number;
+  private flushing: Promise<void> | undefined;
+  private readonly subscribers = new Set<Subscriber>();
+  private ended = false;
+
+  private constructor(
+    readonly sessionId: string,
+    lastSequence: number,
+    private readonly store: PersistenceAdapter,
+    private readonly logger: Logger,
+  ) {
+    this.lastSequence = lastSequence;
+    this.persistedSequence = lastSequence;
+  }
+
+  /** Opens a session's feed, continuing after the last event in storage. */
+  static async open(
+    sessionId: string,
+    recordSequence: number,
+    store: PersistenceAdapter,
+    logger: Logger,
+  ): Promise<EventFeed> {
+    // Events may have been written after the record's lastSequence (a crash between the two).
+    let last = recordSequence;
+    for (;;) {
+      const page = await store.readEvents(sessionId, last, REPLAY_PAGE);
+      const tail = page.at(-1);
+      if (!tail) break;
+      last = tail.sequence;
+    }
+    return new EventFeed(sessionId, last, store, logger);
+  }
+
+  get sequence(): number {
+    return this.lastSequence;
+  }
+
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  emit(payload: EventPayload, context: EmitContext = {}): SessionEvent {
+    const event: SessionEvent = {
+      sessionId: this.sessionId,
+      sequence: ++this.lastSequence,
+      time: new Date(),
+      ...(context.turnId ? { turnId: context.turnId } : {}),
+      ...(context.subagentId ? { subagentId: context.subagentId } : {}),
+      payload,
+    };
+    this.recent.push(event);
+    this.unsaved.push(event);
+    this.trimRecent();
+    for (const s of this.subscribers) s.push(event);
+    this.scheduleFlush();
+    return event;
+  }
+
+  /** Resolves when every event emitted so far is in storage. */
+  async flush(): Promise<void> {
+    while (this.unsaved.length > 0 || this.flushing) {
+      if (!this.flushing) this.scheduleFlush();
+      await this.flushing;
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushing) return;
+    this.flushing = (async () => {
+      try {
+        while (this.unsaved.length > 0) {
+          const batch = this.unsaved.splice(0, this.unsaved.length);
+          try {
+            await this.store.appendEvents(this.sessionId, batch);
+            const last = batch.at(-1)!.sequence;
+            await this.store.updateSessionRecord(this.sessionId, { lastSequence: last });
+            this.persistedSequence = last;
+          } catch (err) {
+            // Keep them and retry on the next emit or flush; live subscribers already have them.
+            this.unsaved.unshift(...batch);
+            this.logger.error("saving events failed", { sessionId: this.sessionId, err });
+            await new Promise((r) => setTimeout(r, 200));
+            throw err;
+          }
+          this.trimRecent();
+        }
+      } finally {
+        this.flushing = undefined;
+      }
+    })().catch(() => {});
+  }
+
+  /** Drops old events from memory, never ones not yet in storage. */
+  private trimRecent(): void {
+    while (this.recent.length > FEED_MEMORY_EVENTS) {
+      const first = this.recent[0]!;
+      if (first.sequence > this.persistedSequence) break;
+      this.recent.shift();
+    }
+  }
+
+  /**
+   * Every event after `afterSequence`, then live ones as they come. Ends when `signal` aborts,
+   * when the feed ends (shutdown, deletion), or with ResourceExhausted for a slow reader.
+   */
+  subscribe(afterSequence: number, signal?: AbortSignal): Subscription {
+    const sub = new Subscriber();
+    // Joining is synchronous: everything up to `joinedAt` is history, everything after is live.
+    const joinedAt = this.lastSequence;
+    this.subscribers.add(sub);
+    const stop = () => {
+      sub.closed = true;
+      this.subscribers.delete(sub);
+      sub.wake?.();
+    };
+    if (this.ended) stop();
+    signal?.addEventListener("abort", stop, { once: true });
+    const feed = this;
+    async function* iterate(): AsyncGenerator<SessionEvent> {
+      try {
+        let next = afterSequence + 1;
+        while (next <= joinedAt && !sub.closed) {
+          const page = await feed.history(next, joinedAt);
+          if (page.length === 0) {
+            throw new AppError("internal", "FEED_GAP", `events from ${next} are missing`);
+          }
+          for (const e of page) yield e;
+          next = page.at(-1)!.sequence + 1;
+        }
+        for (;;) {
+          if (sub.error) throw sub.error;
+          const e = sub.queue.shift();
+          if (e) {
+            if (e.sequence > afterSequence) yield e;
+            continue;
+          }
+          if (sub.closed) return;
+          await new Promise<void>((resolve) => {
+            sub.wake = resolve;
+          });
+          sub.wake = undefined;
+        }
+      } finally {
+        stop();
+        signal?.removeEventListener("abort", stop);
+      }
+    }
+    const it = iterate();
+    return { [Symbol.asyncIterator]: () => it, close: stop };
+  }
+
+  /** Events from `from` up to `to` (inclusive), from memory when it has them, else storage. */
+  private async history(from: number, to: number): Promise<SessionEvent[]> {
+    const first = this.recent[0];
+    if (first && first.sequence <= from) {
+      return this.recent.filter((e) => e.sequence >= from && e.sequence <= to);
+    }
+    const page = await this.store.readEvents(this.sessionId, from - 1, REPLAY_PAGE);
+    const inRange = page.filter((e) => e.sequence <= to);
+    if (inRange.length > 0) return inRange;
+    // Not in storage yet and already trimmed is impossible; still in memory is the only case left.
+    return this.recent.filter((e) => e.sequence >= from && e.sequence <= to);
+  }
+
+  /** Ends every subscription cleanly (shutdown, session deleted). */
+  end(): void {
+    this.ended = true;
+    for (const s of [...this.subscribers]) {
+      s.closed = true;
+      this.subscribers.delete(s);
+      s.wake?.();
+    }
+  }
+}
