@@ -6,7 +6,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="/usr/local/go/bin:$PATH"
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  # npm ci rejects this lockfile: the registry here lacks other platforms' optional packages
+  # (biome, buf), so the lock lists only this platform's. npm install keeps the locked versions.
+  npm install --no-audit --no-fund
 fi
 bash scripts/setup-system.sh
 bash scripts/setup-go.sh

@@ -32,9 +32,19 @@ export function appErrorToConnect(e: AppError): ConnectError {
 }
 
 /** The one place where errors become statuses; anything unexpected is logged and hidden. */
-export function toConnectError(e: unknown, logger: Logger, procedure: string): ConnectError {
+export function toConnectError(
+  e: unknown,
+  logger: Logger,
+  procedure: string,
+  signal?: AbortSignal,
+): ConnectError {
   if (e instanceof AppError) return appErrorToConnect(e);
   if (e instanceof ConnectError) return e;
+  if (signal?.aborted) {
+    // The client went away (cancel, deadline, closed connection): nothing went wrong here.
+    logger.debug("call ended by the client", { procedure, err: e });
+    return new ConnectError("the call was cancelled", Code.Canceled);
+  }
   logger.error("unexpected error", { procedure, err: e });
   return appErrorToConnect(new AppError("internal", "INTERNAL", "internal error"));
 }
@@ -53,12 +63,12 @@ export function errorInterceptor(logger: Logger): Interceptor {
           try {
             yield* source;
           } catch (e) {
-            throw toConnectError(e, logger, procedure);
+            throw toConnectError(e, logger, procedure, req.signal);
           }
         })(),
       };
     } catch (e) {
-      throw toConnectError(e, logger, procedure);
+      throw toConnectError(e, logger, procedure, req.signal);
     }
   };
 }
