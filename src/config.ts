@@ -16,6 +16,21 @@ export interface Config {
   mongodbDb: string;
   dataDir: string;
   shutdownGraceMs: number;
+  sandboxProvider: "local" | "modal";
+  allowUnisolatedSandbox: boolean;
+  modal: { tokenId: string; tokenSecret: string; appName: string; image: string } | undefined;
+  idleTimeoutMs: number;
+  syncIntervalMs: number;
+  defaultModel: string;
+  demoProfile: boolean;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = (env[name] ?? "").trim().toLowerCase();
+  if (raw === "") return fallback;
+  if (["1", "true", "yes", "on"].includes(raw)) return true;
+  if (["0", "false", "no", "off"].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(env[name])}`);
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -69,7 +84,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `LOG_LEVEL must be debug, info, warn or error, got ${JSON.stringify(logLevel)}`,
     );
   }
+  const sandboxProvider = (env.SANDBOX_PROVIDER || "local") as Config["sandboxProvider"];
+  if (sandboxProvider !== "local" && sandboxProvider !== "modal") {
+    throw new ConfigError(`SANDBOX_PROVIDER must be local or modal, got ${JSON.stringify(env.SANDBOX_PROVIDER)}`);
+  }
+  const tokenId = env.MODAL_TOKEN_ID ?? "";
+  const tokenSecret = env.MODAL_TOKEN_SECRET ?? "";
+  if (Boolean(tokenId) !== Boolean(tokenSecret)) {
+    throw new ConfigError("set both MODAL_TOKEN_ID and MODAL_TOKEN_SECRET, or neither");
+  }
+  if (sandboxProvider === "modal" && !tokenId) {
+    throw new ConfigError("SANDBOX_PROVIDER=modal needs MODAL_TOKEN_ID and MODAL_TOKEN_SECRET");
+  }
+  const defaultModel = env.DEFAULT_MODEL || "";
+  if (!/^[A-Za-z0-9._:@/-]*$/.test(defaultModel)) {
+    throw new ConfigError(`DEFAULT_MODEL is not a model id: ${JSON.stringify(defaultModel)}`);
+  }
   return {
+    sandboxProvider,
+    allowUnisolatedSandbox: bool(env, "ALLOW_UNISOLATED_SANDBOX", false),
+    modal: tokenId
+      ? {
+          tokenId,
+          tokenSecret,
+          appName: env.MODAL_APP_NAME || "agent-runtime",
+          image: env.MODAL_IMAGE || "",
+        }
+      : undefined,
+    idleTimeoutMs: int(env, "IDLE_TIMEOUT_MS", 15 * 60 * 1000, 1),
+    syncIntervalMs: int(env, "SYNC_INTERVAL_MS", 30 * 1000, 1),
+    defaultModel,
+    demoProfile: bool(env, "DEMO_PROFILE", true),
     port: int(env, "PORT", 8080),
     host,
     apiKeys,

@@ -112,6 +112,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
       : new Map(Object.entries(options.apiKeys ?? {}));
   const corsOrigins = options.corsOrigins ?? ["*"];
   const closing = new AbortController();
+  let stopping: Promise<void> | undefined;
 
   const providers = options.sandboxProviders ?? [];
   const sessionManager = new SessionManager({
@@ -213,11 +214,15 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
       }
       await sessionManager.start();
     },
-    async shutdown() {
-      if (closing.signal.aborted) return;
-      closing.abort();
-      health.setNotServing();
-      await sessionManager.shutdown();
+    shutdown() {
+      stopping ??= (async () => {
+        health.setNotServing();
+        // Running turns end as interrupted and every feed ends after its last event, so open
+        // streams close cleanly with everything delivered; then anything else still open ends.
+        await sessionManager.shutdown();
+        closing.abort();
+      })();
+      return stopping;
     },
   };
 }

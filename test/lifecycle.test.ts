@@ -170,7 +170,8 @@ describe("sandbox lifecycle", () => {
     const failed = events.find((e) => e.payload.case === "statusChanged" && e.payload.value.sandboxStatus === SandboxStatus.FAILED);
     expect((failed?.payload.value as { message: string }).message).toContain("no capacity");
     const toolResult = events.find((e) => e.payload.case === "blockCompleted" && e.payload.value.block?.content.case === "toolResult");
-    expect(JSON.stringify(toolResult?.payload.value)).toContain("no capacity");
+    const output = (toolResult?.payload.value as { block: { content: { value: { output: string } } } }).block.content.value.output;
+    expect(output).toContain("no capacity");
     const { session } = await h.client.sessions.getSession({ sessionId });
     expect(session?.runtime?.sandboxStatus).toBe(SandboxStatus.FAILED);
     failing = false;

@@ -46,7 +46,9 @@ describe("the agent turn", () => {
     expect(events.map((e) => Number(e.sequence))).toEqual(events.map((_, i) => i + 1));
     expect(events.every((e) => e.turnId === sent.turnId || e.turnId === "")).toBe(true);
     const k = kinds(events);
-    expect(k[0]).toBe("turnStarted");
+    // The session goes to RUNNING when the message arrives, then the turn starts.
+    expect(k.slice(0, 2)).toEqual(["statusChanged", "turnStarted"]);
+    expect((events[0]!.payload.value as { state: SessionState }).state).toBe(SessionState.RUNNING);
     expect(k.at(-1)).toBe("turnCompleted");
     const end = events.at(-1)!.payload.value as { turn: { outcome: TurnOutcome } };
     expect(end.turn.outcome).toBe(TurnOutcome.COMPLETED);
@@ -85,7 +87,7 @@ describe("the agent turn", () => {
     expect(toolUse.status).toBe(ToolStatus.SUCCEEDED);
     expect(JSON.parse(toolUse.inputJson)).toEqual({ file_path: "/workspace/out/hello.txt", content: "hello from Write\n" });
     // Block ids are the same live and in storage.
-    const liveIds = events.flatMap((e) => (e.payload.case === "blockCompleted" ? [e.payload.value.block!.id] : []));
+    const liveIds = events.flatMap((e) => (e.payload.case === "blockStarted" ? [e.payload.value.block!.id] : []));
     expect(blocks.map((b) => b.id)).toEqual(liveIds);
 
     // Usage and cost per session.

@@ -368,16 +368,26 @@ export class Turns implements TurnEngine {
   async recoverInterrupted(session: LoadedSession, turn: Turn): Promise<void> {
     const ctx = { turnId: turn.id };
     const open = new Map<string, Block>();
+    // Text the main agent streamed in the step that was cut: it is not in the transcript yet.
+    let stepTexts: Block[] = [];
     let after = (turn.startSequence ?? 1) - 1;
     for (;;) {
       const page = await session.store.readEvents(session.id, after, 500);
       for (const e of page) {
         const p = e.payload;
-        if (p.type === "block_started" || p.type === "block_updated") open.set(p.block.id, p.block);
-        else if (p.type === "block_delta") {
+        if (p.type === "block_started" || p.type === "block_updated") {
+          open.set(p.block.id, p.block);
+          if (p.type === "block_started" && !e.subagentId && p.block.content.type === "assistant_text") {
+            stepTexts.push(p.block);
+          }
+        } else if (p.type === "block_delta") {
           const b = open.get(p.blockId);
           if (b) applyDelta(b.content, p.delta);
-        } else if (p.type === "block_completed") open.delete(p.block.id);
+        } else if (p.type === "block_completed") {
+          open.delete(p.block.id);
+        } else if (p.type === "usage_updated" && !e.subagentId) {
+          stepTexts = []; // the step finished: its message is in the transcript
+        }
       }
       if (page.length < 500) break;
       after = page.at(-1)!.sequence;
@@ -394,7 +404,18 @@ export class Turns implements TurnEngine {
     writer.complete(writer.start({ type: "system", text: note }));
     await writer.saved();
     const messages = await this.transcript(session);
-    closeConversation(messages, note);
+    const partial = stepTexts.map((b) => (b.content.type === "assistant_text" ? b.content.text : "")).join("");
+    if (partial && messages.at(-1)?.role === "user") {
+      messages.push({
+        role: "assistant",
+        content: [
+          { type: "text", text: partial },
+          { type: "text", text: `[${note}]` },
+        ],
+      });
+    } else {
+      closeConversation(messages, note);
+    }
     await this.saveTranscript(session, messages);
     const endTime = new Date();
     const done: Turn = { ...turn, outcome: "interrupted", endTime };

@@ -15,6 +15,8 @@ export interface StartedServer {
   port: number;
   /** Sends SIGTERM and resolves with the exit code (-1 when killed by a signal). */
   stop(): Promise<number>;
+  /** Kills the server at once (a crash), then resolves. */
+  crash(): Promise<void>;
   /** Every line the server printed (stdout and stderr), as it comes. */
   logs: string[];
 }
@@ -105,6 +107,11 @@ export async function startServer(options: StartServerOptions = {}): Promise<Sta
       clearTimeout(killer);
       await cleanup();
       return code;
+    },
+    async crash() {
+      child.kill("SIGKILL");
+      await exited;
+      await cleanup();
     },
   };
 }

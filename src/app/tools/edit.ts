@@ -17,7 +17,11 @@ import {
 /** Non-overlapping occurrences of `needle` (not empty) in `haystack`. */
 export function countOccurrences(haystack: string, needle: string): number {
   let count = 0;
-  for (let at = haystack.indexOf(needle); at !== -1; at = haystack.indexOf(needle, at + needle.length)) {
+  for (
+    let at = haystack.indexOf(needle);
+    at !== -1;
+    at = haystack.indexOf(needle, at + needle.length)
+  ) {
     count++;
   }
   return count;

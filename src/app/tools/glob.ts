@@ -1,4 +1,4 @@
-import type { SandboxFileStat } from "../../ports/sandbox.js";
+import type { Sandbox, SandboxFileStat } from "../../ports/sandbox.js";
 import {
   abortable,
   defineTool,
@@ -11,7 +11,6 @@ import {
   toWorkspacePath,
   WORKSPACE_ROOT,
 } from "./paths.js";
-import type { Sandbox } from "../../ports/sandbox.js";
 import type { ToolContext } from "./types.js";
 
 export const GLOB_MAX_RESULTS = 100;
@@ -102,7 +101,10 @@ function segmentRegExp(segment: string): RegExp {
 }
 
 /** `[abc]`, `[a-z]`, `[!x]` / `[^x]` starting at `start`; undefined when not closed. */
-function characterClass(segment: string, start: number): { source: string; end: number } | undefined {
+function characterClass(
+  segment: string,
+  start: number,
+): { source: string; end: number } | undefined {
   let i = start + 1;
   let negate = false;
   if (segment[i] === "!" || segment[i] === "^") {
@@ -298,7 +300,7 @@ export const globTool = defineTool({
     const rawPattern = requiredString(input, "pattern");
     const rawPath = optionalString(input, "path");
     let base = rawPath === undefined ? "" : toWorkspacePath(rawPath, "path");
-    let pattern = workspaceGlob(rawPattern);
+    const pattern = workspaceGlob(rawPattern);
     if (rawPattern.startsWith("/")) {
       // An absolute pattern names its own directory.
       base = "";

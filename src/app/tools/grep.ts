@@ -152,10 +152,22 @@ export const grepTool = defineTool({
         description: 'What to show: "content", "files_with_matches" (default) or "count"',
       },
       "-i": { type: "boolean", description: "Case-insensitive search" },
-      "-n": { type: "boolean", description: 'Show line numbers (content mode; default true)' },
-      "-A": { type: "integer", minimum: 0, description: "Lines to show after each match (content mode)" },
-      "-B": { type: "integer", minimum: 0, description: "Lines to show before each match (content mode)" },
-      "-C": { type: "integer", minimum: 0, description: "Lines to show before and after each match (content mode)" },
+      "-n": { type: "boolean", description: "Show line numbers (content mode; default true)" },
+      "-A": {
+        type: "integer",
+        minimum: 0,
+        description: "Lines to show after each match (content mode)",
+      },
+      "-B": {
+        type: "integer",
+        minimum: 0,
+        description: "Lines to show before each match (content mode)",
+      },
+      "-C": {
+        type: "integer",
+        minimum: 0,
+        description: "Lines to show before and after each match (content mode)",
+      },
       head_limit: {
         type: "integer",
         minimum: 1,
@@ -173,7 +185,8 @@ export const grepTool = defineTool({
     const pattern = requiredString(input, "pattern");
     const rawPath = optionalString(input, "path");
     const globPattern = optionalString(input, "glob");
-    const mode: OutputMode = optionalEnum(input, "output_mode", OUTPUT_MODES) ?? "files_with_matches";
+    const mode: OutputMode =
+      optionalEnum(input, "output_mode", OUTPUT_MODES) ?? "files_with_matches";
     const ignoreCase = optionalBoolean(input, "-i") ?? false;
     const lineNumbers = optionalBoolean(input, "-n") ?? true;
     const context_ = optionalInteger(input, "-C", 0);

@@ -53,10 +53,11 @@ export const writeTool = defineTool({
     const before = await abortable(sandbox.stat(path), context.signal);
     if (before?.type === "directory") return fail("Write", `${shown} is a directory, not a file`);
     await abortable(sandbox.writeFile(path, bytes), context.signal);
-    const lines = content === "" ? 0 : content.split("\n").length - (content.endsWith("\n") ? 1 : 0);
+    const lines =
+      content === "" ? 0 : content.split("\n").length - (content.endsWith("\n") ? 1 : 0);
     return ok(
       `${before === null ? "Created" : "Overwrote"} ${shown} ` +
-        `(${lines} line${lines === 1 ? "" : "s"}, ${bytes.length} bytes)`,
+        `(${lines} line${lines === 1 ? "" : "s"}, ${bytes.length} byte${bytes.length === 1 ? "" : "s"})`,
     );
   },
 });

@@ -1,0 +1,129 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ToolStatus } from "#gen/block_pb.js";
+import { AgentProfileService } from "#gen/profile_service_pb.js";
+import { TurnOutcome } from "#gen/session_pb.js";
+import { SessionService } from "#gen/session_service_pb.js";
+import type { Clients } from "./support/runtime.js";
+import { FakeAnthropic, streamResponse, textResponse } from "./support/fake-anthropic.js";
+import { readEvents, turnsCompleted } from "./support/agent.js";
+import { MONGO_START_TIMEOUT_MS, type MongoServer, startMongo } from "./support/mongo.js";
+import { type StartedServer, startServer } from "./support/server.js";
+
+let mongo: MongoServer;
+let fake: FakeAnthropic;
+let dataDir: string;
+
+beforeAll(async () => {
+  mongo = await startMongo();
+  fake = new FakeAnthropic();
+  await fake.start();
+  dataDir = await mkdtemp(join(tmpdir(), "ar-restart-"));
+}, MONGO_START_TIMEOUT_MS);
+
+afterAll(async () => {
+  await fake?.stop();
+  await mongo?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+function server(): Promise<StartedServer> {
+  return startServer({
+    env: {
+      MONGODB_URI: mongo.uri,
+      MONGODB_DB: mongo.dbName,
+      DATA_DIR: dataDir,
+      ANTHROPIC_API_KEY: "test-key",
+      ANTHROPIC_BASE_URL: fake.url,
+    },
+  });
+}
+
+function clients(url: string): Clients {
+  const transport = createConnectTransport({ baseUrl: url, httpVersion: "2" });
+  return {
+    profiles: createClient(AgentProfileService, transport),
+    sessions: createClient(SessionService, transport),
+  } as Clients;
+}
+
+describe("a server restart", () => {
+  it("marks a turn that ran at a crash as interrupted and continues the conversation", async () => {
+    let s = await server();
+    let c = clients(s.url);
+    const profile = await c.profiles.createAgentProfile({
+      profile: { name: "restart", tools: ["Bash"], model: "claude-sonnet-5-5" },
+    });
+
+    const sessionId = (await c.sessions.createSession({ agentProfileId: profile.profile!.id })).session!.id;
+    fake.enqueue(
+      textResponse("first answer"),
+      streamResponse(
+        [
+          { type: "text", text: "working on it" },
+          { type: "tool_use", id: "t1", name: "Bash", input: { command: "sleep 30" } },
+        ],
+        { stallAfterEvents: 8 },
+      ),
+    );
+    await c.sessions.sendMessage({ sessionId, text: "one" });
+    await readEvents(c, sessionId, turnsCompleted(1));
+    const second = await c.sessions.sendMessage({ sessionId, text: "two" });
+    await readEvents(c, sessionId, (ev) => ev.some((e) => e.turnId === second.turnId && e.payload.case === "blockDelta"));
+    await s.crash();
+
+    s = await server();
+    c = clients(s.url);
+    // Everything replays from storage, and the interrupted turn is closed.
+    const events = await readEvents(c, sessionId, turnsCompleted(2));
+    expect(events.map((e) => Number(e.sequence))).toEqual(events.map((_, i) => i + 1));
+    const ends = events.filter((e) => e.payload.case === "turnCompleted").map((e) => e.payload.value as { turn: { id: string; outcome: TurnOutcome } });
+    expect(ends[1]!.turn).toMatchObject({ id: second.turnId, outcome: TurnOutcome.INTERRUPTED });
+    const started = new Set(events.flatMap((e) => (e.payload.case === "blockStarted" ? [e.payload.value.block!.id] : [])));
+    const completed = new Set(events.flatMap((e) => (e.payload.case === "blockCompleted" ? [e.payload.value.block!.id] : [])));
+    expect(completed).toEqual(started);
+    const blocks = (await c.sessions.listMessages({ sessionId })).blocks;
+    expect(blocks.map((b) => b.content.case)).toEqual(["userMessage", "assistantText", "userMessage", "assistantText", "toolUse", "system"]);
+    expect((blocks[3]!.content.value as { text: string }).text).toBe("working on it");
+    expect((blocks[4]!.content.value as { status: ToolStatus }).status).toBe(ToolStatus.CANCELLED);
+
+    // The conversation goes on with its whole history.
+    fake.enqueue(textResponse("third answer"));
+    const before = fake.requests.length;
+    await c.sessions.sendMessage({ sessionId, text: "three" });
+    await readEvents(c, sessionId, turnsCompleted(3));
+    const sent = JSON.stringify(fake.requests[before]!.body.messages);
+    for (const text of ["one", "first answer", "two", "working on it", "interrupted", "three"]) {
+      expect(sent).toContain(text);
+    }
+    const roles = fake.requests[before]!.body.messages!.map((m) => m.role);
+    expect(roles.every((r, i) => i === 0 || r !== roles[i - 1])).toBe(true);
+    expect(await s.stop()).toBe(0);
+  });
+
+  it("interrupts a running turn at SIGTERM, saves it, and exits 0", async () => {
+    let s = await server();
+    let c = clients(s.url);
+    const profile = await c.profiles.createAgentProfile({ profile: { name: "term", tools: [] } });
+    const sessionId = (await c.sessions.createSession({ agentProfileId: profile.profile!.id })).session!.id;
+    fake.enqueue(streamResponse([{ type: "text", text: "a long answer that never ends" }], { stallAfterEvents: 4 }));
+    const turn = await c.sessions.sendMessage({ sessionId, text: "go" });
+    const live = readEvents(c, sessionId, turnsCompleted(1));
+    await readEvents(c, sessionId, (ev) => ev.some((e) => e.payload.case === "blockDelta"));
+    expect(await s.stop()).toBe(0);
+    // The open stream ended cleanly with the turn's end.
+    const seen = await live;
+    expect((seen.at(-1)!.payload.value as { turn: { id: string; outcome: TurnOutcome } }).turn).toMatchObject({ id: turn.turnId, outcome: TurnOutcome.INTERRUPTED });
+    s = await server();
+    c = clients(s.url);
+    const replay = await readEvents(c, sessionId, turnsCompleted(1));
+    expect(replay.map((e) => e.sequence)).toEqual(seen.map((e) => e.sequence));
+    const { session } = await c.sessions.getSession({ sessionId });
+    expect(session?.runtime?.currentTurn).toBeUndefined();
+    expect(await s.stop()).toBe(0);
+  });
+});
