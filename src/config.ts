@@ -86,7 +86,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const sandboxProvider = (env.SANDBOX_PROVIDER || "local") as Config["sandboxProvider"];
   if (sandboxProvider !== "local" && sandboxProvider !== "modal") {
-    throw new ConfigError(`SANDBOX_PROVIDER must be local or modal, got ${JSON.stringify(env.SANDBOX_PROVIDER)}`);
+    throw new ConfigError(
+      `SANDBOX_PROVIDER must be local or modal, got ${JSON.stringify(env.SANDBOX_PROVIDER)}`,
+    );
   }
   const tokenId = env.MODAL_TOKEN_ID ?? "";
   const tokenSecret = env.MODAL_TOKEN_SECRET ?? "";

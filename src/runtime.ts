@@ -9,6 +9,8 @@ import { file_agentruntime_v1_workspace_service } from "#gen/workspace_service_p
 import { file_grpc_health_v1_health } from "#grpc/health/v1/health_pb.js";
 import { file_grpc_reflection_v1_reflection } from "#grpc/reflection/v1/reflection_pb.js";
 import { file_grpc_reflection_v1alpha_reflection } from "#grpc/reflection/v1alpha/reflection_pb.js";
+import { AnthropicModelProvider } from "./adapters/anthropic/model.js";
+import { DemoModelProvider } from "./adapters/demo-model/model.js";
 import { LIMITS } from "./app/limits.js";
 import { createLogger, type Logger } from "./app/logger.js";
 import { type ProfileInput, ProfileService } from "./app/profiles.js";
@@ -19,8 +21,6 @@ import {
 } from "./app/session-manager.js";
 import { SessionService } from "./app/sessions.js";
 import { Turns } from "./app/turns.js";
-import { AnthropicModelProvider } from "./adapters/anthropic/model.js";
-import { DemoModelProvider } from "./adapters/demo-model/model.js";
 import type { ModelProviderKind } from "./domain/types.js";
 import type { ModelProvider } from "./ports/model.js";
 import type { PersistenceAdapter } from "./ports/persistence.js";
@@ -231,7 +231,8 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
 export function demoProfile(): ProfileInput {
   return {
     name: "demo",
-    description: "An offline, scripted agent that writes a file and runs a command: try it without an API key.",
+    description:
+      "An offline, scripted agent that writes a file and runs a command: try it without an API key.",
     systemPrompt: "You are the Agent Runtime demo agent.",
     modelProvider: "demo",
     model: "",

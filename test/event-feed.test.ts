@@ -16,7 +16,13 @@ async function storeWithSession(): Promise<{ store: MemoryPersistence; id: strin
     metadata: {},
     options: { model: "" },
     state: "idle",
-    usage: { inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheCreationInputTokens: 0, costUsd: 0 },
+    usage: {
+      inputTokens: 0,
+      outputTokens: 0,
+      cacheReadInputTokens: 0,
+      cacheCreationInputTokens: 0,
+      costUsd: 0,
+    },
     lastSequence: 0,
     queuedMessages: [],
     createTime: now,
@@ -27,7 +33,11 @@ async function storeWithSession(): Promise<{ store: MemoryPersistence; id: strin
   return { store, id: record.id };
 }
 
-const text = (value: string) => ({ type: "block_delta" as const, blockId: "blk", delta: { kind: "text" as const, value } });
+const text = (value: string) => ({
+  type: "block_delta" as const,
+  blockId: "blk",
+  delta: { kind: "text" as const, value },
+});
 
 async function take(it: AsyncIterator<SessionEvent>, n: number): Promise<number[]> {
   const out: number[] = [];
@@ -110,7 +120,9 @@ describe("EventFeed", () => {
     expect((err as AppError).code).toBe("resource_exhausted");
     expect((err as AppError).reason).toBe("SUBSCRIBER_TOO_SLOW");
     const restOfFast = await take(fastIt, SUBSCRIBER_BUFFER_EVENTS + 5 - got.length);
-    expect([...got, ...restOfFast]).toEqual(Array.from({ length: SUBSCRIBER_BUFFER_EVENTS + 5 }, (_, i) => i + 1));
+    expect([...got, ...restOfFast]).toEqual(
+      Array.from({ length: SUBSCRIBER_BUFFER_EVENTS + 5 }, (_, i) => i + 1),
+    );
     fast.close();
   });
 

@@ -1,12 +1,18 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { SandboxStatus, TurnOutcome } from "#gen/session_pb.js";
-import type { Sandbox, SandboxProvider } from "../src/ports/sandbox.js";
-import { streamResponse, textResponse } from "./support/fake-anthropic.js";
-import { type AgentHarness, agentHarness, kinds, readEvents, turnsCompleted } from "./support/agent.js";
-import { localSandboxProvider } from "./support/sandbox.js";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { SandboxStatus, TurnOutcome } from "#gen/session_pb.js";
+import type { Sandbox, SandboxProvider } from "../src/ports/sandbox.js";
+import {
+  type AgentHarness,
+  agentHarness,
+  kinds,
+  readEvents,
+  turnsCompleted,
+} from "./support/agent.js";
+import { streamResponse, textResponse } from "./support/fake-anthropic.js";
+import { localSandboxProvider } from "./support/sandbox.js";
 
 let h: AgentHarness;
 afterEach(() => h?.close());
@@ -43,16 +49,25 @@ describe("sandbox lifecycle", () => {
     await h.client.sessions.sendMessage({ sessionId, text: "chat" });
     await readEvents(h.client, sessionId, turnsCompleted(1));
     expect(c.created).toHaveLength(0);
-    h.fake.enqueue(bash("echo one > one.txt"), textResponse("1"), bash("echo two > two.txt"), textResponse("2"));
+    h.fake.enqueue(
+      bash("echo one > one.txt"),
+      textResponse("1"),
+      bash("echo two > two.txt"),
+      textResponse("2"),
+    );
     await Promise.all([
       h.client.sessions.sendMessage({ sessionId, text: "a" }),
       h.client.sessions.sendMessage({ sessionId, text: "b" }),
     ]);
     const events = await readEvents(h.client, sessionId, turnsCompleted(3));
     expect(c.created).toHaveLength(1);
-    const statuses = events.flatMap((e) => (e.payload.case === "statusChanged" ? [e.payload.value.sandboxStatus] : []));
+    const statuses = events.flatMap((e) =>
+      e.payload.case === "statusChanged" ? [e.payload.value.sandboxStatus] : [],
+    );
     expect(statuses.filter((s) => s === SandboxStatus.READY)).toHaveLength(1);
-    expect(statuses.indexOf(SandboxStatus.STARTING)).toBeLessThan(statuses.indexOf(SandboxStatus.READY));
+    expect(statuses.indexOf(SandboxStatus.STARTING)).toBeLessThan(
+      statuses.indexOf(SandboxStatus.READY),
+    );
     const { session } = await h.client.sessions.getSession({ sessionId });
     expect(session?.runtime?.sandboxStatus).toBe(SandboxStatus.READY);
     expect(session?.runtime?.sandboxId).toBe(c.created[0]!.id);
@@ -66,7 +81,9 @@ describe("sandbox lifecycle", () => {
     const binary = Uint8Array.from({ length: 256 }, (_, i) => 255 - i);
     await h.client.workspace.writeFile({ sessionId, path: "data/blob.bin", content: binary });
     h.fake.enqueue(
-      bash("mkdir -p deep/er && printf 'x' > deep/er/.hidden && printf 'gone' > tmp.txt && cat data/blob.bin | wc -c"),
+      bash(
+        "mkdir -p deep/er && printf 'x' > deep/er/.hidden && printf 'gone' > tmp.txt && cat data/blob.bin | wc -c",
+      ),
       bash("rm tmp.txt && printf 'changed' > deep/er/.hidden"),
       textResponse("ok"),
     );
@@ -91,7 +108,12 @@ describe("sandbox lifecycle", () => {
     const idle = await readEvents(
       h.client,
       sessionId,
-      (ev) => ev.some((e) => e.payload.case === "statusChanged" && e.payload.value.sandboxStatus === SandboxStatus.TERMINATED),
+      (ev) =>
+        ev.some(
+          (e) =>
+            e.payload.case === "statusChanged" &&
+            e.payload.value.sandboxStatus === SandboxStatus.TERMINATED,
+        ),
       after,
     );
     expect(kinds(idle)).toContain("statusChanged");
@@ -100,7 +122,10 @@ describe("sandbox lifecycle", () => {
     const view = await h.client.sessions.getSession({ sessionId });
     expect(view.session?.runtime?.loaded).toBe(false);
     // The next message gets a new sandbox with the files restored before any tool runs.
-    h.fake.enqueue(bash("sha256sum data/blob.bin deep/er/.hidden; ls -A"), textResponse("restored"));
+    h.fake.enqueue(
+      bash("sha256sum data/blob.bin deep/er/.hidden; ls -A"),
+      textResponse("restored"),
+    );
     await h.client.sessions.sendMessage({ sessionId, text: "check" });
     await readEvents(h.client, sessionId, turnsCompleted(2));
     expect(c.created).toHaveLength(2);
@@ -120,9 +145,19 @@ describe("sandbox lifecycle", () => {
     await h.client.sessions.sendMessage({ sessionId, text: "start" });
     const events = await readEvents(h.client, sessionId, turnsCompleted(1));
     const sandbox = h.runtime.sessionManager.getSession(sessionId)!.sandbox!;
-    await sandbox.writeFile("background.txt", new TextEncoder().encode("written behind the runtime's back"));
-    const later = await readEvents(h.client, sessionId, (ev) => ev.some((e) => e.payload.case === "fileCreated"), events.at(-1)!.sequence);
-    expect(later.find((e) => e.payload.case === "fileCreated")!.payload.value).toMatchObject({ file: { path: "background.txt" } });
+    await sandbox.writeFile(
+      "background.txt",
+      new TextEncoder().encode("written behind the runtime's back"),
+    );
+    const later = await readEvents(
+      h.client,
+      sessionId,
+      (ev) => ev.some((e) => e.payload.case === "fileCreated"),
+      events.at(-1)!.sequence,
+    );
+    expect(later.find((e) => e.payload.case === "fileCreated")!.payload.value).toMatchObject({
+      file: { path: "background.txt" },
+    });
   });
 
   it("writes through the workspace API reach a running sandbox", async () => {
@@ -131,7 +166,11 @@ describe("sandbox lifecycle", () => {
     h.fake.enqueue(bash("true"), textResponse("ok"));
     await h.client.sessions.sendMessage({ sessionId, text: "start" });
     await readEvents(h.client, sessionId, turnsCompleted(1));
-    await h.client.workspace.writeFile({ sessionId, path: "from-api.txt", content: new TextEncoder().encode("api") });
+    await h.client.workspace.writeFile({
+      sessionId,
+      path: "from-api.txt",
+      content: new TextEncoder().encode("api"),
+    });
     h.fake.enqueue(bash("cat from-api.txt"), textResponse("seen"));
     await h.client.sessions.sendMessage({ sessionId, text: "read it" });
     await readEvents(h.client, sessionId, turnsCompleted(2));
@@ -161,16 +200,27 @@ describe("sandbox lifecycle", () => {
   it("ends the turn with an error when the sandbox cannot start, leaving nothing behind", async () => {
     const dir = await mkdtemp(join(tmpdir(), "ar-lc-"));
     let failing = true;
-    const c = counting(await localSandboxProvider(dir), () => (failing ? new Error("no capacity") : undefined));
+    const c = counting(await localSandboxProvider(dir), () =>
+      failing ? new Error("no capacity") : undefined,
+    );
     h = await agentHarness({ sandboxProviders: [c.provider] });
     const sessionId = await h.newSession();
     h.fake.enqueue(bash("true"));
     await h.client.sessions.sendMessage({ sessionId, text: "a" });
     const events = await readEvents(h.client, sessionId, turnsCompleted(1));
-    const failed = events.find((e) => e.payload.case === "statusChanged" && e.payload.value.sandboxStatus === SandboxStatus.FAILED);
-    expect((failed?.payload.value as { message: string }).message).toContain("no capacity");
-    const toolResult = events.find((e) => e.payload.case === "blockCompleted" && e.payload.value.block?.content.case === "toolResult");
-    const output = (toolResult?.payload.value as { block: { content: { value: { output: string } } } }).block.content.value.output;
+    const failed = events.find(
+      (e) =>
+        e.payload.case === "statusChanged" &&
+        e.payload.value.sandboxStatus === SandboxStatus.FAILED,
+    );
+    expect((failed!.payload.value as { message: string }).message).toContain("no capacity");
+    const toolResult = events.find(
+      (e) =>
+        e.payload.case === "blockCompleted" && e.payload.value.block?.content.case === "toolResult",
+    );
+    const output = (
+      toolResult!.payload.value as { block: { content: { value: { output: string } } } }
+    ).block.content.value.output;
     expect(output).toContain("no capacity");
     const { session } = await h.client.sessions.getSession({ sessionId });
     expect(session?.runtime?.sandboxStatus).toBe(SandboxStatus.FAILED);
@@ -178,7 +228,9 @@ describe("sandbox lifecycle", () => {
     h.fake.enqueue(bash("true"), textResponse("ok"));
     await h.client.sessions.sendMessage({ sessionId, text: "b" });
     const ok = await readEvents(h.client, sessionId, turnsCompleted(2));
-    expect((ok.at(-1)!.payload.value as { turn: { outcome: TurnOutcome } }).turn.outcome).toBe(TurnOutcome.COMPLETED);
+    expect((ok.at(-1)!.payload.value as { turn: { outcome: TurnOutcome } }).turn.outcome).toBe(
+      TurnOutcome.COMPLETED,
+    );
     expect(c.created).toHaveLength(1);
   });
 

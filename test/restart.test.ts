@@ -8,10 +8,10 @@ import { ToolStatus } from "#gen/block_pb.js";
 import { AgentProfileService } from "#gen/profile_service_pb.js";
 import { TurnOutcome } from "#gen/session_pb.js";
 import { SessionService } from "#gen/session_service_pb.js";
-import type { Clients } from "./support/runtime.js";
-import { FakeAnthropic, streamResponse, textResponse } from "./support/fake-anthropic.js";
 import { readEvents, turnsCompleted } from "./support/agent.js";
+import { FakeAnthropic, streamResponse, textResponse } from "./support/fake-anthropic.js";
 import { MONGO_START_TIMEOUT_MS, type MongoServer, startMongo } from "./support/mongo.js";
+import type { Clients } from "./support/runtime.js";
 import { type StartedServer, startServer } from "./support/server.js";
 
 let mongo: MongoServer;
@@ -59,7 +59,8 @@ describe("a server restart", () => {
       profile: { name: "restart", tools: ["Bash"], model: "claude-sonnet-5-5" },
     });
 
-    const sessionId = (await c.sessions.createSession({ agentProfileId: profile.profile!.id })).session!.id;
+    const sessionId = (await c.sessions.createSession({ agentProfileId: profile.profile!.id }))
+      .session!.id;
     fake.enqueue(
       textResponse("first answer"),
       streamResponse(
@@ -73,7 +74,9 @@ describe("a server restart", () => {
     await c.sessions.sendMessage({ sessionId, text: "one" });
     await readEvents(c, sessionId, turnsCompleted(1));
     const second = await c.sessions.sendMessage({ sessionId, text: "two" });
-    await readEvents(c, sessionId, (ev) => ev.some((e) => e.turnId === second.turnId && e.payload.case === "blockDelta"));
+    await readEvents(c, sessionId, (ev) =>
+      ev.some((e) => e.turnId === second.turnId && e.payload.case === "blockDelta"),
+    );
     await s.crash();
 
     s = await server();
@@ -81,13 +84,28 @@ describe("a server restart", () => {
     // Everything replays from storage, and the interrupted turn is closed.
     const events = await readEvents(c, sessionId, turnsCompleted(2));
     expect(events.map((e) => Number(e.sequence))).toEqual(events.map((_, i) => i + 1));
-    const ends = events.filter((e) => e.payload.case === "turnCompleted").map((e) => e.payload.value as { turn: { id: string; outcome: TurnOutcome } });
+    const ends = events
+      .filter((e) => e.payload.case === "turnCompleted")
+      .map((e) => e.payload.value as { turn: { id: string; outcome: TurnOutcome } });
     expect(ends[1]!.turn).toMatchObject({ id: second.turnId, outcome: TurnOutcome.INTERRUPTED });
-    const started = new Set(events.flatMap((e) => (e.payload.case === "blockStarted" ? [e.payload.value.block!.id] : [])));
-    const completed = new Set(events.flatMap((e) => (e.payload.case === "blockCompleted" ? [e.payload.value.block!.id] : [])));
+    const started = new Set(
+      events.flatMap((e) => (e.payload.case === "blockStarted" ? [e.payload.value.block!.id] : [])),
+    );
+    const completed = new Set(
+      events.flatMap((e) =>
+        e.payload.case === "blockCompleted" ? [e.payload.value.block!.id] : [],
+      ),
+    );
     expect(completed).toEqual(started);
     const blocks = (await c.sessions.listMessages({ sessionId })).blocks;
-    expect(blocks.map((b) => b.content.case)).toEqual(["userMessage", "assistantText", "userMessage", "assistantText", "toolUse", "system"]);
+    expect(blocks.map((b) => b.content.case)).toEqual([
+      "userMessage",
+      "assistantText",
+      "userMessage",
+      "assistantText",
+      "toolUse",
+      "system",
+    ]);
     expect((blocks[3]!.content.value as { text: string }).text).toBe("working on it");
     expect((blocks[4]!.content.value as { status: ToolStatus }).status).toBe(ToolStatus.CANCELLED);
 
@@ -109,15 +127,22 @@ describe("a server restart", () => {
     let s = await server();
     let c = clients(s.url);
     const profile = await c.profiles.createAgentProfile({ profile: { name: "term", tools: [] } });
-    const sessionId = (await c.sessions.createSession({ agentProfileId: profile.profile!.id })).session!.id;
-    fake.enqueue(streamResponse([{ type: "text", text: "a long answer that never ends" }], { stallAfterEvents: 4 }));
+    const sessionId = (await c.sessions.createSession({ agentProfileId: profile.profile!.id }))
+      .session!.id;
+    fake.enqueue(
+      streamResponse([{ type: "text", text: "a long answer that never ends" }], {
+        stallAfterEvents: 4,
+      }),
+    );
     const turn = await c.sessions.sendMessage({ sessionId, text: "go" });
     const live = readEvents(c, sessionId, turnsCompleted(1));
     await readEvents(c, sessionId, (ev) => ev.some((e) => e.payload.case === "blockDelta"));
     expect(await s.stop()).toBe(0);
     // The open stream ended cleanly with the turn's end.
     const seen = await live;
-    expect((seen.at(-1)!.payload.value as { turn: { id: string; outcome: TurnOutcome } }).turn).toMatchObject({ id: turn.turnId, outcome: TurnOutcome.INTERRUPTED });
+    expect(
+      (seen.at(-1)!.payload.value as { turn: { id: string; outcome: TurnOutcome } }).turn,
+    ).toMatchObject({ id: turn.turnId, outcome: TurnOutcome.INTERRUPTED });
     s = await server();
     c = clients(s.url);
     const replay = await readEvents(c, sessionId, turnsCompleted(1));

@@ -4,12 +4,18 @@ import { ToolStatus } from "#gen/block_pb.js";
 import { ModelProvider } from "#gen/profile_pb.js";
 import { SessionState, TurnOutcome } from "#gen/session_pb.js";
 import {
+  type AgentHarness,
+  agentHarness,
+  kinds,
+  readEvents,
+  turnsCompleted,
+} from "./support/agent.js";
+import {
   type FakeResponse,
   type RecordedRequest,
   streamResponse,
   textResponse,
 } from "./support/fake-anthropic.js";
-import { type AgentHarness, agentHarness, kinds, readEvents, turnsCompleted } from "./support/agent.js";
 
 let h: AgentHarness;
 afterEach(() => h?.close());
@@ -29,13 +35,29 @@ describe("the agent turn", () => {
     h = await agentHarness();
     const sessionId = await h.newSession();
     h.fake.enqueue(
-      streamResponse([
-        { type: "text", text: "I will write the file." },
-        { type: "tool_use", id: "toolu_1", name: "Write", input: { file_path: "/workspace/out/hello.txt", content: "hello from Write\n" } },
-      ], { usage: { input_tokens: 100, output_tokens: 20, cache_creation_input_tokens: 50 } }),
-      streamResponse([
-        { type: "tool_use", id: "toolu_2", name: "Bash", input: { command: "cat out/hello.txt && echo more >> out/hello.txt" } },
-      ], { usage: { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 150 } }),
+      streamResponse(
+        [
+          { type: "text", text: "I will write the file." },
+          {
+            type: "tool_use",
+            id: "toolu_1",
+            name: "Write",
+            input: { file_path: "/workspace/out/hello.txt", content: "hello from Write\n" },
+          },
+        ],
+        { usage: { input_tokens: 100, output_tokens: 20, cache_creation_input_tokens: 50 } },
+      ),
+      streamResponse(
+        [
+          {
+            type: "tool_use",
+            id: "toolu_2",
+            name: "Bash",
+            input: { command: "cat out/hello.txt && echo more >> out/hello.txt" },
+          },
+        ],
+        { usage: { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 150 } },
+      ),
       textResponse("Done: the file says hello.", { usage: { input_tokens: 5, output_tokens: 7 } }),
     );
     const sent = await h.client.sessions.sendMessage({ sessionId, text: "write hello" });
@@ -55,11 +77,26 @@ describe("the agent turn", () => {
 
     // The order of the first step: user message, text, tool use, sandbox start, tool result, file event.
     const firstIndex = (pred: (e: (typeof events)[number]) => boolean) => events.findIndex(pred);
-    const userDone = firstIndex((e) => e.payload.case === "blockCompleted" && e.payload.value.block?.content.case === "userMessage");
-    const textDone = firstIndex((e) => e.payload.case === "blockCompleted" && e.payload.value.block?.content.case === "assistantText");
-    const toolStart = firstIndex((e) => e.payload.case === "blockStarted" && e.payload.value.block?.content.case === "toolUse");
-    const sandboxReady = firstIndex((e) => e.payload.case === "statusChanged" && e.payload.value.message.startsWith("sandbox"));
-    const resultDone = firstIndex((e) => e.payload.case === "blockCompleted" && e.payload.value.block?.content.case === "toolResult");
+    const userDone = firstIndex(
+      (e) =>
+        e.payload.case === "blockCompleted" &&
+        e.payload.value.block?.content.case === "userMessage",
+    );
+    const textDone = firstIndex(
+      (e) =>
+        e.payload.case === "blockCompleted" &&
+        e.payload.value.block?.content.case === "assistantText",
+    );
+    const toolStart = firstIndex(
+      (e) => e.payload.case === "blockStarted" && e.payload.value.block?.content.case === "toolUse",
+    );
+    const sandboxReady = firstIndex(
+      (e) => e.payload.case === "statusChanged" && e.payload.value.message.startsWith("sandbox"),
+    );
+    const resultDone = firstIndex(
+      (e) =>
+        e.payload.case === "blockCompleted" && e.payload.value.block?.content.case === "toolResult",
+    );
     const created = firstIndex((e) => e.payload.case === "fileCreated");
     expect(userDone).toBeGreaterThan(0);
     expect(textDone).toBeGreaterThan(userDone);
@@ -81,13 +118,24 @@ describe("the agent turn", () => {
     // Tool blocks end with their status; the conversation is saved as blocks.
     const blocks = (await h.client.sessions.listMessages({ sessionId })).blocks;
     expect(blocks.map((b) => b.content.case)).toEqual([
-      "userMessage", "assistantText", "toolUse", "toolResult", "toolUse", "toolResult", "assistantText",
+      "userMessage",
+      "assistantText",
+      "toolUse",
+      "toolResult",
+      "toolUse",
+      "toolResult",
+      "assistantText",
     ]);
     const toolUse = blocks[2]!.content.value as { status: ToolStatus; inputJson: string };
     expect(toolUse.status).toBe(ToolStatus.SUCCEEDED);
-    expect(JSON.parse(toolUse.inputJson)).toEqual({ file_path: "/workspace/out/hello.txt", content: "hello from Write\n" });
+    expect(JSON.parse(toolUse.inputJson)).toEqual({
+      file_path: "/workspace/out/hello.txt",
+      content: "hello from Write\n",
+    });
     // Block ids are the same live and in storage.
-    const liveIds = events.flatMap((e) => (e.payload.case === "blockStarted" ? [e.payload.value.block!.id] : []));
+    const liveIds = events.flatMap((e) =>
+      e.payload.case === "blockStarted" ? [e.payload.value.block!.id] : [],
+    );
     expect(blocks.map((b) => b.id)).toEqual(liveIds);
 
     // Usage and cost per session.
@@ -107,13 +155,17 @@ describe("the agent turn", () => {
     h = await agentHarness({ profile: { tools: ["Read"] } });
     const sessionId = await h.newSession();
     h.fake.enqueue(
-      streamResponse([{ type: "tool_use", id: "t1", name: "Read", input: { file_path: "missing.txt" } }]),
+      streamResponse([
+        { type: "tool_use", id: "t1", name: "Read", input: { file_path: "missing.txt" } },
+      ]),
       streamResponse([{ type: "tool_use", id: "t2", name: "Bash", input: { command: "id" } }]),
       textResponse("ok"),
     );
     await h.client.sessions.sendMessage({ sessionId, text: "read it" });
     const events = await readEvents(h.client, sessionId, turnsCompleted(1));
-    expect((events.at(-1)!.payload.value as { turn: { outcome: TurnOutcome } }).turn.outcome).toBe(TurnOutcome.COMPLETED);
+    expect((events.at(-1)!.payload.value as { turn: { outcome: TurnOutcome } }).turn.outcome).toBe(
+      TurnOutcome.COMPLETED,
+    );
     expect(h.fake.requests[0]!.body.tools!.map((t) => t.name)).toEqual(["Read"]);
     expect(toolResults(h.fake.requests[1]!)[0]!.is_error).toBe(true);
     const unknown = toolResults(h.fake.requests[2]!)[0]!;
@@ -125,29 +177,41 @@ describe("the agent turn", () => {
     h = await agentHarness();
     const sessionId = await h.newSession();
     h.fake.enqueue(
-      streamResponse([{ type: "text", text: "one two three four five six" }], { stallAfterEvents: 4 }),
+      streamResponse([{ type: "text", text: "one two three four five six" }], {
+        stallAfterEvents: 4,
+      }),
       textResponse("second answer"),
     );
     const first = await h.client.sessions.sendMessage({ sessionId, text: "first" });
     const second = await h.client.sessions.sendMessage({ sessionId, text: "second" });
     expect(second.queued).toBe(true);
     const queuedView = await h.client.sessions.getSession({ sessionId });
-    expect(queuedView.session?.runtime?.queuedMessages.map((q) => q.turnId)).toContain(second.turnId);
+    expect(queuedView.session?.runtime?.queuedMessages.map((q) => q.turnId)).toContain(
+      second.turnId,
+    );
     expect(queuedView.session?.state).toBe(SessionState.RUNNING);
     // Wait until some text streamed.
     await readEvents(h.client, sessionId, (ev) => ev.some((e) => e.payload.case === "blockDelta"));
     const closed = h.fake.requests[0]!.outcome;
-    expect((await h.client.sessions.cancelTurn({ sessionId, turnId: first.turnId })).cancelled).toBe(true);
+    expect(
+      (await h.client.sessions.cancelTurn({ sessionId, turnId: first.turnId })).cancelled,
+    ).toBe(true);
     expect(await closed).toBe("client_closed");
     const events = await readEvents(h.client, sessionId, turnsCompleted(2));
-    const ends = events.filter((e) => e.payload.case === "turnCompleted").map((e) => e.payload.value as { turn: { id: string; outcome: TurnOutcome } });
+    const ends = events
+      .filter((e) => e.payload.case === "turnCompleted")
+      .map((e) => e.payload.value as { turn: { id: string; outcome: TurnOutcome } });
     expect(ends.map((t) => [t.turn.id, t.turn.outcome])).toEqual([
       [first.turnId, TurnOutcome.CANCELLED],
       [second.turnId, TurnOutcome.COMPLETED],
     ]);
     // Every started block was completed; the partial text is kept.
-    const started = events.filter((e) => e.payload.case === "blockStarted").map((e) => (e.payload.value as { block: { id: string } }).block.id);
-    const completed = events.filter((e) => e.payload.case === "blockCompleted").map((e) => (e.payload.value as { block: { id: string } }).block.id);
+    const started = events
+      .filter((e) => e.payload.case === "blockStarted")
+      .map((e) => (e.payload.value as { block: { id: string } }).block.id);
+    const completed = events
+      .filter((e) => e.payload.case === "blockCompleted")
+      .map((e) => (e.payload.value as { block: { id: string } }).block.id);
     expect(new Set(completed)).toEqual(new Set(started));
     const blocks = (await h.client.sessions.listMessages({ sessionId })).blocks;
     const partial = blocks[1]!.content.value as { text: string };
@@ -163,7 +227,14 @@ describe("the agent turn", () => {
     h = await agentHarness();
     const sessionId = await h.newSession();
     h.fake.enqueue(
-      streamResponse([{ type: "tool_use", id: "t1", name: "Bash", input: { command: "echo started; sleep 30; echo never" } }]),
+      streamResponse([
+        {
+          type: "tool_use",
+          id: "t1",
+          name: "Bash",
+          input: { command: "echo started; sleep 30; echo never" },
+        },
+      ]),
     );
     const sent = await h.client.sessions.sendMessage({ sessionId, text: "wait" });
     await readEvents(h.client, sessionId, (ev) =>
@@ -176,9 +247,13 @@ describe("the agent turn", () => {
     const end = events.at(-1)!.payload.value as { turn: { id: string; outcome: TurnOutcome } };
     expect(end.turn).toMatchObject({ id: sent.turnId, outcome: TurnOutcome.CANCELLED });
     const blocks = (await h.client.sessions.listMessages({ sessionId })).blocks;
-    const use = blocks.find((b) => b.content.case === "toolUse")!.content.value as { status: ToolStatus };
+    const use = blocks.find((b) => b.content.case === "toolUse")!.content.value as {
+      status: ToolStatus;
+    };
     expect(use.status).toBe(ToolStatus.CANCELLED);
-    const result = blocks.find((b) => b.content.case === "toolResult")!.content.value as { output: string };
+    const result = blocks.find((b) => b.content.case === "toolResult")!.content.value as {
+      output: string;
+    };
     expect(result.output).toContain("started");
     expect(result.output).not.toContain("never");
   });
@@ -188,15 +263,22 @@ describe("the agent turn", () => {
     const sessionId = await h.newSession();
     h.fake.scriptFromFunction((req) => {
       const last = req.body.messages!.at(-1)!;
-      const text = (last.content as Array<{ type: string; text?: string }>).find((c) => c.type === "text")?.text;
+      const text = (last.content as Array<{ type: string; text?: string }>).find(
+        (c) => c.type === "text",
+      )?.text;
       return textResponse(`echo: ${text}`, { chunkDelayMs: 5 });
     });
     const ids: string[] = [];
-    for (const text of ["a", "b", "c"]) ids.push((await h.client.sessions.sendMessage({ sessionId, text })).turnId);
+    for (const text of ["a", "b", "c"])
+      ids.push((await h.client.sessions.sendMessage({ sessionId, text })).turnId);
     const events = await readEvents(h.client, sessionId, turnsCompleted(3));
-    const order = events.filter((e) => e.payload.case === "turnStarted" || e.payload.case === "turnCompleted").map((e) => `${e.payload.case}:${e.turnId}`);
+    const order = events
+      .filter((e) => e.payload.case === "turnStarted" || e.payload.case === "turnCompleted")
+      .map((e) => `${e.payload.case}:${e.turnId}`);
     expect(order).toEqual(ids.flatMap((id) => [`turnStarted:${id}`, `turnCompleted:${id}`]));
-    const texts = (await h.client.sessions.listMessages({ sessionId })).blocks.filter((b) => b.content.case === "assistantText").map((b) => (b.content.value as { text: string }).text);
+    const texts = (await h.client.sessions.listMessages({ sessionId })).blocks
+      .filter((b) => b.content.case === "assistantText")
+      .map((b) => (b.content.value as { text: string }).text);
     expect(texts).toEqual(["echo: a", "echo: b", "echo: c"]);
   });
 
@@ -205,21 +287,33 @@ describe("the agent turn", () => {
     const sessionId = await h.newSession();
     h.fake.enqueue(textResponse("a b c d e f g h i j k l m n o p", { chunkDelayMs: 10 }));
     await h.client.sessions.sendMessage({ sessionId, text: "go" });
-    const firstPart = await readEvents(h.client, sessionId, (ev) => ev.filter((e) => e.payload.case === "blockDelta").length >= 3);
+    const firstPart = await readEvents(
+      h.client,
+      sessionId,
+      (ev) => ev.filter((e) => e.payload.case === "blockDelta").length >= 3,
+    );
     const resumeAfter = firstPart.at(-1)!.sequence;
     const rest = await readEvents(h.client, sessionId, turnsCompleted(1), resumeAfter);
     const all = [...firstPart, ...rest].map((e) => Number(e.sequence));
     expect(all).toEqual(all.map((_, i) => i + 1));
     const full = await readEvents(h.client, sessionId, turnsCompleted(1));
     expect(full.map((e) => Number(e.sequence))).toEqual(all);
-    const text = full.flatMap((e) => (e.payload.case === "blockDelta" && e.payload.value.delta.case === "text" ? [e.payload.value.delta.value] : [])).join("");
+    const text = full
+      .flatMap((e) =>
+        e.payload.case === "blockDelta" && e.payload.value.delta.case === "text"
+          ? [e.payload.value.delta.value]
+          : [],
+      )
+      .join("");
     expect(text).toBe("a b c d e f g h i j k l m n o p");
   });
 
   it("stops at max_turns with a clear reason", async () => {
     h = await agentHarness({ profile: { maxTurns: 2 } });
     const sessionId = await h.newSession();
-    h.fake.scriptFromFunction(() => streamResponse([{ type: "tool_use", name: "Bash", input: { command: "true" } }]));
+    h.fake.scriptFromFunction(() =>
+      streamResponse([{ type: "tool_use", name: "Bash", input: { command: "true" } }]),
+    );
     await h.client.sessions.sendMessage({ sessionId, text: "loop" });
     const events = await readEvents(h.client, sessionId, turnsCompleted(1));
     const end = events.at(-1)!.payload.value as { turn: { outcome: TurnOutcome }; reason: string };
@@ -235,34 +329,63 @@ describe("the agent turn", () => {
     h.fake.enqueue(refused);
     await h.client.sessions.sendMessage({ sessionId, text: "hi" });
     let events = await readEvents(h.client, sessionId, turnsCompleted(1));
-    const error = events.find((e) => e.payload.case === "error")!.payload.value as { reason: string };
+    const error = events.find((e) => e.payload.case === "error")!.payload.value as {
+      reason: string;
+    };
     expect(error.reason).toBe("MODEL_AUTH_FAILED");
-    expect((events.at(-1)!.payload.value as { turn: { outcome: TurnOutcome } }).turn.outcome).toBe(TurnOutcome.FAILED);
+    expect((events.at(-1)!.payload.value as { turn: { outcome: TurnOutcome } }).turn.outcome).toBe(
+      TurnOutcome.FAILED,
+    );
 
     for (let i = 0; i < 5; i++) h.fake.enqueue({ kind: "error", status: 529 });
     h.fake.enqueue(textResponse("recovered"));
     await h.client.sessions.sendMessage({ sessionId, text: "again" });
     events = await readEvents(h.client, sessionId, turnsCompleted(2));
-    const errors = events.filter((e) => e.payload.case === "error").map((e) => (e.payload.value as { reason: string }).reason);
+    const errors = events
+      .filter((e) => e.payload.case === "error")
+      .map((e) => (e.payload.value as { reason: string }).reason);
     expect(errors).toEqual(["MODEL_AUTH_FAILED", "MODEL_OVERLOADED"]);
     // A 529 then success is retried inside one turn.
     h.fake.enqueue({ kind: "error", status: 529 }, { kind: "error", status: 429, retryAfter: 0 });
     await h.client.sessions.sendMessage({ sessionId, text: "third" });
     events = await readEvents(h.client, sessionId, turnsCompleted(3));
-    expect((events.at(-1)!.payload.value as { turn: { outcome: TurnOutcome } }).turn.outcome).toBe(TurnOutcome.COMPLETED);
+    expect((events.at(-1)!.payload.value as { turn: { outcome: TurnOutcome } }).turn.outcome).toBe(
+      TurnOutcome.COMPLETED,
+    );
   });
 
   it("runs a subagent through the Task tool with its own prompt and tagged events", async () => {
     h = await agentHarness({
       profile: {
         tools: ["Read", "Write", "Task"],
-        subagents: [{ name: "writer", description: "writes files", prompt: "You write files.", tools: ["Write"] }],
+        subagents: [
+          {
+            name: "writer",
+            description: "writes files",
+            prompt: "You write files.",
+            tools: ["Write"],
+          },
+        ],
       },
     });
     const sessionId = await h.newSession();
     h.fake.enqueue(
-      streamResponse([{ type: "tool_use", id: "task1", name: "Task", input: { description: "write", prompt: "write sub.txt", subagent_type: "writer" } }]),
-      streamResponse([{ type: "tool_use", id: "w1", name: "Write", input: { file_path: "sub.txt", content: "by the subagent" } }]),
+      streamResponse([
+        {
+          type: "tool_use",
+          id: "task1",
+          name: "Task",
+          input: { description: "write", prompt: "write sub.txt", subagent_type: "writer" },
+        },
+      ]),
+      streamResponse([
+        {
+          type: "tool_use",
+          id: "w1",
+          name: "Write",
+          input: { file_path: "sub.txt", content: "by the subagent" },
+        },
+      ]),
       textResponse("I wrote sub.txt."),
       textResponse("The subagent is done."),
     );
@@ -272,12 +395,21 @@ describe("the agent turn", () => {
     const subId = (discovered.payload.value as { subagentId: string }).subagentId;
     expect(subId).toMatch(/^sub_/);
     expect((discovered.payload.value as { toolUseId: string }).toolUseId).toBe("task1");
-    const completedSub = events.find((e) => e.payload.case === "subagentCompleted")!.payload.value as { result: string };
+    const completedSub = events.find((e) => e.payload.case === "subagentCompleted")!.payload
+      .value as { result: string };
     expect(completedSub.result).toBe("I wrote sub.txt.");
-    const subBlocks = events.filter((e) => e.subagentId === subId && e.payload.case === "blockCompleted");
+    const subBlocks = events.filter(
+      (e) => e.subagentId === subId && e.payload.case === "blockCompleted",
+    );
     expect(subBlocks.length).toBeGreaterThanOrEqual(3);
-    expect(subBlocks.every((e) => (e.payload.value as { block: { subagentId: string } }).block.subagentId === subId)).toBe(true);
-    expect(h.fake.requests[1]!.body.system).toEqual([expect.objectContaining({ text: "You write files." })]);
+    expect(
+      subBlocks.every(
+        (e) => (e.payload.value as { block: { subagentId: string } }).block.subagentId === subId,
+      ),
+    ).toBe(true);
+    expect(h.fake.requests[1]!.body.system).toEqual([
+      expect.objectContaining({ text: "You write files." }),
+    ]);
     expect(h.fake.requests[1]!.body.tools!.map((t) => t.name)).toEqual(["Write"]);
     expect(toolResults(h.fake.requests[3]!)[0]!.content).toBe("I wrote sub.txt.");
     const file = await h.client.workspace.readFile({ sessionId, path: "sub.txt" });
@@ -289,8 +421,12 @@ describe("the agent turn", () => {
     const sessionId = await h.newSession();
     await h.client.sessions.sendMessage({ sessionId, text: "show me" });
     const events = await readEvents(h.client, sessionId, turnsCompleted(1));
-    expect((events.at(-1)!.payload.value as { turn: { outcome: TurnOutcome } }).turn.outcome).toBe(TurnOutcome.COMPLETED);
-    expect(kinds(events)).toEqual(expect.arrayContaining(["fileCreated", "usageUpdated", "blockDelta"]));
+    expect((events.at(-1)!.payload.value as { turn: { outcome: TurnOutcome } }).turn.outcome).toBe(
+      TurnOutcome.COMPLETED,
+    );
+    expect(kinds(events)).toEqual(
+      expect.arrayContaining(["fileCreated", "usageUpdated", "blockDelta"]),
+    );
     const files = await h.client.workspace.listFiles({ sessionId });
     expect(files.files.map((f) => f.path)).toContain("notes/demo.md");
     expect(h.fake.requests).toHaveLength(0);
@@ -299,14 +435,40 @@ describe("the agent turn", () => {
   it("validates SendMessage, CancelTurn, StreamEvents and ListMessages input", async () => {
     h = await agentHarness();
     const sessionId = await h.newSession();
-    const code = async (p: Promise<unknown>) => ConnectError.from(await p.then(() => undefined, (e: unknown) => e)).code;
-    expect(await code(h.client.sessions.sendMessage({ sessionId, text: "" }))).toBe(Code.InvalidArgument);
-    expect(await code(h.client.sessions.sendMessage({ sessionId, text: "x".repeat(100_001) }))).toBe(Code.InvalidArgument);
-    expect(await code(h.client.sessions.sendMessage({ sessionId, text: "x", attachments: [{ name: "a", mediaType: "application/x-evil", data: new Uint8Array(1) }] }))).toBe(Code.InvalidArgument);
-    expect(await code(h.client.sessions.sendMessage({ sessionId: "ses_00000000000000000000000000", text: "x" }))).toBe(Code.NotFound);
-    expect(await code(h.client.sessions.cancelTurn({ sessionId, turnId: "bad" }))).toBe(Code.InvalidArgument);
+    const code = async (p: Promise<unknown>) =>
+      ConnectError.from(
+        await p.then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+      ).code;
+    expect(await code(h.client.sessions.sendMessage({ sessionId, text: "" }))).toBe(
+      Code.InvalidArgument,
+    );
+    expect(
+      await code(h.client.sessions.sendMessage({ sessionId, text: "x".repeat(100_001) })),
+    ).toBe(Code.InvalidArgument);
+    expect(
+      await code(
+        h.client.sessions.sendMessage({
+          sessionId,
+          text: "x",
+          attachments: [{ name: "a", mediaType: "application/x-evil", data: new Uint8Array(1) }],
+        }),
+      ),
+    ).toBe(Code.InvalidArgument);
+    expect(
+      await code(
+        h.client.sessions.sendMessage({ sessionId: "ses_00000000000000000000000000", text: "x" }),
+      ),
+    ).toBe(Code.NotFound);
+    expect(await code(h.client.sessions.cancelTurn({ sessionId, turnId: "bad" }))).toBe(
+      Code.InvalidArgument,
+    );
     expect((await h.client.sessions.cancelTurn({ sessionId })).cancelled).toBe(false);
-    expect(await code(h.client.sessions.listMessages({ sessionId, pageSize: -1 }))).toBe(Code.InvalidArgument);
+    expect(await code(h.client.sessions.listMessages({ sessionId, pageSize: -1 }))).toBe(
+      Code.InvalidArgument,
+    );
     expect(await code(readEvents(h.client, sessionId, () => true, -1n))).toBe(Code.InvalidArgument);
     expect(await code(readEvents(h.client, sessionId, () => true, 99n))).toBe(Code.OutOfRange);
   });

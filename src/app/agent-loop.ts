@@ -50,10 +50,22 @@ export interface LoopResult {
 }
 
 function modelTools(tools: Tool[]): ModelTool[] {
-  return tools.map((t) => ({ name: t.name, description: t.description, inputSchema: t.inputSchema }));
+  return tools.map((t) => ({
+    name: t.name,
+    description: t.description,
+    inputSchema: t.inputSchema,
+  }));
 }
 
-export function toUsage(model: string, u: { inputTokens: number; outputTokens: number; cacheReadInputTokens: number; cacheCreationInputTokens: number }): Usage {
+export function toUsage(
+  model: string,
+  u: {
+    inputTokens: number;
+    outputTokens: number;
+    cacheReadInputTokens: number;
+    cacheCreationInputTokens: number;
+  },
+): Usage {
   return { ...u, costUsd: costOf(model, u) };
 }
 
@@ -243,7 +255,12 @@ export async function runAgentLoop(messages: ModelMessage[], o: LoopOptions): Pr
           useBlock.content.status = isError ? "failed" : "succeeded";
           blocks.complete(useBlock);
         }
-        results.push({ type: "tool_result", tool_use_id: call.id, content: output, is_error: isError });
+        results.push({
+          type: "tool_result",
+          tool_use_id: call.id,
+          content: output,
+          is_error: isError,
+        });
         // Every tool call may change files: compare the workspace with what was saved.
         await o.session.sync(o.context).catch(() => {});
       }
@@ -254,7 +271,8 @@ export async function runAgentLoop(messages: ModelMessage[], o: LoopOptions): Pr
     return { outcome: "max_turns", finalText };
   } catch (err) {
     // Keep what was produced: the text streamed so far becomes the assistant's message.
-    if (partialText) messages.push({ role: "assistant", content: [{ type: "text", text: partialText }] });
+    if (partialText)
+      messages.push({ role: "assistant", content: [{ type: "text", text: partialText }] });
     blocks.close();
     throw err;
   } finally {
@@ -262,4 +280,4 @@ export async function runAgentLoop(messages: ModelMessage[], o: LoopOptions): Pr
   }
 }
 
-export { emptyUsage, addUsage, newId };
+export { addUsage, emptyUsage, newId };

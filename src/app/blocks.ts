@@ -6,8 +6,10 @@ import type { LoadedSession } from "./session-manager.js";
 /** Applies a delta to a block's content (live, on replay and on recovery alike). */
 export function applyDelta(content: BlockContent, delta: BlockDelta): void {
   if (delta.kind === "text" && content.type === "assistant_text") content.text += delta.value;
-  else if (delta.kind === "thinking" && content.type === "thinking") content.thinking += delta.value;
-  else if (delta.kind === "input_json" && content.type === "tool_use") content.inputJson += delta.value;
+  else if (delta.kind === "thinking" && content.type === "thinking")
+    content.thinking += delta.value;
+  else if (delta.kind === "input_json" && content.type === "tool_use")
+    content.inputJson += delta.value;
   else if (delta.kind === "output" && content.type === "tool_result") content.output += delta.value;
 }
 

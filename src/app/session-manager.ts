@@ -14,7 +14,12 @@ import type { Sandbox, SandboxProvider } from "../ports/sandbox.js";
 import { type EmitContext, EventFeed } from "./event-feed.js";
 import type { Logger } from "./logger.js";
 import { fileInfo } from "./sessions.js";
-import { type FileChange, restoreWorkspace, type SavedFiles, syncWorkspace } from "./workspace-sync.js";
+import {
+  type FileChange,
+  restoreWorkspace,
+  type SavedFiles,
+  syncWorkspace,
+} from "./workspace-sync.js";
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 15 * 60 * 1000;
 export const DEFAULT_SYNC_INTERVAL_MS = 30 * 1000;
@@ -115,7 +120,10 @@ export class LoadedSession {
 
   setStatus(sandboxStatus: SandboxStatus, message: string, context?: EmitContext): void {
     this.sandboxStatus = sandboxStatus;
-    this.emit({ type: "status_changed", state: this.record.state, sandboxStatus, message }, context);
+    this.emit(
+      { type: "status_changed", state: this.record.state, sandboxStatus, message },
+      context,
+    );
   }
 
   async setState(state: SessionState, context?: EmitContext): Promise<void> {
@@ -143,7 +151,12 @@ export class LoadedSession {
   async syncLocked(context: EmitContext = {}): Promise<FileChange[]> {
     const sandbox = this.sandbox;
     if (!sandbox) return [];
-    const { changes, skipped } = await syncWorkspace(this.id, sandbox, this.manager.store, this.saved);
+    const { changes, skipped } = await syncWorkspace(
+      this.id,
+      sandbox,
+      this.manager.store,
+      this.saved,
+    );
     for (const change of changes) this.emit(change, context);
     if (skipped.length > 0) {
       this.manager.logger.warn("files over the size limit were not saved", {
@@ -212,7 +225,8 @@ export class SessionManager {
     if (!feed) {
       feed = (async () => {
         const rec = record ?? (await this.store.loadSession(sessionId));
-        if (!rec) throw new AppError("not_found", "SESSION_NOT_FOUND", `session ${sessionId} not found`);
+        if (!rec)
+          throw new AppError("not_found", "SESSION_NOT_FOUND", `session ${sessionId} not found`);
         return EventFeed.open(sessionId, rec.lastSequence, this.store, this.logger);
       })();
       this.feeds.set(sessionId, feed);
@@ -228,7 +242,11 @@ export class SessionManager {
     const feed = await pending.catch(() => undefined);
     if (!feed) return;
     await feed.flush();
-    if (feed.subscriberCount === 0 && !this.loaded.has(sessionId) && this.feeds.get(sessionId) === pending) {
+    if (
+      feed.subscriberCount === 0 &&
+      !this.loaded.has(sessionId) &&
+      this.feeds.get(sessionId) === pending
+    ) {
       this.feeds.delete(sessionId);
     }
   }
@@ -240,9 +258,11 @@ export class SessionManager {
     let pending = this.loading.get(sessionId);
     if (!pending) {
       pending = (async () => {
-        if (this.closed) throw new AppError("unavailable", "SHUTTING_DOWN", "the server is shutting down");
+        if (this.closed)
+          throw new AppError("unavailable", "SHUTTING_DOWN", "the server is shutting down");
         const record = await this.store.loadSession(sessionId);
-        if (!record) throw new AppError("not_found", "SESSION_NOT_FOUND", `session ${sessionId} not found`);
+        if (!record)
+          throw new AppError("not_found", "SESSION_NOT_FOUND", `session ${sessionId} not found`);
         const feed = await this.feed(sessionId, record);
         const session = new LoadedSession({ ...record, lastSequence: feed.sequence }, feed, this);
         this.loaded.set(sessionId, session);
@@ -260,7 +280,9 @@ export class SessionManager {
     const engine = this.engine;
     session.draining = engine
       .drain(session)
-      .catch((err: unknown) => this.logger.error("turn engine failed", { sessionId: session.id, err }))
+      .catch((err: unknown) =>
+        this.logger.error("turn engine failed", { sessionId: session.id, err }),
+      )
       .finally(() => {
         session.draining = undefined;
         session.touch();
@@ -270,9 +292,16 @@ export class SessionManager {
 
   private provider(profile: AgentProfile): SandboxProvider {
     if (!this.sandboxes) {
-      throw new AppError("failed_precondition", "NO_SANDBOX_PROVIDER", "this server runs no sandbox provider");
+      throw new AppError(
+        "failed_precondition",
+        "NO_SANDBOX_PROVIDER",
+        "this server runs no sandbox provider",
+      );
     }
-    const name = profile.sandbox.provider === "default" ? this.sandboxes.defaultProvider : profile.sandbox.provider;
+    const name =
+      profile.sandbox.provider === "default"
+        ? this.sandboxes.defaultProvider
+        : profile.sandbox.provider;
     const provider = this.sandboxes.providers.get(name);
     if (!provider) {
       throw new AppError(
@@ -285,14 +314,22 @@ export class SessionManager {
   }
 
   /** Creates (or finds again) the session's sandbox and restores its workspace into it. */
-  async startSandbox(session: LoadedSession, profile: AgentProfile, context: EmitContext): Promise<Sandbox> {
+  async startSandbox(
+    session: LoadedSession,
+    profile: AgentProfile,
+    context: EmitContext,
+  ): Promise<Sandbox> {
     return session.lock.run(async () => {
       if (session.sandbox) {
         if (await session.sandbox.isAlive().catch(() => false)) return session.sandbox;
         this.logger.warn("sandbox died", { sessionId: session.id, sandboxId: session.sandbox.id });
         session.sandbox = undefined;
         this.stopSyncTimer(session);
-        session.setStatus("terminated", "the sandbox stopped unexpectedly; starting a new one", context);
+        session.setStatus(
+          "terminated",
+          "the sandbox stopped unexpectedly; starting a new one",
+          context,
+        );
       }
       let sandbox: Sandbox | undefined;
       try {
@@ -318,7 +355,11 @@ export class SessionManager {
         this.logger.error("sandbox start failed", { sessionId: session.id, err });
         session.setStatus("failed", reason, context);
         if (err instanceof AppError) throw err;
-        throw new AppError("unavailable", "SANDBOX_START_FAILED", `the sandbox could not start: ${reason}`);
+        throw new AppError(
+          "unavailable",
+          "SANDBOX_START_FAILED",
+          `the sandbox could not start: ${reason}`,
+        );
       }
     });
   }
@@ -326,7 +367,11 @@ export class SessionManager {
   private startSyncTimer(session: LoadedSession): void {
     this.stopSyncTimer(session);
     session.syncTimer = setInterval(() => {
-      session.sync().catch((err: unknown) => this.logger.warn("periodic sync failed", { sessionId: session.id, err }));
+      session
+        .sync()
+        .catch((err: unknown) =>
+          this.logger.warn("periodic sync failed", { sessionId: session.id, err }),
+        );
     }, this.syncIntervalMs);
     session.syncTimer.unref();
   }
@@ -343,7 +388,10 @@ export class SessionManager {
         this.scheduleIdle(session);
         return;
       }
-      this.logger.info("session idle: unloading", { sessionId: session.id, idleMs: this.idleTimeoutMs });
+      this.logger.info("session idle: unloading", {
+        sessionId: session.id,
+        idleMs: this.idleTimeoutMs,
+      });
       this.unloadSession(session.id, "idle timeout").catch((err: unknown) =>
         this.logger.error("idle unload failed", { sessionId: session.id, err }),
       );
@@ -370,7 +418,9 @@ export class SessionManager {
         } catch (err) {
           this.logger.error("final sync failed", { sessionId, err });
         }
-        await sandbox.terminate().catch((err: unknown) => this.logger.warn("terminate failed", { sessionId, err }));
+        await sandbox
+          .terminate()
+          .catch((err: unknown) => this.logger.warn("terminate failed", { sessionId, err }));
         session.sandbox = undefined;
         session.setStatus("terminated", why);
       }
@@ -384,7 +434,8 @@ export class SessionManager {
   async destroySession(sessionId: string): Promise<void> {
     const session = this.loaded.get(sessionId);
     if (session) {
-      if (session.current) session.current.abort.abort(new AppError("unavailable", "DELETED", "session deleted"));
+      if (session.current)
+        session.current.abort.abort(new AppError("unavailable", "DELETED", "session deleted"));
       await session.draining;
       if (session.idleTimer) clearTimeout(session.idleTimer);
       this.stopSyncTimer(session);
@@ -396,7 +447,9 @@ export class SessionManager {
     feed?.end();
     this.feeds.delete(sessionId);
     for (const provider of this.sandboxes?.providers.values() ?? []) {
-      await (provider as SandboxProvider & { destroy?(id: string): Promise<void> }).destroy?.(sessionId);
+      await (provider as SandboxProvider & { destroy?(id: string): Promise<void> }).destroy?.(
+        sessionId,
+      );
     }
   }
 
@@ -416,7 +469,10 @@ export class SessionManager {
     return this.store.listWorkspaceFiles(sessionId);
   }
 
-  async readFile(sessionId: string, path: string): Promise<{ info: FileInfo; content: Uint8Array } | null> {
+  async readFile(
+    sessionId: string,
+    path: string,
+  ): Promise<{ info: FileInfo; content: Uint8Array } | null> {
     const live = await this.liveSandbox(sessionId);
     if (live) {
       await live.sync();
@@ -441,7 +497,9 @@ export class SessionManager {
     await (live ? live.lock.run(write) : write());
     live?.touch();
     const feed = await this.feed(sessionId);
-    feed.emit(before ? { type: "file_modified", file: info } : { type: "file_created", file: info });
+    feed.emit(
+      before ? { type: "file_modified", file: info } : { type: "file_created", file: info },
+    );
     await this.releaseFeed(sessionId);
     return info;
   }
@@ -499,23 +557,34 @@ export class SessionManager {
       }
       for (const { sandboxId, sessionId } of live) {
         const record = await this.store.loadSession(sessionId);
-        const owned = record?.sandbox?.provider === provider.name && record.sandbox.sandboxId === sandboxId;
+        const owned =
+          record?.sandbox?.provider === provider.name && record.sandbox.sandboxId === sandboxId;
         const sandbox = await provider.attach(sandboxId, sessionId).catch(() => null);
         if (!sandbox) continue;
         if (!owned) {
-          this.logger.info("terminating an orphan sandbox", { provider: provider.name, sandboxId, sessionId });
+          this.logger.info("terminating an orphan sandbox", {
+            provider: provider.name,
+            sandboxId,
+            sessionId,
+          });
           await sandbox.terminate().catch(() => {});
           continue;
         }
         const session = await this.load(sessionId);
         await session.lock.run(async () => {
           session.sandbox = sandbox;
-          session.saved = new Map((await this.store.listWorkspaceFiles(sessionId)).map((f) => [f.path, f]));
+          session.saved = new Map(
+            (await this.store.listWorkspaceFiles(sessionId)).map((f) => [f.path, f]),
+          );
           session.sandboxStatus = "ready";
           await session.syncLocked();
         });
         this.startSyncTimer(session);
-        this.logger.info("re-attached a live sandbox", { provider: provider.name, sandboxId, sessionId });
+        this.logger.info("re-attached a live sandbox", {
+          provider: provider.name,
+          sandboxId,
+          sessionId,
+        });
       }
     }
   }
@@ -524,7 +593,9 @@ export class SessionManager {
   async shutdown(): Promise<void> {
     this.closed = true;
     for (const session of this.loaded.values()) {
-      session.current?.abort.abort(new AppError("unavailable", "SHUTTING_DOWN", "the server is shutting down"));
+      session.current?.abort.abort(
+        new AppError("unavailable", "SHUTTING_DOWN", "the server is shutting down"),
+      );
     }
     await Promise.all(
       [...this.loaded.values()].map(async (session) => {

@@ -42,7 +42,11 @@ export function createTaskTool(o: TaskToolOptions): Tool {
       required: ["description", "prompt", "subagent_type"],
     },
     async run(input, ctx) {
-      const i = (input ?? {}) as { description?: unknown; prompt?: unknown; subagent_type?: unknown };
+      const i = (input ?? {}) as {
+        description?: unknown;
+        prompt?: unknown;
+        subagent_type?: unknown;
+      };
       if (typeof i.prompt !== "string" || i.prompt.trim() === "") {
         return { isError: true, output: "Task: prompt must be a non-empty string" };
       }
@@ -78,24 +82,28 @@ export function createTaskTool(o: TaskToolOptions): Tool {
         result: "",
         toolUseId,
       });
-      const toolNames = def.tools.length > 0 ? def.tools : o.profile.tools.filter((t) => t !== "Task");
+      const toolNames =
+        def.tools.length > 0 ? def.tools : o.profile.tools.filter((t) => t !== "Task");
       const subProfile: AgentProfile = { ...o.profile, model: def.model || o.parentModel };
       let status: "completed" | "failed" | "cancelled" = "completed";
       let result = "";
       try {
-        const loop = await runAgentLoop([{ role: "user", content: [{ type: "text", text: i.prompt }] }], {
-          session: o.session,
-          model: o.model(subProfile),
-          modelId: o.profile.modelProvider === "demo" ? "demo" : def.model || o.parentModel,
-          system: def.prompt,
-          tools: createTools(toolNames),
-          sandbox: o.sandbox,
-          maxSteps: o.profile.maxTurns || DEFAULTS.maxTurns,
-          maxOutputTokens: o.profile.maxOutputTokens || DEFAULTS.maxOutputTokens,
-          context,
-          signal: ctx.signal,
-          onUsage: (u, m) => o.onUsage(u, m, subagentId),
-        });
+        const loop = await runAgentLoop(
+          [{ role: "user", content: [{ type: "text", text: i.prompt }] }],
+          {
+            session: o.session,
+            model: o.model(subProfile),
+            modelId: o.profile.modelProvider === "demo" ? "demo" : def.model || o.parentModel,
+            system: def.prompt,
+            tools: createTools(toolNames),
+            sandbox: o.sandbox,
+            maxSteps: o.profile.maxTurns || DEFAULTS.maxTurns,
+            maxOutputTokens: o.profile.maxOutputTokens || DEFAULTS.maxOutputTokens,
+            context,
+            signal: ctx.signal,
+            onUsage: (u, m) => o.onUsage(u, m, subagentId),
+          },
+        );
         result = loop.finalText || "(the subagent gave no answer)";
         if (loop.outcome === "max_turns") result += "\n[the subagent stopped at max_turns]";
       } catch (err) {

@@ -1,9 +1,9 @@
-import { AppError, invalidField, notFound } from "../domain/errors.js";
+import { AppError, invalidField } from "../domain/errors.js";
 import { isId, newId } from "../domain/ids.js";
 import {
-  addUsage,
   type AgentProfile,
   type Attachment,
+  addUsage,
   type Block,
   emptyUsage,
   type ModelProviderKind,
@@ -12,7 +12,12 @@ import {
   type Turn,
   type TurnOutcome,
 } from "../domain/types.js";
-import { type ModelContentBlock, ModelError, type ModelMessage, type ModelProvider } from "../ports/model.js";
+import {
+  type ModelContentBlock,
+  ModelError,
+  type ModelMessage,
+  type ModelProvider,
+} from "../ports/model.js";
 import { closeConversation, runAgentLoop, TurnAborted } from "./agent-loop.js";
 import { applyDelta, BlockWriter } from "./blocks.js";
 import type { Subscription } from "./event-feed.js";
@@ -43,17 +48,27 @@ export interface TurnsOptions {
   defaultModel?: string;
 }
 
-const isNumber = (p: unknown): p is number => typeof p === "number" && Number.isInteger(p) && p >= 0;
+const isNumber = (p: unknown): p is number =>
+  typeof p === "number" && Number.isInteger(p) && p >= 0;
 
 function attachmentContent(a: Attachment): ModelContentBlock {
   const data = Buffer.from(a.data);
   if (a.mediaType === "text/plain") {
-    return { type: "document", source: { type: "text", media_type: "text/plain", data: data.toString("utf8") } };
+    return {
+      type: "document",
+      source: { type: "text", media_type: "text/plain", data: data.toString("utf8") },
+    };
   }
   if (a.mediaType === "application/pdf") {
-    return { type: "document", source: { type: "base64", media_type: a.mediaType, data: data.toString("base64") } };
+    return {
+      type: "document",
+      source: { type: "base64", media_type: a.mediaType, data: data.toString("base64") },
+    };
   }
-  return { type: "image", source: { type: "base64", media_type: a.mediaType, data: data.toString("base64") } };
+  return {
+    type: "image",
+    source: { type: "base64", media_type: a.mediaType, data: data.toString("base64") },
+  };
 }
 
 /**
@@ -88,12 +103,19 @@ export class Turns implements TurnEngine {
       throw invalidField("attachments", `must have at most ${LIMITS.maxAttachments} entries`);
     }
     attachments.forEach((a, i) => {
-      if (a.name.length > 255) throw invalidField(`attachments[${i}].name`, "must be at most 255 characters");
+      if (a.name.length > 255)
+        throw invalidField(`attachments[${i}].name`, "must be at most 255 characters");
       if (!(ATTACHMENT_TYPES as readonly string[]).includes(a.mediaType)) {
-        throw invalidField(`attachments[${i}].media_type`, `must be one of ${ATTACHMENT_TYPES.join(", ")}`);
+        throw invalidField(
+          `attachments[${i}].media_type`,
+          `must be one of ${ATTACHMENT_TYPES.join(", ")}`,
+        );
       }
       if (a.data.byteLength > LIMITS.maxAttachmentBytes) {
-        throw invalidField(`attachments[${i}].data`, `must be at most ${LIMITS.maxAttachmentBytes} bytes`);
+        throw invalidField(
+          `attachments[${i}].data`,
+          `must be at most ${LIMITS.maxAttachmentBytes} bytes`,
+        );
       }
     });
     await this.o.sessions.load(tenantId, sessionId);
@@ -107,7 +129,12 @@ export class Turns implements TurnEngine {
         { limit: String(LIMITS.maxQueuedMessages) },
       );
     }
-    const message: QueuedMessage = { turnId: newId("trn"), text, attachments, enqueueTime: new Date() };
+    const message: QueuedMessage = {
+      turnId: newId("trn"),
+      text,
+      attachments,
+      enqueueTime: new Date(),
+    };
     const queued = Boolean(session.current || session.draining);
     await session.update({
       queuedMessages: [...session.record.queuedMessages, message],
@@ -121,7 +148,8 @@ export class Turns implements TurnEngine {
   }
 
   async cancel(tenantId: string, sessionId: string, turnId: string): Promise<boolean> {
-    if (turnId !== "" && !isId("trn", turnId)) throw invalidField("turn_id", "is not a turn id (trn_...)");
+    if (turnId !== "" && !isId("trn", turnId))
+      throw invalidField("turn_id", "is not a turn id (trn_...)");
     await this.o.sessions.load(tenantId, sessionId);
     const session = this.manager.getSession(sessionId);
     if (!session) return false;
@@ -132,12 +160,21 @@ export class Turns implements TurnEngine {
     }
     const waiting = session.record.queuedMessages.find((q) => q.turnId === turnId);
     if (!waiting) return false;
-    await session.update({ queuedMessages: session.record.queuedMessages.filter((q) => q !== waiting) });
+    await session.update({
+      queuedMessages: session.record.queuedMessages.filter((q) => q !== waiting),
+    });
     const now = new Date();
     session.emit(
       {
         type: "turn_completed",
-        turn: { id: turnId, userBlockId: "", startTime: now, outcome: "cancelled", endTime: now, usage: emptyUsage() },
+        turn: {
+          id: turnId,
+          userBlockId: "",
+          startTime: now,
+          outcome: "cancelled",
+          endTime: now,
+          usage: emptyUsage(),
+        },
         reason: "cancelled before it started",
       },
       { turnId },
@@ -203,7 +240,10 @@ export class Turns implements TurnEngine {
   private model(profile: AgentProfile): ModelProvider {
     const model = this.o.models[profile.modelProvider];
     if (!model) {
-      throw new ModelError("MODEL_NOT_CONFIGURED", `the ${profile.modelProvider} model provider is not configured on this server`);
+      throw new ModelError(
+        "MODEL_NOT_CONFIGURED",
+        `the ${profile.modelProvider} model provider is not configured on this server`,
+      );
     }
     return model;
   }
@@ -228,7 +268,8 @@ export class Turns implements TurnEngine {
       if (!next) break;
       await this.runTurn(session, next);
     }
-    if (!this.manager.isClosed && session.record.queuedMessages.length === 0) await session.setState("idle");
+    if (!this.manager.isClosed && session.record.queuedMessages.length === 0)
+      await session.setState("idle");
   }
 
   private async runTurn(session: LoadedSession, message: QueuedMessage): Promise<void> {
@@ -246,7 +287,11 @@ export class Turns implements TurnEngine {
     session.current = { turn, abort };
     session.emit({ type: "turn_started", turn: { ...turn } }, ctx);
     const userBlocks = new BlockWriter(session, ctx);
-    const userBlock = userBlocks.start({ type: "user_message", text: message.text, attachments: message.attachments });
+    const userBlock = userBlocks.start({
+      type: "user_message",
+      text: message.text,
+      attachments: message.attachments,
+    });
     turn.userBlockId = userBlock.id;
     userBlocks.complete(userBlock);
     await session.update({
@@ -261,13 +306,20 @@ export class Turns implements TurnEngine {
     let saving = Promise.resolve();
     const persist = () => {
       const copy = JSON.stringify(messages);
-      saving = saving.then(() => session.store.saveTranscript(session.id, copy)).catch((err: unknown) =>
-        this.o.logger.error("saving the transcript failed", { sessionId: session.id, err }),
-      );
+      saving = saving
+        .then(() => session.store.saveTranscript(session.id, copy))
+        .catch((err: unknown) =>
+          this.o.logger.error("saving the transcript failed", { sessionId: session.id, err }),
+        );
     };
     try {
       const profile = await session.store.loadAgentProfile(session.record.agentProfileId);
-      if (!profile) throw new AppError("failed_precondition", "PROFILE_NOT_FOUND", "the session's agent profile was deleted");
+      if (!profile)
+        throw new AppError(
+          "failed_precondition",
+          "PROFILE_NOT_FOUND",
+          "the session's agent profile was deleted",
+        );
       const content: ModelContentBlock[] = message.attachments.map(attachmentContent);
       if (message.text) content.push({ type: "text", text: message.text });
       const last = messages.at(-1);
@@ -276,7 +328,9 @@ export class Turns implements TurnEngine {
       persist();
 
       const modelId =
-        profile.modelProvider === "demo" ? "demo" : session.record.options.model || profile.model || this.defaultModel;
+        profile.modelProvider === "demo"
+          ? "demo"
+          : session.record.options.model || profile.model || this.defaultModel;
       const sandbox = () => session.ensureSandbox(profile, ctx);
       const tools: Tool[] = createTools(profile.tools);
       if (profile.tools.includes("Task") && profile.subagents.length > 0) {
@@ -288,7 +342,8 @@ export class Turns implements TurnEngine {
             parentModel: modelId,
             model: (p) => this.model(p),
             sandbox,
-            onUsage: (u, m, subagentId) => this.addUsage(session, turn, u, m, { ...ctx, subagentId }),
+            onUsage: (u, m, subagentId) =>
+              this.addUsage(session, turn, u, m, { ...ctx, subagentId }),
           }),
         );
       }
@@ -328,11 +383,18 @@ export class Turns implements TurnEngine {
         reason = err instanceof Error ? err.message : String(err);
         if (!e) this.o.logger.error("turn failed", { sessionId: session.id, turnId, err });
         session.emit(
-          { type: "error", reason: errReason, message: reason, retryable: err instanceof ModelError && err.retryable },
+          {
+            type: "error",
+            reason: errReason,
+            message: reason,
+            retryable: err instanceof ModelError && err.retryable,
+          },
           ctx,
         );
         const errorBlocks = new BlockWriter(session, ctx);
-        errorBlocks.complete(errorBlocks.start({ type: "error", reason: errReason, message: reason }));
+        errorBlocks.complete(
+          errorBlocks.start({ type: "error", reason: errReason, message: reason }),
+        );
         await errorBlocks.saved();
       }
       closeConversation(messages, `Turn ${outcome}: ${reason}`);
@@ -346,7 +408,11 @@ export class Turns implements TurnEngine {
     delete done.startSequence;
     session.current = undefined;
     session.emit({ type: "turn_completed", turn: done, reason }, ctx);
-    await session.update({ lastActivityTime: endTime, updateTime: endTime, currentTurn: undefined });
+    await session.update({
+      lastActivityTime: endTime,
+      updateTime: endTime,
+      currentTurn: undefined,
+    });
   }
 
   private addUsage(
@@ -358,10 +424,15 @@ export class Turns implements TurnEngine {
   ): void {
     turn.usage = addUsage(turn.usage, step);
     const total = addUsage(session.record.usage, step);
-    session.emit({ type: "usage_updated", step, turn: { ...turn.usage }, session: total, model }, ctx);
-    session.update({ usage: total }).catch((err: unknown) =>
-      this.o.logger.error("saving usage failed", { sessionId: session.id, err }),
+    session.emit(
+      { type: "usage_updated", step, turn: { ...turn.usage }, session: total, model },
+      ctx,
     );
+    session
+      .update({ usage: total })
+      .catch((err: unknown) =>
+        this.o.logger.error("saving usage failed", { sessionId: session.id, err }),
+      );
   }
 
   /** A turn that ran when the server stopped: complete its open blocks and mark it interrupted. */
@@ -377,7 +448,11 @@ export class Turns implements TurnEngine {
         const p = e.payload;
         if (p.type === "block_started" || p.type === "block_updated") {
           open.set(p.block.id, p.block);
-          if (p.type === "block_started" && !e.subagentId && p.block.content.type === "assistant_text") {
+          if (
+            p.type === "block_started" &&
+            !e.subagentId &&
+            p.block.content.type === "assistant_text"
+          ) {
             stepTexts.push(p.block);
           }
         } else if (p.type === "block_delta") {
@@ -395,16 +470,22 @@ export class Turns implements TurnEngine {
     const writer = new BlockWriter(session, ctx);
     for (const block of open.values()) {
       const c = block.content;
-      if (c.type === "tool_use" && (c.status === "pending" || c.status === "running")) c.status = "cancelled";
+      if (c.type === "tool_use" && (c.status === "pending" || c.status === "running"))
+        c.status = "cancelled";
       if (c.type === "subagent" && c.status === "running") c.status = "cancelled";
-      session.emit({ type: "block_completed", block }, block.subagentId ? { ...ctx, subagentId: block.subagentId } : ctx);
+      session.emit(
+        { type: "block_completed", block },
+        block.subagentId ? { ...ctx, subagentId: block.subagentId } : ctx,
+      );
       await session.store.saveBlock(session.id, block);
     }
     const note = "This turn was interrupted: the server stopped while it ran.";
     writer.complete(writer.start({ type: "system", text: note }));
     await writer.saved();
     const messages = await this.transcript(session);
-    const partial = stepTexts.map((b) => (b.content.type === "assistant_text" ? b.content.text : "")).join("");
+    const partial = stepTexts
+      .map((b) => (b.content.type === "assistant_text" ? b.content.text : ""))
+      .join("");
     if (partial && messages.at(-1)?.role === "user") {
       messages.push({
         role: "assistant",
@@ -420,7 +501,10 @@ export class Turns implements TurnEngine {
     const endTime = new Date();
     const done: Turn = { ...turn, outcome: "interrupted", endTime };
     delete done.startSequence;
-    session.emit({ type: "turn_completed", turn: done, reason: "the server stopped while the turn ran" }, ctx);
+    session.emit(
+      { type: "turn_completed", turn: done, reason: "the server stopped while the turn ran" },
+      ctx,
+    );
     await session.update({ currentTurn: undefined });
   }
 }

@@ -85,7 +85,9 @@ export async function syncWorkspace(
     saved.set(entry.path, info);
     if (before && before.sha256 === info.sha256) continue; // touched, not changed
     await store.saveWorkspaceFile(sessionId, { info, content });
-    changes.push(before ? { type: "file_modified", file: info } : { type: "file_created", file: info });
+    changes.push(
+      before ? { type: "file_modified", file: info } : { type: "file_created", file: info },
+    );
   }
   for (const path of [...saved.keys()]) {
     if (seen.has(path)) continue;

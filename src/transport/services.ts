@@ -5,9 +5,9 @@ import { WorkspaceService } from "#gen/workspace_service_pb.js";
 import type { ProfileService } from "../app/profiles.js";
 import type { SessionService } from "../app/sessions.js";
 import { checkProfileId } from "../app/sessions.js";
+import type { Turns } from "../app/turns.js";
 import { AppError, invalidField } from "../domain/errors.js";
 import { principalOf } from "./auth.js";
-import type { Turns } from "../app/turns.js";
 import {
   blockToProto,
   eventToProto,
@@ -135,7 +135,12 @@ export function sessionService(deps: ApiDeps): ServiceImpl<typeof SessionService
     },
     async listMessages(req, ctx) {
       if (!turns) unimplemented("ListMessages");
-      const page = await turns.listMessages(tenant(ctx), req.sessionId, req.pageSize, req.pageToken);
+      const page = await turns.listMessages(
+        tenant(ctx),
+        req.sessionId,
+        req.pageSize,
+        req.pageToken,
+      );
       return { blocks: page.blocks.map(blockToProto), nextPageToken: page.nextPageToken };
     },
     async *streamEvents(req, ctx) {

@@ -98,9 +98,7 @@ export async function readEvents(
     }
   } catch (err) {
     if (!abort.signal.aborted) throw err;
-    throw new Error(
-      `timed out; got ${events.map((e) => e.payload.case).join(", ")}`,
-    );
+    throw new Error(`timed out; got ${events.map((e) => e.payload.case).join(", ")}`);
   } finally {
     clearTimeout(timer);
     abort.abort();
