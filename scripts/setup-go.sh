@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares the Go side: downloads the modules of go.mod and installs the pinned grpcurl into
 # .tools/bin (used by test/reflection.test.ts). Idempotent: a second run does nothing and prints
-# nothing. Then: `go test -json ./sdk/go/...` (the Go test also needs `npm ci` for the server).
+# nothing. Then: `go test -json ./sdk/go/...` (the Go test also needs `npm install` for the server).
 set -euo pipefail
 
 GRPCURL_VERSION=v1.9.4

@@ -3,7 +3,7 @@
 # dependencies (grpcio, protobuf) and pytest. Idempotent: when nothing changed since the last
 # run it does nothing and prints nothing. Then:
 #   .venv/bin/python -m pytest sdk/python/tests
-# (the tests start the server with node, so `npm ci` must have run too).
+# (the tests start the server with node, so `npm install` must have run too).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -58,7 +58,7 @@ const show = (r: Run) => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.std
 describe("buf curl", () => {
   // A missing tool fails each test (never skips it), naming the command that installs it.
   const buf = (...args: string[]) => {
-    if (!existsSync(BUF)) throw new Error(`${BUF} is missing: run \`npm ci\` first`);
+    if (!existsSync(BUF)) throw new Error(`${BUF} is missing: run \`npm install\` first`);
     return run(BUF, ["curl", ...args]);
   };
 
