@@ -52,7 +52,7 @@ func startServer(t *testing.T, env map[string]string) *testServer {
 		t.Fatalf("node is not on PATH: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(root, "node_modules", "tsx")); err != nil {
-		t.Fatalf("node_modules/tsx is missing: run `npm ci` in %s first", root)
+		t.Fatalf("node_modules/tsx is missing: run `npm install` in %s first", root)
 	}
 
 	vars := map[string]string{

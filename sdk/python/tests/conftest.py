@@ -45,7 +45,7 @@ def start_server(env: Dict[str, str], data_dir: str, timeout: float = 60.0) -> S
     assert (REPO_ROOT / "package.json").is_file(), f"repository root not found at {REPO_ROOT}"
     node = shutil.which("node")
     assert node, "node is not on PATH"
-    assert (REPO_ROOT / "node_modules" / "tsx").is_dir(), f"run `npm ci` in {REPO_ROOT} first"
+    assert (REPO_ROOT / "node_modules" / "tsx").is_dir(), f"run `npm install` in {REPO_ROOT} first"
 
     full_env = dict(os.environ)
     # In-memory persistence (no MONGODB_URI), whatever the developer's shell says.
