@@ -444,8 +444,8 @@ export class LocalSandboxProvider implements SandboxProvider {
   }
 
   track(sandboxId: string, child: ChildProcess): () => void {
-    let set = this.running.get(sandboxId);
-    if (!set) this.running.set(sandboxId, (set = new Set()));
+    const set = this.running.get(sandboxId) ?? new Set<ChildProcess>();
+    this.running.set(sandboxId, set);
     set.add(child);
     return () => set.delete(child);
   }
