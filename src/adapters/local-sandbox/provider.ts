@@ -82,6 +82,9 @@ function bwrapArgs(
   }
   args.push("--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp");
   args.push("--bind", workspace, SANDBOX_WORKDIR, "--chdir", cwd);
+  // The sandbox's own root (where /etc and the symlinks live) is read-only too: only the
+  // workspace and a private /tmp are writable.
+  args.push("--remount-ro", "/");
   if (settings.networkAllowed) args.push("--share-net");
   for (const [name, value] of Object.entries(env)) args.push("--setenv", name, value);
   return args;
@@ -100,9 +103,9 @@ function limitArgs(): string[] {
 }
 
 /** Whether bubblewrap can start a sandbox here; the reason when not. */
-export function checkBubblewrap(): { ok: true } | { ok: false; reason: string } {
+export function checkBubblewrap(bwrap = "bwrap"): { ok: true } | { ok: false; reason: string } {
   const r = spawnSync(
-    "bwrap",
+    bwrap,
     [
       "--unshare-all",
       "--unshare-user",
@@ -142,6 +145,8 @@ export interface LocalSandboxProviderOptions {
   /** Run commands without isolation where bubblewrap cannot run (development only). */
   allowUnisolated?: boolean;
   logger?: Pick<Logger, "warn">;
+  /** The bubblewrap binary; default `bwrap` from PATH. */
+  bwrapPath?: string;
 }
 
 interface Marker {
@@ -263,7 +268,7 @@ class LocalSandbox implements Sandbox {
     if (this.provider.isolated) {
       const cwd = cwdRel ? `${SANDBOX_WORKDIR}/${cwdRel}` : SANDBOX_WORKDIR;
       child = spawn(
-        "bwrap",
+        this.provider.bwrap,
         [
           ...bwrapArgs(this.workspace, cwd, this.settings, env),
           "--",
@@ -351,6 +356,7 @@ export class LocalSandboxProvider implements SandboxProvider {
     dataDir: string,
     readonly isolated: boolean,
     private readonly logger: Pick<Logger, "warn">,
+    readonly bwrap: string,
   ) {
     this.workspaces = join(resolve(dataDir), "workspaces");
     this.markers = join(resolve(dataDir), "sandboxes");
@@ -359,7 +365,8 @@ export class LocalSandboxProvider implements SandboxProvider {
   /** Refuses (throws, saying why) where bubblewrap cannot run, unless unisolated is allowed. */
   static async create(options: LocalSandboxProviderOptions): Promise<LocalSandboxProvider> {
     const logger = options.logger ?? { warn: (msg: string) => console.warn(msg) };
-    const check = checkBubblewrap();
+    const bwrap = options.bwrapPath ?? "bwrap";
+    const check = checkBubblewrap(bwrap);
     if (!check.ok && !options.allowUnisolated) {
       throw new Error(
         `the local sandbox needs bubblewrap, which cannot run here (${check.reason}). Install bubblewrap ` +
@@ -367,7 +374,7 @@ export class LocalSandboxProvider implements SandboxProvider {
           "set ALLOW_UNISOLATED_SANDBOX=true to run commands without isolation (never in production)",
       );
     }
-    const provider = new LocalSandboxProvider(options.dataDir, check.ok, logger);
+    const provider = new LocalSandboxProvider(options.dataDir, check.ok, logger, bwrap);
     await mkdir(provider.workspaces, { recursive: true });
     await mkdir(provider.markers, { recursive: true });
     if (!check.ok) {
