@@ -120,8 +120,9 @@ export const bashTool = defineTool({
     }
 
     const notes: string[] = [];
-    if (result.exitCode !== null && result.exitCode !== 0)
+    if (result.exitCode !== null && result.exitCode !== 0) {
       notes.push(`Exit code ${result.exitCode}`);
+    }
     if (result.timedOut) notes.push(`Command timed out after ${timeoutMs} ms and was killed.`);
     if (result.truncated) {
       notes.push("Command was killed: it printed more output than the sandbox keeps.");
