@@ -173,3 +173,16 @@ describe("local sandbox isolation", () => {
     await rm(dir, { recursive: true, force: true });
   });
 });
+
+describe("local sandbox file errors", () => {
+  it("name the workspace path, never the host's", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "ar-errors-"));
+    const provider = await LocalSandboxProvider.create({ dataDir, logger: silentLogger });
+    const sb = await provider.create({ sessionId: "ses_errors", settings: defaultSettings() });
+    const err = await sb.readFile("missing/file.txt").catch((e: unknown) => e as Error);
+    expect((err as Error).message).toBe("missing/file.txt: no such file or directory");
+    expect((err as Error).message).not.toContain(dataDir);
+    await sb.terminate();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+});

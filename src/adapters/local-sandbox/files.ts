@@ -8,6 +8,32 @@ import { invalidField } from "../../domain/errors.js";
 import { normalizeWorkspacePath } from "../../domain/paths.js";
 import type { SandboxFileStat } from "../../ports/sandbox.js";
 
+const MESSAGES: Record<string, string> = {
+  ENOENT: "no such file or directory",
+  EISDIR: "is a directory",
+  ENOTDIR: "a component of the path is not a directory",
+  ELOOP: "is a symbolic link",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  ENOSPC: "no space left",
+  EFBIG: "file too large",
+};
+
+/** File errors name the workspace path, never the host's. */
+async function workspaceErrors<T>(rel: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code && code in MESSAGES) {
+      const e = new Error(`${rel}: ${MESSAGES[code]}`) as NodeJS.ErrnoException;
+      e.code = code;
+      throw e;
+    }
+    throw err;
+  }
+}
+
 export class WorkspaceFiles {
   constructor(readonly root: string) {}
 
@@ -36,6 +62,10 @@ export class WorkspaceFiles {
 
   async read(path: string): Promise<Uint8Array> {
     const { abs, rel } = await this.resolve(path);
+    return workspaceErrors(rel, () => this.readAt(abs, rel));
+  }
+
+  private async readAt(abs: string, rel: string): Promise<Uint8Array> {
     const st = await lstat(abs);
     if (st.isSymbolicLink() && !(await this.inside(abs))) {
       throw invalidField("path", `${rel}: a symbolic link that leads out of the workspace`);
@@ -53,6 +83,10 @@ export class WorkspaceFiles {
 
   async write(path: string, content: Uint8Array): Promise<void> {
     const { abs, rel } = await this.resolve(path);
+    await workspaceErrors(rel, () => this.writeAt(abs, rel, content));
+  }
+
+  private async writeAt(abs: string, rel: string, content: Uint8Array): Promise<void> {
     const parent = abs.slice(0, abs.lastIndexOf(sep));
     await mkdir(parent, { recursive: true });
     if (!(await this.inside(parent))) throw invalidField("path", `${rel}: outside the workspace`);
@@ -83,9 +117,9 @@ export class WorkspaceFiles {
   }
 
   async remove(path: string): Promise<void> {
-    const { abs } = await this.resolve(path);
+    const { abs, rel } = await this.resolve(path);
     // rm never follows a symbolic link: it removes the link itself.
-    await rm(abs, { recursive: true, force: true });
+    await workspaceErrors(rel, () => rm(abs, { recursive: true, force: true }));
   }
 
   /** Every entry under `dir`, recursively, hidden ones included; symbolic links are not followed. */
