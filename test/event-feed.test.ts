@@ -126,6 +126,31 @@ describe("EventFeed", () => {
     fast.close();
   });
 
+  it("recovers from storage failures without losing or repeating an event", async () => {
+    const { store, id } = await storeWithSession();
+    let failUpdate = 1;
+    let failAppendHalfway = 1;
+    const flaky = Object.create(store) as MemoryPersistence;
+    flaky.updateSessionRecord = async (...args) => {
+      if (failUpdate-- > 0) throw new Error("record write lost");
+      return store.updateSessionRecord(...args);
+    };
+    flaky.appendEvents = async (sessionId, events) => {
+      if (events.length > 1 && failAppendHalfway-- > 0) {
+        await store.appendEvents(sessionId, events.slice(0, 1));
+        throw new Error("connection dropped half way");
+      }
+      return store.appendEvents(sessionId, events);
+    };
+    const feed = await EventFeed.open(id, 0, flaky, silentLogger);
+    feed.emit(text("a"));
+    await feed.flush();
+    for (let i = 0; i < 5; i++) feed.emit(text("b"));
+    await feed.flush();
+    const saved = await store.readEvents(id, 0, 100);
+    expect(saved.map((e) => e.sequence)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
   it("ends every subscription cleanly when the feed ends", async () => {
     const { store, id } = await storeWithSession();
     const feed = await EventFeed.open(id, 0, store, silentLogger);

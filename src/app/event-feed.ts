@@ -127,17 +127,30 @@ export class EventFeed {
           const batch = this.unsaved.splice(0, this.unsaved.length);
           try {
             await this.store.appendEvents(this.sessionId, batch);
-            const last = batch.at(-1)!.sequence;
-            await this.store.updateSessionRecord(this.sessionId, { lastSequence: last });
-            this.persistedSequence = last;
           } catch (err) {
-            // Keep them and retry on the next emit or flush; live subscribers already have them.
-            this.unsaved.unshift(...batch);
+            // Part of the batch may be stored (an ordered insert that failed half way): keep
+            // only what is not, and try again on the next emit or flush.
+            const stored = await this.store
+              .readEvents(this.sessionId, batch[0]!.sequence - 1, batch.length)
+              .catch(() => []);
+            const done = new Set(stored.map((e) => e.sequence));
+            this.unsaved.unshift(...batch.filter((e) => !done.has(e.sequence)));
             this.logger.error("saving events failed", { sessionId: this.sessionId, err });
             await new Promise((r) => setTimeout(r, 200));
             throw err;
           }
+          const last = batch.at(-1)!.sequence;
+          this.persistedSequence = last;
           this.trimRecent();
+          // The record's copy only speeds up the next open, which reads past it anyway.
+          await this.store
+            .updateSessionRecord(this.sessionId, { lastSequence: last })
+            .catch((err: unknown) =>
+              this.logger.warn("saving the last sequence failed", {
+                sessionId: this.sessionId,
+                err,
+              }),
+            );
         }
       } finally {
         this.flushing = undefined;

@@ -7,6 +7,7 @@ import type { SessionService } from "../app/sessions.js";
 import { checkProfileId } from "../app/sessions.js";
 import type { Turns } from "../app/turns.js";
 import { AppError, invalidField } from "../domain/errors.js";
+import type { SessionEvent } from "../domain/types.js";
 import { principalOf } from "./auth.js";
 import {
   blockToProto,
@@ -29,6 +30,17 @@ export interface ApiDeps {
 }
 
 const tenant = (ctx: HandlerContext) => principalOf(ctx).tenantId;
+
+/** Every subscriber of a feed gets the same event object: convert it once. */
+const converted = new WeakMap<SessionEvent, ReturnType<typeof eventToProto>>();
+function eventToProtoOnce(event: SessionEvent) {
+  let pb = converted.get(event);
+  if (!pb) {
+    pb = eventToProto(event);
+    converted.set(event, pb);
+  }
+  return pb;
+}
 
 function unimplemented(what: string): never {
   throw new AppError(
@@ -145,11 +157,21 @@ export function sessionService(deps: ApiDeps): ServiceImpl<typeof SessionService
     },
     async *streamEvents(req, ctx) {
       if (!turns) unimplemented("StreamEvents");
-      const signal = deps.closing ? AbortSignal.any([ctx.signal, deps.closing]) : ctx.signal;
-      const max = BigInt(Number.MAX_SAFE_INTEGER);
-      const after = Number(req.afterSequence > max ? max : req.afterSequence);
-      const sub = await turns.subscribe(tenant(ctx), req.sessionId, after, signal);
-      for await (const event of sub) yield { event: eventToProto(event) };
+      // One signal for a client cancel and a server shutdown. (AbortSignal.any would tie every
+      // stream to the long-lived closing signal for good: nodejs/node#55351.)
+      const stop = new AbortController();
+      const onStop = () => stop.abort();
+      ctx.signal.addEventListener("abort", onStop, { once: true });
+      deps.closing?.addEventListener("abort", onStop, { once: true });
+      try {
+        const max = BigInt(Number.MAX_SAFE_INTEGER);
+        const after = Number(req.afterSequence > max ? max : req.afterSequence);
+        const sub = await turns.subscribe(tenant(ctx), req.sessionId, after, stop.signal);
+        for await (const event of sub) yield { event: eventToProtoOnce(event) };
+      } finally {
+        ctx.signal.removeEventListener("abort", onStop);
+        deps.closing?.removeEventListener("abort", onStop);
+      }
     },
   };
 }
