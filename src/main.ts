@@ -1,11 +1,15 @@
 // The standalone server: configuration from the environment, then the same library hosts embed.
 
+import { LocalSandboxProvider } from "./adapters/local-sandbox/provider.js";
 import { MemoryPersistence } from "./adapters/memory/persistence.js";
+import { createModalProvider } from "./adapters/modal/provider.js";
 import { createLogger } from "./app/logger.js";
 import { ConfigError, loadConfig } from "./config.js";
 import type { PersistenceAdapter } from "./ports/persistence.js";
+import type { SandboxProvider } from "./ports/sandbox.js";
 import { createAgentRuntime } from "./runtime.js";
 import { listen } from "./server.js";
+import { OPEN_TENANT } from "./transport/auth.js";
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -21,11 +25,52 @@ async function main(): Promise<void> {
     logger.warn("persistence: in memory; everything is lost at exit (set MONGODB_URI to keep it)");
   }
 
+  // The default provider first; the other one too when it can run, for profiles that ask.
+  const providers: SandboxProvider[] = [];
+  const modal = config.modal
+    ? createModalProvider({
+        tokenId: config.modal.tokenId,
+        tokenSecret: config.modal.tokenSecret,
+        appName: config.modal.appName,
+        defaultImage: config.modal.image,
+        logger,
+      })
+    : undefined;
+  if (config.sandboxProvider === "modal" && modal) providers.push(modal);
+  try {
+    providers.push(
+      await LocalSandboxProvider.create({
+        dataDir: config.dataDir,
+        allowUnisolated: config.allowUnisolatedSandbox,
+        logger,
+      }),
+    );
+  } catch (err) {
+    // Without bubblewrap the local provider refuses; that stops the server only when it is the default.
+    if (config.sandboxProvider === "local") throw new ConfigError((err as Error).message);
+    logger.warn("local sandbox unavailable", { reason: (err as Error).message });
+  }
+  if (config.sandboxProvider === "local" && modal) providers.push(modal);
+  if (!process.env.ANTHROPIC_API_KEY) {
+    logger.warn(
+      "ANTHROPIC_API_KEY is not set: Anthropic turns fail with MODEL_NOT_CONFIGURED; the demo profile works",
+    );
+  }
+
   const runtime = await createAgentRuntime({
     persistence,
     apiKeys: config.apiKeys,
     corsOrigins: config.corsOrigins,
     logger,
+    sandboxProviders: providers,
+    idleTimeoutMs: config.idleTimeoutMs,
+    syncIntervalMs: config.syncIntervalMs,
+    ...(config.defaultModel ? { defaultModel: config.defaultModel } : {}),
+    demoProfileTenants: config.demoProfile
+      ? config.apiKeys.size > 0
+        ? [...new Set(config.apiKeys.values())]
+        : [OPEN_TENANT]
+      : [],
   });
   await runtime.start();
   const server = await listen(runtime, { port: config.port, host: config.host });
@@ -34,6 +79,10 @@ async function main(): Promise<void> {
       setting: "AGENT_RUNTIME_API_KEYS",
     });
   }
+  logger.info("sandboxes", {
+    default: providers[0]?.name,
+    available: providers.map((p) => p.name),
+  });
   logger.info("listening", {
     port: server.port,
     host: server.host,
