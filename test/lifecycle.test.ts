@@ -222,6 +222,14 @@ describe("sandbox lifecycle", () => {
       toolResult!.payload.value as { block: { content: { value: { output: string } } } }
     ).block.content.value.output;
     expect(output).toContain("no capacity");
+    // The turn ends, failed, with an error event; the model is not asked again.
+    const error = events.find((e) => e.payload.case === "error")!.payload.value as {
+      reason: string;
+    };
+    expect(error.reason).toBe("SANDBOX_START_FAILED");
+    const end = events.at(-1)!.payload.value as { turn: { outcome: TurnOutcome } };
+    expect(end.turn.outcome).toBe(TurnOutcome.FAILED);
+    expect(h.fake.requests).toHaveLength(1);
     const { session } = await h.client.sessions.getSession({ sessionId });
     expect(session?.runtime?.sandboxStatus).toBe(SandboxStatus.FAILED);
     failing = false;

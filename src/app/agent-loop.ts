@@ -117,6 +117,13 @@ export function closeConversation(messages: ModelMessage[], note: string): void 
 export async function runAgentLoop(messages: ModelMessage[], o: LoopOptions): Promise<LoopResult> {
   const blocks = new BlockWriter(o.session, o.context);
   const byName = new Map(o.tools.map((t) => [t.name, t]));
+  // A sandbox that cannot start ends the turn (after the tool's result shows why).
+  let sandboxFailure: unknown;
+  const sandbox: ToolContext["sandbox"] = () =>
+    o.sandbox().catch((err: unknown) => {
+      sandboxFailure ??= err;
+      throw err;
+    });
   let finalText = "";
   // What the current step streamed, for a partial assistant message if it is cut short.
   let partialText = "";
@@ -226,7 +233,7 @@ export async function runAgentLoop(messages: ModelMessage[], o: LoopOptions): Pr
         } else {
           try {
             const r = await tool.run(call.input, {
-              sandbox: o.sandbox,
+              sandbox,
               signal: o.signal,
               toolUseId: call.id,
               onOutput: (chunk) => blocks.delta(resultBlock, { kind: "output", value: chunk }),
@@ -255,6 +262,7 @@ export async function runAgentLoop(messages: ModelMessage[], o: LoopOptions): Pr
           useBlock.content.status = isError ? "failed" : "succeeded";
           blocks.complete(useBlock);
         }
+        if (sandboxFailure) throw sandboxFailure;
         results.push({
           type: "tool_result",
           tool_use_id: call.id,

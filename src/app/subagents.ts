@@ -14,7 +14,6 @@ export interface TaskToolOptions {
   turnId: string;
   parentModel: string;
   model: (profile: AgentProfile) => ModelProvider;
-  sandbox: ToolContext["sandbox"];
   onUsage: (usage: Usage, model: string, subagentId: string) => void;
 }
 
@@ -96,7 +95,7 @@ export function createTaskTool(o: TaskToolOptions): Tool {
             modelId: o.profile.modelProvider === "demo" ? "demo" : def.model || o.parentModel,
             system: def.prompt,
             tools: createTools(toolNames),
-            sandbox: o.sandbox,
+            sandbox: ctx.sandbox,
             maxSteps: o.profile.maxTurns || DEFAULTS.maxTurns,
             maxOutputTokens: o.profile.maxOutputTokens || DEFAULTS.maxOutputTokens,
             context,

@@ -341,7 +341,6 @@ export class Turns implements TurnEngine {
             turnId,
             parentModel: modelId,
             model: (p) => this.model(p),
-            sandbox,
             onUsage: (u, m, subagentId) =>
               this.addUsage(session, turn, u, m, { ...ctx, subagentId }),
           }),
