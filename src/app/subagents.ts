@@ -6,7 +6,7 @@ import { BlockWriter } from "./blocks.js";
 import { DEFAULTS } from "./limits.js";
 import type { LoadedSession } from "./session-manager.js";
 import { createTools } from "./tools/index.js";
-import type { Tool, ToolContext } from "./tools/types.js";
+import type { Tool } from "./tools/types.js";
 
 export interface TaskToolOptions {
   session: LoadedSession;
