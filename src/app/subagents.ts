@@ -1,6 +1,6 @@
 import { newId } from "../domain/ids.js";
 import type { AgentProfile, Usage } from "../domain/types.js";
-import { ModelError, type ModelProvider } from "../ports/model.js";
+import type { ModelProvider } from "../ports/model.js";
 import { runAgentLoop, TurnAborted } from "./agent-loop.js";
 import { BlockWriter } from "./blocks.js";
 import { DEFAULTS } from "./limits.js";
@@ -107,7 +107,7 @@ export function createTaskTool(o: TaskToolOptions): Tool {
         if (loop.outcome === "max_turns") result += "\n[the subagent stopped at max_turns]";
       } catch (err) {
         status = err instanceof TurnAborted || ctx.signal.aborted ? "cancelled" : "failed";
-        result = err instanceof ModelError || err instanceof Error ? err.message : String(err);
+        result = err instanceof Error ? err.message : String(err);
       }
       if (block.content.type === "subagent") {
         block.content.status = status;

@@ -100,7 +100,10 @@ class ModalSandbox implements Sandbox {
 
   async exec(options: ExecOptions): Promise<ExecResult> {
     const l = MODAL_SANDBOX_LIMITS;
-    const timeoutMs = Math.min(Math.max(options.timeoutMs ?? l.defaultTimeoutMs, 1), l.maxTimeoutMs);
+    const timeoutMs = Math.min(
+      Math.max(options.timeoutMs ?? l.defaultTimeoutMs, 1),
+      l.maxTimeoutMs,
+    );
     const cwd = options.cwd ? normalizeWorkspacePath(options.cwd, "cwd") : "";
     const started = Date.now();
     // The command runs in a session of its own whose id is written down, so a cancel, timeout
@@ -131,7 +134,10 @@ class ModalSandbox implements Sandbox {
             `kill -KILL -$(cat ${pidFile}) 2>/dev/null; kill -KILL $(cat ${pidFile}) 2>/dev/null; rm -f ${pidFile}`,
         ])
         .then((p) => p.wait())
-        .then(() => {}, () => {});
+        .then(
+          () => {},
+          () => {},
+        );
     };
     const timer = setTimeout(() => {
       timedOut = true;
@@ -149,7 +155,9 @@ class ModalSandbox implements Sandbox {
         let text = chunk;
         const size = Buffer.byteLength(text);
         if (bytes + size > l.maxOutputBytes) {
-          text = Buffer.from(text).subarray(0, l.maxOutputBytes - bytes).toString("utf8");
+          text = Buffer.from(text)
+            .subarray(0, l.maxOutputBytes - bytes)
+            .toString("utf8");
           truncated = true;
           kill();
         }
@@ -165,7 +173,11 @@ class ModalSandbox implements Sandbox {
     };
     let code: number | null = null;
     try {
-      const [exit] = await Promise.all([proc.wait(), pump(proc.stdout, "stdout"), pump(proc.stderr, "stderr")]);
+      const [exit] = await Promise.all([
+        proc.wait(),
+        pump(proc.stdout, "stdout"),
+        pump(proc.stderr, "stderr"),
+      ]);
       code = exit;
     } finally {
       clearTimeout(timer);
@@ -267,16 +279,20 @@ export class ModalSandboxProvider implements SandboxProvider {
     const image = s.image || this.o.defaultImage || MODAL_DEFAULT_IMAGE;
     options.onProgress?.(`starting a Modal sandbox from ${image}`);
     const app = await this.appRef();
-    const sb = await this.o.client.sandboxes.create(app as never, this.o.client.images.fromRegistry(image) as never, {
-      timeoutMs: MODAL_SANDBOX_LIMITS.sandboxTimeoutMs,
-      idleTimeoutMs: MODAL_SANDBOX_LIMITS.sandboxIdleTimeoutMs,
-      workdir: MODAL_WORKDIR,
-      env: s.env,
-      blockNetwork: !s.networkAllowed,
-      ...(s.cpu > 0 ? { cpu: s.cpu } : {}),
-      ...(s.memoryMib > 0 ? { memoryMiB: s.memoryMib } : {}),
-      tags: { [SESSION_TAG]: options.sessionId },
-    });
+    const sb = await this.o.client.sandboxes.create(
+      app as never,
+      this.o.client.images.fromRegistry(image) as never,
+      {
+        timeoutMs: MODAL_SANDBOX_LIMITS.sandboxTimeoutMs,
+        idleTimeoutMs: MODAL_SANDBOX_LIMITS.sandboxIdleTimeoutMs,
+        workdir: MODAL_WORKDIR,
+        env: s.env,
+        blockNetwork: !s.networkAllowed,
+        ...(s.cpu > 0 ? { cpu: s.cpu } : {}),
+        ...(s.memoryMib > 0 ? { memoryMiB: s.memoryMib } : {}),
+        tags: { [SESSION_TAG]: options.sessionId },
+      },
+    );
     try {
       await sb.filesystem.makeDirectory(MODAL_WORKDIR, { createParents: true });
     } catch {
@@ -302,7 +318,8 @@ export class ModalSandboxProvider implements SandboxProvider {
     for await (const sb of this.o.client.sandboxes.list({})) {
       const tags = await sb.getTags().catch(() => ({}) as Record<string, string>);
       const sessionId = tags[SESSION_TAG];
-      if (sessionId && (await sb.poll().catch(() => 0)) === null) out.push({ sandboxId: sb.sandboxId, sessionId });
+      if (sessionId && (await sb.poll().catch(() => 0)) === null)
+        out.push({ sandboxId: sb.sandboxId, sessionId });
     }
     return out;
   }
@@ -328,4 +345,3 @@ export function createModalProvider(options: {
     ...(options.logger ? { logger: options.logger } : {}),
   });
 }
-
