@@ -1,15 +1,15 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { MemoryPersistence } from "../src/adapters/memory/persistence.js";
 import {
   createModalProvider,
   MODAL_SANDBOX_LIMITS,
   ModalSandboxProvider,
   SESSION_TAG,
 } from "../src/adapters/modal/provider.js";
-import { MemoryPersistence } from "../src/adapters/memory/persistence.js";
 import { silentLogger } from "../src/app/logger.js";
 import { createAgentRuntime } from "../src/runtime.js";
-import { FakeModal } from "./support/fake-modal.js";
 import { defaultSettings, sandboxSuite } from "./sandbox.suite.js";
+import { FakeModal } from "./support/fake-modal.js";
 
 sandboxSuite("modal (against its interface)", async () => {
   const modal = await FakeModal.start();
@@ -30,10 +30,18 @@ describe("modal provider", () => {
     const progress: string[] = [];
     await provider.create({
       sessionId: "ses_a",
-      settings: defaultSettings({ image: "python:3.12-slim", env: { A: "1" }, cpu: 2, memoryMib: 2048 }),
+      settings: defaultSettings({
+        image: "python:3.12-slim",
+        env: { A: "1" },
+        cpu: 2,
+        memoryMib: 2048,
+      }),
       onProgress: (m) => progress.push(m),
     });
-    await provider.create({ sessionId: "ses_b", settings: defaultSettings({ networkAllowed: true }) });
+    await provider.create({
+      sessionId: "ses_b",
+      settings: defaultSettings({ networkAllowed: true }),
+    });
     const [a, b] = modal.created;
     expect(a!.app).toEqual({ app: "my-app", createIfMissing: true });
     expect(a!.image).toEqual({ image: "python:3.12-slim" });
@@ -71,7 +79,10 @@ describe("modal provider", () => {
       sandboxProviders: [new ModalSandboxProvider({ client: modal, appName: "a" })],
     });
     await first.start();
-    const profile = await first.profiles.create("default", { ...(await import("../src/runtime.js")).demoProfile(), sandbox: defaultSettings({ provider: "modal" }) });
+    const profile = await first.profiles.create("default", {
+      ...(await import("../src/runtime.js")).demoProfile(),
+      sandbox: defaultSettings({ provider: "modal" }),
+    });
     const view = await first.sessions.create("default", {
       agentProfileId: profile.id,
       name: "",
@@ -84,7 +95,10 @@ describe("modal provider", () => {
     const sandbox = await session.ensureSandbox(profile);
     await sandbox.writeFile("made-before-restart.txt", new TextEncoder().encode("x"));
     const orphanProvider = new ModalSandboxProvider({ client: modal, appName: "a" });
-    const orphan = await orphanProvider.create({ sessionId: "ses_00000000000000000000000000", settings: defaultSettings() });
+    const orphan = await orphanProvider.create({
+      sessionId: "ses_00000000000000000000000000",
+      settings: defaultSettings(),
+    });
     // The server stops without ending the sandbox (a crash or a rolling restart).
     const second = await createAgentRuntime({
       persistence: store,
@@ -102,22 +116,32 @@ describe("modal provider", () => {
   });
 
   it("builds the real Modal client from credentials", () => {
-    const provider = createModalProvider({ tokenId: "ak-test", tokenSecret: "as-test", appName: "x" });
+    const provider = createModalProvider({
+      tokenId: "ak-test",
+      tokenSecret: "as-test",
+      appName: "x",
+    });
     expect(provider.name).toBe("modal");
   });
 });
 
 // The live test needs Modal credentials; everywhere else it is reported as skipped.
-describe.runIf(Boolean(process.env.MODAL_TOKEN_ID && process.env.MODAL_TOKEN_SECRET))("modal, live", () => {
-  it("creates a sandbox, runs a command, reads a file back and terminates", async () => {
-    const provider = createModalProvider({ appName: "agent-runtime-test", });
-    const sb = await provider.create({ sessionId: `ses_live${Date.now()}`, settings: defaultSettings() });
-    try {
-      expect((await sb.exec({ command: "echo hi > f.txt && cat f.txt" })).stdout).toBe("hi\n");
-      expect(new TextDecoder().decode(await sb.readFile("f.txt"))).toBe("hi\n");
-    } finally {
-      await sb.terminate();
-    }
-    expect(await sb.isAlive()).toBe(false);
-  }, 300_000);
-});
+describe.runIf(Boolean(process.env.MODAL_TOKEN_ID && process.env.MODAL_TOKEN_SECRET))(
+  "modal, live",
+  () => {
+    it("creates a sandbox, runs a command, reads a file back and terminates", async () => {
+      const provider = createModalProvider({ appName: "agent-runtime-test" });
+      const sb = await provider.create({
+        sessionId: `ses_live${Date.now()}`,
+        settings: defaultSettings(),
+      });
+      try {
+        expect((await sb.exec({ command: "echo hi > f.txt && cat f.txt" })).stdout).toBe("hi\n");
+        expect(new TextDecoder().decode(await sb.readFile("f.txt"))).toBe("hi\n");
+      } finally {
+        await sb.terminate();
+      }
+      expect(await sb.isAlive()).toBe(false);
+    }, 300_000);
+  },
+);

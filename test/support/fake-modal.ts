@@ -34,18 +34,24 @@ class FakeSandbox implements ModalSandboxLike {
   ) {}
 
   private map(path: string): string {
-    if (!path.startsWith("/workspace")) throw new Error(`fake modal: only /workspace is mapped, not ${path}`);
+    if (!path.startsWith("/workspace"))
+      throw new Error(`fake modal: only /workspace is mapped, not ${path}`);
     return join(this.root, path.slice("/workspace".length));
   }
 
-  async exec(command: string[], params: { workdir?: string; env?: Record<string, string> } = {}): Promise<ModalProcessLike> {
+  async exec(
+    command: string[],
+    params: { workdir?: string; env?: Record<string, string> } = {},
+  ): Promise<ModalProcessLike> {
     if (this.exitCode !== null) throw new Error("sandbox terminated");
     const child = spawn(command[0]!, command.slice(1), {
       cwd: this.map(params.workdir ?? "/workspace"),
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...params.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    const exited = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? 137)));
+    const exited = new Promise<number>((resolve) =>
+      child.on("close", (code) => resolve(code ?? 137)),
+    );
     return { stdout: lines(child.stdout), stderr: lines(child.stderr), wait: () => exited };
   }
 
@@ -102,7 +108,10 @@ export class FakeModal implements ModalLike {
   }
 
   apps = {
-    fromName: async (name: string, params?: { createIfMissing?: boolean }) => ({ app: name, ...params }),
+    fromName: async (name: string, params?: { createIfMissing?: boolean }) => ({
+      app: name,
+      ...params,
+    }),
   };
   images = { fromRegistry: (tag: string) => ({ image: tag }) };
   sandboxes = {
