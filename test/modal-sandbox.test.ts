@@ -2,21 +2,28 @@ import { afterEach, describe, expect, it } from "vitest";
 import { MemoryPersistence } from "../src/adapters/memory/persistence.js";
 import {
   createModalProvider,
+  MODAL_DEFAULT_IMAGE,
+  MODAL_MAX_OUTPUT_BYTES,
   MODAL_SANDBOX_LIMITS,
   ModalSandboxProvider,
   SESSION_TAG,
 } from "../src/adapters/modal/provider.js";
 import { silentLogger } from "../src/app/logger.js";
-import { createAgentRuntime } from "../src/runtime.js";
+import { createAgentRuntime, demoProfile } from "../src/runtime.js";
 import { defaultSettings, sandboxSuite } from "./sandbox.suite.js";
 import { FakeModal } from "./support/fake-modal.js";
 
 sandboxSuite("modal (against its interface)", async () => {
   const modal = await FakeModal.start();
+  const make = async () =>
+    new ModalSandboxProvider({ client: modal, appName: "test-app", logger: silentLogger });
   return {
-    provider: new ModalSandboxProvider({ client: modal, appName: "test-app" }),
-    restart: async () => new ModalSandboxProvider({ client: modal, appName: "test-app" }),
+    provider: await make(),
+    restart: make,
     cleanup: () => modal.cleanup(),
+    maxOutputBytes: MODAL_MAX_OUTPUT_BYTES,
+    // The fake's "container" is this machine: the workspace is its directory for the sandbox.
+    workdir: (sb) => modal.all.get(sb.id)!.root,
   };
 });
 
@@ -24,11 +31,14 @@ describe("modal provider", () => {
   let modal: FakeModal;
   afterEach(() => modal?.cleanup());
 
+  const provider = (appName = "a") =>
+    new ModalSandboxProvider({ client: modal, appName, logger: silentLogger });
+
   it("creates a tagged sandbox from the profile's image with the lifecycle timeouts", async () => {
     modal = await FakeModal.start();
-    const provider = new ModalSandboxProvider({ client: modal, appName: "my-app" });
+    const p = provider("my-app");
     const progress: string[] = [];
-    await provider.create({
+    await p.create({
       sessionId: "ses_a",
       settings: defaultSettings({
         image: "python:3.12-slim",
@@ -38,14 +48,11 @@ describe("modal provider", () => {
       }),
       onProgress: (m) => progress.push(m),
     });
-    await provider.create({
-      sessionId: "ses_b",
-      settings: defaultSettings({ networkAllowed: true }),
-    });
+    await p.create({ sessionId: "ses_b", settings: defaultSettings({ networkAllowed: true }) });
     const [a, b] = modal.created;
-    expect(a!.app).toEqual({ app: "my-app", createIfMissing: true });
+    expect(a!.app).toEqual({ appId: "ap-my-app", name: "my-app" });
     expect(a!.image).toEqual({ image: "python:3.12-slim" });
-    expect(a!.params).toMatchObject({
+    expect(a!.params).toEqual({
       workdir: "/workspace",
       env: { A: "1" },
       cpu: 2,
@@ -55,19 +62,74 @@ describe("modal provider", () => {
       idleTimeoutMs: MODAL_SANDBOX_LIMITS.sandboxIdleTimeoutMs,
       tags: { [SESSION_TAG]: "ses_a" },
     });
-    expect(b!.image).toEqual({ image: "debian:bookworm-slim" });
+    expect(b!.image).toEqual({ image: MODAL_DEFAULT_IMAGE });
     expect(b!.params.blockNetwork).toBe(false);
+    expect(b!.params).not.toHaveProperty("cpu");
+    expect(b!.params).not.toHaveProperty("memoryMiB");
     expect(progress[0]).toContain("python:3.12-slim");
+    const withDefault = new ModalSandboxProvider({
+      client: modal,
+      appName: "my-app",
+      defaultImage: "node:22-slim",
+    });
+    await withDefault.create({ sessionId: "ses_c", settings: defaultSettings() });
+    expect(modal.created[2]!.image).toEqual({ image: "node:22-slim" });
   });
 
   it("leaves no process running between commands (Modal's idle timeout must work)", async () => {
     modal = await FakeModal.start();
-    const provider = new ModalSandboxProvider({ client: modal, appName: "a" });
-    const sb = await provider.create({ sessionId: "ses_idle", settings: defaultSettings() });
-    const r = await sb.exec({ command: "echo $$" });
+    const sb = await provider().create({ sessionId: "ses_idle", settings: defaultSettings() });
+    const r = await sb.exec({ command: "echo $$; sleep 30 &" });
     expect(r.exitCode).toBe(0);
     const pid = Number(r.stdout.trim());
     expect(() => process.kill(pid, 0)).toThrow();
+    // Only the command's own execs ran: no watcher, no keep-alive.
+    const fake = modal.all.get(sb.id)!;
+    expect(fake.execs).toHaveLength(1);
+    expect(fake.execs[0]!.slice(0, 2)).toEqual(["sh", "-c"]);
+    expect(fake.execs[0]!.at(-1)).toBe("echo $$; sleep 30 &");
+  });
+
+  it("kills a cancelled command with a second exec", async () => {
+    modal = await FakeModal.start();
+    const sb = await provider().create({ sessionId: "ses_kill", settings: defaultSettings() });
+    const abort = new AbortController();
+    const r = await sb.exec({
+      command: "echo up; sleep 30",
+      signal: abort.signal,
+      onStdout: () => abort.abort(),
+    });
+    expect(r.cancelled).toBe(true);
+    expect(r.durationMs).toBeLessThan(10_000);
+    const execs = modal.all.get(sb.id)!.execs;
+    expect(execs).toHaveLength(2);
+    expect(execs[1]!.join(" ")).toContain("kill -9");
+  });
+
+  it("finds its sandboxes by tag after a restart, only its app's, and re-attaches them", async () => {
+    modal = await FakeModal.start();
+    const before = provider("a");
+    const one = await before.create({ sessionId: "ses_one", settings: defaultSettings() });
+    const two = await before.create({ sessionId: "ses_two", settings: defaultSettings() });
+    await provider("other-app").create({ sessionId: "ses_x", settings: defaultSettings() });
+    const ended = await before.create({ sessionId: "ses_end", settings: defaultSettings() });
+    await ended.terminate();
+    // An untagged sandbox in the same app (someone else's) is not ours to list.
+    await modal.sandboxes.create({ appId: "ap-a", name: "a" }, { image: "x" }, {});
+    const after = provider("a");
+    const live = await after.listLive();
+    expect(live.sort((x, y) => x.sessionId.localeCompare(y.sessionId))).toEqual([
+      { sandboxId: one.id, sessionId: "ses_one" },
+      { sandboxId: two.id, sessionId: "ses_two" },
+    ]);
+    expect(await after.attach(one.id, "ses_two")).toBeNull();
+    expect(await after.attach(ended.id, "ses_end")).toBeNull();
+    expect(await after.attach("sb-missing", "ses_one")).toBeNull();
+    const again = await after.attach(one.id, "ses_one");
+    expect((await again!.exec({ command: "echo back" })).stdout).toBe("back\n");
+    await after.destroy("ses_two");
+    expect(await two.isAlive()).toBe(false);
+    expect(await one.isAlive()).toBe(true);
   });
 
   it("re-attaches a live sandbox of its session after a restart and terminates orphans", async () => {
@@ -76,11 +138,11 @@ describe("modal provider", () => {
     const first = await createAgentRuntime({
       persistence: store,
       logger: silentLogger,
-      sandboxProviders: [new ModalSandboxProvider({ client: modal, appName: "a" })],
+      sandboxProviders: [provider()],
     });
     await first.start();
     const profile = await first.profiles.create("default", {
-      ...(await import("../src/runtime.js")).demoProfile(),
+      ...demoProfile(),
       sandbox: defaultSettings({ provider: "modal" }),
     });
     const view = await first.sessions.create("default", {
@@ -94,8 +156,7 @@ describe("modal provider", () => {
     const session = await first.sessionManager.load(view.record.id);
     const sandbox = await session.ensureSandbox(profile);
     await sandbox.writeFile("made-before-restart.txt", new TextEncoder().encode("x"));
-    const orphanProvider = new ModalSandboxProvider({ client: modal, appName: "a" });
-    const orphan = await orphanProvider.create({
+    const orphan = await provider().create({
       sessionId: "ses_00000000000000000000000000",
       settings: defaultSettings(),
     });
@@ -103,10 +164,11 @@ describe("modal provider", () => {
     const second = await createAgentRuntime({
       persistence: store,
       logger: silentLogger,
-      sandboxProviders: [new ModalSandboxProvider({ client: modal, appName: "a" })],
+      sandboxProviders: [provider()],
     });
     await second.start();
     expect(await orphan.isAlive()).toBe(false);
+    expect(await sandbox.isAlive()).toBe(true);
     const reattached = second.sessionManager.getSession(view.record.id);
     expect(reattached?.sandbox?.id).toBe(sandbox.id);
     // What changed while nobody watched is saved.
@@ -115,33 +177,51 @@ describe("modal provider", () => {
     await second.shutdown();
   });
 
-  it("builds the real Modal client from credentials", () => {
-    const provider = createModalProvider({
-      tokenId: "ak-test",
-      tokenSecret: "as-test",
-      appName: "x",
-    });
-    expect(provider.name).toBe("modal");
+  it("builds the real Modal client from credentials without calling Modal", () => {
+    const p = createModalProvider({ tokenId: "ak-test", tokenSecret: "as-test", appName: "x" });
+    expect(p.name).toBe("modal");
   });
 });
 
-// The live test needs Modal credentials; everywhere else it is reported as skipped.
-describe.runIf(Boolean(process.env.MODAL_TOKEN_ID && process.env.MODAL_TOKEN_SECRET))(
-  "modal, live",
-  () => {
-    it("creates a sandbox, runs a command, reads a file back and terminates", async () => {
-      const provider = createModalProvider({ appName: "agent-runtime-test" });
-      const sb = await provider.create({
-        sessionId: `ses_live${Date.now()}`,
-        settings: defaultSettings(),
+// The one test that needs Modal itself: it runs where credentials exist, and is reported as
+// skipped everywhere else.
+const live = Boolean(process.env.MODAL_TOKEN_ID && process.env.MODAL_TOKEN_SECRET);
+describe.runIf(live)("modal, live", () => {
+  it("runs a sandbox end to end: exec, files, cancel, re-attach by tag, terminate", async () => {
+    const appName = process.env.MODAL_TEST_APP_NAME || "agent-runtime-test";
+    const provider = createModalProvider({ appName, logger: silentLogger });
+    const sessionId = `ses_live${Date.now().toString(36)}`;
+    const sb = await provider.create({ sessionId, settings: defaultSettings() });
+    try {
+      const r = await sb.exec({ command: "echo hi > f.txt && cat f.txt && pwd" });
+      expect(r).toMatchObject({ exitCode: 0, stdout: "hi\n/workspace\n" });
+      const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
+      await sb.writeFile("d/e/.bin", bytes);
+      expect(await sb.readFile("d/e/.bin")).toEqual(bytes);
+      expect((await sb.listFiles()).map((e) => e.path)).toContain("d/e/.bin");
+      const abort = new AbortController();
+      const c = await sb.exec({
+        command: "sh -c 'while :; do date >> tick; sleep 0.1; done' & echo up; wait",
+        signal: abort.signal,
+        onStdout: () => abort.abort(),
       });
-      try {
-        expect((await sb.exec({ command: "echo hi > f.txt && cat f.txt" })).stdout).toBe("hi\n");
-        expect(new TextDecoder().decode(await sb.readFile("f.txt"))).toBe("hi\n");
-      } finally {
-        await sb.terminate();
-      }
-      expect(await sb.isAlive()).toBe(false);
-    }, 300_000);
-  },
-);
+      expect(c.cancelled).toBe(true);
+      const size = (await sb.stat("tick"))?.size;
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect((await sb.stat("tick"))?.size).toBe(size);
+      expect(await provider.listLive()).toContainEqual({ sandboxId: sb.id, sessionId });
+      const again = await createModalProvider({ appName, logger: silentLogger }).attach(
+        sb.id,
+        sessionId,
+      );
+      expect(decode(await again!.readFile("f.txt"))).toBe("hi\n");
+    } finally {
+      await sb.terminate();
+    }
+    expect(await sb.isAlive()).toBe(false);
+  }, 300_000);
+});
+
+function decode(b: Uint8Array): string {
+  return new TextDecoder().decode(b);
+}

@@ -1,4 +1,6 @@
-// One behaviour suite for every SandboxProvider: each implementation runs it.
+// One behaviour suite for every SandboxProvider: each implementation runs it, so they cannot drift.
+// Everything here is observable through the port alone (commands and the file API), so the same
+// checks hold for a local bubblewrap sandbox and a Modal container.
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { SandboxSettings } from "../src/domain/types.js";
@@ -9,6 +11,10 @@ export interface SandboxFixture {
   /** A new provider instance over the same state, as after a server restart. */
   restart(): Promise<SandboxProvider>;
   cleanup(): Promise<void>;
+  /** The provider's output limit per stream, in bytes. */
+  maxOutputBytes: number;
+  /** Where commands see the workspace; default /workspace (a fake may not manage that path). */
+  workdir?: (sandbox: Sandbox) => string;
 }
 
 export const defaultSettings = (over: Partial<SandboxSettings> = {}): SandboxSettings => ({
@@ -24,6 +30,12 @@ export const defaultSettings = (over: Partial<SandboxSettings> = {}): SandboxSet
 
 let counter = 0;
 const sessionId = () => `ses_suite${Date.now().toString(36)}${(counter++).toString(36)}`;
+const text = (s: string) => new TextEncoder().encode(s);
+const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A shell loop that appends to `file` every 50 ms: alive as long as the file grows. */
+const ticker = (file: string) => `sh -c 'while :; do echo t >> ${file}; sleep 0.05; done'`;
 
 export function sandboxSuite(name: string, fixture: () => Promise<SandboxFixture>): void {
   describe(`${name}: sandbox behaviour`, () => {
@@ -41,9 +53,18 @@ export function sandboxSuite(name: string, fixture: () => Promise<SandboxFixture
       await f.cleanup();
     });
 
+    /** Sizes of `files` now and a while later: equal when nothing writes to them any more. */
+    async function stillGrowing(files: string[]): Promise<string[]> {
+      const size = async (p: string) => (await sb.stat(p))?.size ?? -1;
+      const before = await Promise.all(files.map(size));
+      await sleep(400);
+      const after = await Promise.all(files.map(size));
+      return files.filter((_, i) => after[i] !== before[i]);
+    }
+
     it("runs commands with exit codes, stdout and stderr", async () => {
-      const ok = await sb.exec({ command: "echo out; echo err >&2; exit 3" });
-      expect(ok).toMatchObject({
+      const r = await sb.exec({ command: "echo out; echo err >&2; exit 3" });
+      expect(r).toMatchObject({
         exitCode: 3,
         stdout: "out\n",
         stderr: "err\n",
@@ -51,107 +72,209 @@ export function sandboxSuite(name: string, fixture: () => Promise<SandboxFixture
         cancelled: false,
         truncated: false,
       });
+      expect(r.durationMs).toBeGreaterThanOrEqual(0);
       expect((await sb.exec({ command: "true" })).exitCode).toBe(0);
+      expect((await sb.exec({ command: "kill -9 $$" })).exitCode).not.toBe(0);
+      const missing = await sb.exec({ command: "no-such-command-here" });
+      expect(missing.exitCode).toBe(127);
+      expect(missing.stderr).toMatch(/not found/);
     });
 
-    it("streams output as it comes", async () => {
-      const chunks: Array<[string, number]> = [];
+    it("streams stdout and stderr as they come, in order", async () => {
+      const events: Array<[string, string, number]> = [];
       const t0 = Date.now();
       const r = await sb.exec({
-        command: "echo first; sleep 0.5; echo second",
-        onStdout: (c) => chunks.push([c, Date.now() - t0]),
+        command: "echo one; sleep 0.3; echo two >&2; sleep 0.3; echo three",
+        onStdout: (c) => events.push(["out", c, Date.now() - t0]),
+        onStderr: (c) => events.push(["err", c, Date.now() - t0]),
       });
-      expect(chunks.map(([c]) => c).join("")).toBe("first\nsecond\n");
-      expect(chunks[0]![1]).toBeLessThan(r.durationMs - 200);
+      expect(events.map(([s, c]) => `${s}:${c}`)).toEqual([
+        "out:one\n",
+        "err:two\n",
+        "out:three\n",
+      ]);
+      expect(r.stdout).toBe("one\nthree\n");
+      expect(r.stderr).toBe("two\n");
+      // The first line arrived while the command still ran.
+      expect(events[0]![2]).toBeLessThan(r.durationMs - 400);
     });
 
-    it("honours cwd and env", async () => {
-      await sb.writeFile("sub/dir/f.txt", new TextEncoder().encode("x"));
+    it("runs in the workspace or the given cwd, with the profile's and the call's env", async () => {
+      await sb.writeFile("sub/dir/f.txt", text("x"));
       const r = await sb.exec({
         command: 'pwd; ls; echo "$FROM_PROFILE $FROM_CALL"',
         cwd: "sub/dir",
         env: { FROM_CALL: "c" },
       });
-      expect(r.stdout).toMatch(/\/sub\/dir\nf\.txt\np c\n$/);
+      const workdir = f.workdir?.(sb) ?? "/workspace";
+      expect(r.stdout).toBe(`${workdir}/sub/dir\nf.txt\np c\n`);
+      expect((await sb.exec({ command: "pwd" })).stdout).toBe(`${workdir}\n`);
+      const over = await sb.exec({
+        command: 'echo "$FROM_PROFILE"',
+        env: { FROM_PROFILE: "call" },
+      });
+      expect(over.stdout).toBe("call\n");
       await expect(sb.exec({ command: "true", cwd: "../.." })).rejects.toThrow(/cwd/);
+      await expect(sb.exec({ command: "true", cwd: "/etc" })).rejects.toThrow(/cwd/);
     });
 
     it("stops a command at its timeout", async () => {
-      const r = await sb.exec({ command: "sleep 20", timeoutMs: 300 });
-      expect(r).toMatchObject({ timedOut: true, exitCode: null });
-      expect(r.durationMs).toBeLessThan(10_000);
+      const t0 = Date.now();
+      const r = await sb.exec({ command: "echo before; sleep 30", timeoutMs: 500 });
+      expect(r).toMatchObject({ timedOut: true, cancelled: false, exitCode: null });
+      expect(r.stdout).toBe("before\n");
+      expect(Date.now() - t0).toBeLessThan(8_000);
     });
 
-    it("kills the whole process tree when cancelled", async () => {
+    it("kills the whole process tree when cancelled, however it detached", async () => {
       const abort = new AbortController();
-      const running = sb.exec({
-        command: "sleep 40 & sleep 41 & echo started; wait",
+      const files = ["bg.tick", "setsid.tick", "nohup.tick", "double.tick", "fg.tick"];
+      const r = await sb.exec({
+        command: [
+          `${ticker("bg.tick")} &`,
+          `setsid ${ticker("setsid.tick")} &`,
+          `nohup ${ticker("nohup.tick")} >/dev/null 2>&1 &`,
+          `(${ticker("double.tick")} &) &`,
+          "sleep 0.3; echo started",
+          ticker("fg.tick"),
+        ].join("\n"),
         signal: abort.signal,
         onStdout: () => abort.abort(),
       });
-      const r = await running;
       expect(r.cancelled).toBe(true);
+      expect(r.exitCode).toBeNull();
       expect(r.durationMs).toBeLessThan(10_000);
-      const after = await sb.exec({
-        command: "ps -e -o args 2>/dev/null | grep -c '^sleep 4[01]' || true",
-      });
-      expect(after.stdout.trim()).toBe("0");
+      for (const file of files.slice(0, 4)) expect(await sb.stat(file)).not.toBeNull();
+      expect(await stillGrowing(files)).toEqual([]);
     });
 
-    it("bounds endless output", async () => {
-      const r = await sb.exec({ command: "yes", timeoutMs: 20_000 });
-      expect(r.truncated).toBe(true);
-      expect(r.timedOut).toBe(false);
-      expect(r.stdout.length).toBeGreaterThan(1000);
-      expect(r.stdout.length).toBeLessThanOrEqual(16 * 1024 * 1024);
+    it("ends background processes with their command", async () => {
+      const r = await sb.exec({ command: `${ticker("left.tick")} & sleep 0.3; echo done` });
+      expect(r.exitCode).toBe(0);
+      expect(await stillGrowing(["left.tick"])).toEqual([]);
+    });
+
+    it("returns at once, without running, when cancelled before it starts", async () => {
+      const abort = new AbortController();
+      abort.abort();
+      const r = await sb.exec({ command: "echo ran > ran.txt", signal: abort.signal });
+      expect(r.cancelled).toBe(true);
+      expect(await sb.stat("ran.txt")).toBeNull();
+    });
+
+    it("bounds endless output on each stream", async () => {
+      const out = await sb.exec({ command: "yes", timeoutMs: 20_000 });
+      expect(out).toMatchObject({ truncated: true, timedOut: false, exitCode: null });
+      expect(out.stdout.length).toBe(f.maxOutputBytes);
+      const err = await sb.exec({ command: "yes >&2", timeoutMs: 20_000 });
+      expect(err).toMatchObject({ truncated: true, timedOut: false });
+      expect(err.stderr.length).toBe(f.maxOutputBytes);
+      // Exactly the limit is not too much.
+      const exact = await sb.exec({
+        command: `head -c ${f.maxOutputBytes} /dev/zero | tr '\\0' x`,
+      });
+      expect(exact).toMatchObject({ truncated: false, exitCode: 0 });
+      expect(exact.stdout.length).toBe(f.maxOutputBytes);
     });
 
     it("reads, writes, lists, stats and removes files, byte-exact, hidden and nested", async () => {
       const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
       await sb.writeFile("a/b/c/.hidden.bin", bytes);
-      await sb.writeFile("top.txt", new TextEncoder().encode("top"));
+      await sb.writeFile("top.txt", text("top"));
+      await sb.writeFile(".env", text("K=V"));
       expect(await sb.readFile("a/b/c/.hidden.bin")).toEqual(bytes);
+      // The command sees the same bytes.
       const shown = await sb.exec({
         command: "od -An -tu1 -v a/b/c/.hidden.bin | tr -s ' \\n' ' '",
       });
       expect(shown.stdout.trim().split(" ").map(Number)).toEqual([...bytes]);
-      const list = await sb.listFiles();
-      const byPath = new Map(list.map((e) => [e.path, e]));
+      // ...and what a command writes reads back byte for byte.
+      await sb.exec({ command: "cat a/b/c/.hidden.bin a/b/c/.hidden.bin > twice.bin" });
+      expect(await sb.readFile("twice.bin")).toEqual(Uint8Array.from([...bytes, ...bytes]));
+      const byPath = new Map((await sb.listFiles()).map((e) => [e.path, e]));
       expect(byPath.get("a")?.type).toBe("directory");
+      expect(byPath.get("a/b/c")?.type).toBe("directory");
       expect(byPath.get("a/b/c/.hidden.bin")).toMatchObject({ type: "file", size: 256 });
+      expect(byPath.get(".env")).toMatchObject({ type: "file", size: 3 });
       expect(byPath.get("top.txt")?.size).toBe(3);
       expect((await sb.listFiles("a/b")).map((e) => e.path).sort()).toEqual([
         "a/b/c",
         "a/b/c/.hidden.bin",
       ]);
+      expect(await sb.listFiles("nope")).toEqual([]);
       const st = await sb.stat("top.txt");
       expect(st).toMatchObject({ path: "top.txt", type: "file", size: 3 });
-      expect(st!.mtimeMs).toBeGreaterThan(0);
+      expect(Math.abs(st!.mtimeMs - Date.now())).toBeLessThan(60_000);
+      expect(await sb.stat("a/b")).toMatchObject({ type: "directory" });
       expect(await sb.stat("nope")).toBeNull();
+      expect(await sb.stat("nope/deeper")).toBeNull();
+      // Overwriting replaces the whole content.
+      await sb.writeFile("top.txt", text("x"));
+      expect(decode(await sb.readFile("top.txt"))).toBe("x");
+      await sb.writeFile("empty", new Uint8Array(0));
+      expect((await sb.readFile("empty")).length).toBe(0);
+      await expect(sb.readFile("missing.txt")).rejects.toThrow(/missing\.txt/);
+      await expect(sb.readFile("a/b")).rejects.toThrow();
       await sb.remove("a");
       expect(await sb.stat("a/b/c/.hidden.bin")).toBeNull();
+      expect(await sb.stat("a")).toBeNull();
       await sb.remove("a"); // absent: a no-op
-      const made = await sb.exec({ command: "printf made > by-command.txt" });
+      await sb.remove("top.txt");
+      expect(await sb.stat("top.txt")).toBeNull();
+      const made = await sb.exec({ command: "mkdir -p x/y && printf made > x/y/by-command.txt" });
       expect(made.exitCode).toBe(0);
-      expect(new TextDecoder().decode(await sb.readFile("by-command.txt"))).toBe("made");
+      expect(decode(await sb.readFile("x/y/by-command.txt"))).toBe("made");
+      // Duplicate and trailing slashes name the same file.
+      expect(decode(await sb.readFile("x//y/by-command.txt"))).toBe("made");
     });
 
-    it("rejects paths outside the workspace", async () => {
-      for (const path of ["/etc/passwd", "../x", "a/../../x", ""]) {
-        await expect(sb.readFile(path)).rejects.toThrow();
-        await expect(sb.writeFile(path, new Uint8Array(1))).rejects.toThrow();
+    it("rejects paths that are not plain workspace paths", async () => {
+      for (const path of ["/etc/passwd", "../x", "a/../../x", "a/./b", "", "a\\b", "a\0b"]) {
+        await expect(sb.readFile(path), path).rejects.toMatchObject({ code: "invalid_argument" });
+        await expect(sb.writeFile(path, text("x")), path).rejects.toMatchObject({
+          code: "invalid_argument",
+        });
+        await expect(sb.stat(path), path).rejects.toMatchObject({ code: "invalid_argument" });
+        await expect(sb.remove(path), path).rejects.toMatchObject({ code: "invalid_argument" });
       }
+      await expect(sb.listFiles("../")).rejects.toMatchObject({ code: "invalid_argument" });
+      await expect(sb.readFile("x".repeat(1025))).rejects.toMatchObject({
+        code: "invalid_argument",
+      });
     });
 
-    it("terminates, and is found again after a restart while live", async () => {
-      await sb.writeFile("kept.txt", new TextEncoder().encode("kept"));
+    it("terminates: not alive, runs nothing more, idempotent", async () => {
       expect(await sb.isAlive()).toBe(true);
+      await sb.terminate();
+      expect(await sb.isAlive()).toBe(false);
+      await expect(sb.exec({ command: "true" })).rejects.toThrow();
+      await sb.terminate();
+      expect((await f.provider.listLive()).map((l) => l.sandboxId)).not.toContain(sb.id);
+    });
+
+    it("terminating kills a running command", async () => {
+      const running = sb.exec({ command: `${ticker("run.tick")} & sleep 30`, timeoutMs: 60_000 });
+      await sleep(500);
+      await sb.terminate();
+      const r = await running;
+      expect(r.exitCode).not.toBe(0);
+      expect(r.durationMs).toBeLessThan(20_000);
+    });
+
+    it("is found again after a restart while live, with its files", async () => {
+      await sb.writeFile("kept.txt", text("kept"));
       const again = await f.restart();
-      expect((await again.listLive()).map((l) => l.sandboxId)).toContain(sb.id);
+      const live = await again.listLive();
+      expect(live).toContainEqual({ sandboxId: sb.id, sessionId: sb.sessionId });
+      expect(await again.attach(sb.id, "ses_someone_else")).toBeNull();
+      expect(await again.attach("no-such-sandbox", sb.sessionId)).toBeNull();
       const attached = await again.attach(sb.id, sb.sessionId);
       expect(attached?.id).toBe(sb.id);
-      expect(new TextDecoder().decode(await attached!.readFile("kept.txt"))).toBe("kept");
-      expect((await attached!.exec({ command: "cat kept.txt" })).stdout).toBe("kept");
+      expect(attached?.sessionId).toBe(sb.sessionId);
+      expect(decode(await attached!.readFile("kept.txt"))).toBe("kept");
+      expect((await attached!.exec({ command: "cat kept.txt; echo $FROM_PROFILE" })).stdout).toBe(
+        "keptp\n",
+      );
       await attached!.terminate();
       expect(await sb.isAlive()).toBe(false);
       expect(await again.attach(sb.id, sb.sessionId)).toBeNull();

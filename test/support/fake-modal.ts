@@ -1,62 +1,118 @@
-// A stand-in for Modal's control plane that really runs commands: each sandbox is a directory
-// on this machine mounted (by path translation) at /workspace. It implements the provider's
-// narrow ModalLike interface, so the provider's own code (exec wrapping, kill, files, tags)
-// runs for real.
+// A stand-in for Modal's control plane that really runs commands, implementing the provider's
+// narrow ModalLike interface so the provider's own code (the exec wrapper, the kill sweep, files,
+// tags, listing) runs for real.
+//
+// Each sandbox is a directory on this machine standing in for the container's /workspace; its
+// commands run as plain host processes (all of one sandbox's execs share the host's process table,
+// as they share a container on Modal, which the kill sweep relies on). Like Modal: streams are web
+// ReadableStreams of text, exec honours workdir/env/timeoutMs, sandbox env applies to every exec,
+// file errors carry the SDK's error names, list() filters by app and tags, and terminate() kills
+// what still runs.
 
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type {
+  ModalCreateParams,
   ModalFileInfoLike,
   ModalLike,
   ModalProcessLike,
   ModalSandboxLike,
 } from "../../src/adapters/modal/provider.js";
 
+const CONTAINER_MARKER = "FAKE_MODAL_SANDBOX_ID";
+
+export interface FakeApp {
+  appId: string;
+  name: string;
+}
+export interface FakeImage {
+  image: string;
+}
 export interface CreateCall {
-  app: unknown;
-  image: unknown;
-  params: Record<string, unknown>;
+  app: FakeApp;
+  image: FakeImage;
+  params: ModalCreateParams;
 }
 
-async function* lines(stream: NodeJS.ReadableStream): AsyncIterable<string> {
-  stream.setEncoding("utf8");
-  for await (const chunk of stream) yield chunk as string;
+/** An error shaped like the SDK's filesystem errors (matched by name). */
+function sdkError(name: string, message: string): Error {
+  const e = new Error(message);
+  e.name = name;
+  return e;
 }
 
-class FakeSandbox implements ModalSandboxLike {
+function textStream(stream: NodeJS.ReadableStream): ReadableStream<string> {
+  return new ReadableStream<string>({
+    start(controller) {
+      stream.setEncoding("utf8");
+      stream.on("data", (chunk: string) => controller.enqueue(chunk));
+      stream.on("end", () => controller.close());
+      stream.on("error", (err) => controller.error(err));
+    },
+  });
+}
+
+export class FakeSandbox implements ModalSandboxLike {
   exitCode: number | null = null;
+  /** Every exec's argv, in order. */
+  readonly execs: string[][] = [];
+  private readonly children = new Set<ChildProcess>();
+
   constructor(
     readonly sandboxId: string,
+    readonly appId: string,
     readonly root: string,
-    private readonly tags: Record<string, string>,
+    private readonly params: ModalCreateParams,
   ) {}
 
   private map(path: string): string {
-    if (!path.startsWith("/workspace"))
+    if (path !== "/workspace" && !path.startsWith("/workspace/")) {
       throw new Error(`fake modal: only /workspace is mapped, not ${path}`);
+    }
     return join(this.root, path.slice("/workspace".length));
   }
 
   async exec(
     command: string[],
-    params: { workdir?: string; env?: Record<string, string> } = {},
+    params: { workdir?: string; timeoutMs?: number; env?: Record<string, string> } = {},
   ): Promise<ModalProcessLike> {
-    if (this.exitCode !== null) throw new Error("sandbox terminated");
+    if (this.exitCode !== null) throw new Error("fake modal: the sandbox has terminated");
+    this.execs.push(command);
     const child = spawn(command[0]!, command.slice(1), {
-      cwd: this.map(params.workdir ?? "/workspace"),
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...params.env },
+      cwd: this.map(params.workdir ?? this.params.workdir ?? "/workspace"),
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        ...this.params.env,
+        ...params.env,
+        // Marks every process of this "container", so terminate() can end them all.
+        [CONTAINER_MARKER]: this.sandboxId,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    const exited = new Promise<number>((resolve) =>
-      child.on("close", (code) => resolve(code ?? 137)),
-    );
-    return { stdout: lines(child.stdout), stderr: lines(child.stderr), wait: () => exited };
+    this.children.add(child);
+    const exited = new Promise<number>((resolve, reject) => {
+      child.on("error", reject);
+      child.on("close", (code, signal) => {
+        this.children.delete(child);
+        resolve(code ?? (signal ? 128 + 9 : 1));
+      });
+    });
+    if (params.timeoutMs) {
+      const timer = setTimeout(() => child.kill("SIGKILL"), params.timeoutMs);
+      void exited.finally(() => clearTimeout(timer)).catch(() => {});
+    }
+    return {
+      stdout: textStream(child.stdout),
+      stderr: textStream(child.stderr),
+      wait: () => exited,
+    };
   }
 
   private async info(path: string): Promise<ModalFileInfoLike> {
-    const st = await lstat(this.map(path));
+    const st = await this.fs(path, () => lstat(this.map(path)));
     return {
       path,
       type: st.isDirectory() ? "directory" : st.isSymbolicLink() ? "symlink" : "file",
@@ -65,72 +121,107 @@ class FakeSandbox implements ModalSandboxLike {
     };
   }
 
+  /** Host fs errors as the SDK names them. */
+  private async fs<T>(path: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") throw sdkError("SandboxFilesystemNotFoundError", `${path}: not found`);
+      if (code === "EISDIR") throw sdkError("SandboxFilesystemIsADirectoryError", path);
+      if (code === "ENOTDIR") throw sdkError("SandboxFilesystemNotADirectoryError", path);
+      throw err;
+    }
+  }
+
   readonly filesystem = {
-    readBytes: async (path: string) => new Uint8Array(await readFile(this.map(path))),
+    readBytes: async (path: string) =>
+      new Uint8Array(await this.fs(path, () => readFile(this.map(path)))),
     writeBytes: async (data: Uint8Array, path: string) => {
-      await mkdir(dirname(this.map(path)), { recursive: true });
-      await writeFile(this.map(path), data);
+      await this.fs(path, () => writeFile(this.map(path), data));
     },
     listFiles: async (path: string) => {
-      const names = await readdir(this.map(path));
+      const names = await this.fs(path, () => readdir(this.map(path)));
       return Promise.all(names.map((n) => this.info(`${path}/${n}`)));
     },
     stat: (path: string) => this.info(path),
-    makeDirectory: async (path: string) => {
-      await mkdir(this.map(path), { recursive: true });
+    makeDirectory: async (path: string, options?: { createParents?: boolean }) => {
+      await this.fs(path, () => mkdir(this.map(path), { recursive: options?.createParents }));
     },
-    remove: async (path: string) => {
-      await rm(this.map(path), { recursive: true });
+    remove: async (path: string, options?: { recursive?: boolean }) => {
+      await this.info(path); // not found is an error, as in the SDK
+      await this.fs(path, () => rm(this.map(path), { recursive: options?.recursive ?? false }));
     },
   };
 
   async getTags() {
-    return { ...this.tags };
+    return { ...this.params.tags };
   }
   async poll() {
     return this.exitCode;
   }
   async terminate() {
-    this.exitCode = 0;
+    if (this.exitCode !== null) return;
+    this.exitCode = 137;
+    for (const child of this.children) child.kill("SIGKILL");
+    // Like a container going away: every process started in it ends, detached or not.
+    for (const pid of await readdir("/proc").catch(() => [] as string[])) {
+      if (!/^\d+$/.test(pid)) continue;
+      const env = await readFile(`/proc/${pid}/environ`, "utf8").catch(() => "");
+      if (env.split("\0").includes(`${CONTAINER_MARKER}=${this.sandboxId}`)) {
+        try {
+          process.kill(Number(pid), "SIGKILL");
+        } catch {
+          // gone already
+        }
+      }
+    }
   }
 }
 
 /** The fake control plane: remembers every sandbox and every create call. */
-export class FakeModal implements ModalLike {
+export class FakeModal implements ModalLike<FakeApp, FakeImage> {
   readonly created: CreateCall[] = [];
   readonly all = new Map<string, FakeSandbox>();
   private n = 0;
+  /** Ids unique across fakes: terminate() finds processes by them. */
+  private readonly prefix = randomBytes(4).toString("hex");
 
-  constructor(private readonly dir: string) {}
+  private constructor(private readonly dir: string) {}
 
   static async start(): Promise<FakeModal> {
     return new FakeModal(await mkdtemp(join(tmpdir(), "fake-modal-")));
   }
 
-  apps = {
-    fromName: async (name: string, params?: { createIfMissing?: boolean }) => ({
-      app: name,
-      ...params,
-    }),
+  readonly apps = {
+    fromName: async (name: string, params?: { createIfMissing?: boolean }): Promise<FakeApp> => {
+      if (!params?.createIfMissing) throw sdkError("NotFoundError", `app ${name} not found`);
+      return { appId: `ap-${name}`, name };
+    },
   };
-  images = { fromRegistry: (tag: string) => ({ image: tag }) };
-  sandboxes = {
-    create: async (app: never, image: never, params: Record<string, unknown> = {}) => {
+
+  readonly images = { fromRegistry: (tag: string): FakeImage => ({ image: tag }) };
+
+  readonly sandboxes = {
+    create: async (app: FakeApp, image: FakeImage, params: ModalCreateParams = {}) => {
       this.created.push({ app, image, params });
-      const id = `sb-fake${++this.n}`;
+      const id = `sb-${this.prefix}${++this.n}`;
       const root = join(this.dir, id);
       await mkdir(root, { recursive: true });
-      const sb = new FakeSandbox(id, root, (params.tags as Record<string, string>) ?? {});
+      const sb = new FakeSandbox(id, app.appId, root, params);
       this.all.set(id, sb);
       return sb;
     },
     fromId: async (id: string) => {
       const sb = this.all.get(id);
-      if (!sb) throw new Error(`no sandbox ${id}`);
+      if (!sb) throw sdkError("NotFoundError", `no sandbox ${id}`);
       return sb;
     },
-    list: (params: { tags?: Record<string, string> } = {}) => {
-      const all = [...this.all.values()];
+    list: (params: { appId?: string; tags?: Record<string, string> } = {}) => {
+      // Like Modal: running sandboxes only, filtered by app and by every given tag.
+      const all = [...this.all.values()].filter(
+        (sb) => sb.exitCode === null && (!params.appId || sb.appId === params.appId),
+      );
       return (async function* () {
         for (const sb of all) {
           const tags = await sb.getTags();
@@ -141,6 +232,7 @@ export class FakeModal implements ModalLike {
   };
 
   async cleanup(): Promise<void> {
+    for (const sb of this.all.values()) await sb.terminate();
     await rm(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,150 +1,373 @@
-// Host-side access to a workspace directory that never leaves it: paths are validated, no
-// symlink is followed out of the workspace, and the last component is opened with O_NOFOLLOW.
+// Host-side access to a workspace directory that never leaves it, even while a command inside the
+// sandbox changes the tree under our feet.
+//
+// Every lookup walks the path one component at a time from an open directory handle, reaching the
+// next component through `/proc/self/fd/<dir>/<name>` (the Linux way to get openat() semantics
+// from Node) and opening directories with O_NOFOLLOW: no step ever follows a symbolic link the
+// kernel's way. Symbolic links are resolved here instead, lexically, and only while they stay
+// inside the workspace (`/workspace/...` targets count as inside: that is where the sandbox sees
+// it). A link that leads out is refused for reading and writing alike. Swapping a directory for a
+// link between our check and our open makes the open fail (ELOOP/ENOTDIR), never escape.
 
 import { constants } from "node:fs";
-import { lstat, mkdir, open, readdir, realpath, rm } from "node:fs/promises";
-import { join, sep } from "node:path";
-import { invalidField } from "../../domain/errors.js";
+import {
+  type FileHandle,
+  lchown,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readlink,
+  rmdir,
+  unlink,
+} from "node:fs/promises";
+import { AppError, invalidField } from "../../domain/errors.js";
 import { normalizeWorkspacePath } from "../../domain/paths.js";
 import type { SandboxFileStat } from "../../ports/sandbox.js";
+
+/** Where the sandbox sees the workspace; absolute link targets under it stay inside. */
+export const SANDBOX_WORKDIR = "/workspace";
+
+/** Symbolic links followed while resolving one path (as Linux's MAXSYMLINKS). */
+export const MAX_SYMLINK_HOPS = 40;
+
+/** Who owns what the host writes into a workspace, when that is not the server's own user. */
+export interface FileOwner {
+  uid: number;
+  gid: number;
+}
+
+const { O_RDONLY, O_WRONLY, O_CREAT, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK } = constants;
+const DIR_FLAGS = O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
 
 const MESSAGES: Record<string, string> = {
   ENOENT: "no such file or directory",
   EISDIR: "is a directory",
   ENOTDIR: "a component of the path is not a directory",
-  ELOOP: "is a symbolic link",
+  ELOOP: "too many symbolic links, or a link where a directory was expected",
   EACCES: "permission denied",
   EPERM: "permission denied",
   ENOSPC: "no space left",
   EFBIG: "file too large",
+  ENXIO: "not a regular file",
+  ENOTEMPTY: "directory not empty (changed while it was removed)",
 };
 
-/** File errors name the workspace path, never the host's. */
+/** An fs error about a workspace path: names the workspace path, never the host's. */
+function fileError(rel: string, code: string): NodeJS.ErrnoException {
+  const e = new Error(`${rel}: ${MESSAGES[code] ?? code}`) as NodeJS.ErrnoException;
+  e.code = code;
+  return e;
+}
+
 async function workspaceErrors<T>(rel: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
+    if (err instanceof AppError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    if (code && code in MESSAGES) {
-      const e = new Error(`${rel}: ${MESSAGES[code]}`) as NodeJS.ErrnoException;
-      e.code = code;
-      throw e;
-    }
+    if (code && code in MESSAGES) throw fileError(rel, code);
     throw err;
   }
 }
 
-export class WorkspaceFiles {
-  constructor(readonly root: string) {}
+const isMissing = (err: unknown) => {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === "ENOENT" || code === "ENOTDIR";
+};
 
-  /** The absolute host path of a workspace path whose parent directory is inside the root. */
-  private async resolve(path: string): Promise<{ abs: string; rel: string }> {
-    const rel = normalizeWorkspacePath(path);
-    const rootReal = await realpath(this.root);
-    const parts = rel.split("/");
-    let dir = rootReal;
-    for (const part of parts.slice(0, -1)) {
-      dir = join(dir, part);
-      const st = await lstat(dir).catch(() => undefined);
-      if (!st) break; // created later by mkdir, inside the root
-      if (st.isSymbolicLink()) {
-        throw invalidField("path", `${rel}: a directory on the way is a symbolic link`);
-      }
+/** `name` inside the directory open as `dir`, as a path no later rename can redirect. */
+const at = (dir: FileHandle, name: string) => `/proc/self/fd/${dir.fd}/${name}`;
+
+function typeOf(st: {
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+}): SandboxFileStat["type"] {
+  return st.isDirectory() ? "directory" : st.isSymbolicLink() ? "symlink" : "file";
+}
+
+/**
+ * Where a symbolic link at `dirParts/<link>` with `target` points, as workspace path parts;
+ * throws when it leads out of the workspace.
+ */
+function linkTarget(dirParts: string[], target: string, rel: string): string[] {
+  let base: string[];
+  let rest: string;
+  if (target.startsWith("/")) {
+    if (target !== SANDBOX_WORKDIR && !target.startsWith(`${SANDBOX_WORKDIR}/`)) {
+      throw invalidField("path", `${rel}: a symbolic link leads out of the workspace`);
     }
-    return { abs: join(rootReal, ...parts), rel };
+    base = [];
+    rest = target.slice(SANDBOX_WORKDIR.length);
+  } else {
+    base = [...dirParts];
+    rest = target;
+  }
+  for (const seg of rest.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") {
+      if (base.length === 0) {
+        throw invalidField("path", `${rel}: a symbolic link leads out of the workspace`);
+      }
+      base.pop();
+    } else {
+      base.push(seg);
+    }
+  }
+  return base;
+}
+
+interface Located {
+  /** The directory that holds the entry; the caller closes it. */
+  dir: FileHandle;
+  /** The entry's name in `dir`; "" for the workspace root itself. */
+  name: string;
+}
+
+export class WorkspaceFiles {
+  constructor(
+    readonly root: string,
+    /** Set when the server runs as root and commands as another user: what we create is theirs. */
+    private readonly owner?: FileOwner,
+  ) {}
+
+  private openRoot(): Promise<FileHandle> {
+    return open(this.root, DIR_FLAGS);
   }
 
-  private async inside(abs: string): Promise<boolean> {
-    const rootReal = await realpath(this.root);
-    const target = await realpath(abs).catch(() => undefined);
-    return target !== undefined && (target === rootReal || target.startsWith(rootReal + sep));
+  private async chown(path: string): Promise<void> {
+    if (this.owner) await lchown(path, this.owner.uid, this.owner.gid);
+  }
+
+  /**
+   * Finds the directory holding `rel` (validated), resolving symbolic links on the way only
+   * while they stay inside. With `followLast` a link in the last place is resolved too; with
+   * `createDirs` missing directories are made.
+   */
+  private async locate(
+    rel: string,
+    opts: { followLast: boolean; createDirs?: boolean },
+  ): Promise<Located> {
+    let pending = rel === "" ? [] : rel.split("/");
+    let dirParts: string[] = [];
+    let dir = await this.openRoot();
+    let hops = 0;
+    try {
+      while (pending.length > 0) {
+        const name = pending[0]!;
+        const last = pending.length === 1;
+        if (last && !opts.followLast) return { dir, name };
+        let st = await lstat(at(dir, name)).catch((err: unknown) => {
+          if (isMissing(err)) return undefined;
+          throw err;
+        });
+        if (!st) {
+          if (last) return { dir, name };
+          if (!opts.createDirs) throw fileError(rel, "ENOENT");
+          await mkdir(at(dir, name), { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
+            if (err.code !== "EEXIST") throw err;
+          });
+          await this.chown(at(dir, name));
+          st = await lstat(at(dir, name));
+        }
+        if (st.isSymbolicLink()) {
+          if (++hops > MAX_SYMLINK_HOPS) throw fileError(rel, "ELOOP");
+          const target = linkTarget(dirParts, await readlink(at(dir, name)), rel);
+          // Start again from the root with the link replaced by where it points.
+          pending = [...target, ...pending.slice(1)];
+          await dir.close();
+          dir = await this.openRoot();
+          dirParts = [];
+          continue;
+        }
+        if (last) return { dir, name };
+        if (!st.isDirectory()) throw fileError(rel, "ENOTDIR");
+        const next = await open(at(dir, name), DIR_FLAGS);
+        await dir.close();
+        dir = next;
+        dirParts.push(name);
+        pending = pending.slice(1);
+      }
+      return { dir, name: "" };
+    } catch (err) {
+      await dir.close().catch(() => {});
+      throw err;
+    }
   }
 
   async read(path: string): Promise<Uint8Array> {
-    const { abs, rel } = await this.resolve(path);
-    return workspaceErrors(rel, () => this.readAt(abs, rel));
-  }
-
-  private async readAt(abs: string, rel: string): Promise<Uint8Array> {
-    const st = await lstat(abs);
-    if (st.isSymbolicLink() && !(await this.inside(abs))) {
-      throw invalidField("path", `${rel}: a symbolic link that leads out of the workspace`);
-    }
-    const handle = await open(
-      abs,
-      st.isSymbolicLink() ? constants.O_RDONLY : constants.O_RDONLY | constants.O_NOFOLLOW,
-    );
-    try {
-      return new Uint8Array(await handle.readFile());
-    } finally {
-      await handle.close();
-    }
-  }
-
-  async write(path: string, content: Uint8Array): Promise<void> {
-    const { abs, rel } = await this.resolve(path);
-    await workspaceErrors(rel, () => this.writeAt(abs, rel, content));
-  }
-
-  private async writeAt(abs: string, rel: string, content: Uint8Array): Promise<void> {
-    const parent = abs.slice(0, abs.lastIndexOf(sep));
-    await mkdir(parent, { recursive: true });
-    if (!(await this.inside(parent))) throw invalidField("path", `${rel}: outside the workspace`);
-    const existing = await lstat(abs).catch(() => undefined);
-    if (existing?.isSymbolicLink()) throw invalidField("path", `${rel}: is a symbolic link`);
-    const handle = await open(
-      abs,
-      constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
-      0o644,
-    );
-    try {
-      await handle.writeFile(content);
-    } finally {
-      await handle.close();
-    }
-  }
-
-  async stat(path: string): Promise<SandboxFileStat | null> {
-    const { abs, rel } = await this.resolve(path);
-    const st = await lstat(abs).catch(() => undefined);
-    if (!st) return null;
-    return {
-      path: rel,
-      type: st.isDirectory() ? "directory" : st.isSymbolicLink() ? "symlink" : "file",
-      size: st.size,
-      mtimeMs: st.mtimeMs,
-    };
-  }
-
-  async remove(path: string): Promise<void> {
-    const { abs, rel } = await this.resolve(path);
-    // rm never follows a symbolic link: it removes the link itself.
-    await workspaceErrors(rel, () => rm(abs, { recursive: true, force: true }));
-  }
-
-  /** Every entry under `dir`, recursively, hidden ones included; symbolic links are not followed. */
-  async list(dir = ""): Promise<SandboxFileStat[]> {
-    const out: SandboxFileStat[] = [];
-    const start = dir === "" ? "" : (await this.resolve(dir)).rel;
-    const rootReal = await realpath(this.root);
-    const walk = async (rel: string) => {
-      const entries = await readdir(rel === "" ? rootReal : join(rootReal, rel), {
-        withFileTypes: true,
-      }).catch(() => []);
-      for (const entry of entries) {
-        const child = rel === "" ? entry.name : `${rel}/${entry.name}`;
-        const st = await lstat(join(rootReal, child)).catch(() => undefined);
-        if (!st) continue;
-        const type = st.isDirectory() ? "directory" : st.isSymbolicLink() ? "symlink" : "file";
-        out.push({ path: child, type, size: st.size, mtimeMs: st.mtimeMs });
-        if (type === "directory") await walk(child);
+    const rel = normalizeWorkspacePath(path);
+    return workspaceErrors(rel, async () => {
+      const { dir, name } = await this.locate(rel, { followLast: true });
+      try {
+        if (name === "") throw fileError(rel, "EISDIR");
+        // O_NONBLOCK: a FIFO made inside the sandbox must not hang the server.
+        const file = await open(at(dir, name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+        try {
+          const st = await file.stat();
+          if (st.isDirectory()) throw fileError(rel, "EISDIR");
+          if (!st.isFile()) throw fileError(rel, "ENXIO");
+          return new Uint8Array(await file.readFile());
+        } finally {
+          await file.close();
+        }
+      } finally {
+        await dir.close();
       }
-    };
-    if (start !== "") {
-      const st = await lstat(join(rootReal, start)).catch(() => undefined);
-      if (!st?.isDirectory()) return [];
+    });
+  }
+
+  /** Writes a regular file, making parent directories; links are followed only inside. */
+  async write(path: string, content: Uint8Array): Promise<void> {
+    const rel = normalizeWorkspacePath(path);
+    await workspaceErrors(rel, async () => {
+      const { dir, name } = await this.locate(rel, { followLast: true, createDirs: true });
+      try {
+        if (name === "") throw fileError(rel, "EISDIR");
+        const file = await open(at(dir, name), O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o644);
+        try {
+          const st = await file.stat();
+          if (st.isDirectory()) throw fileError(rel, "EISDIR");
+          if (!st.isFile()) throw fileError(rel, "ENXIO");
+          await file.truncate(0);
+          await file.writeFile(content);
+          if (this.owner) await file.chown(this.owner.uid, this.owner.gid);
+        } finally {
+          await file.close();
+        }
+      } finally {
+        await dir.close();
+      }
+    });
+  }
+
+  /** The entry itself (a link is reported as a link); null when nothing is there. */
+  async stat(path: string): Promise<SandboxFileStat | null> {
+    const rel = normalizeWorkspacePath(path);
+    return workspaceErrors(rel, async () => {
+      let located: Located;
+      try {
+        located = await this.locate(rel, { followLast: false });
+      } catch (err) {
+        if (isMissing(err)) return null;
+        throw err;
+      }
+      const { dir, name } = located;
+      try {
+        const st = await lstat(at(dir, name)).catch((err: unknown) => {
+          if (isMissing(err)) return undefined;
+          throw err;
+        });
+        if (!st) return null;
+        return { path: rel, type: typeOf(st), size: st.size, mtimeMs: st.mtimeMs };
+      } finally {
+        await dir.close();
+      }
+    });
+  }
+
+  /** Removes a file, a link (never what it points to) or a directory tree; absent is fine. */
+  async remove(path: string): Promise<void> {
+    const rel = normalizeWorkspacePath(path);
+    await workspaceErrors(rel, async () => {
+      let located: Located;
+      try {
+        located = await this.locate(rel, { followLast: false });
+      } catch (err) {
+        if (isMissing(err)) return;
+        throw err;
+      }
+      const { dir, name } = located;
+      try {
+        await this.removeEntry(dir, name);
+      } finally {
+        await dir.close();
+      }
+    });
+  }
+
+  /** Removes everything in the workspace (the directory itself stays). */
+  async clear(): Promise<void> {
+    const root = await this.openRoot();
+    try {
+      for (const entry of await readdir(`/proc/self/fd/${root.fd}`)) {
+        await this.removeEntry(root, entry);
+      }
+    } finally {
+      await root.close();
     }
-    await walk(start);
-    return out;
+  }
+
+  private async removeEntry(dir: FileHandle, name: string): Promise<void> {
+    const st = await lstat(at(dir, name)).catch((err: unknown) => {
+      if (isMissing(err)) return undefined;
+      throw err;
+    });
+    if (!st) return;
+    if (!st.isDirectory()) {
+      await unlink(at(dir, name)).catch((err: unknown) => {
+        if (!isMissing(err)) throw err;
+      });
+      return;
+    }
+    const sub = await open(at(dir, name), DIR_FLAGS);
+    try {
+      for (const entry of await readdir(`/proc/self/fd/${sub.fd}`)) {
+        await this.removeEntry(sub, entry);
+      }
+    } finally {
+      await sub.close();
+    }
+    await rmdir(at(dir, name)).catch((err: unknown) => {
+      if (!isMissing(err)) throw err;
+    });
+  }
+
+  /** Every entry under `dir`, recursively, hidden ones included; links are listed, not entered. */
+  async list(dir = ""): Promise<SandboxFileStat[]> {
+    const start = dir === "" ? "" : normalizeWorkspacePath(dir, "dir");
+    return workspaceErrors(start, async () => {
+      let handle: FileHandle;
+      try {
+        const { dir: parent, name } = await this.locate(start, { followLast: true });
+        if (name === "") {
+          handle = parent;
+        } else {
+          try {
+            handle = await open(at(parent, name), DIR_FLAGS);
+          } finally {
+            await parent.close();
+          }
+        }
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (isMissing(err) || code === "ELOOP") return [];
+        throw err;
+      }
+      const out: SandboxFileStat[] = [];
+      const walk = async (d: FileHandle, rel: string): Promise<void> => {
+        for (const name of await readdir(`/proc/self/fd/${d.fd}`)) {
+          const child = rel === "" ? name : `${rel}/${name}`;
+          const st = await lstat(at(d, name)).catch(() => undefined);
+          if (!st) continue;
+          const type = typeOf(st);
+          out.push({ path: child, type, size: st.size, mtimeMs: st.mtimeMs });
+          if (type !== "directory") continue;
+          const sub = await open(at(d, name), DIR_FLAGS).catch(() => undefined);
+          if (!sub) continue; // replaced or removed meanwhile
+          try {
+            await walk(sub, child);
+          } finally {
+            await sub.close();
+          }
+        }
+      };
+      try {
+        await walk(handle, start);
+      } finally {
+        await handle.close();
+      }
+      return out;
+    });
   }
 }

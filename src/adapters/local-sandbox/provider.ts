@@ -1,10 +1,33 @@
+// Sandboxes on this machine: a workspace directory per session, every command under bubblewrap.
+//
+// Isolation: each command gets fresh user, pid, mount, network, ipc, uts and cgroup namespaces
+// with no capabilities; it sees a read-only /usr and a handful of /etc files, a private /tmp and
+// /dev/shm of bounded size, and the workspace at /workspace, the only writable host directory.
+// Killing the bwrap process (timeout, cancel, output overflow, terminate, server exit) ends the
+// pid namespace and so every process in it, however it detached itself.
+//
+// Process limit: RLIMIT_NPROC is counted per user namespace, but the kernel never applies it to
+// processes of the host's root user (copy_process() exempts INIT_USER). So when the server runs
+// as root, commands run as an unprivileged host user (`runAs`, default LOCAL_SANDBOX_HOST_ID):
+// that is what makes the fork-bomb limit real, and an escape would land as nobody in particular.
+// Inside the sandbox that user is still uid 0 of its own namespace.
+
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  chown,
+  mkdir,
+  readdir,
+  readFile,
+  rmdir,
+  stat,
+  unlink,
+  writeFile,
+} from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { StringDecoder } from "node:string_decoder";
-import type { Logger } from "../../app/logger.js";
 import { invalidField } from "../../domain/errors.js";
 import { normalizeWorkspacePath } from "../../domain/paths.js";
 import type { SandboxSettings } from "../../domain/types.js";
@@ -13,32 +36,59 @@ import type {
   ExecOptions,
   ExecResult,
   Sandbox,
+  SandboxFileStat,
   SandboxProvider,
 } from "../../ports/sandbox.js";
-import { WorkspaceFiles } from "./files.js";
+import { type FileOwner, SANDBOX_WORKDIR, WorkspaceFiles } from "./files.js";
+
+export { MAX_SYMLINK_HOPS, SANDBOX_WORKDIR } from "./files.js";
+
+/** A command's run time when it names none. */
+export const DEFAULT_TIMEOUT_MS = 120_000;
+/** The longest run time a command may ask for. */
+export const MAX_TIMEOUT_MS = 600_000;
+/** Output kept per stream (stdout, stderr) of one command; past it the command is killed. */
+export const MAX_OUTPUT_BYTES = 1024 * 1024;
+/** Processes and threads a command may have at once (RLIMIT_NPROC in its user namespace). */
+export const MAX_PROCESSES = 256;
+/** Largest file a command may write (RLIMIT_FSIZE). */
+export const MAX_FILE_BYTES = 256 * 1024 * 1024;
+/** Open files per process (RLIMIT_NOFILE). */
+export const MAX_OPEN_FILES = 1024;
+/** Size of the command's private /tmp (a tmpfs, so memory). */
+export const MAX_TMP_BYTES = 512 * 1024 * 1024;
+/** Size of the command's private /dev/shm. */
+export const MAX_SHM_BYTES = 64 * 1024 * 1024;
+/** The host user commands run as when the server runs as root (no passwd entry needed). */
+export const LOCAL_SANDBOX_HOST_ID = 61_000;
+
+export interface LocalSandboxLimits {
+  defaultTimeoutMs: number;
+  maxTimeoutMs: number;
+  maxOutputBytes: number;
+  maxProcesses: number;
+  maxFileBytes: number;
+  maxOpenFiles: number;
+  maxTmpBytes: number;
+  maxShmBytes: number;
+}
 
 /** The local sandbox's limits, enforced on every command. */
-export const LOCAL_SANDBOX_LIMITS = {
-  /** A command's run time when it names none. */
-  defaultTimeoutMs: 120_000,
-  /** The longest run time a command may ask for. */
-  maxTimeoutMs: 600_000,
-  /** Output kept per command (stdout and stderr together); past it the command is killed. */
-  maxOutputBytes: 1024 * 1024,
-  /** Processes a command may run at once (RLIMIT_NPROC in its own user namespace). */
-  maxProcesses: 128,
-  /** Largest file a command may write (RLIMIT_FSIZE). */
-  maxFileBytes: 256 * 1024 * 1024,
-  /** Open files per process (RLIMIT_NOFILE). */
-  maxOpenFiles: 1024,
-} as const;
-
-/** Where the workspace is mounted inside the sandbox; the model sees this path. */
-export const SANDBOX_WORKDIR = "/workspace";
+export const LOCAL_SANDBOX_LIMITS: Readonly<LocalSandboxLimits> = Object.freeze({
+  defaultTimeoutMs: DEFAULT_TIMEOUT_MS,
+  maxTimeoutMs: MAX_TIMEOUT_MS,
+  maxOutputBytes: MAX_OUTPUT_BYTES,
+  maxProcesses: MAX_PROCESSES,
+  maxFileBytes: MAX_FILE_BYTES,
+  maxOpenFiles: MAX_OPEN_FILES,
+  maxTmpBytes: MAX_TMP_BYTES,
+  maxShmBytes: MAX_SHM_BYTES,
+});
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const PRLIMIT = "/usr/bin/prlimit";
 
-/** Host files a sandbox may read: the system, nothing of the host's users or secrets. */
+/** Host files a sandbox may read: the system's, nothing of the host's users or secrets. */
 const READ_ONLY_ETC = [
   "/etc/passwd",
   "/etc/group",
@@ -49,52 +99,71 @@ const READ_ONLY_ETC = [
   "/etc/localtime",
   "/etc/nsswitch.conf",
   "/etc/mime.types",
-  "/etc/ssl",
+  "/etc/ssl/certs",
   "/etc/ca-certificates",
   "/etc/python3",
   "/etc/python3.11",
 ];
+/** Added when the profile allows the network. */
 const NETWORK_ETC = ["/etc/resolv.conf", "/etc/hosts", "/etc/host.conf", "/etc/gai.conf"];
+
+export interface Logger {
+  warn(msg: string, fields?: Record<string, unknown>): void;
+}
+
+const consoleLogger: Logger = {
+  warn: (msg, fields) => console.warn(msg, fields ?? {}),
+};
+
+function systemArgs(): string[] {
+  const args = ["--ro-bind", "/usr", "/usr"];
+  for (const dir of ["bin", "lib", "lib32", "lib64", "sbin"]) {
+    if (existsSync(`/${dir}`)) args.push("--symlink", `usr/${dir}`, `/${dir}`);
+  }
+  return args;
+}
+
+const ISOLATION = [
+  "--unshare-all",
+  "--unshare-user",
+  "--uid",
+  "0",
+  "--gid",
+  "0",
+  "--cap-drop",
+  "ALL",
+  "--die-with-parent",
+  "--new-session",
+  "--clearenv",
+];
 
 function bwrapArgs(
   workspace: string,
   cwd: string,
-  settings: SandboxSettings,
+  networkAllowed: boolean,
   env: Record<string, string>,
-) {
-  const args = [
-    "--unshare-all",
-    "--unshare-user",
-    "--cap-drop",
-    "ALL",
-    "--die-with-parent",
-    "--new-session",
-    "--clearenv",
-    "--ro-bind",
-    "/usr",
-    "/usr",
-  ];
-  for (const dir of ["bin", "lib", "lib32", "lib64", "sbin"]) {
-    if (existsSync(`/${dir}`)) args.push("--symlink", `usr/${dir}`, `/${dir}`);
-  }
-  for (const path of [...READ_ONLY_ETC, ...(settings.networkAllowed ? NETWORK_ETC : [])]) {
+  l: LocalSandboxLimits,
+): string[] {
+  const args = [...ISOLATION, ...systemArgs()];
+  for (const path of [...READ_ONLY_ETC, ...(networkAllowed ? NETWORK_ETC : [])]) {
     args.push("--ro-bind-try", path, path);
   }
-  args.push("--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp");
+  args.push("--dev", "/dev", "--size", String(l.maxShmBytes), "--tmpfs", "/dev/shm");
+  args.push("--remount-ro", "/dev", "--proc", "/proc");
+  args.push("--size", String(l.maxTmpBytes), "--tmpfs", "/tmp");
   args.push("--bind", workspace, SANDBOX_WORKDIR, "--chdir", cwd);
   // The sandbox's own root (where /etc and the symlinks live) is read-only too: only the
-  // workspace and a private /tmp are writable.
+  // workspace, /tmp and /dev/shm are writable.
   args.push("--remount-ro", "/");
-  if (settings.networkAllowed) args.push("--share-net");
+  if (networkAllowed) args.push("--share-net");
   for (const [name, value] of Object.entries(env)) args.push("--setenv", name, value);
   return args;
 }
 
-function limitArgs(): string[] {
-  const l = LOCAL_SANDBOX_LIMITS;
+function prlimitArgs(l: LocalSandboxLimits, withNproc: boolean): string[] {
   return [
-    "/usr/bin/prlimit",
-    `--nproc=${l.maxProcesses}`,
+    PRLIMIT,
+    ...(withNproc ? [`--nproc=${l.maxProcesses}`] : []),
     `--fsize=${l.maxFileBytes}`,
     `--nofile=${l.maxOpenFiles}`,
     "--core=0",
@@ -102,40 +171,50 @@ function limitArgs(): string[] {
   ];
 }
 
-/** Whether bubblewrap can start a sandbox here; the reason when not. */
-export function checkBubblewrap(bwrap = "bwrap"): { ok: true } | { ok: false; reason: string } {
+export interface CheckBubblewrapOptions {
+  /** The bubblewrap binary; default `bwrap` from PATH. */
+  bwrapPath?: string;
+  /** The host user to run it as (the server must be root to switch). */
+  runAs?: FileOwner;
+  /** A directory the sandbox must be able to bind (e.g. where the workspaces live). */
+  bindDir?: string;
+}
+
+/** Whether bubblewrap can start a sandbox here, by starting a trivial one; the reason when not. */
+export function checkBubblewrap(
+  options: CheckBubblewrapOptions = {},
+): { ok: true } | { ok: false; reason: string } {
+  const bwrap = options.bwrapPath ?? "bwrap";
+  if (!existsSync(PRLIMIT)) return { ok: false, reason: `${PRLIMIT} (util-linux) is missing` };
   const r = spawnSync(
     bwrap,
     [
-      "--unshare-all",
-      "--unshare-user",
-      "--cap-drop",
-      "ALL",
-      "--die-with-parent",
-      "--ro-bind",
-      "/usr",
-      "/usr",
-      "--symlink",
-      "usr/bin",
-      "/bin",
-      "--symlink",
-      "usr/lib",
-      "/lib",
-      ...(existsSync("/lib64") ? ["--symlink", "usr/lib64", "/lib64"] : []),
+      ...ISOLATION,
+      ...systemArgs(),
       "--proc",
       "/proc",
       "--dev",
       "/dev",
+      ...(options.bindDir ? ["--ro-bind", options.bindDir, SANDBOX_WORKDIR] : []),
+      "--",
+      PRLIMIT,
+      "--nproc=64",
       "--",
       "/bin/true",
     ],
-    { encoding: "utf8", timeout: 10_000 },
+    {
+      encoding: "utf8",
+      timeout: 10_000,
+      env: { PATH: process.env.PATH ?? DEFAULT_PATH },
+      ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),
+    },
   );
-  if (r.error) return { ok: false, reason: `bwrap could not run: ${r.error.message}` };
-  if (r.status !== 0)
-    return { ok: false, reason: `bwrap failed: ${(r.stderr || "").trim() || `exit ${r.status}`}` };
-  if (!existsSync("/usr/bin/prlimit"))
-    return { ok: false, reason: "prlimit (util-linux) is missing" };
+  const as = options.runAs ? ` as uid ${options.runAs.uid}` : "";
+  if (r.error) return { ok: false, reason: `${bwrap} could not run${as}: ${r.error.message}` };
+  if (r.status !== 0) {
+    const why = r.stderr.trim() || (r.signal ? `killed by ${r.signal}` : `exit ${r.status}`);
+    return { ok: false, reason: `${bwrap} failed${as}: ${why}` };
+  }
   return { ok: true };
 }
 
@@ -144,9 +223,17 @@ export interface LocalSandboxProviderOptions {
   dataDir: string;
   /** Run commands without isolation where bubblewrap cannot run (development only). */
   allowUnisolated?: boolean;
-  logger?: Pick<Logger, "warn">;
+  /** Default: warnings on the console. */
+  logger?: Logger;
   /** The bubblewrap binary; default `bwrap` from PATH. */
   bwrapPath?: string;
+  /**
+   * The host user commands run as when the server runs as root; default
+   * LOCAL_SANDBOX_HOST_ID. Ignored when the server is not root (commands run as its user).
+   */
+  runAs?: FileOwner;
+  /** Tighter (or looser) limits than LOCAL_SANDBOX_LIMITS. */
+  limits?: Partial<LocalSandboxLimits>;
 }
 
 interface Marker {
@@ -156,71 +243,86 @@ interface Marker {
   createTime: string;
 }
 
-/** Runs one command and collects its output within the limits. */
-function runCommand(
+const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const SANDBOX_ID = /^local-([A-Za-z0-9_-]{1,128})-[0-9a-f]{8}$/;
+
+function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid) process.kill(-child.pid, "SIGKILL");
+  } catch {
+    child.kill("SIGKILL");
+  }
+}
+
+/** Runs one started command to its end within the limits. */
+function collect(
   child: ChildProcess,
   options: ExecOptions,
   timeoutMs: number,
+  maxOutputBytes: number,
   started: number,
+  killOnExit: boolean,
 ): Promise<ExecResult> {
-  return new Promise((resolvePromise) => {
-    let stdout = "";
-    let stderr = "";
-    let bytes = 0;
+  return new Promise((resolvePromise, reject) => {
+    const out = { stdout: "", stderr: "" };
     let timedOut = false;
     let cancelled = false;
     let truncated = false;
-    const kill = () => {
-      try {
-        if (child.pid) process.kill(-child.pid, "SIGKILL");
-      } catch {
-        child.kill("SIGKILL");
-      }
-    };
+    let callbackError: unknown;
     const timer = setTimeout(() => {
       timedOut = true;
-      kill();
+      killGroup(child);
     }, timeoutMs);
     const onAbort = () => {
       cancelled = true;
-      kill();
+      killGroup(child);
     };
     if (options.signal?.aborted) onAbort();
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-    const take = (stream: "stdout" | "stderr") => {
-      const decoder = new StringDecoder("utf8");
+    else options.signal?.addEventListener("abort", onAbort, { once: true });
+    const decoders = { stdout: new StringDecoder("utf8"), stderr: new StringDecoder("utf8") };
+    const emit = (stream: "stdout" | "stderr", text: string) => {
+      if (text === "") return;
+      out[stream] += text;
+      try {
+        (stream === "stdout" ? options.onStdout : options.onStderr)?.(text);
+      } catch (err) {
+        callbackError ??= err;
+        killGroup(child);
+      }
+    };
+    for (const stream of ["stdout", "stderr"] as const) {
+      let bytes = 0;
       child[stream]?.on("data", (chunk: Buffer) => {
-        if (truncated) return;
         let data = chunk;
-        if (bytes + data.length > LOCAL_SANDBOX_LIMITS.maxOutputBytes) {
-          data = data.subarray(0, LOCAL_SANDBOX_LIMITS.maxOutputBytes - bytes);
+        if (bytes + data.length > maxOutputBytes) {
+          // Exactly at the limit is fine; a byte past it ends the command.
+          data = data.subarray(0, maxOutputBytes - bytes);
+          if (!truncated) killGroup(child);
           truncated = true;
-          kill();
+          if (data.length === 0) return;
         }
         bytes += data.length;
-        const text = decoder.write(data);
-        if (text === "") return;
-        if (stream === "stdout") {
-          stdout += text;
-          options.onStdout?.(text);
-        } else {
-          stderr += text;
-          options.onStderr?.(text);
-        }
+        emit(stream, decoders[stream].write(data));
       });
-    };
-    take("stdout");
-    take("stderr");
+    }
+    let spawnError: Error | undefined;
     child.on("error", (err) => {
-      stderr += `\n${err.message}`;
+      spawnError = err;
     });
+    // Without bubblewrap nothing ends the command's background processes with it: do it here.
+    if (killOnExit) child.on("exit", () => killGroup(child));
     child.on("close", (code) => {
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
+      emit("stdout", decoders.stdout.end());
+      emit("stderr", decoders.stderr.end());
+      if (callbackError !== undefined) return reject(callbackError);
+      if (spawnError && child.pid === undefined) return reject(spawnError);
+      const killed = timedOut || cancelled || truncated;
       resolvePromise({
-        exitCode: timedOut || cancelled || truncated ? null : code,
-        stdout,
-        stderr,
+        exitCode: killed ? null : code,
+        stdout: out.stdout,
+        stderr: out.stderr,
         timedOut,
         cancelled,
         truncated,
@@ -240,23 +342,25 @@ class LocalSandbox implements Sandbox {
     private readonly settings: SandboxSettings,
     private readonly provider: LocalSandboxProvider,
   ) {
-    this.files = new WorkspaceFiles(workspace);
+    this.files = new WorkspaceFiles(workspace, provider.owner);
   }
 
   async exec(options: ExecOptions): Promise<ExecResult> {
-    if (!(await this.isAlive())) throw new Error(`sandbox ${this.id} is terminated`);
-    const l = LOCAL_SANDBOX_LIMITS;
-    const timeoutMs = Math.min(
-      Math.max(options.timeoutMs ?? l.defaultTimeoutMs, 1),
-      l.maxTimeoutMs,
-    );
+    if (!(await this.isAlive())) {
+      throw new Error(`sandbox ${this.id} is terminated`);
+    }
+    const l = this.provider.limits;
+    const timeoutMs =
+      options.timeoutMs !== undefined && options.timeoutMs > 0
+        ? Math.min(options.timeoutMs, l.maxTimeoutMs)
+        : l.defaultTimeoutMs;
     const cwdRel = options.cwd ? normalizeWorkspacePath(options.cwd, "cwd") : "";
     if (cwdRel && (await this.files.stat(cwdRel))?.type !== "directory") {
       throw invalidField("cwd", `${cwdRel} is not a directory in the workspace`);
     }
     const env: Record<string, string> = {
       PATH: DEFAULT_PATH,
-      HOME: SANDBOX_WORKDIR,
+      HOME: this.provider.isolated ? SANDBOX_WORKDIR : this.workspace,
       LANG: "C.UTF-8",
       TERM: "dumb",
       TMPDIR: "/tmp",
@@ -264,32 +368,50 @@ class LocalSandbox implements Sandbox {
       ...options.env,
     };
     const started = Date.now();
+    const stdio: ["ignore", "pipe", "pipe"] = ["ignore", "pipe", "pipe"];
     let child: ChildProcess;
     if (this.provider.isolated) {
       const cwd = cwdRel ? `${SANDBOX_WORKDIR}/${cwdRel}` : SANDBOX_WORKDIR;
+      const runAs = this.provider.owner;
       child = spawn(
         this.provider.bwrap,
         [
-          ...bwrapArgs(this.workspace, cwd, this.settings, env),
+          ...bwrapArgs(this.workspace, cwd, this.settings.networkAllowed, env, l),
           "--",
-          ...limitArgs(),
+          ...prlimitArgs(l, true),
           "/bin/sh",
           "-c",
           options.command,
         ],
-        { detached: true, stdio: ["ignore", "pipe", "pipe"] },
+        {
+          detached: true,
+          stdio,
+          env: { PATH: process.env.PATH ?? DEFAULT_PATH },
+          ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+        },
       );
     } else {
-      child = spawn(...unisolatedCommand(options.command), {
+      // No RLIMIT_NPROC here: it would count every process of the server's user.
+      const [file, args] = existsSync(PRLIMIT)
+        ? [PRLIMIT, [...prlimitArgs(l, false).slice(1), "/bin/sh", "-c", options.command]]
+        : ["/bin/sh", ["-c", options.command]];
+      child = spawn(file, args, {
         cwd: cwdRel ? join(this.workspace, cwdRel) : this.workspace,
         env,
         detached: true,
-        stdio: ["ignore", "pipe", "pipe"],
+        stdio,
       });
     }
     const untrack = this.provider.track(this.id, child);
     try {
-      return await runCommand(child, options, timeoutMs, started);
+      return await collect(
+        child,
+        options,
+        timeoutMs,
+        l.maxOutputBytes,
+        started,
+        !this.provider.isolated,
+      );
     } finally {
       untrack();
     }
@@ -299,15 +421,15 @@ class LocalSandbox implements Sandbox {
     return this.files.read(path);
   }
 
-  async writeFile(path: string, content: Uint8Array): Promise<void> {
-    await this.files.write(path, content);
+  writeFile(path: string, content: Uint8Array): Promise<void> {
+    return this.files.write(path, content);
   }
 
-  listFiles(dir?: string) {
+  listFiles(dir?: string): Promise<SandboxFileStat[]> {
     return this.files.list(dir);
   }
 
-  stat(path: string) {
+  stat(path: string): Promise<SandboxFileStat | null> {
     return this.files.stat(path);
   }
 
@@ -324,26 +446,10 @@ class LocalSandbox implements Sandbox {
   }
 }
 
-function unisolatedCommand(command: string): [string, string[]] {
-  const l = LOCAL_SANDBOX_LIMITS;
-  return [
-    "/usr/bin/prlimit",
-    [
-      `--fsize=${l.maxFileBytes}`,
-      `--nofile=${l.maxOpenFiles}`,
-      "--core=0",
-      "--",
-      "/bin/sh",
-      "-c",
-      command,
-    ],
-  ];
-}
-
 /**
- * Sandboxes on this machine: a workspace directory per session, every command under
- * bubblewrap. A sandbox is "live" while its marker file exists, so it is found again after a
- * restart; terminating it kills its commands and keeps the workspace.
+ * The local provider. A sandbox is "live" while its marker file exists (so a restarted server
+ * finds it again); terminating it kills its commands and keeps the workspace, which only
+ * `destroy(sessionId)` removes.
  */
 export class LocalSandboxProvider implements SandboxProvider {
   readonly name = "local";
@@ -354,56 +460,93 @@ export class LocalSandboxProvider implements SandboxProvider {
 
   private constructor(
     dataDir: string,
+    /** Whether commands run under bubblewrap. */
     readonly isolated: boolean,
-    private readonly logger: Pick<Logger, "warn">,
+    /** The host user commands run as and the workspace belongs to, when not the server's. */
+    readonly owner: FileOwner | undefined,
+    readonly limits: LocalSandboxLimits,
+    private readonly logger: Logger,
     readonly bwrap: string,
   ) {
-    this.workspaces = join(resolve(dataDir), "workspaces");
-    this.markers = join(resolve(dataDir), "sandboxes");
+    this.workspaces = join(dataDir, "workspaces");
+    this.markers = join(dataDir, "sandboxes");
   }
 
-  /** Refuses (throws, saying why) where bubblewrap cannot run, unless unisolated is allowed. */
+  /**
+   * Checks that bubblewrap runs here and refuses (throws, saying why) where it cannot, unless
+   * `allowUnisolated` is set: then commands run as plain processes and every start warns.
+   */
   static async create(options: LocalSandboxProviderOptions): Promise<LocalSandboxProvider> {
-    const logger = options.logger ?? { warn: (msg: string) => console.warn(msg) };
+    const logger = options.logger ?? consoleLogger;
     const bwrap = options.bwrapPath ?? "bwrap";
-    const check = checkBubblewrap(bwrap);
+    const dataDir = resolve(options.dataDir);
+    const workspaces = join(dataDir, "workspaces");
+    const root = process.getuid?.() === 0;
+    const runAs = root
+      ? (options.runAs ?? { uid: LOCAL_SANDBOX_HOST_ID, gid: LOCAL_SANDBOX_HOST_ID })
+      : undefined;
+    await mkdir(workspaces, { recursive: true, mode: 0o711 });
+    await mkdir(join(dataDir, "sandboxes"), { recursive: true, mode: 0o700 });
+    if (runAs) {
+      // The sandbox user must reach its workspace: let it pass (not list) the data directory.
+      for (const dir of [dataDir, workspaces]) {
+        const mode = (await stat(dir)).mode & 0o777;
+        if ((mode & 0o001) === 0) await chmod(dir, mode | 0o001);
+      }
+    }
+    const check = checkBubblewrap({
+      bwrapPath: bwrap,
+      bindDir: workspaces,
+      ...(runAs ? { runAs } : {}),
+    });
     if (!check.ok && !options.allowUnisolated) {
       throw new Error(
-        `the local sandbox needs bubblewrap, which cannot run here (${check.reason}). Install bubblewrap ` +
-          "(apt-get install bubblewrap) on a kernel with user namespaces, use SANDBOX_PROVIDER=modal, or " +
-          "set ALLOW_UNISOLATED_SANDBOX=true to run commands without isolation (never in production)",
+        `the local sandbox needs bubblewrap, which cannot run here: ${check.reason}. Install ` +
+          "bubblewrap (apt-get install bubblewrap) on a kernel that allows user namespaces, make " +
+          `the data directory's parents passable (chmod o+x) when running as root, use ` +
+          "SANDBOX_PROVIDER=modal, or set ALLOW_UNISOLATED_SANDBOX=true to run commands " +
+          "without isolation (never in production)",
       );
     }
-    const provider = new LocalSandboxProvider(options.dataDir, check.ok, logger, bwrap);
-    await mkdir(provider.workspaces, { recursive: true });
-    await mkdir(provider.markers, { recursive: true });
     if (!check.ok) {
       logger.warn("local sandbox: bubblewrap cannot run, commands will run WITHOUT isolation", {
         reason: check.reason,
-      } as never);
+      });
     }
-    return provider;
+    return new LocalSandboxProvider(
+      dataDir,
+      check.ok,
+      check.ok ? runAs : undefined,
+      { ...LOCAL_SANDBOX_LIMITS, ...options.limits },
+      logger,
+      bwrap,
+    );
   }
 
   private workspaceOf(sessionId: string): string {
-    if (!/^[A-Za-z0-9_-]+$/.test(sessionId)) throw new Error(`not a session id: ${sessionId}`);
+    if (!SESSION_ID.test(sessionId)) throw invalidField("session_id", "not a session id");
     return join(this.workspaces, sessionId);
   }
 
-  private markerOf(sandboxId: string): string {
-    if (!/^local-[A-Za-z0-9_-]+$/.test(sandboxId))
-      throw new Error(`not a local sandbox id: ${sandboxId}`);
-    return join(this.markers, `${sandboxId}.json`);
+  private markerOf(sandboxId: string): string | undefined {
+    return SANDBOX_ID.test(sandboxId) ? join(this.markers, `${sandboxId}.json`) : undefined;
+  }
+
+  private async ensureWorkspace(sessionId: string): Promise<string> {
+    const workspace = this.workspaceOf(sessionId);
+    await mkdir(workspace, { recursive: true, mode: 0o700 });
+    if (this.owner) await chown(workspace, this.owner.uid, this.owner.gid);
+    return workspace;
   }
 
   async create(options: CreateSandboxOptions): Promise<Sandbox> {
+    options.signal?.throwIfAborted();
     if (!this.isolated) {
       this.logger.warn("starting a local sandbox WITHOUT isolation (ALLOW_UNISOLATED_SANDBOX)", {
         sessionId: options.sessionId,
-      } as never);
+      });
     }
-    const workspace = this.workspaceOf(options.sessionId);
-    await mkdir(workspace, { recursive: true });
+    const workspace = await this.ensureWorkspace(options.sessionId);
     const sandboxId = `local-${options.sessionId}-${randomBytes(4).toString("hex")}`;
     const marker: Marker = {
       sandboxId,
@@ -411,25 +554,22 @@ export class LocalSandboxProvider implements SandboxProvider {
       settings: options.settings,
       createTime: new Date().toISOString(),
     };
-    await writeFile(this.markerOf(sandboxId), JSON.stringify(marker));
+    await writeFile(this.markerOf(sandboxId)!, JSON.stringify(marker), { mode: 0o600 });
     return new LocalSandbox(sandboxId, options.sessionId, workspace, options.settings, this);
   }
 
   async attach(sandboxId: string, sessionId: string): Promise<Sandbox | null> {
+    const path = this.markerOf(sandboxId);
+    if (!path) return null;
     let marker: Marker;
     try {
-      marker = JSON.parse(await readFile(this.markerOf(sandboxId), "utf8")) as Marker;
+      marker = JSON.parse(await readFile(path, "utf8")) as Marker;
     } catch {
       return null;
     }
-    if (marker.sessionId !== sessionId) return null;
-    return new LocalSandbox(
-      sandboxId,
-      sessionId,
-      this.workspaceOf(sessionId),
-      marker.settings,
-      this,
-    );
+    if (marker.sessionId !== sessionId || marker.sandboxId !== sandboxId) return null;
+    const workspace = await this.ensureWorkspace(sessionId);
+    return new LocalSandbox(sandboxId, sessionId, workspace, marker.settings, this);
   }
 
   async listLive(): Promise<Array<{ sandboxId: string; sessionId: string }>> {
@@ -447,7 +587,8 @@ export class LocalSandboxProvider implements SandboxProvider {
   }
 
   async isLive(sandboxId: string): Promise<boolean> {
-    return existsSync(this.markerOf(sandboxId));
+    const path = this.markerOf(sandboxId);
+    return path !== undefined && existsSync(path);
   }
 
   track(sandboxId: string, child: ChildProcess): () => void {
@@ -459,22 +600,23 @@ export class LocalSandboxProvider implements SandboxProvider {
 
   /** Kills the sandbox's commands and removes its marker: it is no longer live. */
   async forget(sandboxId: string): Promise<void> {
-    for (const child of this.running.get(sandboxId) ?? []) {
-      try {
-        if (child.pid) process.kill(-child.pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
+    for (const child of this.running.get(sandboxId) ?? []) killGroup(child);
     this.running.delete(sandboxId);
-    await unlink(this.markerOf(sandboxId)).catch(() => {});
+    const path = this.markerOf(sandboxId);
+    if (path) await unlink(path).catch(() => {});
   }
 
-  /** Removes a deleted session's workspace and sandboxes. */
+  /** Removes a deleted session's sandboxes and its workspace directory. */
   async destroy(sessionId: string): Promise<void> {
+    const workspace = this.workspaceOf(sessionId);
     for (const live of await this.listLive()) {
       if (live.sessionId === sessionId) await this.forget(live.sandboxId);
     }
-    await rm(this.workspaceOf(sessionId), { recursive: true, force: true });
+    if (!existsSync(workspace)) return;
+    // Emptied through the same no-symlink walk as every other host-side file operation.
+    await new WorkspaceFiles(workspace).clear();
+    await rmdir(workspace).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOENT") throw err;
+    });
   }
 }
