@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -145,6 +145,17 @@ describe("local sandbox isolation", () => {
       command: "echo more >> from-host/file.txt && cat from-host/file.txt",
     });
     expect(edit.stdout).toBe(isRoot ? "hmore\n" : "more\n");
+  });
+
+  it("keeps env values off the host's process list, and refuses malformed env", async () => {
+    const secret = `s3cret-${randomBytes(6).toString("hex")}`;
+    const running = sb.exec({ command: 'echo "$TOKEN"; sleep 0.5', env: { TOKEN: secret } });
+    await new Promise((r) => setTimeout(r, 250));
+    expect(hostProcesses(secret)).toEqual([]);
+    expect((await running).stdout).toBe(`${secret}\n`);
+    await expect(sb.exec({ command: "true", env: { "A=B": "x" } })).rejects.toMatchObject({
+      code: "invalid_argument",
+    });
   });
 
   it("applies the process, file size and open file limits, by default", async () => {
@@ -300,6 +311,31 @@ describe("local sandbox isolation", () => {
     expect(r.cancelled).toBe(true);
     expect(hostProcesses(`sleep ${tag}`).length).toBeLessThanOrEqual(6);
     await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(hostProcesses(`sleep ${tag}`)).toEqual([]);
+  });
+
+  it("dies with the server: a killed server leaves no sandboxed process behind", async () => {
+    const tag = unique();
+    const script = join(dataDir, "server.mts");
+    const providerModule = join(process.cwd(), "src/adapters/local-sandbox/provider.ts");
+    await writeFile(
+      script,
+      `import { LocalSandboxProvider } from ${JSON.stringify(providerModule)};
+const p = await LocalSandboxProvider.create({ dataDir: ${JSON.stringify(join(dataDir, "srv"))} });
+const sb = await p.create({ sessionId: "ses_srv", settings: { provider: "default", networkAllowed: false, env: {}, image: "", cpu: 0, memoryMib: 0, providerOptions: {} } });
+await sb.exec({ command: "setsid sleep ${tag} & echo up; sleep ${tag}", onStdout: () => console.log("running") });
+`,
+    );
+    const server = spawn(process.execPath, ["--import", "tsx", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.stdout.on("data", (d: Buffer) => d.toString().includes("running") && resolve());
+      server.on("exit", () => reject(new Error("the server script ended early")));
+    });
+    expect(hostProcesses(`sleep ${tag}`).length).toBeGreaterThan(0);
+    server.kill("SIGKILL");
+    await new Promise((r) => setTimeout(r, 500));
     expect(hostProcesses(`sleep ${tag}`)).toEqual([]);
   });
 

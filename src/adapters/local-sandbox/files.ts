@@ -22,7 +22,7 @@ import {
   unlink,
 } from "node:fs/promises";
 import { AppError, invalidField } from "../../domain/errors.js";
-import { normalizeWorkspacePath } from "../../domain/paths.js";
+import { normalizeWorkspacePath } from "../paths.js";
 import type { SandboxFileStat } from "../../ports/sandbox.js";
 
 /** Where the sandbox sees the workspace; absolute link targets under it stay inside. */

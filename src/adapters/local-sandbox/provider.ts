@@ -27,9 +27,10 @@ import {
   writeFile,
 } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import type { Writable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
-import { invalidField } from "../../domain/errors.js";
-import { normalizeWorkspacePath } from "../../domain/paths.js";
+import { AppError, invalidField } from "../../domain/errors.js";
+import { normalizeWorkspacePath } from "../paths.js";
 import type { SandboxSettings } from "../../domain/types.js";
 import type {
   CreateSandboxOptions,
@@ -347,7 +348,11 @@ class LocalSandbox implements Sandbox {
 
   async exec(options: ExecOptions): Promise<ExecResult> {
     if (!(await this.isAlive())) {
-      throw new Error(`sandbox ${this.id} is terminated`);
+      throw new AppError(
+        "failed_precondition",
+        "SANDBOX_TERMINATED",
+        `sandbox ${this.id} is terminated`,
+      );
     }
     const l = this.provider.limits;
     const timeoutMs =
@@ -367,29 +372,32 @@ class LocalSandbox implements Sandbox {
       ...this.settings.env,
       ...options.env,
     };
+    for (const [name, value] of Object.entries(env)) {
+      if (name === "" || name.includes("=") || `${name}${value}`.includes("\0")) {
+        throw invalidField("env", `${JSON.stringify(name)} is not a valid environment variable`);
+      }
+    }
     const started = Date.now();
-    const stdio: ["ignore", "pipe", "pipe"] = ["ignore", "pipe", "pipe"];
     let child: ChildProcess;
     if (this.provider.isolated) {
       const cwd = cwdRel ? `${SANDBOX_WORKDIR}/${cwdRel}` : SANDBOX_WORKDIR;
       const runAs = this.provider.owner;
+      // The sandbox's options (with the env values) go through a pipe (`--args 3`), not the
+      // command line, which every host user can read in /proc.
       child = spawn(
         this.provider.bwrap,
-        [
-          ...bwrapArgs(this.workspace, cwd, this.settings.networkAllowed, env, l),
-          "--",
-          ...prlimitArgs(l, true),
-          "/bin/sh",
-          "-c",
-          options.command,
-        ],
+        ["--args", "3", "--", ...prlimitArgs(l, true), "/bin/sh", "-c", options.command],
         {
           detached: true,
-          stdio,
+          stdio: ["ignore", "pipe", "pipe", "pipe"],
           env: { PATH: process.env.PATH ?? DEFAULT_PATH },
           ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
         },
       );
+      const args = bwrapArgs(this.workspace, cwd, this.settings.networkAllowed, env, l);
+      const pipe = child.stdio[3] as Writable | null;
+      pipe?.on("error", () => {}); // bwrap gone early: its exit status tells
+      pipe?.end(`${args.join("\0")}\0`);
     } else {
       // No RLIMIT_NPROC here: it would count every process of the server's user.
       const [file, args] = existsSync(PRLIMIT)
@@ -399,7 +407,7 @@ class LocalSandbox implements Sandbox {
         cwd: cwdRel ? join(this.workspace, cwdRel) : this.workspace,
         env,
         detached: true,
-        stdio,
+        stdio: ["ignore", "pipe", "pipe"],
       });
     }
     const untrack = this.provider.track(this.id, child);

@@ -16,7 +16,7 @@
 
 import { randomBytes } from "node:crypto";
 import { type App, type Image, ModalClient } from "modal";
-import { normalizeWorkspacePath } from "../../domain/paths.js";
+import { normalizeWorkspacePath } from "../paths.js";
 import type {
   CreateSandboxOptions,
   ExecOptions,
