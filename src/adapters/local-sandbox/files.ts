@@ -22,8 +22,8 @@ import {
   unlink,
 } from "node:fs/promises";
 import { AppError, invalidField } from "../../domain/errors.js";
-import { normalizeWorkspacePath } from "../paths.js";
 import type { SandboxFileStat } from "../../ports/sandbox.js";
+import { normalizeWorkspacePath } from "../paths.js";
 
 /** Where the sandbox sees the workspace; absolute link targets under it stay inside. */
 export const SANDBOX_WORKDIR = "/workspace";

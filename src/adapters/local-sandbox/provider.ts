@@ -30,7 +30,6 @@ import { join, resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { AppError, invalidField } from "../../domain/errors.js";
-import { normalizeWorkspacePath } from "../paths.js";
 import type { SandboxSettings } from "../../domain/types.js";
 import type {
   CreateSandboxOptions,
@@ -40,6 +39,7 @@ import type {
   SandboxFileStat,
   SandboxProvider,
 } from "../../ports/sandbox.js";
+import { normalizeWorkspacePath } from "../paths.js";
 import { type FileOwner, SANDBOX_WORKDIR, WorkspaceFiles } from "./files.js";
 
 export { MAX_SYMLINK_HOPS, SANDBOX_WORKDIR } from "./files.js";

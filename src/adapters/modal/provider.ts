@@ -16,7 +16,6 @@
 
 import { randomBytes } from "node:crypto";
 import { type App, type Image, ModalClient } from "modal";
-import { normalizeWorkspacePath } from "../paths.js";
 import type {
   CreateSandboxOptions,
   ExecOptions,
@@ -25,6 +24,7 @@ import type {
   SandboxFileStat,
   SandboxProvider,
 } from "../../ports/sandbox.js";
+import { normalizeWorkspacePath } from "../paths.js";
 
 /** A command's run time when it names none. */
 export const MODAL_DEFAULT_TIMEOUT_MS = 120_000;
