@@ -382,25 +382,6 @@ describe("sessions", () => {
       "page_token",
     );
   });
-
-  it("does not implement the agent turn RPCs yet", async () => {
-    const { session } = await a.sessions.createSession({ agentProfileId: profileId });
-    await rejects(
-      a.sessions.sendMessage({ sessionId: session!.id, text: "hi" }),
-      Code.Unimplemented,
-    );
-    await rejects(a.sessions.cancelTurn({ sessionId: session!.id }), Code.Unimplemented);
-    await rejects(a.sessions.listMessages({ sessionId: session!.id }), Code.Unimplemented);
-    const stream = a.sessions.streamEvents({ sessionId: session!.id });
-    await rejects(
-      (async () => {
-        for await (const _ of stream) {
-          /* none */
-        }
-      })(),
-      Code.Unimplemented,
-    );
-  });
 });
 
 describe("workspace", () => {

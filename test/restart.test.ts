@@ -74,8 +74,14 @@ describe("a server restart", () => {
     await c.sessions.sendMessage({ sessionId, text: "one" });
     await readEvents(c, sessionId, turnsCompleted(1));
     const second = await c.sessions.sendMessage({ sessionId, text: "two" });
+    // Crash once the tool call has started streaming (the model then stalls).
     await readEvents(c, sessionId, (ev) =>
-      ev.some((e) => e.turnId === second.turnId && e.payload.case === "blockDelta"),
+      ev.some(
+        (e) =>
+          e.turnId === second.turnId &&
+          e.payload.case === "blockStarted" &&
+          e.payload.value.block?.content.case === "toolUse",
+      ),
     );
     await s.crash();
 

@@ -45,9 +45,10 @@ class Subscriber {
 }
 
 /**
- * One session's ordered event feed. `emit` assigns the next sequence, hands the event to every
- * subscriber at once and queues it for storage; writes go out in order, batched. A subscriber
- * replays from memory or storage up to the point it joined, then reads live: no gap, no duplicate.
+ * One session's ordered event feed. `emit` assigns the next sequence and queues the event for
+ * storage; writes go out in order, batched, and each batch reaches the subscribers once it is
+ * stored. A subscriber replays from memory or storage up to the point it joined, then reads
+ * live: no gap, no duplicate, and nothing it saw is lost in a crash.
  */
 export class EventFeed {
   private lastSequence: number;
@@ -63,6 +64,7 @@ export class EventFeed {
     lastSequence: number,
     private readonly store: PersistenceAdapter,
     private readonly logger: Logger,
+    private readonly saveSequence: (sequence: number) => Promise<void>,
   ) {
     this.lastSequence = lastSequence;
     this.persistedSequence = lastSequence;
@@ -74,6 +76,8 @@ export class EventFeed {
     recordSequence: number,
     store: PersistenceAdapter,
     logger: Logger,
+    /** Writes the record's lastSequence; default straight to the store. */
+    saveSequence?: (sequence: number) => Promise<void>,
   ): Promise<EventFeed> {
     // Events may have been written after the record's lastSequence (a crash between the two).
     let last = recordSequence;
@@ -83,7 +87,13 @@ export class EventFeed {
       if (!tail) break;
       last = tail.sequence;
     }
-    return new EventFeed(sessionId, last, store, logger);
+    return new EventFeed(
+      sessionId,
+      last,
+      store,
+      logger,
+      saveSequence ?? ((n) => store.updateSessionRecord(sessionId, { lastSequence: n })),
+    );
   }
 
   get sequence(): number {
@@ -106,7 +116,6 @@ export class EventFeed {
     this.recent.push(event);
     this.unsaved.push(event);
     this.trimRecent();
-    for (const s of this.subscribers) s.push(event);
     this.scheduleFlush();
     return event;
   }
@@ -141,16 +150,17 @@ export class EventFeed {
           }
           const last = batch.at(-1)!.sequence;
           this.persistedSequence = last;
+          // Delivered only once stored: what a reader saw survives a crash, and a sequence is
+          // never reused for something else.
+          for (const event of batch) for (const sub of this.subscribers) sub.push(event);
           this.trimRecent();
           // The record's copy only speeds up the next open, which reads past it anyway.
-          await this.store
-            .updateSessionRecord(this.sessionId, { lastSequence: last })
-            .catch((err: unknown) =>
-              this.logger.warn("saving the last sequence failed", {
-                sessionId: this.sessionId,
-                err,
-              }),
-            );
+          await this.saveSequence(last).catch((err: unknown) =>
+            this.logger.warn("saving the last sequence failed", {
+              sessionId: this.sessionId,
+              err,
+            }),
+          );
         }
       } finally {
         this.flushing = undefined;
@@ -174,7 +184,7 @@ export class EventFeed {
   subscribe(afterSequence: number, signal?: AbortSignal): Subscription {
     const sub = new Subscriber();
     // Joining is synchronous: everything up to `joinedAt` is history, everything after is live.
-    const joinedAt = this.lastSequence;
+    const joinedAt = this.persistedSequence;
     this.subscribers.add(sub);
     const stop = () => {
       sub.closed = true;

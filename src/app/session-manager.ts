@@ -110,12 +110,14 @@ export class LoadedSession {
     return this.feed.emit(payload, context);
   }
 
-  /** Updates the cached record and stores the change. */
-  async update(updates: SessionUpdate): Promise<void> {
+  /**
+   * Updates the cached record and stores the change (in order, see SessionManager.writeRecord).
+   */
+  update(updates: SessionUpdate): Promise<void> {
     const next = { ...this.record, ...updates } as Record<string, unknown>;
     for (const [key, value] of Object.entries(updates)) if (value === undefined) delete next[key];
     this.record = next as unknown as SessionRecord;
-    await this.manager.store.updateSessionRecord(this.id, updates);
+    return this.manager.writeRecord(this.id, updates);
   }
 
   setStatus(sandboxStatus: SandboxStatus, message: string, context?: EmitContext): void {
@@ -126,13 +128,20 @@ export class LoadedSession {
     );
   }
 
-  async setState(state: SessionState, context?: EmitContext): Promise<void> {
+  /**
+   * Brings the stored state in line with the facts: RUNNING while a turn runs or messages
+   * wait, IDLE otherwise. Derived each time, so racing callers cannot leave it wrong.
+   */
+  async refreshState(context?: EmitContext): Promise<void> {
+    const state: SessionState =
+      this.current || this.record.queuedMessages.length > 0 ? "running" : "idle";
     if (this.record.state === state) return;
-    await this.update({ state });
+    const update = this.update({ state });
     this.emit(
       { type: "status_changed", state, sandboxStatus: this.sandboxStatus, message: "" },
       context,
     );
+    await update;
   }
 
   /** The session's sandbox, created and restored on first use; one at a time. */
@@ -197,6 +206,30 @@ export class SessionManager {
     this.syncIntervalMs = options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS;
   }
 
+  private readonly recordWrites = new Map<string, Promise<void>>();
+
+  /**
+   * Stores a session record update after every earlier one of the same session. Updates of
+   * one record never run concurrently: a store may apply a partial update as read-modify-write
+   * (FerretDB v1 does), and two at once would lose one.
+   */
+  writeRecord(sessionId: string, updates: SessionUpdate): Promise<void> {
+    const previous = this.recordWrites.get(sessionId) ?? Promise.resolve();
+    const write = previous.then(() => this.store.updateSessionRecord(sessionId, updates));
+    const tail = write.catch(() => {});
+    this.recordWrites.set(sessionId, tail);
+    void tail.then(() => {
+      if (this.recordWrites.get(sessionId) === tail) this.recordWrites.delete(sessionId);
+    });
+    return write;
+  }
+
+  /** Updates a session record, and the loaded session's copy when it is loaded. */
+  updateRecord(sessionId: string, updates: SessionUpdate): Promise<void> {
+    const loaded = this.loaded.get(sessionId);
+    return loaded ? loaded.update(updates) : this.writeRecord(sessionId, updates);
+  }
+
   setTurnEngine(engine: TurnEngine): void {
     this.engine = engine;
   }
@@ -227,7 +260,9 @@ export class SessionManager {
         const rec = record ?? (await this.store.loadSession(sessionId));
         if (!rec)
           throw new AppError("not_found", "SESSION_NOT_FOUND", `session ${sessionId} not found`);
-        return EventFeed.open(sessionId, rec.lastSequence, this.store, this.logger);
+        return EventFeed.open(sessionId, rec.lastSequence, this.store, this.logger, (n) =>
+          this.writeRecord(sessionId, { lastSequence: n }),
+        );
       })();
       this.feeds.set(sessionId, feed);
       feed.catch(() => this.feeds.delete(sessionId));
@@ -537,7 +572,7 @@ export class SessionManager {
           await this.engine.recoverInterrupted(session, record.currentTurn);
         }
         if (session.record.queuedMessages.length > 0) this.kick(session);
-        else await session.setState("idle");
+        else await session.refreshState();
       } catch (err) {
         this.logger.error("recovering a session failed", { sessionId: record.id, err });
       }

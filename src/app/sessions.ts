@@ -200,7 +200,7 @@ export class SessionService {
     const now = new Date();
     updates.updateTime = now;
     updates.lastActivityTime = now;
-    await this.store.updateSessionRecord(id, updates);
+    await this.manager.updateRecord(id, updates);
     return { record: { ...current, ...updates }, runtime: this.manager.runtimeOf(id) };
   }
 

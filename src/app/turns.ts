@@ -141,7 +141,7 @@ export class Turns implements TurnEngine {
       lastActivityTime: message.enqueueTime,
       updateTime: message.enqueueTime,
     });
-    await session.setState("running");
+    await session.refreshState();
     session.touch();
     this.manager.kick(session);
     return { turnId: message.turnId, queued };
@@ -179,9 +179,7 @@ export class Turns implements TurnEngine {
       },
       { turnId },
     );
-    if (!session.current && !session.draining && session.record.queuedMessages.length === 0) {
-      await session.setState("idle");
-    }
+    await session.refreshState();
     return true;
   }
 
@@ -268,8 +266,7 @@ export class Turns implements TurnEngine {
       if (!next) break;
       await this.runTurn(session, next);
     }
-    if (!this.manager.isClosed && session.record.queuedMessages.length === 0)
-      await session.setState("idle");
+    if (!this.manager.isClosed) await session.refreshState();
   }
 
   private async runTurn(session: LoadedSession, message: QueuedMessage): Promise<void> {
