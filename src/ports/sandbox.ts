@@ -71,4 +71,6 @@ export interface SandboxProvider {
   attach(sandboxId: string, sessionId: string): Promise<Sandbox | null>;
   /** Live sandboxes this provider started, with the session each is tagged with. */
   listLive(): Promise<Array<{ sandboxId: string; sessionId: string }>>;
+  /** Ends a deleted session's sandboxes and removes whatever the provider kept of it. */
+  destroy?(sessionId: string): Promise<void>;
 }
