@@ -1,5 +1,7 @@
 // Every setting comes from the environment; the README's settings table documents each one.
 
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { LogLevel } from "./app/logger.js";
 
 export class ConfigError extends Error {
@@ -127,7 +129,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel,
     mongodbUri: env.MONGODB_URI ?? "",
     mongodbDb: env.MONGODB_DB || "agent_runtime",
-    dataDir: env.DATA_DIR || "./data",
+    // Local workspaces are a working copy: what matters is saved through the persistence
+    // adapter. The system's temp directory is reachable by the unprivileged sandbox user,
+    // where a checkout under a private home directory may not be.
+    dataDir: env.DATA_DIR || join(tmpdir(), "agent-runtime"),
     shutdownGraceMs: int(env, "SHUTDOWN_GRACE_MS", 10_000),
   };
 }
