@@ -55,10 +55,17 @@ func startServer(t *testing.T, env map[string]string) *testServer {
 		t.Fatalf("node_modules/tsx is missing: run `npm install` in %s first", root)
 	}
 
+	// Directly under the temp directory: t.TempDir() nests in a private (0700) directory that
+	// the server's unprivileged sandbox user could not pass through.
+	dataDir, err := os.MkdirTemp("", "agent-runtime-go-")
+	if err != nil {
+		t.Fatalf("temp dir: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dataDir) })
 	vars := map[string]string{
 		"PORT":     "0",
 		"HOST":     "127.0.0.1",
-		"DATA_DIR": t.TempDir(),
+		"DATA_DIR": dataDir,
 		// In-memory persistence, whatever the developer's shell says.
 		"MONGODB_URI": "",
 	}
