@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { type ConnectRouter, cors as connectCors, type Interceptor } from "@connectrpc/connect";
@@ -112,6 +113,8 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
       : new Map(Object.entries(options.apiKeys ?? {}));
   const corsOrigins = options.corsOrigins ?? ["*"];
   const closing = new AbortController();
+  // Every open stream listens for shutdown on this one signal.
+  setMaxListeners(0, closing.signal);
   let stopping: Promise<void> | undefined;
 
   const providers = options.sandboxProviders ?? [];
