@@ -1,5 +1,4 @@
-import { newId } from "../domain/ids.js";
-import { addUsage, type Block, emptyUsage, type Usage } from "../domain/types.js";
+import type { Block, Usage } from "../domain/types.js";
 import {
   type ModelContentBlock,
   ModelError,
@@ -17,12 +16,6 @@ import type { Tool, ToolContext } from "./tools/types.js";
 /** Thrown when a turn is cancelled; `reason` says by whom (user, shutdown, unload). */
 export class TurnAborted extends Error {
   override readonly name = "TurnAborted";
-}
-
-export interface LoopTools {
-  tools: Tool[];
-  /** The sandbox, created on first use. */
-  sandbox: ToolContext["sandbox"];
 }
 
 export interface LoopOptions {
@@ -287,5 +280,3 @@ export async function runAgentLoop(messages: ModelMessage[], o: LoopOptions): Pr
     await blocks.saved();
   }
 }
-
-export { addUsage, emptyUsage, newId };
