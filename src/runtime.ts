@@ -12,7 +12,6 @@ import { file_grpc_reflection_v1_reflection } from "#grpc/reflection/v1/reflecti
 import { file_grpc_reflection_v1alpha_reflection } from "#grpc/reflection/v1alpha/reflection_pb.js";
 import { AnthropicModelProvider } from "./adapters/anthropic/model.js";
 import { DemoModelProvider } from "./adapters/demo-model/model.js";
-import { LIMITS } from "./app/limits.js";
 import { createLogger, type Logger } from "./app/logger.js";
 import { type ProfileInput, ProfileService } from "./app/profiles.js";
 import {
@@ -22,6 +21,7 @@ import {
 } from "./app/session-manager.js";
 import { SessionService } from "./app/sessions.js";
 import { Turns } from "./app/turns.js";
+import { LIMITS } from "./domain/limits.js";
 import type { ModelProviderKind } from "./domain/types.js";
 import type { ModelProvider } from "./ports/model.js";
 import type { PersistenceAdapter } from "./ports/persistence.js";

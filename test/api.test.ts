@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorDetailSchema } from "#gen/error_detail_pb.js";
 import { ModelProvider } from "#gen/profile_pb.js";
 import { SandboxStatus, SessionState } from "#gen/session_pb.js";
-import { LIMITS } from "../src/app/limits.js";
+import { LIMITS } from "../src/domain/limits.js";
 import type { AgentRuntime } from "../src/runtime.js";
 import { type Clients, inProcessRuntime } from "./support/runtime.js";
 

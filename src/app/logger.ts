@@ -1,14 +1,11 @@
 // Structured logs: one JSON object per line on stdout.
 
+import type { Logger } from "../ports/logger.js";
+
+export type { Logger };
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-
-export interface Logger {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
 
 export function createLogger(
   level: LogLevel = "info",

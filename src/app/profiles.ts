@@ -1,9 +1,9 @@
 import { AppError, invalidField, notFound } from "../domain/errors.js";
 import { newId } from "../domain/ids.js";
+import { DEFAULTS, KNOWN_TOOLS, LIMITS } from "../domain/limits.js";
 import { normalizeWorkspacePath } from "../domain/paths.js";
 import type { AgentProfile, FileContent } from "../domain/types.js";
 import type { PersistenceAdapter } from "../ports/persistence.js";
-import { DEFAULTS, KNOWN_TOOLS, LIMITS } from "./limits.js";
 import {
   checkLength,
   checkMetadata,

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { AppError, invalidField, notFound } from "../domain/errors.js";
 import { isId, newId } from "../domain/ids.js";
+import { LIMITS } from "../domain/limits.js";
 import { normalizeWorkspacePath } from "../domain/paths.js";
 import {
   emptyUsage,
@@ -11,7 +12,6 @@ import {
   type SessionState,
 } from "../domain/types.js";
 import type { PersistenceAdapter, SessionCursor } from "../ports/persistence.js";
-import { LIMITS } from "./limits.js";
 import { checkFiles, checkModel, type ProfileService } from "./profiles.js";
 import type { SessionManager, SessionRuntimeView } from "./session-manager.js";
 import {

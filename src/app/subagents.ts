@@ -1,9 +1,9 @@
 import { newId } from "../domain/ids.js";
+import { DEFAULTS } from "../domain/limits.js";
 import type { AgentProfile, Usage } from "../domain/types.js";
 import type { ModelProvider } from "../ports/model.js";
 import { runAgentLoop, TurnAborted } from "./agent-loop.js";
 import { BlockWriter } from "./blocks.js";
-import { DEFAULTS } from "./limits.js";
 import type { LoadedSession } from "./session-manager.js";
 import { createTools } from "./tools/index.js";
 import type { Tool } from "./tools/types.js";

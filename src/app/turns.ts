@@ -1,5 +1,6 @@
 import { AppError, invalidField } from "../domain/errors.js";
 import { isId, newId } from "../domain/ids.js";
+import { DEFAULTS, LIMITS } from "../domain/limits.js";
 import {
   type AgentProfile,
   type Attachment,
@@ -21,7 +22,6 @@ import {
 import { closeConversation, runAgentLoop, TurnAborted } from "./agent-loop.js";
 import { applyDelta, BlockWriter } from "./blocks.js";
 import type { Subscription } from "./event-feed.js";
-import { DEFAULTS, LIMITS } from "./limits.js";
 import type { Logger } from "./logger.js";
 import { DEFAULT_MODEL } from "./pricing.js";
 import type { LoadedSession, SessionManager, TurnEngine } from "./session-manager.js";

@@ -1,17 +1,18 @@
 import { invalidField } from "./errors.js";
+import { LIMITS } from "./limits.js";
 
-/** Longest workspace path, in UTF-8 bytes. */
-export const MAX_PATH_BYTES = 1_024;
+/** Where a session's workspace is, as the agent's tools and commands see it. */
+export const WORKSPACE_ROOT = "/workspace";
 
 /**
  * Validates a workspace path (relative, `/`-separated, no `.` or `..` segments, no NUL or
- * backslash) and returns it normalized: duplicate slashes collapsed, trailing slash dropped.
- * Throws InvalidArgument naming `field`.
+ * backslash, no segment longer than a file name may be) and returns it normalized: duplicate
+ * slashes collapsed, trailing slash dropped. Throws InvalidArgument naming `field`.
  */
 export function normalizeWorkspacePath(path: string, field = "path"): string {
   if (path.length === 0) throw invalidField(field, "is required");
-  if (Buffer.byteLength(path, "utf8") > MAX_PATH_BYTES) {
-    throw invalidField(field, `must be at most ${MAX_PATH_BYTES} bytes`);
+  if (Buffer.byteLength(path, "utf8") > LIMITS.maxPathBytes) {
+    throw invalidField(field, `must be at most ${LIMITS.maxPathBytes} bytes`);
   }
   if (path.includes("\0")) throw invalidField(field, "must not contain NUL");
   if (path.includes("\\")) throw invalidField(field, "must use / as separator");
@@ -21,6 +22,12 @@ export function normalizeWorkspacePath(path: string, field = "path"): string {
   for (const segment of segments) {
     if (segment === "..") throw invalidField(field, "must not contain ..");
     if (segment === ".") throw invalidField(field, "must not contain . segments");
+    if (Buffer.byteLength(segment, "utf8") > LIMITS.maxPathSegmentBytes) {
+      throw invalidField(
+        field,
+        `each name in the path must be at most ${LIMITS.maxPathSegmentBytes} bytes`,
+      );
+    }
   }
   return segments.join("/");
 }

@@ -22,11 +22,11 @@ import {
   unlink,
 } from "node:fs/promises";
 import { AppError, invalidField } from "../../domain/errors.js";
+import { normalizeWorkspacePath, WORKSPACE_ROOT } from "../../domain/paths.js";
 import type { SandboxFileStat } from "../../ports/sandbox.js";
-import { normalizeWorkspacePath } from "../paths.js";
 
 /** Where the sandbox sees the workspace; absolute link targets under it stay inside. */
-export const SANDBOX_WORKDIR = "/workspace";
+export const SANDBOX_WORKDIR = WORKSPACE_ROOT;
 
 /** Symbolic links followed while resolving one path (as Linux's MAXSYMLINKS). */
 export const MAX_SYMLINK_HOPS = 40;

@@ -30,7 +30,9 @@ import { join, resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { AppError, invalidField } from "../../domain/errors.js";
+import { normalizeWorkspacePath } from "../../domain/paths.js";
 import type { SandboxSettings } from "../../domain/types.js";
+import type { Logger as FullLogger } from "../../ports/logger.js";
 import type {
   CreateSandboxOptions,
   ExecOptions,
@@ -39,7 +41,6 @@ import type {
   SandboxFileStat,
   SandboxProvider,
 } from "../../ports/sandbox.js";
-import { normalizeWorkspacePath } from "../paths.js";
 import { type FileOwner, SANDBOX_WORKDIR, WorkspaceFiles } from "./files.js";
 
 export { MAX_SYMLINK_HOPS, SANDBOX_WORKDIR } from "./files.js";
@@ -108,9 +109,7 @@ const READ_ONLY_ETC = [
 /** Added when the profile allows the network. */
 const NETWORK_ETC = ["/etc/resolv.conf", "/etc/hosts", "/etc/host.conf", "/etc/gai.conf"];
 
-export interface Logger {
-  warn(msg: string, fields?: Record<string, unknown>): void;
-}
+export type Logger = Pick<FullLogger, "warn">;
 
 const consoleLogger: Logger = {
   warn: (msg, fields) => console.warn(msg, fields ?? {}),

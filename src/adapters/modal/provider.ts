@@ -16,6 +16,8 @@
 
 import { randomBytes } from "node:crypto";
 import { type App, type Image, ModalClient } from "modal";
+import { normalizeWorkspacePath, WORKSPACE_ROOT } from "../../domain/paths.js";
+import type { Logger as FullLogger } from "../../ports/logger.js";
 import type {
   CreateSandboxOptions,
   ExecOptions,
@@ -24,7 +26,6 @@ import type {
   SandboxFileStat,
   SandboxProvider,
 } from "../../ports/sandbox.js";
-import { normalizeWorkspacePath } from "../paths.js";
 
 /** A command's run time when it names none. */
 export const MODAL_DEFAULT_TIMEOUT_MS = 120_000;
@@ -51,7 +52,7 @@ export const MODAL_SANDBOX_LIMITS = Object.freeze({
 
 /** Image for profiles that name none. */
 export const MODAL_DEFAULT_IMAGE = "debian:bookworm-slim";
-export const MODAL_WORKDIR = "/workspace";
+export const MODAL_WORKDIR = WORKSPACE_ROOT;
 /** The tag that ties a Modal sandbox to its session. */
 export const SESSION_TAG = "agent-runtime.session-id";
 /** The environment variable that marks every process of one command. */
@@ -127,9 +128,7 @@ export interface ModalLike<A extends { appId: string } = { appId: string }, I = 
   };
 }
 
-export interface Logger {
-  warn(msg: string, fields?: Record<string, unknown>): void;
-}
+export type Logger = Pick<FullLogger, "warn">;
 
 export interface ModalProviderOptions<A extends { appId: string }, I> {
   client: ModalLike<A, I>;

@@ -2,11 +2,11 @@
 // into error results, and cancellation.
 
 import { posix } from "node:path";
-import { LIMITS } from "../limits.js";
+import { LIMITS } from "../../domain/limits.js";
+import { WORKSPACE_ROOT } from "../../domain/paths.js";
 import type { Tool, ToolContext, ToolResult } from "./types.js";
 
-/** Where the workspace root is as the model sees it (and as tool descriptions say). */
-export const WORKSPACE_ROOT = "/workspace";
+export { WORKSPACE_ROOT };
 
 /** A problem with the model's input: becomes `{ isError: true, output: "<tool>: <message>" }`. */
 export class ToolInputError extends Error {

@@ -1,4 +1,4 @@
-import { LIMITS } from "../limits.js";
+import { LIMITS } from "../../domain/limits.js";
 import {
   abortable,
   defineTool,

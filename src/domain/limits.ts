@@ -1,4 +1,5 @@
-// Every limit the API enforces, named once. The README's limits table lists these.
+// Every limit the runtime enforces, named once: the API, the tools and the sandboxes read these,
+// and the README's limits table lists them.
 
 export const LIMITS = {
   /** Names of profiles and sessions, in characters. */
@@ -23,6 +24,12 @@ export const LIMITS = {
   minThinkingBudgetTokens: 1_024,
   /** Workspace path length in UTF-8 bytes. */
   maxPathBytes: 1_024,
+  /** One segment (file or directory name) of a workspace path, in UTF-8 bytes (NAME_MAX). */
+  maxPathSegmentBytes: 255,
+  /** A session's workspace together: the bytes of every file. */
+  maxWorkspaceBytes: 100 * 1024 * 1024,
+  /** A session's workspace: how many files it may hold. */
+  maxWorkspaceFiles: 10_000,
   /** One workspace file, in bytes. */
   maxFileBytes: 10 * 1024 * 1024,
   /** Files in a profile's default_files or a session's initial_files. */
