@@ -4,7 +4,7 @@ import {
   DEMO_NOTE_PATH,
   DemoModelProvider,
 } from "../src/adapters/demo-model/model.js";
-import { costOf, DEFAULT_MODEL, MODEL_PRICES, priceOf } from "../src/app/pricing.js";
+import { costOf, DEFAULT_MODEL, MODEL_PRICES, priceOf } from "../src/app/shared/pricing.js";
 import {
   ModelError,
   type ModelMessage,
@@ -236,14 +236,13 @@ describe("pricing", () => {
   });
 
   it("prices each token kind from the table", () => {
-    expect(costOf("claude-sonnet-5-5", usage({ inputTokens: 1_000_000 }))).toBeCloseTo(2);
-    expect(costOf("claude-sonnet-5-5", usage({ outputTokens: 1_000_000 }))).toBeCloseTo(10);
-    expect(costOf("claude-sonnet-5-5", usage({ cacheCreationInputTokens: 1_000_000 }))).toBeCloseTo(
-      2.5,
+    // Micro-dollars: a million tokens at $2 per million is 2,000,000 micro-dollars.
+    expect(costOf("claude-sonnet-5-5", usage({ inputTokens: 1_000_000 }))).toBe(2_000_000);
+    expect(costOf("claude-sonnet-5-5", usage({ outputTokens: 1_000_000 }))).toBe(10_000_000);
+    expect(costOf("claude-sonnet-5-5", usage({ cacheCreationInputTokens: 1_000_000 }))).toBe(
+      2_500_000,
     );
-    expect(costOf("claude-sonnet-5-5", usage({ cacheReadInputTokens: 1_000_000 }))).toBeCloseTo(
-      0.1,
-    );
+    expect(costOf("claude-sonnet-5-5", usage({ cacheReadInputTokens: 1_000_000 }))).toBe(100_000);
     expect(
       costOf(
         "claude-opus-4-6",
@@ -254,14 +253,14 @@ describe("pricing", () => {
           cacheCreationInputTokens: 4000,
         }),
       ),
-    ).toBeCloseTo((1000 * 5 + 2000 * 25 + 10_000 * 0.5 + 4000 * 6.25) / 1_000_000);
+    ).toBe(1000 * 5 + 2000 * 25 + 10_000 * 0.5 + 4000 * 6.25);
   });
 
   it("matches dated ids and prices unknown models at 0", () => {
     const u = usage({ inputTokens: 1_000_000 });
-    expect(costOf("claude-haiku-4-5-20251001", u)).toBeCloseTo(1);
-    expect(costOf("claude-sonnet-4-5@20250929", u)).toBeCloseTo(3);
-    expect(costOf("claude-sonnet-5-5-20261001", u)).toBeCloseTo(2);
+    expect(costOf("claude-haiku-4-5-20251001", u)).toBe(1_000_000);
+    expect(costOf("claude-sonnet-4-5@20250929", u)).toBe(3_000_000);
+    expect(costOf("claude-sonnet-5-5-20261001", u)).toBe(2_000_000);
     expect(costOf("claude-sonnet-5-9", u)).toBe(0);
     expect(costOf("demo", u)).toBe(0);
     expect(costOf("", u)).toBe(0);
@@ -270,13 +269,21 @@ describe("pricing", () => {
 
   it("prices long Haiku 5.5 prompts at the higher rate", () => {
     const short = usage({ inputTokens: 50_000, cacheReadInputTokens: 50_000, outputTokens: 1000 });
-    expect(costOf("claude-haiku-5-5", short)).toBeCloseTo(
-      (50_000 * 0.1 + 50_000 * 0.01 + 1000 * 0.5) / 1_000_000,
+    expect(costOf("claude-haiku-5-5", short)).toBe(
+      Math.round(50_000 * 0.1 + 50_000 * 0.01 + 1000 * 0.5),
     );
     const long = { ...short, inputTokens: 50_001 };
-    expect(costOf("claude-haiku-5-5", long)).toBeCloseTo(
-      (50_001 * 0.5 + 50_000 * 0.05 + 1000 * 2.5) / 1_000_000,
+    expect(costOf("claude-haiku-5-5", long)).toBe(
+      Math.round(50_001 * 0.5 + 50_000 * 0.05 + 1000 * 2.5),
     );
+  });
+
+  it("keeps money exact: sums of steps show no float noise", () => {
+    // 0.000932 USD and 0.0001 USD added as floats print 0.0010320000000000001.
+    const a = costOf("claude-sonnet-5-5", usage({ inputTokens: 466 }));
+    const b = costOf("claude-sonnet-5-5", usage({ cacheReadInputTokens: 1000 }));
+    expect(Number.isInteger(a) && Number.isInteger(b)).toBe(true);
+    expect(String((a + b) / 1_000_000)).toBe("0.001032");
   });
 
   it("has the default model in the table, with write at 1.25x input", () => {

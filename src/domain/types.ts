@@ -64,7 +64,8 @@ export interface Usage {
   outputTokens: number;
   cacheReadInputTokens: number;
   cacheCreationInputTokens: number;
-  costUsd: number;
+  /** Cost in whole micro-dollars (USD / 1,000,000): integers, so sums stay exact. */
+  costMicroUsd: number;
 }
 
 export interface Turn {
@@ -74,7 +75,10 @@ export interface Turn {
   outcome?: TurnOutcome;
   endTime?: Date;
   usage: Usage;
-  /** The sequence of the turn_started event (where recovery reads the turn's events from). */
+  /**
+   * Where the turn's events begin: the feed's next sequence when the turn was claimed (stored
+   * before its turn_started event, so recovery knows where to look for it).
+   */
   startSequence?: number;
 }
 
@@ -90,6 +94,8 @@ export interface QueuedMessage {
   text: string;
   attachments: Attachment[];
   enqueueTime: Date;
+  /** CancelTurn reached it before it started: it ends as cancelled when its turn comes. */
+  cancelRequested?: boolean;
 }
 
 export interface SessionOptions {
@@ -108,8 +114,16 @@ export interface SessionRecord {
   usage: Usage;
   /** Sequence of the last event written; the next event gets lastSequence + 1. */
   lastSequence: number;
-  /** The turn running when this was last written; set on a record at start means it was interrupted. */
+  /**
+   * The turn claimed to run: set (with its startSequence) before its first event is written and
+   * cleared after its turn_completed is stored. Set on a record at start means recovery decides,
+   * from the feed, whether it never started, completed, or was interrupted.
+   */
   currentTurn?: Turn;
+  /**
+   * Every accepted message whose turn has not completed, oldest first; the head is the running
+   * turn's when `currentTurn` is set. A message leaves only with its turn's turn_completed.
+   */
   queuedMessages: QueuedMessage[];
   /** The sandbox last used, so it can be found again after a restart. */
   sandbox?: { provider: string; sandboxId: string };
@@ -201,7 +215,7 @@ export function emptyUsage(): Usage {
     outputTokens: 0,
     cacheReadInputTokens: 0,
     cacheCreationInputTokens: 0,
-    costUsd: 0,
+    costMicroUsd: 0,
   };
 }
 
@@ -211,6 +225,6 @@ export function addUsage(a: Usage, b: Usage): Usage {
     outputTokens: a.outputTokens + b.outputTokens,
     cacheReadInputTokens: a.cacheReadInputTokens + b.cacheReadInputTokens,
     cacheCreationInputTokens: a.cacheCreationInputTokens + b.cacheCreationInputTokens,
-    costUsd: a.costUsd + b.costUsd,
+    costMicroUsd: a.costMicroUsd + b.costMicroUsd,
   };
 }
