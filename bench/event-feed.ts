@@ -31,7 +31,7 @@ import {
 import { type SessionEvent, SessionEventSchema } from "#gen/event_pb.js";
 import { SessionService } from "#gen/session_service_pb.js";
 import { MemoryPersistence } from "../src/adapters/memory/persistence.js";
-import { silentLogger } from "../src/app/logger.js";
+import { silentLogger } from "../src/app/shared/logger.js";
 import { newId } from "../src/domain/ids.js";
 import { createAgentRuntime, demoProfile } from "../src/runtime.js";
 import { listen } from "../src/server.js";
@@ -138,12 +138,12 @@ async function startRuntime(): Promise<Target> {
   });
   await runtime.start();
   const server = await listen(runtime, { port: 0, host: "127.0.0.1" });
-  const profile = await runtime.profiles.create("default", demoProfile());
+  const profile = await runtime.useCases.profiles.create("default", demoProfile());
   return {
     name: "runtime",
     url: `http://127.0.0.1:${server.port}`,
     async newSource() {
-      const view = await runtime.sessions.create("default", {
+      const view = await runtime.useCases.sessions.create("default", {
         agentProfileId: profile.id,
         name: "bench",
         metadata: {},
@@ -151,7 +151,7 @@ async function startRuntime(): Promise<Target> {
         options: { model: "" },
         requestId: "",
       });
-      const feed = await runtime.sessionManager.feed(view.record.id);
+      const feed = await runtime.sessionManager.feeds.get(view.record.id);
       return {
         sessionId: view.record.id,
         sequence: () => feed.sequence,

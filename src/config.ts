@@ -2,7 +2,7 @@
 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LogLevel } from "./app/logger.js";
+import type { LogLevel } from "./app/shared/logger.js";
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";

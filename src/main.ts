@@ -3,7 +3,7 @@
 import { LocalSandboxProvider } from "./adapters/local-sandbox/provider.js";
 import { MemoryPersistence } from "./adapters/memory/persistence.js";
 import { createModalProvider } from "./adapters/modal/provider.js";
-import { createLogger } from "./app/logger.js";
+import { createLogger } from "./app/shared/logger.js";
 import { ConfigError, loadConfig } from "./config.js";
 import type { PersistenceAdapter } from "./ports/persistence.js";
 import type { SandboxProvider } from "./ports/sandbox.js";
@@ -14,6 +14,16 @@ import { OPEN_TENANT } from "./transport/auth.js";
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  // Nothing that escapes may end the server: log it, and count it, so it can be found and fixed.
+  let escaped = 0;
+  process.on("unhandledRejection", (err) => {
+    escaped++;
+    logger.error("unhandled rejection (a bug: please report it)", { err, escapedErrors: escaped });
+  });
+  process.on("uncaughtException", (err) => {
+    escaped++;
+    logger.error("uncaught exception (a bug: please report it)", { err, escapedErrors: escaped });
+  });
 
   let persistence: PersistenceAdapter;
   if (config.mongodbUri) {
@@ -72,7 +82,7 @@ async function main(): Promise<void> {
         : [OPEN_TENANT]
       : [],
   });
-  await runtime.start();
+  // Listen first: health answers NOT_SERVING until restart recovery is done, in the background.
   const server = await listen(runtime, { port: config.port, host: config.host });
   if (config.apiKeys.size === 0) {
     logger.warn("no API keys configured: the server is open and listens on loopback only", {
@@ -89,6 +99,10 @@ async function main(): Promise<void> {
     url: `http://${server.host.includes(":") ? `[${server.host}]` : server.host}:${server.port}`,
     tenants: new Set(config.apiKeys.values()).size,
   });
+  runtime
+    .start()
+    .then(() => logger.info("ready: recovery done"))
+    .catch((err: unknown) => logger.error("starting background work failed", { err }));
 
   let stopping = false;
   const stop = async (signal: string) => {

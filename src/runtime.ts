@@ -12,15 +12,16 @@ import { file_grpc_reflection_v1_reflection } from "#grpc/reflection/v1/reflecti
 import { file_grpc_reflection_v1alpha_reflection } from "#grpc/reflection/v1alpha/reflection_pb.js";
 import { AnthropicModelProvider } from "./adapters/anthropic/model.js";
 import { DemoModelProvider } from "./adapters/demo-model/model.js";
-import { createLogger, type Logger } from "./app/logger.js";
-import { type ProfileInput, ProfileService } from "./app/profiles.js";
-import {
-  DEFAULT_IDLE_TIMEOUT_MS,
-  DEFAULT_SYNC_INTERVAL_MS,
-  SessionManager,
-} from "./app/session-manager.js";
-import { SessionService } from "./app/sessions.js";
-import { Turns } from "./app/turns.js";
+import { EventStreams } from "./app/feed/event-streams.js";
+import { Feeds } from "./app/feed/feeds.js";
+import { type ProfileInput, Profiles } from "./app/profiles/profiles.js";
+import { Recovery } from "./app/recovery/recovery.js";
+import { SessionManager } from "./app/sessions/session-manager.js";
+import { Sessions } from "./app/sessions/sessions.js";
+import { createLogger, type Logger } from "./app/shared/logger.js";
+import { Messages } from "./app/turns/messages.js";
+import { TurnRunner } from "./app/turns/turn-runner.js";
+import { Workspaces } from "./app/workspace/workspaces.js";
 import { LIMITS } from "./domain/limits.js";
 import type { ModelProviderKind } from "./domain/types.js";
 import type { ModelProvider } from "./ports/model.js";
@@ -57,6 +58,10 @@ export interface AgentRuntimeOptions {
   syncIntervalMs?: number;
   /** Tenants that get the built-in `demo` profile at start (the open tenant when no keys). */
   demoProfileTenants?: string[];
+  /** How often the store is checked for the health service. Default 5 seconds. */
+  storeCheckIntervalMs?: number;
+  /** How long shutdown waits for a store that does not answer. Default 10 seconds. */
+  shutdownStoreTimeoutMs?: number;
 }
 
 export type NodeHandler = (
@@ -65,10 +70,13 @@ export type NodeHandler = (
 ) => void;
 
 export interface AgentRuntime {
+  /** The loaded sessions: `getLoadedSessions()`, `getSession(id)?.getState()`, `unloadSession(id)`. */
   readonly sessionManager: SessionManager;
-  readonly profiles: ProfileService;
-  readonly sessions: SessionService;
-  readonly turns: Turns;
+  /**
+   * The use cases behind the API, for a host that calls them in process: every call is scoped
+   * to a tenant and validated as over the wire.
+   */
+  readonly useCases: UseCases;
   readonly health: HealthState;
   readonly logger: Logger;
   /** Registers every service on a Connect router (to mount on the host's own server). */
@@ -77,13 +85,28 @@ export interface AgentRuntime {
   readonly interceptors: Interceptor[];
   /** A Node request handler serving every service, `/healthz` and CORS. */
   handler: NodeHandler;
-  /** Loads what needs recovering and starts background jobs. */
+  /**
+   * Starts background work: restart recovery (in the background: health answers NOT_SERVING
+   * until it is done; calls on a session being recovered wait for it) and the store health
+   * check. Resolves when recovery's first pass is done.
+   */
   start(): Promise<void>;
   /** Stops accepting work, ends streams, persists every loaded session. */
   shutdown(): Promise<void>;
   /** Fires when shutdown begins; open streams end when it does. */
   readonly closing: AbortSignal;
 }
+
+export interface UseCases {
+  profiles: Profiles;
+  sessions: Sessions;
+  messages: Messages;
+  streams: EventStreams;
+  workspaces: Workspaces;
+}
+
+/** How often the store is checked for the health service. */
+export const STORE_CHECK_INTERVAL_MS = 5_000;
 
 export const SERVICE_NAMES = [
   "agentruntime.v1.AgentProfileService",
@@ -118,25 +141,32 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
   let stopping: Promise<void> | undefined;
 
   const providers = options.sandboxProviders ?? [];
+  const feeds = new Feeds(store, logger);
   const sessionManager = new SessionManager({
     store,
+    feeds,
     logger,
-    ...(providers[0]
+    sandboxes: providers[0]
       ? {
-          sandboxes: {
-            defaultProvider: providers[0].name,
-            providers: new Map(providers.map((p) => [p.name, p])),
-          },
+          defaultProvider: providers[0].name,
+          providers: new Map(providers.map((p) => [p.name, p])),
         }
-      : {}),
-    idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
-    syncIntervalMs: options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS,
+      : undefined,
+    ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+    ...(options.syncIntervalMs ? { syncIntervalMs: options.syncIntervalMs } : {}),
   });
-  const profiles = new ProfileService(store);
-  const sessions = new SessionService(store, profiles, sessionManager);
-  const turns = new Turns({
-    manager: sessionManager,
+  const profiles = new Profiles(store);
+  const sessions = new Sessions(store, profiles, sessionManager);
+  const useCases: UseCases = {
+    profiles,
     sessions,
+    messages: new Messages(store, sessions, sessionManager),
+    streams: new EventStreams(sessions, sessionManager),
+    workspaces: new Workspaces(store, sessions, sessionManager),
+  };
+  new TurnRunner({
+    manager: sessionManager,
+    store,
     models: options.models ?? {
       anthropic: new AnthropicModelProvider(),
       demo: new DemoModelProvider(),
@@ -144,10 +174,38 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     logger,
     ...(options.defaultModel ? { defaultModel: options.defaultModel } : {}),
   });
+  const recovery = new Recovery({ manager: sessionManager, store, logger });
   const health = new HealthState(SERVICE_NAMES);
+  health.set("recovered", false);
+  const checkStore = async () => {
+    try {
+      const ping = (store as { ping?: () => Promise<void> }).ping?.bind(store);
+      await (ping ? ping() : store.loadSession("ses_00000000000000000000000000"));
+      if (!health.isOk("store")) logger.info("the store answers again");
+      health.set("store", true);
+      if (demoPending.length > 0) await ensureDemoProfiles();
+    } catch (err) {
+      if (health.isOk("store"))
+        logger.warn("the store does not answer: health is NOT_SERVING", { err });
+      health.set("store", false);
+    }
+  };
+  let storeTimer: NodeJS.Timeout | undefined;
+  // The demo profile of each tenant, created at start, and again once the store answers.
+  let demoPending = options.demoProfileTenants ?? [];
+  const ensureDemoProfiles = async () => {
+    for (const tenantId of demoPending) {
+      try {
+        await profiles.create(tenantId, demoProfile(), "builtin-demo-profile");
+        demoPending = demoPending.filter((t) => t !== tenantId);
+      } catch (err) {
+        logger.warn("creating the demo profile failed; will retry", { tenantId, err });
+      }
+    }
+  };
 
   const routes = (router: ConnectRouter) => {
-    registerApi(router, { profiles, sessions, turns, closing: closing.signal });
+    registerApi(router, { ...useCases, closing: closing.signal });
     registerHealth(router, health);
     registerReflection(router, servedFiles, SERVICE_NAMES);
   };
@@ -165,7 +223,12 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
       if (req.url === "/healthz" && (req.method === "GET" || req.method === "HEAD")) {
         const ok = health.isServing();
         res.writeHead(ok ? 200 : 503, { "content-type": "application/json" });
-        res.end(JSON.stringify({ status: ok ? "SERVING" : "NOT_SERVING" }));
+        res.end(
+          JSON.stringify({
+            status: ok ? "SERVING" : "NOT_SERVING",
+            ...(ok ? {} : { failing: health.failingConditions }),
+          }),
+        );
         return;
       }
       res.writeHead(404, { "content-type": "application/json" });
@@ -202,9 +265,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
 
   return {
     sessionManager,
-    profiles,
-    sessions,
-    turns,
+    useCases,
     health,
     logger,
     routes,
@@ -212,17 +273,23 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     handler,
     closing: closing.signal,
     async start() {
-      for (const tenantId of options.demoProfileTenants ?? []) {
-        await profiles.create(tenantId, demoProfile(), "builtin-demo-profile");
-      }
-      await sessionManager.start();
+      await checkStore();
+      storeTimer = setInterval(
+        () => void checkStore(),
+        options.storeCheckIntervalMs ?? STORE_CHECK_INTERVAL_MS,
+      );
+      storeTimer.unref();
+      await recovery.run();
+      health.set("recovered", true);
     },
     shutdown() {
       stopping ??= (async () => {
-        health.setNotServing();
+        health.set("shutting_down", false);
+        clearInterval(storeTimer);
+        recovery.stop();
         // Running turns end as interrupted and every feed ends after its last event, so open
         // streams close cleanly with everything delivered; then anything else still open ends.
-        await sessionManager.shutdown();
+        await sessionManager.shutdown(options.shutdownStoreTimeoutMs);
         closing.abort();
       })();
       return stopping;

@@ -9,7 +9,7 @@ import {
   thinkingFor,
   usesAdaptiveThinking,
 } from "../src/adapters/anthropic/model.js";
-import { DEFAULT_MODEL } from "../src/app/pricing.js";
+import { DEFAULT_MODEL } from "../src/app/shared/pricing.js";
 import { ModelError, type ModelRequest, type ModelStreamEvent } from "../src/ports/model.js";
 import {
   errorResponse,

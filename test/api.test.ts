@@ -67,6 +67,18 @@ describe("agent profiles", () => {
     expect(updated.profile?.name).toBe("Helper");
     expect(updated.profile?.sandbox?.env).toEqual({ FOO: "bar" });
 
+    // AIP-134: no mask updates the populated fields only, here the name and one sandbox field.
+    const implicit = await a.profiles.updateAgentProfile({
+      profile: { id: profile!.id, name: "Renamed", sandbox: { memoryMib: 512 } },
+    });
+    expect(implicit.profile?.name).toBe("Renamed");
+    expect(implicit.profile?.systemPrompt).toBe("Be brief.");
+    expect(implicit.profile?.tools).toEqual(profile?.tools);
+    expect(implicit.profile?.subagents).toEqual(profile?.subagents);
+    expect(implicit.profile?.sandbox?.memoryMib).toBe(512);
+    expect(implicit.profile?.sandbox?.env).toEqual({ FOO: "bar" });
+    expect(implicit.profile?.sandbox?.networkAllowed).toBe(true);
+
     const list = await a.profiles.listAgentProfiles({});
     expect(list.profiles.map((p) => p.id)).toEqual([profile!.id]);
     await a.profiles.deleteAgentProfile({ agentProfileId: profile!.id });
@@ -287,9 +299,19 @@ describe("sessions", () => {
     expect(res.session?.name).toBe("n");
     expect(res.session?.metadata).toEqual({ b: "2" });
     expect(res.session?.options?.model).toBe("claude-haiku-5-5");
-    const all = await a.sessions.updateSession({ session: { id: session!.id, name: "all" } });
+    // AIP-134: without a mask, the populated fields change and the others stay.
+    const implicit = await a.sessions.updateSession({ session: { id: session!.id, name: "kept" } });
+    expect(implicit.session?.name).toBe("kept");
+    expect(implicit.session?.metadata).toEqual({ b: "2" });
+    expect(implicit.session?.options?.model).toBe("claude-haiku-5-5");
+    // `*` replaces every field.
+    const all = await a.sessions.updateSession({
+      session: { id: session!.id, name: "all" },
+      updateMask: { paths: ["*"] },
+    });
     expect(all.session?.name).toBe("all");
     expect(all.session?.metadata).toEqual({});
+    expect(all.session?.options?.model).toBe("");
     await rejects(
       a.sessions.updateSession({ session: { id: session!.id }, updateMask: { paths: ["state"] } }),
       Code.InvalidArgument,

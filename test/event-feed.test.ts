@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { MemoryPersistence } from "../src/adapters/memory/persistence.js";
-import { EventFeed, FEED_MEMORY_EVENTS, SUBSCRIBER_BUFFER_EVENTS } from "../src/app/event-feed.js";
-import { silentLogger } from "../src/app/logger.js";
+import {
+  EventFeed,
+  FEED_MEMORY_EVENTS,
+  SUBSCRIBER_BUFFER_EVENTS,
+} from "../src/app/feed/event-feed.js";
+import { silentLogger } from "../src/app/shared/logger.js";
 import { AppError } from "../src/domain/errors.js";
 import type { SessionEvent, SessionRecord } from "../src/domain/types.js";
 
@@ -21,7 +25,7 @@ async function storeWithSession(): Promise<{ store: MemoryPersistence; id: strin
       outputTokens: 0,
       cacheReadInputTokens: 0,
       cacheCreationInputTokens: 0,
-      costUsd: 0,
+      costMicroUsd: 0,
     },
     lastSequence: 0,
     queuedMessages: [],

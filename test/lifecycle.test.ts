@@ -144,7 +144,7 @@ describe("sandbox lifecycle", () => {
     h.fake.enqueue(bash("true"), textResponse("ok"));
     await h.client.sessions.sendMessage({ sessionId, text: "start" });
     const events = await readEvents(h.client, sessionId, turnsCompleted(1));
-    const sandbox = h.runtime.sessionManager.getSession(sessionId)!.sandbox!;
+    const sandbox = h.runtime.sessionManager.getSession(sessionId)!.sandbox.live!;
     await sandbox.writeFile(
       "background.txt",
       new TextEncoder().encode("written behind the runtime's back"),
@@ -176,7 +176,7 @@ describe("sandbox lifecycle", () => {
     await readEvents(h.client, sessionId, turnsCompleted(2));
     expect(JSON.stringify(h.fake.requests.at(-1)!.body.messages!.at(-1))).toContain("api");
     await h.client.workspace.deleteFile({ sessionId, path: "from-api.txt" });
-    const sandbox = h.runtime.sessionManager.getSession(sessionId)!.sandbox!;
+    const sandbox = h.runtime.sessionManager.getSession(sessionId)!.sandbox.live!;
     expect(await sandbox.stat("from-api.txt")).toBeNull();
   });
 

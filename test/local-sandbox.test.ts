@@ -18,7 +18,7 @@ import {
   MAX_PROCESSES,
   MAX_TIMEOUT_MS,
 } from "../src/adapters/local-sandbox/provider.js";
-import { silentLogger } from "../src/app/logger.js";
+import { silentLogger } from "../src/app/shared/logger.js";
 import type { Sandbox } from "../src/ports/sandbox.js";
 import { defaultSettings, sandboxSuite } from "./sandbox.suite.js";
 

@@ -8,7 +8,7 @@ import {
   ModalSandboxProvider,
   SESSION_TAG,
 } from "../src/adapters/modal/provider.js";
-import { silentLogger } from "../src/app/logger.js";
+import { silentLogger } from "../src/app/shared/logger.js";
 import { createAgentRuntime, demoProfile } from "../src/runtime.js";
 import { defaultSettings, sandboxSuite } from "./sandbox.suite.js";
 import { FakeModal } from "./support/fake-modal.js";
@@ -141,11 +141,11 @@ describe("modal provider", () => {
       sandboxProviders: [provider()],
     });
     await first.start();
-    const profile = await first.profiles.create("default", {
+    const profile = await first.useCases.profiles.create("default", {
       ...demoProfile(),
       sandbox: defaultSettings({ provider: "modal" }),
     });
-    const view = await first.sessions.create("default", {
+    const view = await first.useCases.sessions.create("default", {
       agentProfileId: profile.id,
       name: "",
       metadata: {},
@@ -154,7 +154,7 @@ describe("modal provider", () => {
       requestId: "",
     });
     const session = await first.sessionManager.load(view.record.id);
-    const sandbox = await session.ensureSandbox(profile);
+    const sandbox = await session.sandbox.ensure(profile);
     await sandbox.writeFile("made-before-restart.txt", new TextEncoder().encode("x"));
     const orphan = await provider().create({
       sessionId: "ses_00000000000000000000000000",

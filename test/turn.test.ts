@@ -256,6 +256,45 @@ describe("the agent turn", () => {
     };
     expect(result.output).toContain("started");
     expect(result.output).not.toContain("never");
+    // The model is told what happened: it ran, printed "started" and was stopped, not "Not run".
+    h.fake.enqueue(textResponse("ok"));
+    await h.client.sessions.sendMessage({ sessionId, text: "what happened?" });
+    await readEvents(h.client, sessionId, turnsCompleted(2));
+    const told = JSON.stringify(h.fake.requests.at(-1)!.body.messages);
+    expect(told).toMatch(/started[^"]*Bash was stopped after \d+\.\d s: cancelled by the user/);
+    expect(told).not.toContain("Not run");
+  });
+
+  it("gives every turn event its turn id, and a cancelled waiting turn a start and an end", async () => {
+    h = await agentHarness();
+    const sessionId = await h.newSession();
+    h.fake.enqueue(textResponse("slow", { chunkDelayMs: 100 }), textResponse("third"));
+    const first = await h.client.sessions.sendMessage({ sessionId, text: "one" });
+    const second = await h.client.sessions.sendMessage({ sessionId, text: "two" });
+    const third = await h.client.sessions.sendMessage({ sessionId, text: "three" });
+    expect(
+      (await h.client.sessions.cancelTurn({ sessionId, turnId: second.turnId })).cancelled,
+    ).toBe(true);
+    const events = await readEvents(h.client, sessionId, turnsCompleted(3));
+    const turnEvents = events.filter(
+      (e) => e.payload.case !== "fileCreated" && e.payload.case !== "fileModified",
+    );
+    for (const e of turnEvents) expect(e.turnId, `${e.sequence} ${e.payload.case}`).not.toBe("");
+    const marks = events
+      .filter((e) => e.payload.case === "turnStarted" || e.payload.case === "turnCompleted")
+      .map((e) => `${e.payload.case}:${e.turnId}`);
+    expect(marks).toEqual([
+      `turnStarted:${first.turnId}`,
+      `turnCompleted:${first.turnId}`,
+      `turnStarted:${second.turnId}`,
+      `turnCompleted:${second.turnId}`,
+      `turnStarted:${third.turnId}`,
+      `turnCompleted:${third.turnId}`,
+    ]);
+    const cancelled = events.find(
+      (e) => e.payload.case === "turnCompleted" && e.turnId === second.turnId,
+    )!.payload.value as { turn: { outcome: TurnOutcome } };
+    expect(cancelled.turn.outcome).toBe(TurnOutcome.CANCELLED);
   });
 
   it("runs queued messages one at a time in order", async () => {

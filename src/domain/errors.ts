@@ -32,12 +32,13 @@ export function invalidField(field: string, message: string): AppError {
   return new AppError("invalid_argument", "INVALID_FIELD", `${field}: ${message}`, field);
 }
 
-export function notFound(kind: string, id: string): AppError {
+/** NotFound for `kind` `id`, naming the request field that held the id. */
+export function notFound(kind: string, id: string, field?: string): AppError {
   return new AppError(
     "not_found",
     `${kind.toUpperCase().replace(/ /g, "_")}_NOT_FOUND`,
     `${kind} ${JSON.stringify(id)} not found`,
-    undefined,
+    field,
     { id },
   );
 }

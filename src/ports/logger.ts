@@ -1,4 +1,4 @@
-/** Structured logs: a message and fields. `createLogger` (src/app/logger.ts) writes JSON lines. */
+/** Structured logs: a message and fields. `createLogger` (src/app/shared/logger.ts) writes JSON lines. */
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;

@@ -1,7 +1,7 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { ErrorDetailSchema } from "#gen/error_detail_pb.js";
-import type { Logger } from "../app/logger.js";
 import { AppError, type ErrorCode } from "../domain/errors.js";
+import type { Logger } from "../ports/logger.js";
 
 const CODES: Record<ErrorCode, Code> = {
   invalid_argument: Code.InvalidArgument,

@@ -1,25 +1,41 @@
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "#grpc/health/v1/health_pb.js";
 
-/** Serving status for grpc.health.v1: "" (the server) and every served service. */
+/**
+ * Serving status for grpc.health.v1 and /healthz: "" (the server) and every served service.
+ * SERVING while every condition holds: the store answers, restart recovery is done, the server
+ * is not shutting down.
+ */
 export class HealthState {
-  private serving = true;
+  private readonly failing = new Set<string>();
   private readonly listeners = new Set<() => void>();
   constructor(readonly services: readonly string[]) {}
 
   statusOf(service: string): Status | undefined {
     if (service !== "" && !this.services.includes(service)) return undefined;
-    return this.serving ? Status.SERVING : Status.NOT_SERVING;
+    return this.isServing() ? Status.SERVING : Status.NOT_SERVING;
   }
 
   isServing(): boolean {
-    return this.serving;
+    return this.failing.size === 0;
   }
 
-  /** Called at shutdown: health checks answer NOT_SERVING from now on. */
-  setNotServing(): void {
-    this.serving = false;
-    for (const listener of this.listeners) listener();
+  /** Whether a condition holds (conditions never set hold). */
+  isOk(condition: string): boolean {
+    return !this.failing.has(condition);
+  }
+
+  /** Sets a condition; watchers hear of a change of the overall status. */
+  set(condition: string, ok: boolean): void {
+    const before = this.isServing();
+    if (ok) this.failing.delete(condition);
+    else this.failing.add(condition);
+    if (before !== this.isServing()) for (const listener of this.listeners) listener();
+  }
+
+  /** The conditions that do not hold, for /healthz. */
+  get failingConditions(): string[] {
+    return [...this.failing];
   }
 
   onChange(listener: () => void): () => void {
@@ -51,7 +67,7 @@ export function registerHealth(router: ConnectRouter, health: HealthState): void
           const status = health.statusOf(req.service) ?? Status.SERVICE_UNKNOWN;
           if (status !== last) yield { status };
           last = status;
-          if (status === Status.NOT_SERVING) return;
+          if (!health.isOk("shutting_down")) return;
           await new Promise<void>((resolve) => {
             changed = resolve;
             ctx.signal.addEventListener("abort", () => resolve(), { once: true });

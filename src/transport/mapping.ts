@@ -28,8 +28,8 @@ import {
   UsageSchema,
 } from "#gen/session_pb.js";
 import { FileInfoSchema, type FileInfo as PbFileInfo } from "#gen/workspace_pb.js";
-import type { ProfileInput } from "../app/profiles.js";
-import type { SessionView } from "../app/sessions.js";
+import type { ProfileInput } from "../app/profiles/profiles.js";
+import type { SessionView } from "../app/sessions/sessions.js";
 import { invalidField } from "../domain/errors.js";
 import type {
   AgentProfile,
@@ -192,7 +192,7 @@ export function usageToProto(u: Usage): PbUsage {
     outputTokens: BigInt(u.outputTokens),
     cacheReadInputTokens: BigInt(u.cacheReadInputTokens),
     cacheCreationInputTokens: BigInt(u.cacheCreationInputTokens),
-    costUsd: u.costUsd,
+    costUsd: u.costMicroUsd / 1_000_000,
   });
 }
 

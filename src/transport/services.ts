@@ -1,14 +1,18 @@
 import type { ConnectRouter, HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { AgentProfileSchema } from "#gen/profile_pb.js";
 import { AgentProfileService } from "#gen/profile_service_pb.js";
-import { SessionService as SessionServiceDesc } from "#gen/session_service_pb.js";
+import { SessionSchema } from "#gen/session_pb.js";
+import { SessionService } from "#gen/session_service_pb.js";
 import { WorkspaceService } from "#gen/workspace_service_pb.js";
-import type { ProfileService } from "../app/profiles.js";
-import type { SessionService } from "../app/sessions.js";
-import { checkProfileId } from "../app/sessions.js";
-import type { Turns } from "../app/turns.js";
-import { AppError, invalidField } from "../domain/errors.js";
+import type { EventStreams } from "../app/feed/event-streams.js";
+import { PROFILE_FIELDS, type Profiles } from "../app/profiles/profiles.js";
+import { checkProfileId, SESSION_FIELDS, type Sessions } from "../app/sessions/sessions.js";
+import type { Messages } from "../app/turns/messages.js";
+import type { Workspaces } from "../app/workspace/workspaces.js";
+import { invalidField } from "../domain/errors.js";
 import type { SessionEvent } from "../domain/types.js";
 import { principalOf } from "./auth.js";
+import { maskOf } from "./field-masks.js";
 import {
   blockToProto,
   eventToProto,
@@ -20,11 +24,13 @@ import {
   sessionToProto,
 } from "./mapping.js";
 
+/** The use cases the API serves. */
 export interface ApiDeps {
-  profiles: ProfileService;
-  sessions: SessionService;
-  /** The agent turn RPCs; without it they answer Unimplemented. */
-  turns?: Turns;
+  profiles: Profiles;
+  sessions: Sessions;
+  messages: Messages;
+  streams: EventStreams;
+  workspaces: Workspaces;
   /** Fires at shutdown: open streams end cleanly. */
   closing?: AbortSignal;
 }
@@ -40,14 +46,6 @@ function eventToProtoOnce(event: SessionEvent) {
     converted.set(event, pb);
   }
   return pb;
-}
-
-function unimplemented(what: string): never {
-  throw new AppError(
-    "unimplemented",
-    "NOT_IMPLEMENTED",
-    `${what} is not available on this server yet`,
-  );
 }
 
 export function profileService(deps: ApiDeps): ServiceImpl<typeof AgentProfileService> {
@@ -75,7 +73,7 @@ export function profileService(deps: ApiDeps): ServiceImpl<typeof AgentProfileSe
         tenant(ctx),
         req.profile.id,
         profileFromProto(req.profile),
-        req.updateMask?.paths ?? [],
+        maskOf(req.updateMask, AgentProfileSchema, req.profile, PROFILE_FIELDS),
       );
       return { profile: profileToProto(profile) };
     },
@@ -87,8 +85,7 @@ export function profileService(deps: ApiDeps): ServiceImpl<typeof AgentProfileSe
   };
 }
 
-export function sessionService(deps: ApiDeps): ServiceImpl<typeof SessionServiceDesc> {
-  const turns = deps.turns;
+export function sessionService(deps: ApiDeps): ServiceImpl<typeof SessionService> {
   return {
     async createSession(req, ctx) {
       const view = await deps.sessions.create(tenant(ctx), {
@@ -124,7 +121,7 @@ export function sessionService(deps: ApiDeps): ServiceImpl<typeof SessionService
           metadata: { ...req.session.metadata },
           options: { model: req.session.options?.model ?? "" },
         },
-        req.updateMask?.paths ?? [],
+        maskOf(req.updateMask, SessionSchema, req.session, SESSION_FIELDS),
       );
       return { session: sessionToProto(view) };
     },
@@ -133,21 +130,18 @@ export function sessionService(deps: ApiDeps): ServiceImpl<typeof SessionService
       return {};
     },
     async sendMessage(req, ctx) {
-      if (!turns) unimplemented("SendMessage");
       const attachments = req.attachments.map((a) => ({
         name: a.name,
         mediaType: a.mediaType,
         data: a.data,
       }));
-      return turns.send(tenant(ctx), req.sessionId, req.text, attachments);
+      return deps.messages.send(tenant(ctx), req.sessionId, req.text, attachments);
     },
     async cancelTurn(req, ctx) {
-      if (!turns) unimplemented("CancelTurn");
-      return { cancelled: await turns.cancel(tenant(ctx), req.sessionId, req.turnId) };
+      return { cancelled: await deps.messages.cancel(tenant(ctx), req.sessionId, req.turnId) };
     },
     async listMessages(req, ctx) {
-      if (!turns) unimplemented("ListMessages");
-      const page = await turns.listMessages(
+      const page = await deps.messages.list(
         tenant(ctx),
         req.sessionId,
         req.pageSize,
@@ -156,7 +150,6 @@ export function sessionService(deps: ApiDeps): ServiceImpl<typeof SessionService
       return { blocks: page.blocks.map(blockToProto), nextPageToken: page.nextPageToken };
     },
     async *streamEvents(req, ctx) {
-      if (!turns) unimplemented("StreamEvents");
       // One signal for a client cancel and a server shutdown. (AbortSignal.any would tie every
       // stream to the long-lived closing signal for good: nodejs/node#55351.)
       const stop = new AbortController();
@@ -166,7 +159,7 @@ export function sessionService(deps: ApiDeps): ServiceImpl<typeof SessionService
       try {
         const max = BigInt(Number.MAX_SAFE_INTEGER);
         const after = Number(req.afterSequence > max ? max : req.afterSequence);
-        const sub = await turns.subscribe(tenant(ctx), req.sessionId, after, stop.signal);
+        const sub = await deps.streams.subscribe(tenant(ctx), req.sessionId, after, stop.signal);
         for await (const event of sub) yield { event: eventToProtoOnce(event) };
       } finally {
         ctx.signal.removeEventListener("abort", onStop);
@@ -179,19 +172,24 @@ export function sessionService(deps: ApiDeps): ServiceImpl<typeof SessionService
 export function workspaceService(deps: ApiDeps): ServiceImpl<typeof WorkspaceService> {
   return {
     async listFiles(req, ctx) {
-      const page = await deps.sessions.listFiles(tenant(ctx), req);
+      const page = await deps.workspaces.listFiles(tenant(ctx), req);
       return { files: page.files.map(fileInfoToProto), nextPageToken: page.nextPageToken };
     },
     async readFile(req, ctx) {
-      const file = await deps.sessions.readFile(tenant(ctx), req.sessionId, req.path);
+      const file = await deps.workspaces.readFile(tenant(ctx), req.sessionId, req.path);
       return { file: fileInfoToProto(file.info), content: file.content };
     },
     async writeFile(req, ctx) {
-      const info = await deps.sessions.writeFile(tenant(ctx), req.sessionId, req.path, req.content);
+      const info = await deps.workspaces.writeFile(
+        tenant(ctx),
+        req.sessionId,
+        req.path,
+        req.content,
+      );
       return { file: fileInfoToProto(info) };
     },
     async deleteFile(req, ctx) {
-      await deps.sessions.deleteFile(tenant(ctx), req.sessionId, req.path);
+      await deps.workspaces.deleteFile(tenant(ctx), req.sessionId, req.path);
       return {};
     },
   };
@@ -199,6 +197,6 @@ export function workspaceService(deps: ApiDeps): ServiceImpl<typeof WorkspaceSer
 
 export function registerApi(router: ConnectRouter, deps: ApiDeps): void {
   router.service(AgentProfileService, profileService(deps));
-  router.service(SessionServiceDesc, sessionService(deps));
+  router.service(SessionService, sessionService(deps));
   router.service(WorkspaceService, workspaceService(deps));
 }

@@ -8,7 +8,7 @@ import { AgentProfileService } from "#gen/profile_service_pb.js";
 import { SessionService } from "#gen/session_service_pb.js";
 import { WorkspaceService } from "#gen/workspace_service_pb.js";
 import { MemoryPersistence } from "../../src/adapters/memory/persistence.js";
-import { silentLogger } from "../../src/app/logger.js";
+import { silentLogger } from "../../src/app/shared/logger.js";
 import type { PersistenceAdapter } from "../../src/ports/persistence.js";
 import {
   type AgentRuntime,

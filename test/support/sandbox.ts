@@ -1,5 +1,5 @@
 import { LocalSandboxProvider } from "../../src/adapters/local-sandbox/provider.js";
-import { silentLogger } from "../../src/app/logger.js";
+import { silentLogger } from "../../src/app/shared/logger.js";
 import type { SandboxProvider } from "../../src/ports/sandbox.js";
 
 /** The real local provider (bubblewrap) over a test's data directory. */

@@ -1,15 +1,14 @@
-import { newId } from "../domain/ids.js";
-import { DEFAULTS } from "../domain/limits.js";
-import type { AgentProfile, Usage } from "../domain/types.js";
-import type { ModelProvider } from "../ports/model.js";
+import { newId } from "../../domain/ids.js";
+import { DEFAULTS } from "../../domain/limits.js";
+import type { AgentProfile, Usage } from "../../domain/types.js";
+import type { ModelProvider } from "../../ports/model.js";
+import { createTools } from "../tools/index.js";
+import type { Tool } from "../tools/types.js";
 import { runAgentLoop, TurnAborted } from "./agent-loop.js";
-import { BlockWriter } from "./blocks.js";
-import type { LoadedSession } from "./session-manager.js";
-import { createTools } from "./tools/index.js";
-import type { Tool } from "./tools/types.js";
+import { BlockWriter, type TurnSink } from "./blocks.js";
 
 export interface TaskToolOptions {
-  session: LoadedSession;
+  sink: TurnSink;
   profile: AgentProfile;
   turnId: string;
   parentModel: string;
@@ -60,7 +59,7 @@ export function createTaskTool(o: TaskToolOptions): Tool {
       const toolUseId = ctx.toolUseId ?? "";
       const context = { turnId: o.turnId, subagentId };
       const parentCtx = { turnId: o.turnId };
-      o.session.emit(
+      o.sink.emit(
         {
           type: "subagent_discovered",
           subagentId,
@@ -71,7 +70,7 @@ export function createTaskTool(o: TaskToolOptions): Tool {
         },
         context,
       );
-      const writer = new BlockWriter(o.session, parentCtx);
+      const writer = new BlockWriter(o.sink, parentCtx);
       const block = writer.start({
         type: "subagent",
         subagentId,
@@ -90,7 +89,7 @@ export function createTaskTool(o: TaskToolOptions): Tool {
         const loop = await runAgentLoop(
           [{ role: "user", content: [{ type: "text", text: i.prompt }] }],
           {
-            session: o.session,
+            sink: o.sink,
             model: o.model(subProfile),
             modelId: o.profile.modelProvider === "demo" ? "demo" : def.model || o.parentModel,
             system: def.prompt,
@@ -114,8 +113,9 @@ export function createTaskTool(o: TaskToolOptions): Tool {
         block.content.result = result;
       }
       writer.complete(block);
-      await writer.saved();
-      o.session.emit({ type: "subagent_completed", subagentId, status, result }, context);
+      // A failed save is the turn's to handle (its sink records it).
+      await writer.saved().catch(() => {});
+      o.sink.emit({ type: "subagent_completed", subagentId, status, result }, context);
       if (status === "cancelled") throw new TurnAborted("cancelled");
       return { isError: status !== "completed", output: result };
     },

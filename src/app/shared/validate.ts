@@ -1,5 +1,5 @@
-import { invalidField } from "../domain/errors.js";
-import { LIMITS } from "../domain/limits.js";
+import { invalidField } from "../../domain/errors.js";
+import { LIMITS } from "../../domain/limits.js";
 
 const utf8 = new TextEncoder();
 

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import { LIMITS } from "../domain/limits.js";
-import type { FileInfo } from "../domain/types.js";
-import type { PersistenceAdapter } from "../ports/persistence.js";
-import type { Sandbox } from "../ports/sandbox.js";
+import { LIMITS } from "../../domain/limits.js";
+import type { FileInfo } from "../../domain/types.js";
+import type { PersistenceAdapter } from "../../ports/persistence.js";
+import type { Sandbox } from "../../ports/sandbox.js";
 
 export type FileChange =
   | { type: "file_created"; file: FileInfo }

@@ -1,4 +1,4 @@
-import type { Block, Usage } from "../domain/types.js";
+import type { Block, Usage } from "../../domain/types.js";
 import {
   type ModelContentBlock,
   ModelError,
@@ -6,12 +6,12 @@ import {
   type ModelProvider,
   type ModelStreamEvent,
   type ModelTool,
-} from "../ports/model.js";
-import { BlockWriter } from "./blocks.js";
-import type { EmitContext } from "./event-feed.js";
-import { costOf } from "./pricing.js";
-import type { LoadedSession } from "./session-manager.js";
-import type { Tool, ToolContext } from "./tools/types.js";
+} from "../../ports/model.js";
+import type { EmitContext } from "../feed/event-feed.js";
+import { costOf } from "../shared/pricing.js";
+import { HeadTailBuffer } from "../tools/bash.js";
+import type { Tool, ToolContext } from "../tools/types.js";
+import { BlockWriter, type TurnSink } from "./blocks.js";
 
 /** Thrown when a turn is cancelled; `reason` says by whom (user, shutdown, unload). */
 export class TurnAborted extends Error {
@@ -19,7 +19,8 @@ export class TurnAborted extends Error {
 }
 
 export interface LoopOptions {
-  session: LoadedSession;
+  /** Where the loop writes its blocks, events and workspace changes. */
+  sink: TurnSink;
   model: ModelProvider;
   modelId: string;
   system: string;
@@ -42,6 +43,9 @@ export interface LoopResult {
   finalText: string;
 }
 
+/** Characters of a cancelled tool's output that go back to the model. */
+const CANCELLED_OUTPUT_CHARS = 10_000;
+
 function modelTools(tools: Tool[]): ModelTool[] {
   return tools.map((t) => ({
     name: t.name,
@@ -59,47 +63,7 @@ export function toUsage(
     cacheCreationInputTokens: number;
   },
 ): Usage {
-  return { ...u, costUsd: costOf(model, u) };
-}
-
-/**
- * Leaves a conversation valid for the next request after a turn ended early: every tool call
- * gets a result and the conversation ends with an assistant message.
- */
-export function closeConversation(messages: ModelMessage[], note: string): void {
-  const last = messages.at(-1);
-  if (!last) return;
-  if (last.role === "assistant") {
-    const pending = last.content.filter((c) => c.type === "tool_use");
-    if (pending.length === 0) return;
-    messages.push({
-      role: "user",
-      content: pending.map((c) => ({
-        type: "tool_result" as const,
-        tool_use_id: (c as { id: string }).id,
-        content: `Not run: ${note}`,
-        is_error: true,
-      })),
-    });
-  } else {
-    const answered = new Set(
-      last.content.flatMap((c) => (c.type === "tool_result" ? [c.tool_use_id] : [])),
-    );
-    const prev = messages.at(-2);
-    const unanswered =
-      prev?.role === "assistant"
-        ? prev.content.filter((c) => c.type === "tool_use" && !answered.has(c.id))
-        : [];
-    for (const c of unanswered) {
-      last.content.push({
-        type: "tool_result",
-        tool_use_id: (c as { id: string }).id,
-        content: `Not run: ${note}`,
-        is_error: true,
-      });
-    }
-  }
-  messages.push({ role: "assistant", content: [{ type: "text", text: `[${note}]` }] });
+  return { ...u, costMicroUsd: costOf(model, u) };
 }
 
 /**
@@ -108,7 +72,7 @@ export function closeConversation(messages: ModelMessage[], note: string): void 
  * with ModelError when the model fails; `messages` then holds what completed so far.
  */
 export async function runAgentLoop(messages: ModelMessage[], o: LoopOptions): Promise<LoopResult> {
-  const blocks = new BlockWriter(o.session, o.context);
+  const blocks = new BlockWriter(o.sink, o.context);
   const byName = new Map(o.tools.map((t) => [t.name, t]));
   // A sandbox that cannot start ends the turn (after the tool's result shows why).
   let sandboxFailure: unknown;
@@ -162,7 +126,7 @@ export async function runAgentLoop(messages: ModelMessage[], o: LoopOptions): Pr
             break;
         }
       };
-      if (o.signal.aborted) throw new TurnAborted(String(o.signal.reason ?? "cancelled"));
+      if (o.signal.aborted) throw new TurnAborted(abortNote(o.signal));
       let result: Awaited<ReturnType<ModelProvider["step"]>>;
       try {
         result = await o.model.step(
@@ -179,7 +143,7 @@ export async function runAgentLoop(messages: ModelMessage[], o: LoopOptions): Pr
         );
       } catch (err) {
         if (o.signal.aborted || (err instanceof ModelError && err.reason === "MODEL_CANCELLED")) {
-          throw new TurnAborted(String(o.signal.reason ?? "cancelled"));
+          throw new TurnAborted(abortNote(o.signal));
         }
         throw err;
       }
@@ -218,6 +182,8 @@ export async function runAgentLoop(messages: ModelMessage[], o: LoopOptions): Pr
           durationMs: 0,
         });
         const started = Date.now();
+        // What the tool printed so far, to tell the model the truth if the turn is cancelled.
+        const soFar = new HeadTailBuffer(CANCELLED_OUTPUT_CHARS);
         let output: string;
         let isError: boolean;
         if (!tool) {
@@ -229,20 +195,23 @@ export async function runAgentLoop(messages: ModelMessage[], o: LoopOptions): Pr
               sandbox,
               signal: o.signal,
               toolUseId: call.id,
-              onOutput: (chunk) => blocks.delta(resultBlock, { kind: "output", value: chunk }),
+              onOutput: (chunk) => {
+                soFar.push(chunk);
+                blocks.delta(resultBlock, { kind: "output", value: chunk });
+              },
             });
             output = r.output;
             isError = r.isError;
           } catch (err) {
-            if (o.signal.aborted) {
-              if (resultBlock.content.type === "tool_result") {
-                resultBlock.content.isError = true;
-                resultBlock.content.durationMs = Date.now() - started;
-              }
-              throw new TurnAborted(String(o.signal.reason ?? "cancelled"));
+            if (!o.signal.aborted) {
+              output = `${call.name} failed: ${err instanceof Error ? err.message : String(err)}`;
+              isError = true;
+            } else {
+              const seconds = ((Date.now() - started) / 1000).toFixed(1);
+              const printed = soFar.toString();
+              output = `${printed === "" ? "(no output)" : printed.replace(/\n$/, "")}\n\n${call.name} was stopped after ${seconds} s: ${abortNote(o.signal)}.`;
+              isError = true;
             }
-            output = `${call.name} failed: ${err instanceof Error ? err.message : String(err)}`;
-            isError = true;
           }
         }
         if (resultBlock.content.type === "tool_result") {
@@ -252,18 +221,27 @@ export async function runAgentLoop(messages: ModelMessage[], o: LoopOptions): Pr
         }
         blocks.complete(resultBlock);
         if (useBlock?.content.type === "tool_use") {
-          useBlock.content.status = isError ? "failed" : "succeeded";
+          useBlock.content.status = o.signal.aborted
+            ? "cancelled"
+            : isError
+              ? "failed"
+              : "succeeded";
           blocks.complete(useBlock);
         }
-        if (sandboxFailure) throw sandboxFailure;
         results.push({
           type: "tool_result",
           tool_use_id: call.id,
           content: output,
           is_error: isError,
         });
+        if (sandboxFailure) throw sandboxFailure;
+        if (o.signal.aborted) {
+          // What ran is answered truthfully; the calls after it were never started.
+          messages.push({ role: "user", content: results });
+          throw new TurnAborted(abortNote(o.signal));
+        }
         // Every tool call may change files: compare the workspace with what was saved.
-        await o.session.sync(o.context).catch(() => {});
+        await o.sink.syncWorkspace(o.context).catch(() => {});
       }
       messages.push({ role: "user", content: results });
       o.onMessages?.(messages);
@@ -279,4 +257,10 @@ export async function runAgentLoop(messages: ModelMessage[], o: LoopOptions): Pr
   } finally {
     await blocks.saved();
   }
+}
+
+/** Why a turn was stopped, for the model and the tool result ("cancelled by the user"). */
+export function abortNote(signal: AbortSignal): string {
+  const why = signal.reason as unknown;
+  return why instanceof Error ? why.message : typeof why === "string" ? why : "cancelled";
 }

@@ -1,6 +1,6 @@
 // Structured logs: one JSON object per line on stdout.
 
-import type { Logger } from "../ports/logger.js";
+import type { Logger } from "../../ports/logger.js";
 
 export type { Logger };
 

@@ -1,7 +1,7 @@
-import { AppError } from "../domain/errors.js";
-import type { EventPayload, SessionEvent } from "../domain/types.js";
-import type { PersistenceAdapter } from "../ports/persistence.js";
-import type { Logger } from "./logger.js";
+import { AppError } from "../../domain/errors.js";
+import type { EventPayload, SessionEvent } from "../../domain/types.js";
+import type { Logger } from "../../ports/logger.js";
+import type { PersistenceAdapter } from "../../ports/persistence.js";
 
 /** Events a subscriber may fall behind by before its stream ends with ResourceExhausted. */
 export const SUBSCRIBER_BUFFER_EVENTS = 10_000;
@@ -9,6 +9,9 @@ export const SUBSCRIBER_BUFFER_EVENTS = 10_000;
 export const FEED_MEMORY_EVENTS = 2_000;
 /** Events read from storage per page during a replay. */
 const REPLAY_PAGE = 500;
+/** A failed save is tried again after this long, doubling up to FLUSH_RETRY_MAX_MS. */
+const FLUSH_RETRY_MIN_MS = 100;
+const FLUSH_RETRY_MAX_MS = 5_000;
 
 export interface EmitContext {
   turnId?: string;
@@ -56,6 +59,9 @@ export class EventFeed {
   private readonly unsaved: SessionEvent[] = [];
   private persistedSequence: number;
   private flushing: Promise<void> | undefined;
+  private retryDelayMs = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private lastError: unknown;
   private readonly subscribers = new Set<Subscriber>();
   private ended = false;
 
@@ -120,16 +126,52 @@ export class EventFeed {
     return event;
   }
 
-  /** Resolves when every event emitted so far is in storage. */
-  async flush(): Promise<void> {
+  /**
+   * Resolves when every event emitted so far is in storage. A store that fails is tried again
+   * with backoff for as long as it takes; with `timeoutMs`, rejects with STORE_UNAVAILABLE when
+   * the events are not stored by then (they stay queued and keep being retried).
+   */
+  async flush(timeoutMs?: number): Promise<void> {
+    const stored = this.whenStored();
+    if (timeoutMs === undefined) return stored;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new AppError(
+              "unavailable",
+              "STORE_UNAVAILABLE",
+              `the session's events could not be stored: ${errorText(this.lastError)}`,
+              undefined,
+              { retryable: "true" },
+            ),
+          ),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([stored, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Whether every event emitted so far is stored. */
+  get isFlushed(): boolean {
+    return this.unsaved.length === 0 && !this.flushing;
+  }
+
+  private async whenStored(): Promise<void> {
     while (this.unsaved.length > 0 || this.flushing) {
-      if (!this.flushing) this.scheduleFlush();
-      await this.flushing;
+      if (!this.flushing && !this.retryTimer) this.scheduleFlush();
+      if (this.flushing) await this.flushing;
+      else await new Promise((r) => setTimeout(r, Math.max(this.retryDelayMs, 10)));
     }
   }
 
   private scheduleFlush(): void {
-    if (this.flushing) return;
+    if (this.flushing || this.retryTimer) return;
     this.flushing = (async () => {
       try {
         while (this.unsaved.length > 0) {
@@ -137,25 +179,34 @@ export class EventFeed {
           try {
             await this.store.appendEvents(this.sessionId, batch);
           } catch (err) {
-            // Part of the batch may be stored (an ordered insert that failed half way): keep
-            // only what is not, and try again on the next emit or flush.
+            // Part of the batch may be stored (an ordered insert that failed half way, or a
+            // write whose acknowledgement was lost): keep only what is not, and try again.
             const stored = await this.store
               .readEvents(this.sessionId, batch[0]!.sequence - 1, batch.length)
               .catch(() => []);
+            // Stored events are delivered in order only: keep the stored prefix, send the rest
+            // again (a store counts an event it already has as stored).
             const done = new Set(stored.map((e) => e.sequence));
-            this.unsaved.unshift(...batch.filter((e) => !done.has(e.sequence)));
-            this.logger.error("saving events failed", { sessionId: this.sessionId, err });
-            await new Promise((r) => setTimeout(r, 200));
-            throw err;
+            let prefix = 0;
+            while (prefix < batch.length && done.has(batch[prefix]!.sequence)) prefix++;
+            this.unsaved.unshift(...batch.slice(prefix));
+            this.lastError = err;
+            this.retryDelayMs = Math.min(
+              Math.max(this.retryDelayMs * 2, FLUSH_RETRY_MIN_MS),
+              FLUSH_RETRY_MAX_MS,
+            );
+            this.logger.warn("saving events failed; retrying", {
+              sessionId: this.sessionId,
+              retryInMs: this.retryDelayMs,
+              err,
+            });
+            this.deliver(batch.slice(0, prefix));
+            return;
           }
-          const last = batch.at(-1)!.sequence;
-          this.persistedSequence = last;
-          // Delivered only once stored: what a reader saw survives a crash, and a sequence is
-          // never reused for something else.
-          for (const event of batch) for (const sub of this.subscribers) sub.push(event);
-          this.trimRecent();
+          this.retryDelayMs = 0;
+          this.deliver(batch);
           // The record's copy only speeds up the next open, which reads past it anyway.
-          await this.saveSequence(last).catch((err: unknown) =>
+          await this.saveSequence(batch.at(-1)!.sequence).catch((err: unknown) =>
             this.logger.warn("saving the last sequence failed", {
               sessionId: this.sessionId,
               err,
@@ -164,8 +215,28 @@ export class EventFeed {
         }
       } finally {
         this.flushing = undefined;
+        if (this.unsaved.length > 0 && this.retryDelayMs > 0 && !this.ended) {
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = undefined;
+            this.scheduleFlush();
+          }, this.retryDelayMs);
+          this.retryTimer.unref();
+        }
       }
-    })().catch(() => {});
+    })().catch((err: unknown) =>
+      this.logger.error("event feed writer failed", { sessionId: this.sessionId, err }),
+    );
+  }
+
+  /**
+   * Hands stored events to the subscribers. Delivered only once stored: what a reader saw
+   * survives a crash, and a sequence is never reused for something else.
+   */
+  private deliver(stored: SessionEvent[]): void {
+    if (stored.length === 0) return;
+    this.persistedSequence = stored.at(-1)!.sequence;
+    for (const event of stored) for (const sub of this.subscribers) sub.push(event);
+    this.trimRecent();
   }
 
   /** Drops old events from memory, never ones not yet in storage. */
@@ -240,13 +311,19 @@ export class EventFeed {
     return this.recent.filter((e) => e.sequence >= from && e.sequence <= to);
   }
 
-  /** Ends every subscription cleanly (shutdown, session deleted). */
+  /** Ends every subscription cleanly (shutdown, session deleted) and stops retrying saves. */
   end(): void {
     this.ended = true;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     for (const s of [...this.subscribers]) {
       s.closed = true;
       this.subscribers.delete(s);
       s.wake?.();
     }
   }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : err === undefined ? "no answer" : String(err);
 }

@@ -1,0 +1,143 @@
+import type { Logger } from "../../ports/logger.js";
+import type { PersistenceAdapter } from "../../ports/persistence.js";
+import type { Sandbox, SandboxProvider } from "../../ports/sandbox.js";
+import type { SessionManager } from "../sessions/session-manager.js";
+
+/** A failed recovery of a session is tried again after this long, doubling up to the max. */
+const RETRY_MIN_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+
+/**
+ * Restart recovery: picks up what a previous run of the server left. It runs in the background
+ * while the server already answers; calls on a session wait until recovery is done with it.
+ * - Sessions with a claimed turn or waiting messages are loaded and their turns run again: the
+ *   turn engine first settles a claimed turn from the feed (`settleClaimedTurn`), so a turn
+ *   completes exactly once.
+ * - Sandboxes that outlived the server are re-attached to their session (their changes saved);
+ *   sandboxes no session owns are terminated.
+ * A session whose recovery fails (the store is down) is tried again with backoff.
+ */
+export class Recovery {
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly o: {
+      manager: SessionManager;
+      store: PersistenceAdapter;
+      logger: Logger;
+    },
+  ) {}
+
+  /**
+   * One pass over everything; resolves when it is done (sessions that failed are retried later).
+   * While the store cannot even list what to recover, calls are let through (they fail on the
+   * store themselves) and the pass starts again with backoff.
+   */
+  async run(): Promise<void> {
+    for (let delay = RETRY_MIN_MS; !this.stopped; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
+      const listing = this.plan();
+      this.o.manager.holdUntil(listing.then(() => {}));
+      try {
+        const { sessions, sandboxes } = await listing;
+        const failed = await this.recover(sessions, sandboxes);
+        if (failed.length > 0) this.retry(failed, RETRY_MIN_MS);
+        return;
+      } catch (err) {
+        this.o.logger.error("listing what to recover failed; will retry", {
+          retryInMs: delay,
+          err,
+        });
+        await new Promise((resolve) => {
+          this.timer = setTimeout(resolve, delay);
+        });
+      }
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  /** The sessions to recover, and each one's live sandbox. */
+  private async plan(): Promise<{
+    sessions: Set<string>;
+    sandboxes: Map<string, { provider: SandboxProvider; sandboxId: string }>;
+  }> {
+    const sessions = new Set<string>();
+    const sandboxes = new Map<string, { provider: SandboxProvider; sandboxId: string }>();
+    const running = await this.o.store.listAllSessions({ state: "running" });
+    for (const record of running) sessions.add(record.id);
+    for (const provider of this.o.manager.sandboxProviders?.providers.values() ?? []) {
+      const live = await provider.listLive().catch((err: unknown) => {
+        this.o.logger.warn("listing live sandboxes failed", { provider: provider.name, err });
+        return [];
+      });
+      for (const { sandboxId, sessionId } of live) {
+        sessions.add(sessionId);
+        sandboxes.set(sessionId, { provider, sandboxId });
+      }
+    }
+    return { sessions, sandboxes };
+  }
+
+  private async recover(
+    sessions: Set<string>,
+    sandboxes: Map<string, { provider: SandboxProvider; sandboxId: string }>,
+  ): Promise<string[]> {
+    const failed: string[] = [];
+    const work = [...sessions].map((sessionId) => {
+      const done = this.recoverOne(sessionId, sandboxes.get(sessionId)).catch((err: unknown) => {
+        this.o.logger.error("recovering a session failed; will retry", { sessionId, err });
+        failed.push(sessionId);
+      });
+      this.o.manager.markRecovering(sessionId, done);
+      return done;
+    });
+    await Promise.all(work);
+    return failed;
+  }
+
+  private async recoverOne(
+    sessionId: string,
+    live: { provider: SandboxProvider; sandboxId: string } | undefined,
+  ): Promise<void> {
+    const record = await this.o.store.loadSession(sessionId);
+    if (live) {
+      const owned =
+        record?.sandbox?.provider === live.provider.name &&
+        record.sandbox.sandboxId === live.sandboxId;
+      const sandbox: Sandbox | null = await live.provider
+        .attach(live.sandboxId, sessionId)
+        .catch(() => null);
+      if (sandbox && !owned) {
+        this.o.logger.info("terminating an orphan sandbox", {
+          provider: live.provider.name,
+          sessionId,
+        });
+        await sandbox.terminate().catch(() => {});
+      } else if (sandbox) {
+        const session = await this.o.manager.load(sessionId);
+        await session.sandbox.adopt(sandbox);
+        this.o.logger.info("re-attached a live sandbox", {
+          provider: live.provider.name,
+          sessionId,
+        });
+      }
+    }
+    if (record && (record.currentTurn || record.queuedMessages.length > 0)) {
+      const session = await this.o.manager.load(sessionId);
+      this.o.manager.kick(session);
+    }
+  }
+
+  private retry(sessionIds: string[], delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(async () => {
+      const failed = await this.recover(new Set(sessionIds), new Map());
+      if (failed.length > 0) this.retry(failed, Math.min(delayMs * 2, RETRY_MAX_MS));
+    }, delayMs);
+    this.timer.unref();
+  }
+}

@@ -1,0 +1,226 @@
+import { AppError } from "../../domain/errors.js";
+import type { AgentProfile, EventPayload, SandboxStatus } from "../../domain/types.js";
+import type { Logger } from "../../ports/logger.js";
+import type { PersistenceAdapter } from "../../ports/persistence.js";
+import type { Sandbox, SandboxProvider } from "../../ports/sandbox.js";
+import type { EmitContext } from "../feed/event-feed.js";
+import type { KeyedLock } from "../shared/keyed-lock.js";
+import {
+  type FileChange,
+  restoreWorkspace,
+  type SavedFiles,
+  syncWorkspace,
+} from "./workspace-sync.js";
+
+export interface SandboxProviders {
+  /** The provider for profiles that name none. */
+  defaultProvider: string;
+  providers: ReadonlyMap<string, SandboxProvider>;
+}
+
+export interface SessionSandboxDeps {
+  sessionId: string;
+  store: PersistenceAdapter;
+  logger: Logger;
+  providers: SandboxProviders | undefined;
+  /** The workspace lock, shared with the file API: one workspace operation at a time. */
+  locks: KeyedLock;
+  syncIntervalMs: number;
+  emit(payload: EventPayload, context?: EmitContext): void;
+  /** The session's state, for status events. */
+  state(): "idle" | "running";
+  /** Stores where the sandbox is, so a restarted server finds it again. */
+  remember(where: { provider: string; sandboxId: string } | undefined): Promise<void>;
+}
+
+/** Picks the profile's sandbox provider, or fails with a clear reason. */
+export function providerFor(providers: SandboxProviders | undefined, profile: AgentProfile) {
+  if (!providers) {
+    throw new AppError(
+      "failed_precondition",
+      "NO_SANDBOX_PROVIDER",
+      "this server runs no sandbox provider",
+    );
+  }
+  const name =
+    profile.sandbox.provider === "default" ? providers.defaultProvider : profile.sandbox.provider;
+  const provider = providers.providers.get(name);
+  if (!provider) {
+    throw new AppError(
+      "failed_precondition",
+      "SANDBOX_PROVIDER_UNAVAILABLE",
+      `the profile asks for the ${name} sandbox provider, which this server does not run`,
+    );
+  }
+  return provider;
+}
+
+/**
+ * A loaded session's sandbox: started lazily (once, even when calls race) with the workspace
+ * restored, synced periodically and after every tool call, stopped with a final sync. Every
+ * operation holds the session's workspace lock, so a file written through the API and a
+ * sandbox start or sync never interleave.
+ */
+export class SessionSandbox {
+  private sandbox: Sandbox | undefined;
+  private current: SandboxStatus = "none";
+  private saved: SavedFiles = new Map();
+  private starting: Promise<Sandbox> | undefined;
+  private syncTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly d: SessionSandboxDeps) {}
+
+  get status(): SandboxStatus {
+    return this.current;
+  }
+
+  get id(): string {
+    return this.sandbox?.id ?? "";
+  }
+
+  /** The running sandbox, if any. Use under the workspace lock (`withLock`). */
+  get live(): Sandbox | undefined {
+    return this.sandbox;
+  }
+
+  /** What the last sync saw, path -> info; kept in step by the file API. */
+  get savedFiles(): SavedFiles {
+    return this.saved;
+  }
+
+  withLock<T>(fn: () => Promise<T>): Promise<T> {
+    return this.d.locks.run(this.d.sessionId, fn);
+  }
+
+  private setStatus(status: SandboxStatus, message: string, context?: EmitContext): void {
+    this.current = status;
+    this.d.emit(
+      { type: "status_changed", state: this.d.state(), sandboxStatus: status, message },
+      context,
+    );
+  }
+
+  /** The session's sandbox, created and restored on first use; one start at a time. */
+  ensure(profile: AgentProfile, context: EmitContext = {}): Promise<Sandbox> {
+    this.starting ??= this.withLock(() => this.start(profile, context)).finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  private async start(profile: AgentProfile, context: EmitContext): Promise<Sandbox> {
+    if (this.sandbox) {
+      if (await this.sandbox.isAlive().catch(() => false)) return this.sandbox;
+      this.d.logger.warn("sandbox died", { sessionId: this.d.sessionId, sandboxId: this.id });
+      this.sandbox = undefined;
+      this.stopTimer();
+      this.setStatus("terminated", "the sandbox stopped unexpectedly; starting a new one", context);
+    }
+    let sandbox: Sandbox | undefined;
+    try {
+      const provider = providerFor(this.d.providers, profile);
+      this.setStatus("starting", `creating a ${provider.name} sandbox`, context);
+      sandbox = await provider.create({
+        sessionId: this.d.sessionId,
+        settings: profile.sandbox,
+        onProgress: (message) => this.setStatus("starting", message, context),
+      });
+      this.setStatus("starting", "restoring the workspace", context);
+      this.saved = await restoreWorkspace(this.d.sessionId, sandbox, this.d.store);
+      await this.d.remember({ provider: provider.name, sandboxId: sandbox.id });
+      this.sandbox = sandbox;
+      this.setStatus("ready", `sandbox ${sandbox.id} is ready`, context);
+      this.startTimer();
+      return sandbox;
+    } catch (err) {
+      this.sandbox = undefined;
+      if (sandbox) await sandbox.terminate().catch(() => {});
+      const reason = err instanceof Error ? err.message : String(err);
+      this.d.logger.error("sandbox start failed", { sessionId: this.d.sessionId, err });
+      this.setStatus("failed", reason, context);
+      if (err instanceof AppError) throw err;
+      throw new AppError(
+        "unavailable",
+        "SANDBOX_START_FAILED",
+        `the sandbox could not start: ${reason}`,
+      );
+    }
+  }
+
+  /**
+   * Takes over a sandbox that outlived a previous run of the server: the stored workspace is
+   * what was saved, and a sync saves what changed since.
+   */
+  adopt(sandbox: Sandbox): Promise<void> {
+    return this.withLock(async () => {
+      this.sandbox = sandbox;
+      this.saved = new Map(
+        (await this.d.store.listWorkspaceFiles(this.d.sessionId)).map((f) => [f.path, f]),
+      );
+      this.current = "ready";
+      await this.syncLocked();
+      this.startTimer();
+    });
+  }
+
+  /** Saves what changed in the sandbox's workspace and emits file events. */
+  sync(context: EmitContext = {}): Promise<FileChange[]> {
+    return this.withLock(() => this.syncLocked(context));
+  }
+
+  /** `sync` for a caller that holds the workspace lock. */
+  async syncLocked(context: EmitContext = {}): Promise<FileChange[]> {
+    const sandbox = this.sandbox;
+    if (!sandbox) return [];
+    const { changes, skipped } = await syncWorkspace(
+      this.d.sessionId,
+      sandbox,
+      this.d.store,
+      this.saved,
+    );
+    for (const change of changes) this.d.emit(change, context);
+    if (skipped.length > 0) {
+      this.d.logger.warn("files over the size limit were not saved", {
+        sessionId: this.d.sessionId,
+        paths: skipped.slice(0, 20),
+      });
+    }
+    return changes;
+  }
+
+  /** Syncs (unless `sync` is false), terminates the sandbox and says so in the feed. */
+  stop(why: string, options: { sync?: boolean } = {}): Promise<void> {
+    this.stopTimer();
+    return this.withLock(async () => {
+      const sandbox = this.sandbox;
+      if (!sandbox) return;
+      if (options.sync !== false) {
+        await this.syncLocked().catch((err: unknown) =>
+          this.d.logger.error("final sync failed", { sessionId: this.d.sessionId, err }),
+        );
+      }
+      await sandbox
+        .terminate()
+        .catch((err: unknown) =>
+          this.d.logger.warn("terminate failed", { sessionId: this.d.sessionId, err }),
+        );
+      this.sandbox = undefined;
+      this.setStatus("terminated", why);
+    });
+  }
+
+  private startTimer(): void {
+    this.stopTimer();
+    this.syncTimer = setInterval(() => {
+      this.sync().catch((err: unknown) =>
+        this.d.logger.warn("periodic sync failed", { sessionId: this.d.sessionId, err }),
+      );
+    }, this.d.syncIntervalMs);
+    this.syncTimer.unref();
+  }
+
+  private stopTimer(): void {
+    clearInterval(this.syncTimer);
+    this.syncTimer = undefined;
+  }
+}

@@ -1,0 +1,141 @@
+import type {
+  QueuedMessage,
+  SandboxStatus,
+  SessionRecord,
+  SessionState,
+  Turn,
+} from "../../domain/types.js";
+import type { PersistenceAdapter, SessionUpdate } from "../../ports/persistence.js";
+import type { EmitContext, EventFeed } from "../feed/event-feed.js";
+import type { SessionSandbox } from "../sandbox/session-sandbox.js";
+
+/** What runs for a session right now, as GetSession shows it. */
+export interface SessionRuntime {
+  loaded: boolean;
+  sandboxStatus: SandboxStatus;
+  sandboxId: string;
+  currentTurn?: Turn;
+  /** Accepted messages whose turn has not started, oldest first. */
+  queuedMessages: QueuedMessage[];
+}
+
+export const NOT_LOADED: SessionRuntime = Object.freeze({
+  loaded: false,
+  sandboxStatus: "none",
+  sandboxId: "",
+  queuedMessages: [],
+}) as SessionRuntime;
+
+/** The running turn of a loaded session: its record and how to stop it. */
+export interface RunningTurn {
+  turn: Turn;
+  abort: AbortController;
+}
+
+/** Messages still waiting: accepted, not started, not cancelled. */
+export function waitingMessages(record: SessionRecord): QueuedMessage[] {
+  return record.queuedMessages.filter(
+    (q) => q.turnId !== record.currentTurn?.id && !q.cancelRequested,
+  );
+}
+
+/** A record's state follows from its facts: running while a turn runs or messages wait. */
+export function stateOf(
+  record: Pick<SessionRecord, "currentTurn" | "queuedMessages">,
+): SessionState {
+  return record.currentTurn || record.queuedMessages.length > 0 ? "running" : "idle";
+}
+
+/**
+ * A session held in memory because it has a sandbox, a turn or waiting messages: its record (a
+ * cache, changed only through `update`), its event feed and its sandbox. Created by the
+ * SessionManager on the first message that needs it; unloaded on idle timeout, `unloadSession`
+ * or shutdown.
+ */
+export class LoadedSession {
+  private cached: SessionRecord;
+  private writes: Promise<unknown> = Promise.resolve();
+  private running: RunningTurn | undefined;
+  /** The turn engine's run over waiting messages, while it runs. */
+  draining: Promise<void> | undefined;
+  lastActivity = Date.now();
+
+  constructor(
+    record: SessionRecord,
+    readonly feed: EventFeed,
+    readonly sandbox: SessionSandbox,
+    private readonly store: PersistenceAdapter,
+  ) {
+    this.cached = record;
+  }
+
+  get id(): string {
+    return this.cached.id;
+  }
+
+  /** The record as last stored. */
+  get record(): Readonly<SessionRecord> {
+    return this.cached;
+  }
+
+  get current(): RunningTurn | undefined {
+    return this.running;
+  }
+
+  set current(turn: RunningTurn | undefined) {
+    this.running = turn;
+  }
+
+  getState(): SessionRuntime & { record: SessionRecord } {
+    return {
+      record: this.cached,
+      loaded: true,
+      sandboxStatus: this.sandbox.status,
+      sandboxId: this.sandbox.id,
+      ...(this.running ? { currentTurn: this.running.turn } : {}),
+      queuedMessages: waitingMessages(this.cached),
+    };
+  }
+
+  emit: EventFeed["emit"] = (payload, context) => this.feed.emit(payload, context);
+
+  /**
+   * Stores a change of the record, after every earlier one: `change` is computed from the
+   * record as it is when the write's turn comes, and the cached record changes only once the
+   * store took it. Updates never run concurrently: a store may apply a partial update as
+   * read-modify-write (FerretDB v1 does), and two at once would lose one. The state (running,
+   * idle) is derived here; a change of it is announced in the feed.
+   */
+  update(
+    change: (record: Readonly<SessionRecord>) => SessionUpdate,
+    context?: EmitContext,
+  ): Promise<void> {
+    const write = this.writes.then(async () => {
+      const updates: SessionUpdate = { ...change(this.cached) };
+      const next = { ...this.cached, ...updates } as Record<string, unknown>;
+      for (const [key, value] of Object.entries(updates)) if (value === undefined) delete next[key];
+      const state = stateOf(next as unknown as SessionRecord);
+      if (state !== this.cached.state) updates.state = next.state = state;
+      await this.store.updateSessionRecord(this.id, updates);
+      const before = this.cached.state;
+      this.cached = next as unknown as SessionRecord;
+      if (before !== state) {
+        this.emit(
+          { type: "status_changed", state, sandboxStatus: this.sandbox.status, message: "" },
+          context,
+        );
+      }
+    });
+    this.writes = write.catch(() => {});
+    return write;
+  }
+
+  touch(): void {
+    this.lastActivity = Date.now();
+  }
+
+  /** Whether the session does nothing: no turn, nothing waiting, no engine running. */
+  get isIdle(): boolean {
+    return !this.running && !this.draining && this.cached.queuedMessages.length === 0;
+  }
+}

@@ -1,0 +1,284 @@
+import { AppError, notFound } from "../../domain/errors.js";
+import type { Logger } from "../../ports/logger.js";
+import type { PersistenceAdapter } from "../../ports/persistence.js";
+import type { EmitContext } from "../feed/event-feed.js";
+import type { Feeds } from "../feed/feeds.js";
+import { type SandboxProviders, SessionSandbox } from "../sandbox/session-sandbox.js";
+import { KeyedLock } from "../shared/keyed-lock.js";
+import { Transcripts } from "../turns/conversation.js";
+import { LoadedSession, NOT_LOADED, type SessionRuntime } from "./loaded-session.js";
+
+export const DEFAULT_IDLE_TIMEOUT_MS = 15 * 60 * 1000;
+export const DEFAULT_SYNC_INTERVAL_MS = 30 * 1000;
+/** A turn engine run that failed is tried again after this long, doubling up to the max. */
+const KICK_RETRY_MIN_MS = 500;
+const KICK_RETRY_MAX_MS = 30_000;
+
+/** Runs a session's turns; the session manager starts it when messages wait. */
+export interface TurnEngine {
+  /** Runs waiting messages one after another until none is left. */
+  drain(session: LoadedSession): Promise<void>;
+}
+
+export interface SessionManagerOptions {
+  store: PersistenceAdapter;
+  feeds: Feeds;
+  logger: Logger;
+  sandboxes?: SandboxProviders | undefined;
+  idleTimeoutMs?: number;
+  syncIntervalMs?: number;
+}
+
+/**
+ * The loaded sessions: a session is loaded (its record cached, its feed open, its sandbox
+ * managed) on the first message or file operation that needs it, and unloaded when idle for
+ * `idleTimeoutMs`, by `unloadSession`, or at shutdown. The turn engine and recovery work on
+ * loaded sessions; the seed library's `getLoadedSessions`, `getSession(id).getState()` and
+ * `unloadSession(id)` are here.
+ */
+export class SessionManager {
+  readonly idleTimeoutMs: number;
+  readonly syncIntervalMs: number;
+  /** The workspace lock of each session, loaded or not. */
+  readonly workspaceLocks = new KeyedLock();
+  /** Loaded sessions' conversations in the model's form. */
+  readonly transcripts: Transcripts;
+  private readonly loaded = new Map<string, LoadedSession>();
+  private readonly loading = new Map<string, Promise<LoadedSession>>();
+  private readonly idleTimers = new Map<string, NodeJS.Timeout>();
+  private readonly retryDelays = new Map<string, number>();
+  /** Sessions recovery has not finished with: their calls wait for it. */
+  private readonly recovering = new Map<string, Promise<void>>();
+  /** Until recovery knows which sessions it recovers, every call waits. */
+  private held: Promise<void> = Promise.resolve();
+  private engine: TurnEngine | undefined;
+  private closed = false;
+
+  constructor(private readonly o: SessionManagerOptions) {
+    this.idleTimeoutMs = o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    this.syncIntervalMs = o.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS;
+    this.transcripts = new Transcripts(o.store);
+  }
+
+  get store(): PersistenceAdapter {
+    return this.o.store;
+  }
+
+  get feeds(): Feeds {
+    return this.o.feeds;
+  }
+
+  get sandboxProviders(): SandboxProviders | undefined {
+    return this.o.sandboxes;
+  }
+
+  setTurnEngine(engine: TurnEngine): void {
+    this.engine = engine;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  getLoadedSessions(): LoadedSession[] {
+    return [...this.loaded.values()];
+  }
+
+  getSession(sessionId: string): LoadedSession | undefined {
+    return this.loaded.get(sessionId);
+  }
+
+  runtimeOf(sessionId: string): SessionRuntime {
+    return this.loaded.get(sessionId)?.getState() ?? NOT_LOADED;
+  }
+
+  /** Holds calls on `sessionId` until `recovery` is done (used by restart recovery). */
+  markRecovering(sessionId: string, recovery: Promise<void>): void {
+    const done = recovery.catch(() => {});
+    this.recovering.set(sessionId, done);
+    void done.then(() => {
+      if (this.recovering.get(sessionId) === done) this.recovering.delete(sessionId);
+    });
+  }
+
+  /** Holds every call on any session until `planned` settles (recovery is listing). */
+  holdUntil(planned: Promise<void>): void {
+    this.held = planned.catch(() => {});
+  }
+
+  /** Resolves once recovery is done with the session (at once for most sessions). */
+  async whenRecovered(sessionId: string): Promise<void> {
+    await this.held;
+    await this.recovering.get(sessionId);
+  }
+
+  /** Loads a session into memory (single flight). */
+  async load(sessionId: string): Promise<LoadedSession> {
+    const existing = this.loaded.get(sessionId);
+    if (existing) return existing;
+    let pending = this.loading.get(sessionId);
+    if (!pending) {
+      pending = this.open(sessionId).finally(() => this.loading.delete(sessionId));
+      this.loading.set(sessionId, pending);
+    }
+    return pending;
+  }
+
+  private async open(sessionId: string): Promise<LoadedSession> {
+    if (this.closed)
+      throw new AppError("unavailable", "SHUTTING_DOWN", "the server is shutting down");
+    const record = await this.o.store.loadSession(sessionId);
+    if (!record) throw notFound("session", sessionId, "session_id");
+    const feed = await this.o.feeds.get(sessionId, record);
+    let session: LoadedSession | undefined;
+    const sandbox = new SessionSandbox({
+      sessionId,
+      store: this.o.store,
+      logger: this.o.logger,
+      providers: this.o.sandboxes,
+      locks: this.workspaceLocks,
+      syncIntervalMs: this.syncIntervalMs,
+      emit: (payload, context) => feed.emit(payload, context),
+      state: () => session?.record.state ?? record.state,
+      remember: (where) => session!.update(() => ({ sandbox: where })),
+    });
+    session = new LoadedSession(
+      { ...record, lastSequence: feed.sequence },
+      feed,
+      sandbox,
+      this.o.store,
+    );
+    this.loaded.set(sessionId, session);
+    this.touch(session);
+    return session;
+  }
+
+  /**
+   * Starts the turn engine on a session's waiting messages unless it already runs. When it
+   * fails (the store is down), it is started again later, with backoff, while work is left.
+   */
+  kick(session: LoadedSession): void {
+    if (session.draining || !this.engine || this.closed) return;
+    const engine = this.engine;
+    session.draining = engine
+      .drain(session)
+      .then(
+        () => {
+          this.retryDelays.delete(session.id);
+        },
+        (err: unknown) => {
+          const delay = Math.min(
+            (this.retryDelays.get(session.id) ?? KICK_RETRY_MIN_MS / 2) * 2,
+            KICK_RETRY_MAX_MS,
+          );
+          this.retryDelays.set(session.id, delay);
+          this.o.logger.error("running the session's turns failed; will retry", {
+            sessionId: session.id,
+            retryInMs: delay,
+            err,
+          });
+          const retry = setTimeout(() => {
+            if (this.loaded.get(session.id) === session) this.kick(session);
+          }, delay);
+          retry.unref();
+        },
+      )
+      .finally(() => {
+        session.draining = undefined;
+        this.touch(session);
+      });
+  }
+
+  /** Notes activity: the idle timer starts again. */
+  touch(session: LoadedSession): void {
+    session.touch();
+    clearTimeout(this.idleTimers.get(session.id));
+    const timer = setTimeout(() => {
+      if (!session.isIdle) return this.touch(session);
+      this.o.logger.info("session idle: unloading", {
+        sessionId: session.id,
+        idleMs: this.idleTimeoutMs,
+      });
+      this.unloadSession(session.id, "idle timeout").catch((err: unknown) =>
+        this.o.logger.error("idle unload failed", { sessionId: session.id, err }),
+      );
+    }, this.idleTimeoutMs);
+    timer.unref();
+    this.idleTimers.set(session.id, timer);
+  }
+
+  /** Ends what runs for a loaded session and forgets it; the feed and store stay. */
+  private async evict(sessionId: string, why: AppError, stop: (s: LoadedSession) => Promise<void>) {
+    const session = this.loaded.get(sessionId);
+    if (!session) return;
+    session.current?.abort.abort(why);
+    await session.draining;
+    clearTimeout(this.idleTimers.get(sessionId));
+    this.idleTimers.delete(sessionId);
+    await stop(session);
+    this.loaded.delete(sessionId);
+    this.transcripts.forget(sessionId);
+    this.retryDelays.delete(sessionId);
+  }
+
+  /**
+   * Syncs the workspace, ends the sandbox and forgets the session. A running turn is cancelled
+   * first (it ends as interrupted).
+   */
+  async unloadSession(sessionId: string, why = "unloaded"): Promise<void> {
+    await this.evict(sessionId, new AppError("unavailable", "UNLOADED", why), (s) =>
+      s.sandbox.stop(why),
+    );
+    await this.o.feeds.release(sessionId, () => this.loaded.has(sessionId));
+  }
+
+  /** Ends the session's sandbox, feed and local workspace; the caller removes stored data. */
+  async destroySession(sessionId: string): Promise<void> {
+    await this.evict(sessionId, new AppError("unavailable", "DELETED", "session deleted"), (s) =>
+      s.sandbox.stop("session deleted", { sync: false }),
+    );
+    await this.o.feeds.end(sessionId);
+    for (const provider of this.o.sandboxes?.providers.values() ?? []) {
+      await provider.destroy?.(sessionId);
+    }
+  }
+
+  /** Releases the feed of a session that is not loaded once nobody reads it. */
+  releaseFeed(sessionId: string): Promise<void> {
+    return this.o.feeds.release(sessionId, () => this.loaded.has(sessionId));
+  }
+
+  /** Emits on a session's feed whether or not it is loaded (file events of the API). */
+  async emit(
+    sessionId: string,
+    payload: Parameters<LoadedSession["emit"]>[0],
+    context?: EmitContext,
+  ) {
+    const feed = await this.o.feeds.get(sessionId);
+    const event = feed.emit(payload, context);
+    return { feed, event };
+  }
+
+  /**
+   * Interrupts running turns, syncs every loaded session's workspace and stores every feed
+   * (waiting at most `graceMs` for a store that does not answer).
+   */
+  async shutdown(graceMs = 10_000): Promise<void> {
+    this.closed = true;
+    const why = new AppError("unavailable", "SHUTTING_DOWN", "the server is shutting down");
+    for (const session of this.loaded.values()) session.current?.abort.abort(why);
+    await Promise.all(
+      [...this.loaded.values()].map(async (session) => {
+        await session.draining;
+        clearTimeout(this.idleTimers.get(session.id));
+        await session.sandbox
+          .sync()
+          .catch((err: unknown) =>
+            this.o.logger.error("sync at shutdown failed", { sessionId: session.id, err }),
+          );
+      }),
+    );
+    for (const timer of this.idleTimers.values()) clearTimeout(timer);
+    await this.o.feeds.endAll(graceMs);
+  }
+}

@@ -1,0 +1,125 @@
+import { AppError, invalidField } from "../../domain/errors.js";
+import { isId, newId } from "../../domain/ids.js";
+import { LIMITS } from "../../domain/limits.js";
+import type { Attachment, Block, QueuedMessage } from "../../domain/types.js";
+import type { PersistenceAdapter } from "../../ports/persistence.js";
+import { waitingMessages } from "../sessions/loaded-session.js";
+import type { SessionManager } from "../sessions/session-manager.js";
+import type { Sessions } from "../sessions/sessions.js";
+import { decodePageToken, encodePageToken, pageSize } from "../shared/validate.js";
+import { ATTACHMENT_TYPES } from "./conversation.js";
+
+const isSequence = (p: unknown): p is number =>
+  typeof p === "number" && Number.isInteger(p) && p >= 0;
+
+function checkMessage(text: string, attachments: Attachment[]): void {
+  if (text.length > LIMITS.maxMessageTextLength) {
+    throw invalidField("text", `must be at most ${LIMITS.maxMessageTextLength} characters`);
+  }
+  if (text.trim() === "" && attachments.length === 0) throw invalidField("text", "is required");
+  if (attachments.length > LIMITS.maxAttachments) {
+    throw invalidField("attachments", `must have at most ${LIMITS.maxAttachments} entries`);
+  }
+  attachments.forEach((a, i) => {
+    const field = (name: string) => `attachments[${i}].${name}`;
+    if (a.name.length > 255) throw invalidField(field("name"), "must be at most 255 characters");
+    if (!(ATTACHMENT_TYPES as readonly string[]).includes(a.mediaType)) {
+      throw invalidField(field("media_type"), `must be one of ${ATTACHMENT_TYPES.join(", ")}`);
+    }
+    if (a.data.byteLength > LIMITS.maxAttachmentBytes) {
+      throw invalidField(field("data"), `must be at most ${LIMITS.maxAttachmentBytes} bytes`);
+    }
+  });
+}
+
+/**
+ * The conversation use cases: SendMessage accepts a message into the session's queue (stored
+ * before it is acknowledged), CancelTurn stops the running turn or marks a waiting one,
+ * ListMessages pages through the stored blocks. The turns themselves run in the TurnRunner.
+ */
+export class Messages {
+  constructor(
+    private readonly store: PersistenceAdapter,
+    private readonly sessions: Sessions,
+    private readonly manager: SessionManager,
+  ) {}
+
+  async send(
+    tenantId: string,
+    sessionId: string,
+    text: string,
+    attachments: Attachment[],
+  ): Promise<{ turnId: string; queued: boolean }> {
+    checkMessage(text, attachments);
+    await this.sessions.load(tenantId, sessionId);
+    await this.manager.whenRecovered(sessionId);
+    const session = await this.manager.load(sessionId);
+    if (waitingMessages(session.record).length >= LIMITS.maxQueuedMessages) {
+      throw new AppError(
+        "resource_exhausted",
+        "QUEUE_FULL",
+        `${LIMITS.maxQueuedMessages} messages already wait in this session; wait or cancel`,
+        undefined,
+        { limit: String(LIMITS.maxQueuedMessages) },
+      );
+    }
+    const now = new Date();
+    const message: QueuedMessage = { turnId: newId("trn"), text, attachments, enqueueTime: now };
+    const queued = !session.isIdle;
+    await session.update(
+      (r) => ({
+        queuedMessages: [...r.queuedMessages, message],
+        lastActivityTime: now,
+        updateTime: now,
+      }),
+      { turnId: message.turnId },
+    );
+    this.manager.touch(session);
+    this.manager.kick(session);
+    return { turnId: message.turnId, queued };
+  }
+
+  /**
+   * Cancels the running turn (`turnId` empty or its id) or a waiting one. A waiting turn is
+   * marked and ends as cancelled when its turn comes, so the feed shows it started and completed
+   * in order. Returns false when there is no such turn (any more).
+   */
+  async cancel(tenantId: string, sessionId: string, turnId: string): Promise<boolean> {
+    if (turnId !== "" && !isId("trn", turnId))
+      throw invalidField("turn_id", "is not a turn id (trn_...)");
+    await this.sessions.load(tenantId, sessionId);
+    await this.manager.whenRecovered(sessionId);
+    const session = this.manager.getSession(sessionId);
+    if (!session) return false;
+    const current = session.current;
+    if (current && (turnId === "" || current.turn.id === turnId)) {
+      current.abort.abort(new AppError("unavailable", "CANCELLED", "cancelled by the user"));
+      return true;
+    }
+    if (!waitingMessages(session.record).some((q) => q.turnId === turnId)) return false;
+    await session.update((r) => ({
+      queuedMessages: r.queuedMessages.map((q) =>
+        q.turnId === turnId ? { ...q, cancelRequested: true } : q,
+      ),
+    }));
+    this.manager.kick(session);
+    return true;
+  }
+
+  async list(
+    tenantId: string,
+    sessionId: string,
+    size: number,
+    token: string,
+  ): Promise<{ blocks: Block[]; nextPageToken: string }> {
+    await this.sessions.load(tenantId, sessionId);
+    const limit = pageSize("page_size", size, LIMITS.defaultBlockPageSize, LIMITS.maxBlockPageSize);
+    const after = decodePageToken("page_token", token, "blocks", isSequence) ?? 0;
+    const blocks = await this.store.listBlocks(sessionId, after, limit + 1);
+    const page = blocks.slice(0, limit);
+    return {
+      blocks: page,
+      nextPageToken: blocks.length > limit ? encodePageToken("blocks", page.at(-1)!.sequence) : "",
+    };
+  }
+}

@@ -1,0 +1,244 @@
+import { AppError, notFound } from "../../domain/errors.js";
+import { LIMITS } from "../../domain/limits.js";
+import { normalizeWorkspacePath } from "../../domain/paths.js";
+import type { FileInfo } from "../../domain/types.js";
+import type { PersistenceAdapter } from "../../ports/persistence.js";
+import type { LoadedSession } from "../sessions/loaded-session.js";
+import type { SessionManager } from "../sessions/session-manager.js";
+import { fileInfo, type Sessions } from "../sessions/sessions.js";
+import { decodePageToken, encodePageToken, pageSize } from "../shared/validate.js";
+
+/** How long a file call waits for its event to be stored. */
+const FILE_EVENT_TIMEOUT_MS = 10_000;
+
+const isPath = (p: unknown): p is string => typeof p === "string";
+
+/** A sandbox's file error as a client should see it: the workspace path, never a host path. */
+function fileError(err: unknown, path: string): unknown {
+  const kind = (err as { kind?: unknown } | null)?.kind;
+  switch (kind) {
+    case "is_directory":
+      return new AppError(
+        "failed_precondition",
+        "PATH_IS_DIRECTORY",
+        `${path} is a directory`,
+        "path",
+      );
+    case "not_directory":
+      return new AppError(
+        "failed_precondition",
+        "PATH_UNDER_FILE",
+        `a parent of ${path} is a file`,
+        "path",
+      );
+    case "name_too_long":
+      return new AppError(
+        "invalid_argument",
+        "INVALID_FIELD",
+        `path: a name in ${path} is too long`,
+        "path",
+      );
+    case "no_space":
+      return new AppError("resource_exhausted", "WORKSPACE_FULL", "the workspace is full", "path");
+    default:
+      return err;
+  }
+}
+
+/**
+ * The workspace file API: list, read, write and delete a session's files, whether or not its
+ * sandbox runs. Every call holds the session's workspace lock, the one a sandbox start, sync
+ * and stop hold too, so a file written here is either restored into a starting sandbox or
+ * written into the running one: never lost between the two. A file is stored before its event
+ * is written, and the call answers once both are.
+ */
+export class Workspaces {
+  constructor(
+    private readonly store: PersistenceAdapter,
+    private readonly sessions: Sessions,
+    private readonly manager: SessionManager,
+  ) {}
+
+  /** Runs `fn` under the workspace lock with the session's running sandbox synced first. */
+  private async locked<T>(
+    tenantId: string,
+    sessionId: string,
+    fn: (live: LoadedSession | undefined) => Promise<T>,
+  ): Promise<T> {
+    await this.sessions.load(tenantId, sessionId);
+    await this.manager.whenRecovered(sessionId);
+    return this.manager.workspaceLocks.run(sessionId, async () => {
+      const session = this.manager.getSession(sessionId);
+      const live = session?.sandbox.live ? session : undefined;
+      if (live) {
+        await live.sandbox.syncLocked();
+        this.manager.touch(live);
+      }
+      return fn(live);
+    });
+  }
+
+  async listFiles(
+    tenantId: string,
+    query: { sessionId: string; prefix: string; pageSize: number; pageToken: string },
+  ): Promise<{ files: FileInfo[]; nextPageToken: string }> {
+    const limit = pageSize(
+      "page_size",
+      query.pageSize,
+      LIMITS.defaultFilePageSize,
+      LIMITS.maxFilePageSize,
+    );
+    const prefix = query.prefix === "" ? "" : `${normalizeWorkspacePath(query.prefix, "prefix")}/`;
+    const after = decodePageToken("page_token", query.pageToken, "files", isPath);
+    const all = await this.locked(tenantId, query.sessionId, () =>
+      this.store.listWorkspaceFiles(query.sessionId),
+    );
+    const matching = all.filter(
+      (f) => f.path.startsWith(prefix) && (after === undefined || f.path > after),
+    );
+    const files = matching.slice(0, limit);
+    const last = files.at(-1);
+    return {
+      files,
+      nextPageToken: matching.length > limit && last ? encodePageToken("files", last.path) : "",
+    };
+  }
+
+  async readFile(
+    tenantId: string,
+    sessionId: string,
+    path: string,
+  ): Promise<{ info: FileInfo; content: Uint8Array }> {
+    const normalized = normalizeWorkspacePath(path);
+    const file = await this.locked(tenantId, sessionId, () =>
+      this.store.readWorkspaceFile(sessionId, normalized),
+    );
+    if (!file) throw notFound("file", normalized, "path");
+    return file;
+  }
+
+  async writeFile(
+    tenantId: string,
+    sessionId: string,
+    path: string,
+    content: Uint8Array,
+  ): Promise<FileInfo> {
+    const normalized = normalizeWorkspacePath(path);
+    if (content.byteLength > LIMITS.maxFileBytes) {
+      throw new AppError(
+        "invalid_argument",
+        "FILE_TOO_LARGE",
+        `content: must be at most ${LIMITS.maxFileBytes} bytes`,
+        "content",
+        { limit: String(LIMITS.maxFileBytes) },
+      );
+    }
+    return this.locked(tenantId, sessionId, async (live) => {
+      const files = await this.store.listWorkspaceFiles(sessionId);
+      const before = checkWrite(files, normalized, content.byteLength);
+      let info = fileInfo(normalized, content);
+      const sandbox = live?.sandbox.live;
+      if (live && sandbox) {
+        try {
+          await sandbox.writeFile(normalized, content);
+        } catch (err) {
+          throw fileError(err, normalized);
+        }
+        const stat = await sandbox.stat(normalized);
+        info = { ...info, modifyTime: new Date(stat?.mtimeMs ?? Date.now()) };
+        live.sandbox.savedFiles.set(normalized, info);
+      }
+      await this.store.saveWorkspaceFile(sessionId, { info, content });
+      await this.announce(
+        sessionId,
+        before ? { type: "file_modified", file: info } : { type: "file_created", file: info },
+      );
+      return info;
+    });
+  }
+
+  async deleteFile(tenantId: string, sessionId: string, path: string): Promise<void> {
+    const normalized = normalizeWorkspacePath(path);
+    await this.locked(tenantId, sessionId, async (live) => {
+      const existing = await this.store.readWorkspaceFile(sessionId, normalized);
+      if (!existing) throw notFound("file", normalized, "path");
+      const sandbox = live?.sandbox.live;
+      if (live && sandbox) {
+        await sandbox.remove(normalized).catch((err: unknown) => {
+          throw fileError(err, normalized);
+        });
+        live.sandbox.savedFiles.delete(normalized);
+      }
+      await this.store.deleteSessionFile(sessionId, normalized);
+      await this.announce(sessionId, { type: "file_deleted", path: normalized });
+    });
+  }
+
+  /** Writes a file event to the session's feed and waits until it is stored. */
+  private async announce(
+    sessionId: string,
+    payload:
+      | { type: "file_created" | "file_modified"; file: FileInfo }
+      | { type: "file_deleted"; path: string },
+  ): Promise<void> {
+    const { feed } = await this.manager.emit(sessionId, payload);
+    try {
+      await feed.flush(FILE_EVENT_TIMEOUT_MS);
+    } finally {
+      await this.manager.releaseFeed(sessionId);
+    }
+  }
+}
+
+/**
+ * Checks a write of `size` bytes at `path` against the stored files: no file where a directory
+ * must be, no directory where the file goes, the workspace limits. Returns the file it replaces.
+ */
+function checkWrite(files: FileInfo[], path: string, size: number): FileInfo | undefined {
+  const segments = path.split("/");
+  for (let i = 1; i < segments.length; i++) {
+    const parent = segments.slice(0, i).join("/");
+    if (files.some((f) => f.path === parent)) {
+      throw new AppError(
+        "failed_precondition",
+        "PATH_UNDER_FILE",
+        `${parent} is a file, so ${path} cannot be written`,
+        "path",
+      );
+    }
+  }
+  if (files.some((f) => f.path.startsWith(`${path}/`))) {
+    throw new AppError(
+      "failed_precondition",
+      "PATH_IS_DIRECTORY",
+      `${path} is a directory`,
+      "path",
+    );
+  }
+  const before = files.find((f) => f.path === path);
+  const count = files.length + (before ? 0 : 1);
+  const bytes = files.reduce((n, f) => n + f.size, 0) - (before?.size ?? 0) + size;
+  if (count > LIMITS.maxWorkspaceFiles) {
+    throw new AppError(
+      "resource_exhausted",
+      "WORKSPACE_FULL",
+      `a workspace holds at most ${LIMITS.maxWorkspaceFiles} files`,
+      "path",
+      {
+        limit: String(LIMITS.maxWorkspaceFiles),
+      },
+    );
+  }
+  if (bytes > LIMITS.maxWorkspaceBytes) {
+    throw new AppError(
+      "resource_exhausted",
+      "WORKSPACE_FULL",
+      `a workspace holds at most ${LIMITS.maxWorkspaceBytes} bytes`,
+      "content",
+      {
+        limit: String(LIMITS.maxWorkspaceBytes),
+      },
+    );
+  }
+  return before;
+}
