@@ -8,7 +8,6 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { SUBSCRIBER_BUFFER_EVENTS } from "../src/app/event-feed.js";
 import { DEFAULTS, LIMITS } from "../src/domain/limits.js";
 import { REPO_ROOT } from "./support/server.js";
 
@@ -130,8 +129,7 @@ describe("README: Limits", () => {
       L.defaultFilePageSize,
       L.maxFilePageSize,
     ],
-    // Not in LIMITS (yet): the event feed's own constant.
-    "Events a stream may fall behind": [SUBSCRIBER_BUFFER_EVENTS],
+    "Events a stream may fall behind": [L.maxSubscriberLagEvents],
   };
   /** LIMITS entries a user never meets, so the README leaves them out. None today. */
   const internal: string[] = [];

@@ -46,6 +46,8 @@ export const LIMITS = {
   maxQueuedMessages: 100,
   /** Largest request the server reads, in bytes. */
   maxRequestBytes: 64 * 1024 * 1024,
+  /** Events a StreamEvents reader may fall behind before its stream ends (RESOURCE_EXHAUSTED). */
+  maxSubscriberLagEvents: 10_000,
   defaultPageSize: 50,
   maxPageSize: 500,
   defaultBlockPageSize: 100,

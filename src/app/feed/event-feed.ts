@@ -1,10 +1,11 @@
 import { AppError } from "../../domain/errors.js";
+import { LIMITS } from "../../domain/limits.js";
 import type { EventPayload, SessionEvent } from "../../domain/types.js";
 import type { Logger } from "../../ports/logger.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
 
 /** Events a subscriber may fall behind by before its stream ends with ResourceExhausted. */
-export const SUBSCRIBER_BUFFER_EVENTS = 10_000;
+export const SUBSCRIBER_BUFFER_EVENTS = LIMITS.maxSubscriberLagEvents;
 /** Recent events kept in memory for replays that need not touch storage. */
 export const FEED_MEMORY_EVENTS = 2_000;
 /** Events read from storage per page during a replay. */
