@@ -12,10 +12,9 @@ import type { Workspaces } from "../app/workspace/workspaces.js";
 import { invalidField } from "../domain/errors.js";
 import type { SessionEvent } from "../domain/types.js";
 import { principalOf } from "./auth.js";
+import { blockToProto, eventToProto } from "./event-mapping.js";
 import { maskOf } from "./field-masks.js";
 import {
-  blockToProto,
-  eventToProto,
   fileInfoToProto,
   filesFromProto,
   profileFromProto,
