@@ -1,0 +1,107 @@
+// The session core when the store fails halfway: in process, on the memory store with faults
+// injected per method. Nothing may end the process, nothing acknowledged may be lost, and every
+// turn completes exactly once.
+
+import { Code, ConnectError } from "@connectrpc/connect";
+import { afterEach, describe, expect, it } from "vitest";
+import { TurnOutcome } from "#gen/session_pb.js";
+import { MemoryPersistence } from "../src/adapters/memory/persistence.js";
+import { AppError } from "../src/domain/errors.js";
+import type { PersistenceAdapter } from "../src/ports/persistence.js";
+import { type AgentHarness, agentHarness, readEvents, turnsCompleted } from "./support/agent.js";
+import { textResponse } from "./support/fake-anthropic.js";
+
+/** A memory store whose methods fail while they are in `failing` (as an outage would). */
+function faultyStore(): { store: PersistenceAdapter; failing: Set<string>; calls: Map<string, number> } {
+  const inner = new MemoryPersistence();
+  const failing = new Set<string>();
+  const calls = new Map<string, number>();
+  const store = new Proxy(inner, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver);
+      if (typeof value !== "function" || typeof name !== "string") return value;
+      return (...args: unknown[]) => {
+        calls.set(name, (calls.get(name) ?? 0) + 1);
+        if (failing.has(name)) {
+          return Promise.reject(new AppError("unavailable", "STORE_UNAVAILABLE", `injected: ${name} fails`));
+        }
+        return value.apply(target, args);
+      };
+    },
+  });
+  return { store, failing, calls };
+}
+
+let h: AgentHarness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const outcomes = (events: Awaited<ReturnType<typeof readEvents>>) =>
+  events
+    .filter((e) => e.payload.case === "turnCompleted")
+    .map((e) => (e.payload.value as { turn: { id: string; outcome: TurnOutcome } }).turn);
+
+describe("the session core under store faults", () => {
+  it("answers UNAVAILABLE and queues nothing when the record cannot be written", async () => {
+    const f = faultyStore();
+    h = await agentHarness({ persistence: f.store });
+    const sessionId = await h.newSession();
+    f.failing.add("updateSessionRecord");
+    const err = await h.client.sessions.sendMessage({ sessionId, text: "hi" }).catch((e: unknown) => e);
+    expect(ConnectError.from(err).code).toBe(Code.Unavailable);
+    f.failing.clear();
+    const got = await h.client.sessions.getSession({ sessionId });
+    expect(got.session?.runtime?.queuedMessages ?? []).toHaveLength(0);
+    h.fake.enqueue(textResponse("back"));
+    const sent = await h.client.sessions.sendMessage({ sessionId, text: "again" });
+    const events = await readEvents(h.client, sessionId, turnsCompleted(1));
+    expect(outcomes(events)).toEqual([expect.objectContaining({ id: sent.turnId, outcome: TurnOutcome.COMPLETED })]);
+  });
+
+  it("survives block saves failing mid-turn: the turn ends once, and the next one runs", async () => {
+    const f = faultyStore();
+    h = await agentHarness({ persistence: f.store });
+    const sessionId = await h.newSession();
+    f.failing.add("saveBlock");
+    h.fake.enqueue(textResponse("lost in the outage", { chunkDelayMs: 5 }));
+    const first = await h.client.sessions.sendMessage({ sessionId, text: "one" });
+    // The turn cannot complete while blocks cannot be saved; the store comes back.
+    await new Promise((r) => setTimeout(r, 300));
+    f.failing.clear();
+    const events = await readEvents(h.client, sessionId, turnsCompleted(1));
+    const [done] = outcomes(events);
+    expect(done).toMatchObject({ id: first.turnId, outcome: TurnOutcome.INTERRUPTED });
+    h.fake.enqueue(textResponse("fine"));
+    const second = await h.client.sessions.sendMessage({ sessionId, text: "two" });
+    const all = await readEvents(h.client, sessionId, turnsCompleted(2));
+    const ends = outcomes(all);
+    expect(ends.map((t) => t.id)).toEqual([first.turnId, second.turnId]);
+    expect(ends[1]!.outcome).toBe(TurnOutcome.COMPLETED);
+    const starts = all.filter((e) => e.payload.case === "turnStarted").map((e) => e.turnId);
+    expect(starts).toEqual([first.turnId, second.turnId]);
+    // Every block the feed completed is listed.
+    const completed = all.filter((e) => e.payload.case === "blockCompleted").length;
+    const listed = (await h.client.sessions.listMessages({ sessionId, pageSize: 1000 })).blocks.length;
+    expect(listed).toBe(completed);
+  });
+
+  it("delivers every event in order when appends fail for a while", async () => {
+    const f = faultyStore();
+    h = await agentHarness({ persistence: f.store });
+    const sessionId = await h.newSession();
+    h.fake.enqueue(textResponse("a b c d e f g", { chunkDelayMs: 20 }));
+    const reading = readEvents(h.client, sessionId, turnsCompleted(1));
+    await h.client.sessions.sendMessage({ sessionId, text: "go" });
+    await new Promise((r) => setTimeout(r, 60));
+    f.failing.add("appendEvents");
+    await new Promise((r) => setTimeout(r, 400));
+    f.failing.clear();
+    const events = await reading;
+    const sequences = events.map((e) => Number(e.sequence));
+    expect(sequences).toEqual(sequences.map((_, i) => i + 1));
+    expect(outcomes(events)[0]!.outcome).toBe(TurnOutcome.COMPLETED);
+    expect(f.calls.get("appendEvents")).toBeGreaterThan(1);
+  });
+});
