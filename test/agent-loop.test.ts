@@ -2,9 +2,9 @@
 // loop writes. No session manager, no store, no sandbox.
 
 import { describe, expect, it } from "vitest";
+import type { Tool } from "../src/app/tools/types.js";
 import { runAgentLoop, TurnAborted } from "../src/app/turns/agent-loop.js";
 import type { TurnSink } from "../src/app/turns/blocks.js";
-import type { Tool } from "../src/app/tools/types.js";
 import type { Block, EventPayload } from "../src/domain/types.js";
 import type {
   ModelMessage,
@@ -15,7 +15,9 @@ import type {
 } from "../src/ports/model.js";
 
 /** A model that answers each step with the next scripted message, streamed block by block. */
-function scriptedModel(steps: ModelStepResult["message"][]): ModelProvider & { requests: ModelRequest[] } {
+function scriptedModel(
+  steps: ModelStepResult["message"][],
+): ModelProvider & { requests: ModelRequest[] } {
   const requests: ModelRequest[] = [];
   return {
     requests,
@@ -37,7 +39,12 @@ function scriptedModel(steps: ModelStepResult["message"][]): ModelProvider & { r
       return {
         message,
         stopReason: calls ? "tool_use" : "end_turn",
-        usage: { inputTokens: 10, outputTokens: 5, cacheReadInputTokens: 0, cacheCreationInputTokens: 0 },
+        usage: {
+          inputTokens: 10,
+          outputTokens: 5,
+          cacheReadInputTokens: 0,
+          cacheCreationInputTokens: 0,
+        },
         model: "claude-sonnet-5-5",
       };
     },
@@ -87,7 +94,10 @@ const base = {
 describe("the agent loop with a fake session", () => {
   it("streams blocks, runs a tool, answers the model and saves every completed block", async () => {
     const model = scriptedModel([
-      { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "Echo", input: { x: 1 } }] },
+      {
+        role: "assistant",
+        content: [{ type: "tool_use", id: "t1", name: "Echo", input: { x: 1 } }],
+      },
       { role: "assistant", content: [{ type: "text", text: "done" }] },
     ]);
     const { sink, events, saved, syncs } = fakeSink();
@@ -147,7 +157,14 @@ describe("the agent loop with a fake session", () => {
     const { sink } = fakeSink();
     const messages: ModelMessage[] = [{ role: "user", content: [{ type: "text", text: "go" }] }];
     await expect(
-      runAgentLoop(messages, { ...base, sink, model, tools: [slow], signal: abort.signal, onUsage: () => {} }),
+      runAgentLoop(messages, {
+        ...base,
+        sink,
+        model,
+        tools: [slow],
+        signal: abort.signal,
+        onUsage: () => {},
+      }),
     ).rejects.toBeInstanceOf(TurnAborted);
     const answer = JSON.stringify(messages.at(-1));
     expect(answer).toContain("first line");

@@ -12,7 +12,11 @@ import { type AgentHarness, agentHarness, readEvents, turnsCompleted } from "./s
 import { textResponse } from "./support/fake-anthropic.js";
 
 /** A memory store whose methods fail while they are in `failing` (as an outage would). */
-function faultyStore(): { store: PersistenceAdapter; failing: Set<string>; calls: Map<string, number> } {
+function faultyStore(): {
+  store: PersistenceAdapter;
+  failing: Set<string>;
+  calls: Map<string, number>;
+} {
   const inner = new MemoryPersistence();
   const failing = new Set<string>();
   const calls = new Map<string, number>();
@@ -23,7 +27,9 @@ function faultyStore(): { store: PersistenceAdapter; failing: Set<string>; calls
       return (...args: unknown[]) => {
         calls.set(name, (calls.get(name) ?? 0) + 1);
         if (failing.has(name)) {
-          return Promise.reject(new AppError("unavailable", "STORE_UNAVAILABLE", `injected: ${name} fails`));
+          return Promise.reject(
+            new AppError("unavailable", "STORE_UNAVAILABLE", `injected: ${name} fails`),
+          );
         }
         return value.apply(target, args);
       };
@@ -49,7 +55,9 @@ describe("the session core under store faults", () => {
     h = await agentHarness({ persistence: f.store });
     const sessionId = await h.newSession();
     f.failing.add("updateSessionRecord");
-    const err = await h.client.sessions.sendMessage({ sessionId, text: "hi" }).catch((e: unknown) => e);
+    const err = await h.client.sessions
+      .sendMessage({ sessionId, text: "hi" })
+      .catch((e: unknown) => e);
     expect(ConnectError.from(err).code).toBe(Code.Unavailable);
     f.failing.clear();
     const got = await h.client.sessions.getSession({ sessionId });
@@ -57,7 +65,9 @@ describe("the session core under store faults", () => {
     h.fake.enqueue(textResponse("back"));
     const sent = await h.client.sessions.sendMessage({ sessionId, text: "again" });
     const events = await readEvents(h.client, sessionId, turnsCompleted(1));
-    expect(outcomes(events)).toEqual([expect.objectContaining({ id: sent.turnId, outcome: TurnOutcome.COMPLETED })]);
+    expect(outcomes(events)).toEqual([
+      expect.objectContaining({ id: sent.turnId, outcome: TurnOutcome.COMPLETED }),
+    ]);
   });
 
   it("survives block saves failing mid-turn: the turn ends once, and the next one runs", async () => {
@@ -83,7 +93,8 @@ describe("the session core under store faults", () => {
     expect(starts).toEqual([first.turnId, second.turnId]);
     // Every block the feed completed is listed.
     const completed = all.filter((e) => e.payload.case === "blockCompleted").length;
-    const listed = (await h.client.sessions.listMessages({ sessionId, pageSize: 1000 })).blocks.length;
+    const listed = (await h.client.sessions.listMessages({ sessionId, pageSize: 1000 })).blocks
+      .length;
     expect(listed).toBe(completed);
   });
 

@@ -46,16 +46,26 @@ describe("workspace paths the filesystem rejects", () => {
       }
       const onDir = await codeOf(ws.writeFile({ sessionId, path: "notes", content: bytes("x") }));
       expect(onDir.code).toBe(Code.FailedPrecondition);
-      const underFile = await codeOf(ws.writeFile({ sessionId, path: "notes/demo.md/x", content: bytes("x") }));
+      const underFile = await codeOf(
+        ws.writeFile({ sessionId, path: "notes/demo.md/x", content: bytes("x") }),
+      );
       expect(underFile.code).toBe(Code.FailedPrecondition);
-      const long = await codeOf(ws.writeFile({ sessionId, path: `${"a".repeat(256)}.txt`, content: bytes("x") }));
+      const long = await codeOf(
+        ws.writeFile({ sessionId, path: `${"a".repeat(256)}.txt`, content: bytes("x") }),
+      );
       expect(long.code).toBe(Code.InvalidArgument);
-      for (const m of [onDir, underFile, long]) expect(m.message).not.toMatch(/\/proc\/|\/tmp\/|ar-agent-/);
+      for (const m of [onDir, underFile, long])
+        expect(m.message).not.toMatch(/\/proc\/|\/tmp\/|ar-agent-/);
       // The session's sandbox still starts and sees the good file.
       h.fake.enqueue(bash("cat notes/demo.md"), textResponse("seen"));
       await h.client.sessions.sendMessage({ sessionId, text: "read" });
       const events = await readEvents(h.client, sessionId, turnsCompleted(running ? 2 : 1));
-      expect(events.some((e) => e.payload.case === "statusChanged" && e.payload.value.message.includes("could not"))).toBe(false);
+      expect(
+        events.some(
+          (e) =>
+            e.payload.case === "statusChanged" && e.payload.value.message.includes("could not"),
+        ),
+      ).toBe(false);
       expect(JSON.stringify(h.fake.requests.at(-1)!.body.messages!.at(-1))).toContain("hi");
     });
   }
@@ -70,7 +80,9 @@ describe("workspace limits", () => {
     for (let i = 0; i < fit; i++) {
       await h.client.workspace.writeFile({ sessionId, path: `big/${i}.bin`, content: big });
     }
-    const over = await codeOf(h.client.workspace.writeFile({ sessionId, path: "big/over.bin", content: big }));
+    const over = await codeOf(
+      h.client.workspace.writeFile({ sessionId, path: "big/over.bin", content: big }),
+    );
     expect(over.code).toBe(Code.ResourceExhausted);
     // Replacing a file counts its old size out.
     await h.client.workspace.writeFile({ sessionId, path: "big/0.bin", content: big });
@@ -104,11 +116,17 @@ describe("a file written while the sandbox starts", () => {
     h.fake.enqueue(bash("true"), bash("cat race.txt"), textResponse("done"));
     await h.client.sessions.sendMessage({ sessionId, text: "go" });
     await created;
-    const write = h.client.workspace.writeFile({ sessionId, path: "race.txt", content: bytes("written during start") });
+    const write = h.client.workspace.writeFile({
+      sessionId,
+      path: "race.txt",
+      content: bytes("written during start"),
+    });
     await new Promise((r) => setTimeout(r, 50));
     release();
     await write;
     await readEvents(h.client, sessionId, turnsCompleted(1));
-    expect(JSON.stringify(h.fake.requests.at(-1)!.body.messages!.at(-1))).toContain("written during start");
+    expect(JSON.stringify(h.fake.requests.at(-1)!.body.messages!.at(-1))).toContain(
+      "written during start",
+    );
   });
 });
