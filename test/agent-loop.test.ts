@@ -22,7 +22,8 @@ function scriptedModel(
   return {
     requests,
     async step(request, onEvent: (e: ModelStreamEvent) => void) {
-      requests.push(structuredClone({ ...request, signal: undefined }));
+      const { signal: _signal, ...copy } = request;
+      requests.push(structuredClone(copy));
       const message = steps.shift();
       if (!message) throw new Error("no more scripted steps");
       message.content.forEach((c, index) => {
