@@ -126,6 +126,36 @@ describe("paths", () => {
       /outside the workspace/,
     );
   });
+
+  it("resolves . and .., then applies the API's rule for workspace paths", async () => {
+    const long = "n".repeat(256);
+    for (const file_path of [
+      `paths/${long}.txt`,
+      `/workspace/x/../${long}`,
+      `é${"n".repeat(254)}`,
+    ]) {
+      expect(await error("Write", { file_path, content: "x" })).toBe(
+        "Write: file_path: each name in the path must be at most 255 bytes",
+      );
+    }
+    // 255 bytes is allowed: the limit, not one byte less.
+    await ok("Write", { file_path: `paths/${"n".repeat(251)}.txt`, content: "x" });
+    expect(await error("Read", { file_path: "paths/a\0b" })).toBe(
+      "Read: file_path: must not contain NUL",
+    );
+    expect(await error("Edit", { file_path: "a\\b", old_string: "a", new_string: "b" })).toBe(
+      "Edit: file_path: must use / as separator",
+    );
+    expect(await error("Grep", { pattern: "x", path: `${"d/".repeat(600)}x` })).toBe(
+      "Grep: path: must be at most 1024 bytes",
+    );
+    // Long input that resolves to a short path is fine; an echoed path is cut.
+    expect(await ok("Read", { file_path: `${"x/../".repeat(300)}paths/a.txt` })).toBe(
+      "     1\tvia absolute",
+    );
+    const far = await error("Read", { file_path: "../".repeat(1_000) });
+    expect(far.length).toBeLessThan(400);
+  });
 });
 
 describe("Read", () => {
