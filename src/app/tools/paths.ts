@@ -154,7 +154,7 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<
 /**
  * Builds a Tool whose `run` follows the contract of types.ts: input problems and failures
  * (including errors thrown by the sandbox, such as its own path validation) come back as error
- * results; only cancellation rejects.
+ * results; after a cancel it rejects, unless `run` returned a result marked `cancelled`.
  */
 export function defineTool(spec: {
   name: string;
@@ -171,7 +171,7 @@ export function defineTool(spec: {
       context.signal.throwIfAborted();
       try {
         const result = await run(inputObject(input), context);
-        context.signal.throwIfAborted();
+        if (!result.cancelled) context.signal.throwIfAborted();
         return result;
       } catch (error) {
         if (context.signal.aborted) throw abortReason(context.signal);
