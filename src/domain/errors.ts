@@ -32,12 +32,16 @@ export function invalidField(field: string, message: string): AppError {
   return new AppError("invalid_argument", "INVALID_FIELD", `${field}: ${message}`, field);
 }
 
-export function notFound(kind: string, id: string): AppError {
+/**
+ * `field`: the request field that held the id (`session_id`, `session.id`). Without it, the
+ * transport names the request field whose value is the id.
+ */
+export function notFound(kind: string, id: string, field?: string): AppError {
   return new AppError(
     "not_found",
     `${kind.toUpperCase().replace(/ /g, "_")}_NOT_FOUND`,
     `${kind} ${JSON.stringify(id)} not found`,
-    undefined,
+    field,
     { id },
   );
 }
