@@ -20,7 +20,10 @@ export async function listen(
   runtime: AgentRuntime,
   options: { port: number; host: string },
 ): Promise<ListeningServer> {
-  const h1 = http.createServer(runtime.handler);
+  const h1 = http.createServer((req, res) => {
+    closeIfBodyUnread(req, res);
+    runtime.handler(req, res);
+  });
   const h2 = http2.createServer({}, runtime.handler);
   const sockets = new Set<net.Socket>();
   const h2Sessions = new Set<http2.Http2Session>();
@@ -77,4 +80,18 @@ export async function listen(
       clearTimeout(deadline);
     },
   };
+}
+
+/**
+ * An HTTP/1.1 request answered before its body was read to the end (refused, malformed, too
+ * large) leaves the rest of the body where the next request on the connection is expected, and
+ * that request would hang: such an answer says `Connection: close`, and Node closes the
+ * connection once it is sent.
+ */
+function closeIfBodyUnread(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
+    if (!req.complete && !this.headersSent) this.setHeader("connection", "close");
+    return (writeHead as (...a: unknown[]) => http.ServerResponse).apply(this, args);
+  } as typeof res.writeHead;
 }

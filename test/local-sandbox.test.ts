@@ -19,7 +19,7 @@ import {
   MAX_TIMEOUT_MS,
 } from "../src/adapters/local-sandbox/provider.js";
 import { silentLogger } from "../src/app/shared/logger.js";
-import type { Sandbox } from "../src/ports/sandbox.js";
+import { type Sandbox, SandboxFileError } from "../src/ports/sandbox.js";
 import { defaultSettings, sandboxSuite } from "./sandbox.suite.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -127,7 +127,8 @@ describe("local sandbox isolation", () => {
   it("runs as root of its own namespace, which is an unprivileged user on the host", async () => {
     const r = await sb.exec({ command: "id -u; echo made > owned.txt; sleep 0.2" });
     expect(r.stdout).toBe("0\n");
-    const workspace = join(dataDir, "workspaces", "ses_escape");
+    // Where the server sees the workspace (through the workspaces' mount namespace, as root).
+    const workspace = provider.hostPath(join(dataDir, "workspaces", "ses_escape"));
     const owner = statSync(join(workspace, "owned.txt")).uid;
     if (isRoot) {
       // Host root's processes ignore RLIMIT_NPROC: commands must not run as host root.
@@ -345,10 +346,21 @@ await sb.exec({ command: "setsid sleep ${tag} & echo up; sleep ${tag}", onStdout
     await box.exec({ command: "ln -s / escape; mkdir -p deep/er; echo x > deep/er/f" });
     await box.terminate();
     const workspace = join(dataDir, "workspaces", "ses_keep");
-    expect(existsSync(join(workspace, "a/b.txt"))).toBe(true);
+    const image = join(dataDir, "workspace-images", "ses_keep.ext4");
+    // Terminated, its files are still there for the host, and for the session's next sandbox.
+    expect(decode(await box.readFile("a/b.txt"))).toBe("kept");
+    const next = await provider.create({ sessionId: "ses_keep", settings: defaultSettings() });
+    expect((await next.exec({ command: "cat a/b.txt deep/er/f" })).stdout).toBe("keptx\n");
+    await next.terminate();
+    if (isRoot) expect(existsSync(image)).toBe(true);
     await provider.destroy("ses_keep");
     expect(existsSync(workspace)).toBe(false);
+    expect(existsSync(image)).toBe(false);
     expect(existsSync("/etc/passwd")).toBe(true);
+    const again = await provider.create({ sessionId: "ses_keep", settings: defaultSettings() });
+    expect(await again.listFiles()).toEqual([]);
+    await again.terminate();
+    await provider.destroy("ses_keep");
     await provider.destroy("ses_keep"); // again: a no-op
   });
 });
@@ -461,7 +473,8 @@ describe("local sandbox file errors", () => {
     const sb = await provider.create({ sessionId: "ses_errors", settings: defaultSettings() });
     const err = await sb.readFile("missing/file.txt").catch((e: unknown) => e as Error);
     expect((err as Error).message).toBe("missing/file.txt: no such file or directory");
-    expect((err as NodeJS.ErrnoException).code).toBe("ENOENT");
+    expect(err).toBeInstanceOf(SandboxFileError);
+    expect((err as SandboxFileError).kind).toBe("not_found");
     await sb.writeFile("dir/f", text("x"));
     const dirErr = await sb.readFile("dir").catch((e: unknown) => e as Error);
     expect((dirErr as Error).message).toBe("dir: is a directory");

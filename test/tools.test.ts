@@ -126,6 +126,36 @@ describe("paths", () => {
       /outside the workspace/,
     );
   });
+
+  it("resolves . and .., then applies the API's rule for workspace paths", async () => {
+    const long = "n".repeat(256);
+    for (const file_path of [
+      `paths/${long}.txt`,
+      `/workspace/x/../${long}`,
+      `é${"n".repeat(254)}`,
+    ]) {
+      expect(await error("Write", { file_path, content: "x" })).toBe(
+        "Write: file_path: each name in the path must be at most 255 bytes",
+      );
+    }
+    // 255 bytes is allowed: the limit, not one byte less.
+    await ok("Write", { file_path: `paths/${"n".repeat(251)}.txt`, content: "x" });
+    expect(await error("Read", { file_path: "paths/a\0b" })).toBe(
+      "Read: file_path: must not contain NUL",
+    );
+    expect(await error("Edit", { file_path: "a\\b", old_string: "a", new_string: "b" })).toBe(
+      "Edit: file_path: must use / as separator",
+    );
+    expect(await error("Grep", { pattern: "x", path: `${"d/".repeat(600)}x` })).toBe(
+      "Grep: path: must be at most 1024 bytes",
+    );
+    // Long input that resolves to a short path is fine; an echoed path is cut.
+    expect(await ok("Read", { file_path: `${"x/../".repeat(300)}paths/a.txt` })).toBe(
+      "     1\tvia absolute",
+    );
+    const far = await error("Read", { file_path: "../".repeat(1_000) });
+    expect(far.length).toBeLessThan(400);
+  });
 });
 
 describe("Read", () => {
@@ -382,19 +412,23 @@ describe("Bash", () => {
     expect(result.output.length).toBeLessThan(BASH_MAX_OUTPUT_CHARS + 300);
   });
 
-  it("rejects promptly when cancelled and kills the process", async () => {
+  it("on cancel, kills the process and returns its output so far, marked cancelled", async () => {
     const marker = `sleep 30.${process.pid}`;
     const controller = new AbortController();
     const running = run(
       "Bash",
-      { command: `${marker}; echo never` },
+      { command: `echo started; ${marker}; echo never` },
       { signal: controller.signal },
     );
     await waitFor(() => hostProcesses().some((p) => p.includes(marker)));
     const start = Date.now();
     controller.abort(new Error("turn cancelled"));
-    await expect(running).rejects.toThrow("turn cancelled");
+    const result = await running;
     expect(Date.now() - start).toBeLessThan(3_000);
+    expect(result).toMatchObject({ isError: true, cancelled: true });
+    expect(result.output).toMatch(
+      /^started\n\nCommand was killed after \d+\.\d s: the turn was cancelled\.$/,
+    );
     await waitFor(() => !hostProcesses().some((p) => p.includes(marker)));
   });
 
@@ -636,6 +670,91 @@ describe("cancellation", () => {
       );
     }
     expect(await sandbox.stat("cancel.txt")).toBeNull();
+  });
+});
+
+describe("Bash cancellation (fake sandbox)", () => {
+  /** A sandbox whose exec prints `printed`, then waits for the signal and reports a kill. */
+  function killedAfter(printed: string, durationMs: number, exec?: Sandbox["exec"]): Sandbox {
+    return {
+      exec:
+        exec ??
+        ((options) =>
+          new Promise((resolve) => {
+            options.onStdout?.(printed);
+            options.signal?.addEventListener("abort", () =>
+              resolve({
+                exitCode: null,
+                stdout: printed,
+                stderr: "",
+                timedOut: false,
+                cancelled: true,
+                truncated: false,
+                durationMs,
+              }),
+            );
+          })),
+    } as Sandbox;
+  }
+
+  function runBash(fake: Sandbox, signal: AbortSignal, command = "make") {
+    return tool("Bash").run({ command }, { sandbox: async () => fake, signal });
+  }
+
+  it("returns what the command printed and for how long it ran", async () => {
+    const controller = new AbortController();
+    const running = runBash(killedAfter("compiling a\ncompiling b\n", 612), controller.signal);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    controller.abort(new Error("turn cancelled"));
+    expect(await running).toEqual({
+      output: "compiling a\ncompiling b\n\nCommand was killed after 0.6 s: the turn was cancelled.",
+      isError: true,
+      cancelled: true,
+    });
+  });
+
+  it("says so when the command ended on its own as the turn was cancelled", async () => {
+    const controller = new AbortController();
+    const fake = killedAfter("", 0, async () => {
+      controller.abort(new Error("turn cancelled"));
+      return {
+        exitCode: 0,
+        stdout: "done\n",
+        stderr: "",
+        timedOut: false,
+        cancelled: false,
+        truncated: false,
+        durationMs: 1_500,
+      };
+    });
+    expect(await runBash(fake, controller.signal)).toEqual({
+      output: "done\n\nThe turn was cancelled as the command ended (after 1.5 s).",
+      isError: true,
+      cancelled: true,
+    });
+  });
+
+  it("rejects when the command never started or its end is unknown", async () => {
+    const before = new AbortController();
+    before.abort(new Error("cancelled before"));
+    await expect(runBash(killedAfter("", 0), before.signal)).rejects.toThrow("cancelled before");
+
+    // Cancelled while the sandbox was still starting.
+    const starting = new AbortController();
+    const running = tool("Bash").run(
+      { command: "make" },
+      { sandbox: () => new Promise<Sandbox>(() => {}), signal: starting.signal },
+    );
+    starting.abort(new Error("cancelled while starting"));
+    await expect(running).rejects.toThrow("cancelled while starting");
+
+    // The sandbox failed after the cancel: what the command did is unknown.
+    const failing = new AbortController();
+    const fake = killedAfter("", 0, async () => {
+      failing.abort(new Error("cancelled, sandbox gone"));
+      throw new Error("sandbox terminated");
+    });
+    await expect(runBash(fake, failing.signal)).rejects.toThrow("cancelled, sandbox gone");
   });
 });
 

@@ -32,7 +32,10 @@ export function invalidField(field: string, message: string): AppError {
   return new AppError("invalid_argument", "INVALID_FIELD", `${field}: ${message}`, field);
 }
 
-/** NotFound for `kind` `id`, naming the request field that held the id. */
+/**
+ * `field`: the request field that held the id (`session_id`, `session.id`). Without it, the
+ * transport names the request field whose value is the id.
+ */
 export function notFound(kind: string, id: string, field?: string): AppError {
   return new AppError(
     "not_found",

@@ -10,7 +10,7 @@ export interface SandboxFileStat {
 }
 
 export interface ExecOptions {
-  /** Run by `/bin/sh -c` inside the sandbox. */
+  /** Run by `bash -c` inside the sandbox (a sandbox without bash refuses with SANDBOX_NO_BASH). */
   command: string;
   /** Working directory relative to the workspace root; default the root. */
   cwd?: string;
@@ -32,7 +32,50 @@ export interface ExecResult {
   cancelled: boolean;
   /** Output past the provider's output limit was dropped and the process killed. */
   truncated: boolean;
+  /**
+   * A process of the command was killed for going over the sandbox's memory limit (the command
+   * itself may have gone on); providers that cannot tell leave it unset.
+   */
+  oomKilled?: boolean;
   durationMs: number;
+}
+
+/** Why a file operation on the workspace failed. */
+export type SandboxFileErrorKind =
+  /** Nothing is at the path (reading), or a parent is missing where none is made. */
+  | "not_found"
+  /** A directory is where a file was expected (reading or writing a directory). */
+  | "is_directory"
+  /** A component of the path is a file, not a directory (`notes/demo.md/x`). */
+  | "not_directory"
+  /** A name in the path is longer than the file system allows. */
+  | "name_too_long"
+  /** The workspace is full: its size or its file count limit is reached. */
+  | "no_space"
+  /** The file is larger than may be written. */
+  | "too_large"
+  /** Not a regular file (a FIFO, a socket, a device). */
+  | "not_regular_file"
+  /** A symbolic link leads out of the workspace, or links loop. */
+  | "bad_link"
+  | "permission_denied"
+  /** Anything else the file system refused. */
+  | "io_error";
+
+/**
+ * A file operation the workspace's file system refused. The message names only the
+ * workspace-relative path, never a host or container path: it may be shown to clients as is.
+ */
+export class SandboxFileError extends Error {
+  override readonly name = "SandboxFileError";
+  constructor(
+    readonly kind: SandboxFileErrorKind,
+    /** Workspace-relative path the operation was about. */
+    readonly path: string,
+    message: string,
+  ) {
+    super(`${path === "" ? "the workspace" : path}: ${message}`);
+  }
 }
 
 /** A running sandbox: executes commands and holds the session's workspace. */

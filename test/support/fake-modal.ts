@@ -6,12 +6,13 @@
 // commands run as plain host processes (all of one sandbox's execs share the host's process table,
 // as they share a container on Modal, which the kill sweep relies on). Like Modal: streams are web
 // ReadableStreams of text, exec honours workdir/env/timeoutMs, sandbox env applies to every exec,
-// file errors carry the SDK's error names, list() filters by app and tags, and terminate() kills
-// what still runs.
+// file errors carry the SDK's error names (and messages that name the container path, as the
+// SDK's do), list() filters by app and tags, and terminate() kills what still runs. Images named
+// in `imagesWithoutBash` get a PATH with sh and the basic tools but no bash.
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type {
@@ -55,17 +56,41 @@ function textStream(stream: NodeJS.ReadableStream): ReadableStream<string> {
   });
 }
 
+/** Tools an image without bash still has (what the provider's wrapper and sweep use). */
+const NO_BASH_TOOLS = ["sh", "cat", "grep", "rm", "setsid", "sleep", "kill", "echo", "ls", "env"];
+
+/** A bin directory standing in for an image without bash. */
+async function binWithoutBash(dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  for (const tool of NO_BASH_TOOLS) {
+    for (const from of [`/usr/bin/${tool}`, `/bin/${tool}`]) {
+      try {
+        await lstat(from);
+        await symlink(from, join(dir, tool));
+        break;
+      } catch {
+        // not there, or linked already
+      }
+    }
+  }
+  return dir;
+}
+
 export class FakeSandbox implements ModalSandboxLike {
   exitCode: number | null = null;
   /** Every exec's argv, in order. */
   readonly execs: string[][] = [];
   private readonly children = new Set<ChildProcess>();
+  /** The next filesystem call fails with this (an SDK-shaped error), once. */
+  nextFilesystemError: Error | undefined;
 
   constructor(
     readonly sandboxId: string,
     readonly appId: string,
     readonly root: string,
     private readonly params: ModalCreateParams,
+    /** PATH inside this "container"; default the host's. */
+    private readonly path?: string,
   ) {}
 
   private map(path: string): string {
@@ -84,7 +109,7 @@ export class FakeSandbox implements ModalSandboxLike {
     const child = spawn(command[0]!, command.slice(1), {
       cwd: this.map(params.workdir ?? this.params.workdir ?? "/workspace"),
       env: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        PATH: this.path ?? process.env.PATH ?? "/usr/bin:/bin",
         ...this.params.env,
         ...params.env,
         // Marks every process of this "container", so terminate() can end them all.
@@ -121,16 +146,40 @@ export class FakeSandbox implements ModalSandboxLike {
     };
   }
 
-  /** Host fs errors as the SDK names them. */
+  /**
+   * Host fs errors as the SDK reports them: a typed error for the kinds it knows, else a plain
+   * SandboxFilesystemError carrying the tool's message (errno text and the container path).
+   */
   private async fs<T>(path: string, fn: () => Promise<T>): Promise<T> {
+    const injected = this.nextFilesystemError;
+    if (injected) {
+      this.nextFilesystemError = undefined;
+      throw injected;
+    }
     try {
       return await fn();
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") throw sdkError("SandboxFilesystemNotFoundError", `${path}: not found`);
-      if (code === "EISDIR") throw sdkError("SandboxFilesystemIsADirectoryError", path);
-      if (code === "ENOTDIR") throw sdkError("SandboxFilesystemNotADirectoryError", path);
-      throw err;
+      const os = (text: string, n: number) => `${text} (os error ${n}): ${path}`;
+      if (code === "ENOENT") {
+        throw sdkError("SandboxFilesystemNotFoundError", os("No such file or directory", 2));
+      }
+      if (code === "EISDIR") {
+        throw sdkError("SandboxFilesystemIsADirectoryError", os("Is a directory", 21));
+      }
+      if (code === "ENOTDIR") {
+        throw sdkError("SandboxFilesystemNotADirectoryError", os("Not a directory", 20));
+      }
+      if (code === "EEXIST") {
+        throw sdkError("SandboxFilesystemPathAlreadyExistsError", os("File exists", 17));
+      }
+      if (code === "ENAMETOOLONG") {
+        throw sdkError("SandboxFilesystemError", os("File name too long", 36));
+      }
+      if (code === "ENOSPC") {
+        throw sdkError("SandboxFilesystemError", os("No space left on device", 28));
+      }
+      throw sdkError("SandboxFilesystemError", `Operation on '${path}' failed with exit code 1`);
     }
   }
 
@@ -183,6 +232,8 @@ export class FakeSandbox implements ModalSandboxLike {
 export class FakeModal implements ModalLike<FakeApp, FakeImage> {
   readonly created: CreateCall[] = [];
   readonly all = new Map<string, FakeSandbox>();
+  /** Images whose sandboxes have no bash (a PATH without it). */
+  readonly imagesWithoutBash = new Set<string>();
   private n = 0;
   /** Ids unique across fakes: terminate() finds processes by them. */
   private readonly prefix = randomBytes(4).toString("hex");
@@ -208,7 +259,10 @@ export class FakeModal implements ModalLike<FakeApp, FakeImage> {
       const id = `sb-${this.prefix}${++this.n}`;
       const root = join(this.dir, id);
       await mkdir(root, { recursive: true });
-      const sb = new FakeSandbox(id, app.appId, root, params);
+      const path = this.imagesWithoutBash.has(image.image)
+        ? await binWithoutBash(join(this.dir, `${id}-bin`))
+        : undefined;
+      const sb = new FakeSandbox(id, app.appId, root, params, path);
       this.all.set(id, sb);
       return sb;
     },

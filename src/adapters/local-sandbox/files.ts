@@ -23,7 +23,11 @@ import {
 } from "node:fs/promises";
 import { AppError, invalidField } from "../../domain/errors.js";
 import { normalizeWorkspacePath, WORKSPACE_ROOT } from "../../domain/paths.js";
-import type { SandboxFileStat } from "../../ports/sandbox.js";
+import {
+  SandboxFileError,
+  type SandboxFileErrorKind,
+  type SandboxFileStat,
+} from "../../ports/sandbox.js";
 
 /** Where the sandbox sees the workspace; absolute link targets under it stay inside. */
 export const SANDBOX_WORKDIR = WORKSPACE_ROOT;
@@ -40,38 +44,45 @@ export interface FileOwner {
 const { O_RDONLY, O_WRONLY, O_CREAT, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK } = constants;
 const DIR_FLAGS = O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
 
-const MESSAGES: Record<string, string> = {
-  ENOENT: "no such file or directory",
-  EISDIR: "is a directory",
-  ENOTDIR: "a component of the path is not a directory",
-  ELOOP: "too many symbolic links, or a link where a directory was expected",
-  EACCES: "permission denied",
-  EPERM: "permission denied",
-  ENOSPC: "no space left",
-  EFBIG: "file too large",
-  ENXIO: "not a regular file",
-  ENOTEMPTY: "directory not empty (changed while it was removed)",
+/** What each errno means for a workspace path, as the error kind and its message. */
+const ERRORS: Record<string, [SandboxFileErrorKind, string]> = {
+  ENOENT: ["not_found", "no such file or directory"],
+  EISDIR: ["is_directory", "is a directory"],
+  ENOTDIR: ["not_directory", "a component of the path is not a directory"],
+  ENAMETOOLONG: ["name_too_long", "a name in the path is too long"],
+  ENOSPC: ["no_space", "no space left: the workspace is at its size or file count limit"],
+  EDQUOT: ["no_space", "no space left: the workspace is at its size or file count limit"],
+  EFBIG: ["too_large", "file too large"],
+  ENXIO: ["not_regular_file", "not a regular file"],
+  ELOOP: ["bad_link", "too many symbolic links, or a link where a directory was expected"],
+  EACCES: ["permission_denied", "permission denied"],
+  EPERM: ["permission_denied", "permission denied"],
+  ENOTEMPTY: ["io_error", "directory not empty (changed while it was removed)"],
+  EEXIST: ["io_error", "already exists (changed meanwhile)"],
 };
 
 /** An fs error about a workspace path: names the workspace path, never the host's. */
-function fileError(rel: string, code: string): NodeJS.ErrnoException {
-  const e = new Error(`${rel}: ${MESSAGES[code] ?? code}`) as NodeJS.ErrnoException;
-  e.code = code;
-  return e;
+export function fileError(rel: string, code: string): SandboxFileError {
+  const [kind, message] = ERRORS[code] ?? ["io_error", `the file operation failed (${code})`];
+  return new SandboxFileError(kind, rel, message);
 }
 
+/**
+ * Runs a file operation; whatever fs error comes out is reported about `rel` alone (host errors
+ * name `/proc/self/fd/...` paths, which must not reach clients).
+ */
 async function workspaceErrors<T>(rel: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof AppError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code && code in MESSAGES) throw fileError(rel, code);
-    throw err;
+    if (err instanceof AppError || err instanceof SandboxFileError) throw err;
+    throw fileError(rel, (err as NodeJS.ErrnoException).code ?? "EIO");
   }
 }
 
 const isMissing = (err: unknown) => {
+  if (err instanceof SandboxFileError)
+    return err.kind === "not_found" || err.kind === "not_directory";
   const code = (err as NodeJS.ErrnoException).code;
   return code === "ENOENT" || code === "ENOTDIR";
 };
@@ -341,7 +352,8 @@ export class WorkspaceFiles {
         }
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (isMissing(err) || code === "ELOOP") return [];
+        const badLink = err instanceof SandboxFileError && err.kind === "bad_link";
+        if (isMissing(err) || code === "ELOOP" || badLink) return [];
         throw err;
       }
       const out: SandboxFileStat[] = [];

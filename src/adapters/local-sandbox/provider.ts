@@ -11,6 +11,15 @@
 // as root, commands run as an unprivileged host user (`runAs`, default LOCAL_SANDBOX_HOST_ID):
 // that is what makes the fork-bomb limit real, and an escape would land as nobody in particular.
 // Inside the sandbox that user is still uid 0 of its own namespace.
+//
+// Resources (see cgroups.ts, volumes.ts, seccomp.ts): a sandbox's commands together stay under
+// the profile's memory and CPU (DEFAULT_MEMORY_MIB / DEFAULT_CPUS when it says 0) and
+// MAX_PROCESSES, through a cgroup per sandbox (v2, or v1 as on this machine kind); the workspace
+// is an ext4 image of LIMITS.maxWorkspaceBytes and LIMITS.maxWorkspaceFiles, so filling it gets
+// ENOSPC; every command runs under a seccomp filter. Cgroups and workspace images need root (or a
+// delegated cgroup); where one is missing the provider says so once, at start, and runs without.
+// bubblewrap itself starts with an empty environment: nothing of the host's shows in the
+// sandbox's /proc/1/environ. Commands run under `bash -c`.
 
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -30,6 +39,7 @@ import { join, resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { AppError, invalidField } from "../../domain/errors.js";
+import { LIMITS } from "../../domain/limits.js";
 import { normalizeWorkspacePath } from "../../domain/paths.js";
 import type { SandboxSettings } from "../../domain/types.js";
 import type { Logger as FullLogger } from "../../ports/logger.js";
@@ -41,7 +51,10 @@ import type {
   SandboxFileStat,
   SandboxProvider,
 } from "../../ports/sandbox.js";
+import { type CgroupLimits, type Cgroups, detectCgroups, type ExecCgroup } from "./cgroups.js";
 import { type FileOwner, SANDBOX_WORKDIR, WorkspaceFiles } from "./files.js";
+import { buildSeccompFilter, hostSeccompArch } from "./seccomp.js";
+import { WorkspaceVolumes } from "./volumes.js";
 
 export { MAX_SYMLINK_HOPS, SANDBOX_WORKDIR } from "./files.js";
 
@@ -63,6 +76,16 @@ export const MAX_TMP_BYTES = 512 * 1024 * 1024;
 export const MAX_SHM_BYTES = 64 * 1024 * 1024;
 /** The host user commands run as when the server runs as root (no passwd entry needed). */
 export const LOCAL_SANDBOX_HOST_ID = 61_000;
+/** Memory a sandbox's commands may use together when the profile says 0 (memory_mib). */
+export const DEFAULT_MEMORY_MIB = 2048;
+/** CPUs' worth of time a sandbox's commands get together when the profile says 0 (cpu). */
+export const DEFAULT_CPUS = 1;
+/** Bytes the files of one workspace may take together. */
+export const MAX_WORKSPACE_BYTES = LIMITS.maxWorkspaceBytes;
+/** Files, directories and links one workspace may hold. */
+export const MAX_WORKSPACE_FILES = LIMITS.maxWorkspaceFiles;
+/** The shell commands run in. */
+export const SANDBOX_SHELL = "/bin/bash";
 
 export interface LocalSandboxLimits {
   defaultTimeoutMs: number;
@@ -73,6 +96,10 @@ export interface LocalSandboxLimits {
   maxOpenFiles: number;
   maxTmpBytes: number;
   maxShmBytes: number;
+  defaultMemoryMib: number;
+  defaultCpus: number;
+  maxWorkspaceBytes: number;
+  maxWorkspaceFiles: number;
 }
 
 /** The local sandbox's limits, enforced on every command. */
@@ -85,6 +112,10 @@ export const LOCAL_SANDBOX_LIMITS: Readonly<LocalSandboxLimits> = Object.freeze(
   maxOpenFiles: MAX_OPEN_FILES,
   maxTmpBytes: MAX_TMP_BYTES,
   maxShmBytes: MAX_SHM_BYTES,
+  defaultMemoryMib: DEFAULT_MEMORY_MIB,
+  defaultCpus: DEFAULT_CPUS,
+  maxWorkspaceBytes: MAX_WORKSPACE_BYTES,
+  maxWorkspaceFiles: MAX_WORKSPACE_FILES,
 });
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -137,12 +168,17 @@ const ISOLATION = [
   "--clearenv",
 ];
 
+/** The file descriptors bubblewrap reads its options and its seccomp filter from. */
+const ARGS_FD = 3;
+const SECCOMP_FD = 4;
+
 function bwrapArgs(
   workspace: string,
   cwd: string,
   networkAllowed: boolean,
   env: Record<string, string>,
   l: LocalSandboxLimits,
+  seccomp: boolean,
 ): string[] {
   const args = [...ISOLATION, ...systemArgs()];
   for (const path of [...READ_ONLY_ETC, ...(networkAllowed ? NETWORK_ETC : [])]) {
@@ -156,6 +192,7 @@ function bwrapArgs(
   // workspace, /tmp and /dev/shm are writable.
   args.push("--remount-ro", "/");
   if (networkAllowed) args.push("--share-net");
+  if (seccomp) args.push("--seccomp", String(SECCOMP_FD));
   for (const [name, value] of Object.entries(env)) args.push("--setenv", name, value);
   return args;
 }
@@ -171,6 +208,15 @@ function prlimitArgs(l: LocalSandboxLimits, withNproc: boolean): string[] {
   ];
 }
 
+/** `name` as an absolute path, searched on the server's PATH (bubblewrap starts without one). */
+function resolveExecutable(name: string): string {
+  if (name.includes("/")) return resolve(name);
+  for (const dir of (process.env.PATH ?? DEFAULT_PATH).split(":")) {
+    if (dir && existsSync(join(dir, name))) return join(dir, name);
+  }
+  return name;
+}
+
 export interface CheckBubblewrapOptions {
   /** The bubblewrap binary; default `bwrap` from PATH. */
   bwrapPath?: string;
@@ -184,8 +230,9 @@ export interface CheckBubblewrapOptions {
 export function checkBubblewrap(
   options: CheckBubblewrapOptions = {},
 ): { ok: true } | { ok: false; reason: string } {
-  const bwrap = options.bwrapPath ?? "bwrap";
+  const bwrap = resolveExecutable(options.bwrapPath ?? "bwrap");
   if (!existsSync(PRLIMIT)) return { ok: false, reason: `${PRLIMIT} (util-linux) is missing` };
+  if (!existsSync(SANDBOX_SHELL)) return { ok: false, reason: `${SANDBOX_SHELL} is missing` };
   const r = spawnSync(
     bwrap,
     [
@@ -205,7 +252,7 @@ export function checkBubblewrap(
     {
       encoding: "utf8",
       timeout: 10_000,
-      env: { PATH: process.env.PATH ?? DEFAULT_PATH },
+      env: {},
       ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),
     },
   );
@@ -234,6 +281,22 @@ export interface LocalSandboxProviderOptions {
   runAs?: FileOwner;
   /** Tighter (or looser) limits than LOCAL_SANDBOX_LIMITS. */
   limits?: Partial<LocalSandboxLimits>;
+}
+
+/** What of the sandbox's protection this provider enforces here (decided once, at start). */
+export interface LocalSandboxEnforcement {
+  /** Commands run under bubblewrap. */
+  isolated: boolean;
+  /** The cgroup version that bounds memory, CPU and processes; null where none can. */
+  cgroups: "v1" | "v2" | null;
+  /** The cgroup controllers in use (memory, cpu, pids). */
+  cgroupControllers: string[];
+  /** The workspace is a size- and file-count-limited file system. */
+  workspaceLimits: boolean;
+  /** Commands run under the seccomp filter. */
+  seccomp: boolean;
+  /** Why something above is off, one line each. */
+  notes: string[];
 }
 
 interface Marker {
@@ -332,6 +395,8 @@ function collect(
   });
 }
 
+const MIB = 1024 * 1024;
+
 class LocalSandbox implements Sandbox {
   readonly files: WorkspaceFiles;
 
@@ -342,7 +407,18 @@ class LocalSandbox implements Sandbox {
     private readonly settings: SandboxSettings,
     private readonly provider: LocalSandboxProvider,
   ) {
-    this.files = new WorkspaceFiles(workspace, provider.owner);
+    this.files = new WorkspaceFiles(provider.hostPath(workspace), provider.owner);
+  }
+
+  /** The sandbox's memory, CPU and process limits, from its profile or the defaults. */
+  get resources(): CgroupLimits {
+    const l = this.provider.limits;
+    return {
+      memoryBytes:
+        (this.settings.memoryMib > 0 ? this.settings.memoryMib : l.defaultMemoryMib) * MIB,
+      cpus: this.settings.cpu > 0 ? this.settings.cpu : l.defaultCpus,
+      maxProcesses: l.maxProcesses,
+    };
   }
 
   async exec(options: ExecOptions): Promise<ExecResult> {
@@ -359,6 +435,7 @@ class LocalSandbox implements Sandbox {
         ? Math.min(options.timeoutMs, l.maxTimeoutMs)
         : l.defaultTimeoutMs;
     const cwdRel = options.cwd ? normalizeWorkspacePath(options.cwd, "cwd") : "";
+    await this.provider.ready(this.sessionId, this.workspace);
     if (cwdRel && (await this.files.stat(cwdRel))?.type !== "directory") {
       throw invalidField("cwd", `${cwdRel} is not a directory in the workspace`);
     }
@@ -378,30 +455,86 @@ class LocalSandbox implements Sandbox {
     }
     const started = Date.now();
     let child: ChildProcess;
+    let cgroup: ExecCgroup | undefined;
     if (this.provider.isolated) {
       const cwd = cwdRel ? `${SANDBOX_WORKDIR}/${cwdRel}` : SANDBOX_WORKDIR;
       const runAs = this.provider.owner;
-      // The sandbox's options (with the env values) go through a pipe (`--args 3`), not the
+      const command = [
+        "--args",
+        String(ARGS_FD),
+        "--",
+        ...prlimitArgs(l, true),
+        SANDBOX_SHELL,
+        "-c",
+        options.command,
+      ];
+      const volumes = this.provider.volumes;
+      // With limited workspaces bubblewrap starts in their mount namespace (nsenter, as root,
+      // then as the sandbox user); else it is started as that user directly.
+      const [file, args] =
+        volumes && runAs
+          ? [
+              volumes.enterArgs()[0]!,
+              [
+                ...volumes.enterArgs().slice(1),
+                "-S",
+                String(runAs.uid),
+                "-G",
+                String(runAs.gid),
+                "--",
+                this.provider.bwrap,
+                ...command,
+              ],
+            ]
+          : [this.provider.bwrap, command];
+      cgroup = await this.provider.cgroups?.startExec(this.id, this.resources);
+      // An empty environment: bubblewrap's own is what the sandbox sees in /proc/1/environ.
+      // The sandbox's options (with the env values) go through a pipe (`--args`), not the
       // command line, which every host user can read in /proc.
-      child = spawn(
-        this.provider.bwrap,
-        ["--args", "3", "--", ...prlimitArgs(l, true), "/bin/sh", "-c", options.command],
-        {
-          detached: true,
-          stdio: ["ignore", "pipe", "pipe", "pipe"],
-          env: { PATH: process.env.PATH ?? DEFAULT_PATH },
-          ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
-        },
+      child = spawn(file, args, {
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"],
+        env: {},
+        ...(runAs && !volumes ? { uid: runAs.uid, gid: runAs.gid } : {}),
+      });
+      const [argsPipe, seccompPipe] = [
+        child.stdio[ARGS_FD],
+        child.stdio[SECCOMP_FD],
+      ] as Array<Writable | null>;
+      argsPipe?.on("error", () => {}); // bwrap gone early: its exit status tells
+      seccompPipe?.on("error", () => {});
+      if (cgroup && child.pid !== undefined) {
+        // bubblewrap waits for its options before it does anything: it enters the cgroup
+        // before any process of the command exists.
+        try {
+          cgroup.enter(child.pid);
+        } catch (err) {
+          killGroup(child);
+          void cgroup.release();
+          throw new AppError(
+            "unavailable",
+            "SANDBOX_CGROUP_FAILED",
+            `the command could not be placed in its sandbox's cgroup (${(err as NodeJS.ErrnoException).code ?? err})`,
+          );
+        }
+      }
+      const seccomp = this.provider.seccompFilter(this.settings.networkAllowed);
+      const args2 = bwrapArgs(
+        this.provider.mountPath(this.workspace),
+        cwd,
+        this.settings.networkAllowed,
+        env,
+        l,
+        seccomp !== undefined,
       );
-      const args = bwrapArgs(this.workspace, cwd, this.settings.networkAllowed, env, l);
-      const pipe = child.stdio[3] as Writable | null;
-      pipe?.on("error", () => {}); // bwrap gone early: its exit status tells
-      pipe?.end(`${args.join("\0")}\0`);
+      argsPipe?.end(`${args2.join("\0")}\0`);
+      if (seccomp) seccompPipe?.end(seccomp);
+      else seccompPipe?.end();
     } else {
       // No RLIMIT_NPROC here: it would count every process of the server's user.
       const [file, args] = existsSync(PRLIMIT)
-        ? [PRLIMIT, [...prlimitArgs(l, false).slice(1), "/bin/sh", "-c", options.command]]
-        : ["/bin/sh", ["-c", options.command]];
+        ? [PRLIMIT, [...prlimitArgs(l, false).slice(1), SANDBOX_SHELL, "-c", options.command]]
+        : [SANDBOX_SHELL, ["-c", options.command]];
       child = spawn(file, args, {
         cwd: cwdRel ? join(this.workspace, cwdRel) : this.workspace,
         env,
@@ -411,7 +544,7 @@ class LocalSandbox implements Sandbox {
     }
     const untrack = this.provider.track(this.id, child);
     try {
-      return await collect(
+      const result = await collect(
         child,
         options,
         timeoutMs,
@@ -419,29 +552,49 @@ class LocalSandbox implements Sandbox {
         started,
         !this.provider.isolated,
       );
+      if (cgroup && (await cgroup.oomKills()) > 0) {
+        const mib = Math.round(this.resources.memoryBytes / MIB);
+        const note =
+          `${result.stderr === "" || result.stderr.endsWith("\n") ? "" : "\n"}` +
+          `[sandbox] A process was killed: the sandbox ran out of memory (limit ${mib} MiB).\n`;
+        result.stderr += note;
+        result.oomKilled = true;
+        try {
+          options.onStderr?.(note);
+        } catch {
+          // the caller's callback failing now changes nothing
+        }
+      }
+      return result;
     } finally {
       untrack();
+      if (cgroup) void cgroup.release();
     }
   }
 
+  private async files_<T>(fn: () => Promise<T>): Promise<T> {
+    await this.provider.ready(this.sessionId, this.workspace);
+    return fn();
+  }
+
   readFile(path: string): Promise<Uint8Array> {
-    return this.files.read(path);
+    return this.files_(() => this.files.read(path));
   }
 
   writeFile(path: string, content: Uint8Array): Promise<void> {
-    return this.files.write(path, content);
+    return this.files_(() => this.files.write(path, content));
   }
 
   listFiles(dir?: string): Promise<SandboxFileStat[]> {
-    return this.files.list(dir);
+    return this.files_(() => this.files.list(dir));
   }
 
   stat(path: string): Promise<SandboxFileStat | null> {
-    return this.files.stat(path);
+    return this.files_(() => this.files.stat(path));
   }
 
   remove(path: string): Promise<void> {
-    return this.files.remove(path);
+    return this.files_(() => this.files.remove(path));
   }
 
   isAlive(): Promise<boolean> {
@@ -464,6 +617,7 @@ export class LocalSandboxProvider implements SandboxProvider {
   private readonly markers: string;
   /** Commands running per sandbox, killed when it terminates. */
   private readonly running = new Map<string, Set<ChildProcess>>();
+  private readonly seccompFilters = new Map<boolean, Buffer>();
 
   private constructor(
     dataDir: string,
@@ -473,7 +627,13 @@ export class LocalSandboxProvider implements SandboxProvider {
     readonly owner: FileOwner | undefined,
     readonly limits: LocalSandboxLimits,
     private readonly logger: Logger,
+    /** The bubblewrap binary, an absolute path. */
     readonly bwrap: string,
+    /** Bounds each sandbox's memory, CPU and processes; undefined where cgroups cannot. */
+    readonly cgroups: Cgroups | undefined,
+    /** Size- and file-limited workspaces; undefined where they cannot be made. */
+    readonly volumes: WorkspaceVolumes | undefined,
+    readonly enforcement: Readonly<LocalSandboxEnforcement>,
   ) {
     this.workspaces = join(dataDir, "workspaces");
     this.markers = join(dataDir, "sandboxes");
@@ -482,16 +642,18 @@ export class LocalSandboxProvider implements SandboxProvider {
   /**
    * Checks that bubblewrap runs here and refuses (throws, saying why) where it cannot, unless
    * `allowUnisolated` is set: then commands run as plain processes and every start warns.
+   * Finds out which resource limits this machine can enforce and says, once, which it cannot.
    */
   static async create(options: LocalSandboxProviderOptions): Promise<LocalSandboxProvider> {
     const logger = options.logger ?? consoleLogger;
-    const bwrap = options.bwrapPath ?? "bwrap";
+    const bwrap = resolveExecutable(options.bwrapPath ?? "bwrap");
     const dataDir = resolve(options.dataDir);
     const workspaces = join(dataDir, "workspaces");
     const root = process.getuid?.() === 0;
     const runAs = root
       ? (options.runAs ?? { uid: LOCAL_SANDBOX_HOST_ID, gid: LOCAL_SANDBOX_HOST_ID })
       : undefined;
+    const limits = { ...LOCAL_SANDBOX_LIMITS, ...options.limits };
     await mkdir(workspaces, { recursive: true, mode: 0o711 });
     await mkdir(join(dataDir, "sandboxes"), { recursive: true, mode: 0o700 });
     if (runAs) {
@@ -515,19 +677,93 @@ export class LocalSandboxProvider implements SandboxProvider {
           "without isolation (never in production)",
       );
     }
+    const notes: string[] = [];
+    let cgroups: Cgroups | undefined;
+    let volumes: WorkspaceVolumes | undefined;
+    let seccomp = false;
     if (!check.ok) {
       logger.warn("local sandbox: bubblewrap cannot run, commands will run WITHOUT isolation", {
         reason: check.reason,
+      });
+      notes.push("no isolation, so no resource limits, workspace limits or seccomp filter");
+    } else {
+      const detected = detectCgroups({
+        memoryBytes: limits.defaultMemoryMib * MIB,
+        cpus: limits.defaultCpus,
+        maxProcesses: limits.maxProcesses,
+      });
+      if (detected.ok) {
+        cgroups = detected.cgroups;
+        await cgroups.sweep();
+        if (detected.missing.length > 0) {
+          notes.push(`cgroup controllers unavailable: ${detected.missing.join(", ")}`);
+        }
+      } else {
+        notes.push(
+          `memory and CPU limits are not enforced (process count only by RLIMIT_NPROC): ${detected.reason}`,
+        );
+      }
+      const started = await WorkspaceVolumes.start({
+        dataDir,
+        limits: { maxBytes: limits.maxWorkspaceBytes, maxFiles: limits.maxWorkspaceFiles },
+        ...(runAs ? { owner: runAs } : {}),
+      });
+      if (started.ok) volumes = started.volumes;
+      else notes.push(`workspace size and file count limits are not enforced: ${started.reason}`);
+      seccomp = hostSeccompArch() !== undefined;
+      if (!seccomp) notes.push(`no seccomp filter for ${process.arch}`);
+    }
+    const enforcement: LocalSandboxEnforcement = {
+      isolated: check.ok,
+      cgroups: cgroups?.version ?? null,
+      cgroupControllers: cgroups ? [...cgroups.controllers] : [],
+      workspaceLimits: volumes !== undefined,
+      seccomp,
+      notes,
+    };
+    if (check.ok && notes.length > 0) {
+      logger.warn("local sandbox: some limits are NOT enforced on this machine", {
+        notes,
+        cgroups: enforcement.cgroups,
       });
     }
     return new LocalSandboxProvider(
       dataDir,
       check.ok,
       check.ok ? runAs : undefined,
-      { ...LOCAL_SANDBOX_LIMITS, ...options.limits },
+      limits,
       logger,
       bwrap,
+      cgroups,
+      volumes,
+      enforcement,
     );
+  }
+
+  /** The seccomp filter for a network setting, built once; undefined where there is none. */
+  seccompFilter(networkAllowed: boolean): Buffer | undefined {
+    if (!this.enforcement.seccomp) return undefined;
+    let filter = this.seccompFilters.get(networkAllowed);
+    if (!filter) {
+      filter = buildSeccompFilter({ networkAllowed });
+      this.seccompFilters.set(networkAllowed, filter);
+    }
+    return filter;
+  }
+
+  /** Where this process reaches a workspace directory (through the mount namespace, if any). */
+  hostPath(workspace: string): string {
+    return this.volumes && this.isolated ? this.volumes.hostPath(workspace) : workspace;
+  }
+
+  /** Where bubblewrap finds a workspace directory. */
+  mountPath(workspace: string): string {
+    return workspace;
+  }
+
+  /** Makes sure the session's workspace is there (mounted, when workspaces are limited). */
+  async ready(sessionId: string, workspace: string): Promise<void> {
+    if (this.volumes && this.isolated) await this.volumes.mount(sessionId, workspace);
   }
 
   private workspaceOf(sessionId: string): string {
@@ -543,6 +779,7 @@ export class LocalSandboxProvider implements SandboxProvider {
     const workspace = this.workspaceOf(sessionId);
     await mkdir(workspace, { recursive: true, mode: 0o700 });
     if (this.owner) await chown(workspace, this.owner.uid, this.owner.gid);
+    await this.ready(sessionId, workspace);
     return workspace;
   }
 
@@ -605,20 +842,33 @@ export class LocalSandboxProvider implements SandboxProvider {
     return () => set.delete(child);
   }
 
-  /** Kills the sandbox's commands and removes its marker: it is no longer live. */
+  /**
+   * Kills the sandbox's commands and removes its marker: it is no longer live. Its cgroup goes,
+   * and its workspace is unmounted when no other live sandbox uses it (files stay in the image
+   * and come back with the next use).
+   */
   async forget(sandboxId: string): Promise<void> {
-    for (const child of this.running.get(sandboxId) ?? []) killGroup(child);
+    const children = [...(this.running.get(sandboxId) ?? [])];
+    for (const child of children) killGroup(child);
     this.running.delete(sandboxId);
     const path = this.markerOf(sandboxId);
     if (path) await unlink(path).catch(() => {});
+    await Promise.all(children.map(exited));
+    await this.cgroups?.removeSandbox(sandboxId).catch(() => {});
+    const sessionId = SANDBOX_ID.exec(sandboxId)?.[1];
+    if (this.volumes && this.isolated && sessionId) {
+      const others = (await this.listLive()).some((l) => l.sessionId === sessionId);
+      if (!others) await this.volumes.unmount(sessionId, this.workspaceOf(sessionId));
+    }
   }
 
-  /** Removes a deleted session's sandboxes and its workspace directory. */
+  /** Removes a deleted session's sandboxes and its workspace (with its image). */
   async destroy(sessionId: string): Promise<void> {
     const workspace = this.workspaceOf(sessionId);
     for (const live of await this.listLive()) {
       if (live.sessionId === sessionId) await this.forget(live.sandboxId);
     }
+    if (this.volumes && this.isolated) await this.volumes.remove(sessionId, workspace);
     if (!existsSync(workspace)) return;
     // Emptied through the same no-symlink walk as every other host-side file operation.
     await new WorkspaceFiles(workspace).clear();
@@ -626,4 +876,16 @@ export class LocalSandboxProvider implements SandboxProvider {
       if (err.code !== "ENOENT") throw err;
     });
   }
+}
+
+/** Resolves when a child has exited (at once if it has), or after a bound. */
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolvePromise) => {
+    const timer = setTimeout(resolvePromise, 5_000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolvePromise();
+    });
+  });
 }

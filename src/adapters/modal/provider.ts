@@ -4,6 +4,9 @@
 // Nothing runs in the sandbox between commands: no watcher, no agent. Modal keeps a sandbox alive
 // while any exec runs, so anything long-lived would defeat idleTimeoutMs.
 //
+// Commands run under `bash -c` (the Bash tool's commands are bash). An image without bash gets a
+// clear SANDBOX_NO_BASH error instead of a shell's "not found".
+//
 // Killing a command: 0.11.1's ContainerProcess has no kill (only wait/poll and an internal
 // abortable wait), so every command runs under a small sh wrapper that starts it in a session of
 // its own (setsid, when the image has it) with a per-command marker in its environment, and writes
@@ -16,6 +19,7 @@
 
 import { randomBytes } from "node:crypto";
 import { type App, type Image, ModalClient } from "modal";
+import { AppError } from "../../domain/errors.js";
 import { normalizeWorkspacePath, WORKSPACE_ROOT } from "../../domain/paths.js";
 import type { Logger as FullLogger } from "../../ports/logger.js";
 import type {
@@ -23,9 +27,11 @@ import type {
   ExecOptions,
   ExecResult,
   Sandbox,
+  SandboxFileErrorKind,
   SandboxFileStat,
   SandboxProvider,
 } from "../../ports/sandbox.js";
+import { SandboxFileError } from "../../ports/sandbox.js";
 
 /** A command's run time when it names none. */
 export const MODAL_DEFAULT_TIMEOUT_MS = 120_000;
@@ -57,6 +63,13 @@ export const MODAL_WORKDIR = WORKSPACE_ROOT;
 export const SESSION_TAG = "agent-runtime.session-id";
 /** The environment variable that marks every process of one command. */
 export const EXEC_MARKER = "AGENT_RUNTIME_EXEC_ID";
+/** The wrapper's exit status when the image has no bash (confirmed before it is believed). */
+export const NO_BASH_EXIT = 199;
+/** What a command in an image without bash fails with. */
+export const NO_BASH_MESSAGE =
+  "this sandbox image has no bash; the Bash tool runs commands with bash. Use an image that " +
+  "has it (Debian, Ubuntu and the official language images do), or add it to the image " +
+  "(e.g. `apk add bash` on Alpine)";
 
 // --- the narrow part of modal@0.11.1 this provider uses ---
 // `ModalClient` satisfies ModalLike<App, Image> (checked by the compiler in createModalProvider),
@@ -155,14 +168,15 @@ const SWEEP =
   `rm -f "$f"`;
 
 /**
- * Runs `$2` under sh in a session of its own, marked with id `$1`; waits for it, sweeps what it
- * left behind and exits with its status. The wrapper itself carries no marker.
+ * Runs `$2` under bash in a session of its own, marked with id `$1`; waits for it, sweeps what it
+ * left behind and exits with its status. The wrapper itself (plain sh) carries no marker.
  */
 const WRAPPER =
   `id=$1; f=/tmp/.agent-runtime-exec-$id; ` +
+  `command -v bash >/dev/null 2>&1 || exit ${NO_BASH_EXIT}; ` +
   `if command -v setsid >/dev/null 2>&1; then ` +
-  `${EXEC_MARKER}=$id setsid sh -c "$2" & ` +
-  `else ${EXEC_MARKER}=$id sh -c "$2" & fi; ` +
+  `${EXEC_MARKER}=$id setsid bash -c "$2" & ` +
+  `else ${EXEC_MARKER}=$id bash -c "$2" & fi; ` +
   `echo $! > "$f"; wait $!; c=$?; ` +
   `sweep() { ${SWEEP}; }; sweep "$id"; exit $c`;
 
@@ -173,25 +187,58 @@ const isNotFound = (err: unknown) =>
   errorName(err) === "SandboxFilesystemNotFoundError" ||
   (err as NodeJS.ErrnoException | null)?.code === "ENOENT";
 
-/** A file error that names the workspace path (Modal's name the container's). */
+/** SDK filesystem error names, and the kind each means. */
+const SDK_ERROR_KINDS: Record<string, [SandboxFileErrorKind, string]> = {
+  SandboxFilesystemNotFoundError: ["not_found", "no such file or directory"],
+  SandboxFilesystemIsADirectoryError: ["is_directory", "is a directory"],
+  SandboxFilesystemNotADirectoryError: [
+    "not_directory",
+    "a component of the path is not a directory",
+  ],
+  SandboxFilesystemPermissionError: ["permission_denied", "permission denied"],
+  SandboxFilesystemFileTooLargeError: ["too_large", "file too large"],
+  SandboxFilesystemDirectoryNotEmptyError: ["io_error", "directory not empty"],
+};
+
+/** The errno texts the container's tools put in otherwise unclassified errors. */
+const MESSAGE_KINDS: Array<[RegExp, SandboxFileErrorKind, string]> = [
+  [
+    /no space left|disk quota|os error (28|122)\b|StorageFull|QuotaExceeded/i,
+    "no_space",
+    "no space left in the sandbox",
+  ],
+  [
+    /name too long|os error 36\b|InvalidFilename/i,
+    "name_too_long",
+    "a name in the path is too long",
+  ],
+  [/is a directory|os error 21\b/i, "is_directory", "is a directory"],
+  [/not a directory|os error 20\b/i, "not_directory", "a component of the path is not a directory"],
+  [/no such file|os error 2\b/i, "not_found", "no such file or directory"],
+  [/permission denied|os error 13\b/i, "permission_denied", "permission denied"],
+];
+
+/**
+ * A file error that names only the workspace path (the SDK's messages name the container's).
+ * "Already exists" comes from making a file's parent directories where one of them is a file:
+ * not_directory. Errors that are not about files (connection, auth) pass through.
+ */
 function fileError(rel: string, err: unknown): Error {
+  if (err instanceof SandboxFileError || err instanceof AppError) return err;
   const name = errorName(err);
-  const what =
-    name === "SandboxFilesystemNotFoundError"
-      ? "no such file or directory"
-      : name === "SandboxFilesystemIsADirectoryError"
-        ? "is a directory"
-        : name === "SandboxFilesystemNotADirectoryError"
-          ? "a component of the path is not a directory"
-          : name === "SandboxFilesystemPermissionError"
-            ? "permission denied"
-            : name === "SandboxFilesystemFileTooLargeError"
-              ? "file too large"
-              : undefined;
-  if (!what) return err instanceof Error ? err : new Error(String(err));
-  const e = new Error(`${rel}: ${what}`) as NodeJS.ErrnoException;
-  e.code = name === "SandboxFilesystemNotFoundError" ? "ENOENT" : name;
-  return e;
+  const known = SDK_ERROR_KINDS[name];
+  if (known) return new SandboxFileError(known[0], rel, known[1]);
+  if (name === "SandboxFilesystemPathAlreadyExistsError") {
+    return new SandboxFileError("not_directory", rel, "a component of the path is not a directory");
+  }
+  if (!name.startsWith("SandboxFilesystem")) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  for (const [re, kind, text] of MESSAGE_KINDS) {
+    if (re.test(message)) return new SandboxFileError(kind, rel, text);
+  }
+  return new SandboxFileError("io_error", rel, "the file operation failed");
 }
 
 /** Reads a stream to its end, text chunk by text chunk; `stop()` abandons it. */
@@ -217,7 +264,12 @@ function pump(stream: ModalStreamLike, onChunk: (text: string) => void) {
   return { done, stop: () => reader.cancel().catch(() => {}) };
 }
 
+const noBashError = () => new AppError("failed_precondition", "SANDBOX_NO_BASH", NO_BASH_MESSAGE);
+
 class ModalSandbox implements Sandbox {
+  /** Set once the image is known to have no bash. */
+  private noBash = false;
+
   constructor(
     private readonly sb: ModalSandboxLike,
     readonly sessionId: string,
@@ -248,6 +300,7 @@ class ModalSandbox implements Sandbox {
       ...over,
     });
     if (options.signal?.aborted) return result({ cancelled: true });
+    if (this.noBash) throw noBashError();
     const id = randomBytes(8).toString("hex");
     const proc = await this.sb.exec(["sh", "-c", WRAPPER, "sh", id, options.command], {
       workdir: abs(cwd),
@@ -330,6 +383,13 @@ class ModalSandbox implements Sandbox {
     }
     if (callbackError !== undefined) throw callbackError;
     const wasKilled = timedOut || cancelled || truncated;
+    if (code === NO_BASH_EXIT && !wasKilled && out.stdout === "" && out.stderr === "") {
+      // The wrapper's word, or a command that exited so: ask the image.
+      if (!(await this.hasBash())) {
+        this.noBash = true;
+        throw noBashError();
+      }
+    }
     return result({
       exitCode: wasKilled ? null : code,
       stdout: out.stdout,
@@ -338,6 +398,18 @@ class ModalSandbox implements Sandbox {
       cancelled,
       truncated,
     });
+  }
+
+  /** Whether the image has bash on its PATH. */
+  private async hasBash(): Promise<boolean> {
+    try {
+      const p = await this.sb.exec(["sh", "-c", "command -v bash"]);
+      const drain = (s: ModalStreamLike) => pump(s, () => {}).done;
+      const [code] = await Promise.all([p.wait(), drain(p.stdout), drain(p.stderr)]);
+      return code === 0;
+    } catch {
+      return true; // cannot tell: do not claim it is missing
+    }
   }
 
   async readFile(path: string): Promise<Uint8Array> {

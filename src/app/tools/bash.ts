@@ -1,3 +1,4 @@
+import type { ExecResult } from "../../ports/sandbox.js";
 import {
   abortReason,
   defineTool,
@@ -57,7 +58,7 @@ export class HeadTailBuffer {
 export const bashTool = defineTool({
   name: "Bash",
   description: [
-    "Runs a shell command (`/bin/sh -c`) in the session's sandbox and returns its output " +
+    "Runs a command with `bash -c` in the session's sandbox and returns its output " +
       `(stdout and stderr together). The working directory is the workspace root, ` +
       `${WORKSPACE_ROOT}; each call starts a fresh shell, so \`cd\` and variables do not carry ` +
       "over: use absolute paths or `cd dir && ...`.",
@@ -102,14 +103,20 @@ export const bashTool = defineTool({
       output.push(chunk);
       context.onOutput?.(chunk);
     };
-    const result = await sandbox.exec({
-      command,
-      timeoutMs,
-      signal: context.signal,
-      onStdout: onChunk,
-      onStderr: onChunk,
-    });
-    if (context.signal.aborted) throw abortReason(context.signal);
+    let result: ExecResult;
+    try {
+      result = await sandbox.exec({
+        command,
+        timeoutMs,
+        signal: context.signal,
+        onStdout: onChunk,
+        onStderr: onChunk,
+      });
+    } catch (error) {
+      // Whether the command ran at all is unknown: leave it to the caller to say so.
+      if (context.signal.aborted) throw abortReason(context.signal);
+      throw error;
+    }
     if (output.length === 0) {
       // A provider that hands the output back only at the end.
       output.push(result.stdout);
@@ -119,6 +126,7 @@ export const bashTool = defineTool({
       output.push(result.stderr);
     }
 
+    const seconds = `${(result.durationMs / 1000).toFixed(1)} s`;
     const notes: string[] = [];
     if (result.exitCode !== null && result.exitCode !== 0) {
       notes.push(`Exit code ${result.exitCode}`);
@@ -128,7 +136,13 @@ export const bashTool = defineTool({
       notes.push("Command was killed: it printed more output than the sandbox keeps.");
     }
     if (result.exitCode === null && !result.timedOut && !result.truncated) {
-      notes.push(result.cancelled ? "Command was cancelled." : "Command was killed by a signal.");
+      notes.push(
+        result.cancelled
+          ? `Command was killed after ${seconds}: the turn was cancelled.`
+          : "Command was killed by a signal.",
+      );
+    } else if (context.signal.aborted) {
+      notes.push(`The turn was cancelled as the command ended (after ${seconds}).`);
     }
     if (output.length > BASH_MAX_OUTPUT_CHARS) {
       notes.push(
@@ -136,11 +150,14 @@ export const bashTool = defineTool({
           `${Math.floor(BASH_MAX_OUTPUT_CHARS / 2)} are shown.`,
       );
     }
-    const isError = result.exitCode !== 0 || result.timedOut || result.truncated;
+    const cancelled = context.signal.aborted;
+    const isError = result.exitCode !== 0 || result.timedOut || result.truncated || cancelled;
 
     const text = output.toString();
     const parts = [text === "" && notes.length === 0 ? "(no output)" : text.replace(/\n$/, "")];
     if (notes.length > 0) parts.push(notes.join("\n"));
-    return { output: parts.filter((p) => p !== "").join("\n\n"), isError };
+    const shown = parts.filter((p) => p !== "").join("\n\n");
+    // After a cancel the model is told what really happened: the command ran, and was killed.
+    return cancelled ? { output: shown, isError, cancelled } : { output: shown, isError };
   },
 });

@@ -2,8 +2,8 @@
 // into error results, and cancellation.
 
 import { posix } from "node:path";
-import { LIMITS } from "../../domain/limits.js";
-import { WORKSPACE_ROOT } from "../../domain/paths.js";
+import { AppError } from "../../domain/errors.js";
+import { normalizeWorkspacePath, WORKSPACE_ROOT } from "../../domain/paths.js";
 import type { Tool, ToolContext, ToolResult } from "./types.js";
 
 export { WORKSPACE_ROOT };
@@ -16,24 +16,29 @@ export class ToolInputError extends Error {
 /**
  * Converts a path as the model gave it (relative to the workspace root, or absolute under
  * `/workspace`) to a workspace-relative path; `""` is the root itself. `.` and `..` segments are
- * resolved; anything that lands outside the workspace is a ToolInputError naming `field`.
+ * resolved first; the result must then pass the API's rule for workspace paths
+ * (normalizeWorkspacePath: no NUL or backslash, length limits). A ToolInputError names `field`.
  */
 export function toWorkspacePath(input: string, field: string): string {
-  if (input.includes("\0")) throw new ToolInputError(`${field} must not contain NUL characters`);
-  if (Buffer.byteLength(input, "utf8") > LIMITS.maxPathBytes) {
-    throw new ToolInputError(`${field} must be at most ${LIMITS.maxPathBytes} bytes`);
-  }
-  const absolute = posix.normalize(
-    input.startsWith("/") ? input : `${WORKSPACE_ROOT}/${input === "" ? "." : input}`,
-  );
+  const absolute = posix.normalize(input.startsWith("/") ? input : `${WORKSPACE_ROOT}/${input}`);
   if (absolute === WORKSPACE_ROOT || absolute === `${WORKSPACE_ROOT}/`) return "";
   if (!absolute.startsWith(`${WORKSPACE_ROOT}/`)) {
     throw new ToolInputError(
-      `${field} ${JSON.stringify(input)} is outside the workspace; use a path relative to the ` +
+      `${field} ${quote(input)} is outside the workspace; use a path relative to the ` +
         `workspace root or an absolute path under ${WORKSPACE_ROOT}`,
     );
   }
-  return absolute.slice(WORKSPACE_ROOT.length + 1).replace(/\/+$/, "");
+  try {
+    return normalizeWorkspacePath(absolute.slice(WORKSPACE_ROOT.length + 1), field);
+  } catch (error) {
+    if (error instanceof AppError) throw new ToolInputError(error.message);
+    throw error;
+  }
+}
+
+/** `text` as a JSON string, cut when long: for echoing the model's input in messages. */
+export function quote(text: string): string {
+  return JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}...` : text);
 }
 
 /** How a workspace-relative path is shown to the model: absolute under `/workspace`. */
@@ -149,7 +154,7 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<
 /**
  * Builds a Tool whose `run` follows the contract of types.ts: input problems and failures
  * (including errors thrown by the sandbox, such as its own path validation) come back as error
- * results; only cancellation rejects.
+ * results; after a cancel it rejects, unless `run` returned a result marked `cancelled`.
  */
 export function defineTool(spec: {
   name: string;
@@ -166,7 +171,7 @@ export function defineTool(spec: {
       context.signal.throwIfAborted();
       try {
         const result = await run(inputObject(input), context);
-        context.signal.throwIfAborted();
+        if (!result.cancelled) context.signal.throwIfAborted();
         return result;
       } catch (error) {
         if (context.signal.aborted) throw abortReason(context.signal);

@@ -15,6 +15,11 @@ export interface ToolResult {
   /** What goes back to the model. */
   output: string;
   isError: boolean;
+  /**
+   * The turn was cancelled while the tool ran, and `output` says what happened up to then (Bash:
+   * the output so far and that the command was killed). Such a result is always `isError`.
+   */
+  cancelled?: boolean;
 }
 
 /** A tool the model can call, with the input shape Claude models know from Claude Code. */
@@ -25,7 +30,9 @@ export interface Tool {
   inputSchema: Record<string, unknown>;
   /**
    * Runs the tool. Invalid input and failures are returned as `isError` results (the model
-   * sees them and can correct itself); only cancellation rejects.
+   * sees them and can correct itself). When `context.signal` aborts, a tool either rejects with
+   * the signal's reason (it did nothing the model needs to know of, or cannot tell what it did)
+   * or resolves with a result marked `cancelled` that says truthfully what was done (Bash).
    */
   run(input: unknown, context: ToolContext): Promise<ToolResult>;
 }

@@ -1,8 +1,9 @@
-import { AppError, notFound } from "../../domain/errors.js";
+import { AppError, type ErrorCode, notFound } from "../../domain/errors.js";
 import { LIMITS } from "../../domain/limits.js";
 import { normalizeWorkspacePath } from "../../domain/paths.js";
 import type { FileInfo } from "../../domain/types.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
+import { SandboxFileError } from "../../ports/sandbox.js";
 import type { LoadedSession } from "../sessions/loaded-session.js";
 import type { SessionManager } from "../sessions/session-manager.js";
 import { fileInfo, type Sessions } from "../sessions/sessions.js";
@@ -14,35 +15,18 @@ const FILE_EVENT_TIMEOUT_MS = 10_000;
 const isPath = (p: unknown): p is string => typeof p === "string";
 
 /** A sandbox's file error as a client should see it: the workspace path, never a host path. */
-function fileError(err: unknown, path: string): unknown {
-  const kind = (err as { kind?: unknown } | null)?.kind;
-  switch (kind) {
-    case "is_directory":
-      return new AppError(
-        "failed_precondition",
-        "PATH_IS_DIRECTORY",
-        `${path} is a directory`,
-        "path",
-      );
-    case "not_directory":
-      return new AppError(
-        "failed_precondition",
-        "PATH_UNDER_FILE",
-        `a parent of ${path} is a file`,
-        "path",
-      );
-    case "name_too_long":
-      return new AppError(
-        "invalid_argument",
-        "INVALID_FIELD",
-        `path: a name in ${path} is too long`,
-        "path",
-      );
-    case "no_space":
-      return new AppError("resource_exhausted", "WORKSPACE_FULL", "the workspace is full", "path");
-    default:
-      return err;
-  }
+function fileError(err: unknown): unknown {
+  if (!(err instanceof SandboxFileError)) return err;
+  const [code, reason]: [ErrorCode, string] = {
+    is_directory: ["failed_precondition", "PATH_IS_DIRECTORY"] as [ErrorCode, string],
+    not_directory: ["failed_precondition", "PATH_UNDER_FILE"] as [ErrorCode, string],
+    name_too_long: ["invalid_argument", "INVALID_FIELD"] as [ErrorCode, string],
+    no_space: ["resource_exhausted", "WORKSPACE_FULL"] as [ErrorCode, string],
+    too_large: ["invalid_argument", "FILE_TOO_LARGE"] as [ErrorCode, string],
+    not_found: ["not_found", "FILE_NOT_FOUND"] as [ErrorCode, string],
+    io_error: ["unavailable", "SANDBOX_FILE_ERROR"] as [ErrorCode, string],
+  }[err.kind as string] ?? ["failed_precondition", "SANDBOX_FILE_ERROR"];
+  return new AppError(code, reason, err.message, "path");
 }
 
 /**
@@ -142,7 +126,7 @@ export class Workspaces {
         try {
           await sandbox.writeFile(normalized, content);
         } catch (err) {
-          throw fileError(err, normalized);
+          throw fileError(err);
         }
         const stat = await sandbox.stat(normalized);
         info = { ...info, modifyTime: new Date(stat?.mtimeMs ?? Date.now()) };
@@ -165,7 +149,7 @@ export class Workspaces {
       const sandbox = live?.sandbox.live;
       if (live && sandbox) {
         await sandbox.remove(normalized).catch((err: unknown) => {
-          throw fileError(err, normalized);
+          throw fileError(err);
         });
         live.sandbox.savedFiles.delete(normalized);
       }

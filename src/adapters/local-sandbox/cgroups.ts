@@ -1,0 +1,450 @@
+// Memory, CPU and process limits for sandboxed commands, through cgroups.
+//
+// Layout, under the server's own cgroup (so whatever limits the server has also bound its
+// sandboxes): `agent-runtime-<server pid>/<sandbox id>/<command id>`. The sandbox's cgroup holds
+// its limits (all of its commands together stay under them, as in a Modal container); each
+// command gets a leaf of its own, so an OOM kill can be told to the command that suffered it.
+//
+// A command enters its leaf before it can run anything: bubblewrap reads its options from a pipe
+// (`--args`) before it forks, and the provider writes the options only after it has moved the
+// bubblewrap process into the leaf. Every process the command starts is born inside.
+//
+// cgroup v2 (one hierarchy, /sys/fs/cgroup/cgroup.controllers lists memory, cpu, pids): the
+// controllers must be enabled in the server's cgroup, which the kernel allows only for a cgroup
+// without processes of its own; when the server is alone in its cgroup (a systemd service with
+// Delegate=yes, a container that runs only the server) it moves itself into a `server` leaf first.
+// cgroup v1 (separate memory, cpu and pids hierarchies, as on this machine kind): no such rule.
+// Both need write access to the server's cgroup: root, or a delegated cgroup. Where that fails,
+// `detectCgroups` says why and the provider runs without these limits, saying so once.
+
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { readdir, readFile, rmdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
+export type CgroupController = "memory" | "cpu" | "pids";
+const CONTROLLERS: readonly CgroupController[] = ["memory", "cpu", "pids"];
+
+/** The CFS period a CPU limit is expressed in, microseconds. */
+const CPU_PERIOD_US = 100_000;
+
+export interface CgroupLimits {
+  memoryBytes: number;
+  /** CPUs' worth of time per period; fractions allowed. */
+  cpus: number;
+  maxProcesses: number;
+}
+
+/** One command's leaf cgroup. */
+export interface ExecCgroup {
+  /** Moves a process (and so everything it starts later) into the leaf. Synchronous. */
+  enter(pid: number): void;
+  /** Processes of the command the kernel's OOM killer ended. */
+  oomKills(): Promise<number>;
+  /** Kills what is left in the leaf (where the kernel can), then removes it. */
+  release(): Promise<void>;
+}
+
+export interface CgroupSystemOptions {
+  /** Where cgroup file systems are mounted; default /sys/fs/cgroup (tests point elsewhere). */
+  root?: string;
+  /** Contents of /proc/self/cgroup; default read from there. */
+  selfCgroup?: string;
+  /** Contents of /proc/self/mountinfo (v1 mount points); default read from there. */
+  mountinfo?: string;
+  /** This process's pid, default process.pid (names the group, moves the server on v2). */
+  pid?: number;
+}
+
+const read = (path: string) => readFileSync(path, "utf8");
+const errText = (err: unknown) =>
+  (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Removes a cgroup tree bottom-up; groups with processes stay (rmdir says EBUSY). */
+async function removeTree(dir: string): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) if (e.isDirectory()) await removeTree(join(dir, e.name));
+  await rmdir(dir).catch(() => {});
+}
+
+/** rmdir, retried while the last processes of a killed command are still being reaped. */
+async function rmdirSoon(dir: string): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    try {
+      await rmdir(dir);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return;
+      if (code !== "EBUSY") return;
+      await new Promise((r) => setTimeout(r, 25 * (i + 1)));
+    }
+  }
+}
+
+/** Names command leaves uniquely in this process (two providers may share a sandbox group). */
+let leafSeq = 0;
+
+/** The limits of one cgroup version: where groups go and how limits are written. */
+abstract class CgroupSystem {
+  abstract readonly version: "v1" | "v2";
+  abstract readonly controllers: ReadonlySet<CgroupController>;
+  private readonly ready = new Map<string, Promise<void>>();
+
+  /** The group `rel` (relative to the server's groups) in every hierarchy used. */
+  protected abstract dirs(rel: string): string[];
+  /** The base directories (one per hierarchy), for sweeping. */
+  protected abstract bases(): string[];
+  protected abstract writeLimits(rel: string, limits: CgroupLimits): void;
+  protected abstract makeLeaf(rel: string): void;
+  protected abstract readOomKills(rel: string): Promise<number>;
+  protected abstract killLeaf(rel: string): Promise<void>;
+
+  /** Creates the sandbox's group with its limits (once per sandbox) and a leaf for a command. */
+  async startExec(sandboxId: string, limits: CgroupLimits): Promise<ExecCgroup> {
+    let ready = this.ready.get(sandboxId);
+    if (!ready) {
+      ready = (async () => {
+        for (const dir of this.dirs(sandboxId)) mkdirSync(dir, { recursive: true });
+        this.writeLimits(sandboxId, limits);
+      })();
+      this.ready.set(sandboxId, ready);
+      ready.catch(() => this.ready.delete(sandboxId));
+    }
+    await ready;
+    const rel = `${sandboxId}/c${++leafSeq}`;
+    this.makeLeaf(rel);
+    const dirs = this.dirs(rel);
+    return {
+      enter: (pid) => {
+        for (const dir of dirs) writeFileSync(join(dir, "cgroup.procs"), String(pid));
+      },
+      oomKills: () => this.readOomKills(rel).catch(() => 0),
+      release: async () => {
+        await this.killLeaf(rel).catch(() => {});
+        await Promise.all(dirs.map(rmdirSoon));
+      },
+    };
+  }
+
+  /** Removes a sandbox's group (its commands are over). */
+  async removeSandbox(sandboxId: string): Promise<void> {
+    this.ready.delete(sandboxId);
+    await Promise.all(this.dirs(sandboxId).map(removeTree));
+  }
+
+  /** Removes what servers that no longer run left behind (their groups are named by pid). */
+  async sweep(): Promise<void> {
+    for (const base of this.bases()) {
+      const parent = join(base, "..");
+      for (const name of await readdir(parent).catch(() => [] as string[])) {
+        const m = /^agent-runtime-(\d+)$/.exec(name);
+        if (m && !isAlive(Number(m[1]))) await removeTree(join(parent, name));
+      }
+    }
+  }
+
+  /** Creates and removes a throwaway sandbox group with limits: proves the writes work. */
+  probe(limits: CgroupLimits): void {
+    const rel = `probe-${process.pid}-${Date.now()}`;
+    try {
+      for (const dir of this.dirs(rel)) mkdirSync(dir, { recursive: true });
+      this.writeLimits(rel, limits);
+      this.makeLeaf(`${rel}/c0`);
+    } finally {
+      for (const dir of this.dirs(`${rel}/c0`)) {
+        try {
+          rmdirSync(dir);
+        } catch {}
+      }
+      for (const dir of this.dirs(rel)) {
+        try {
+          rmdirSync(dir);
+        } catch {}
+      }
+    }
+  }
+}
+
+class CgroupV2 extends CgroupSystem {
+  readonly version = "v2";
+  constructor(
+    private readonly base: string,
+    readonly controllers: ReadonlySet<CgroupController>,
+  ) {
+    super();
+  }
+
+  protected dirs(rel: string): string[] {
+    return [join(this.base, rel)];
+  }
+
+  protected bases(): string[] {
+    return [this.base];
+  }
+
+  protected writeLimits(rel: string, l: CgroupLimits): void {
+    const dir = join(this.base, rel);
+    const c = this.controllers;
+    if (c.has("memory")) {
+      writeFileSync(join(dir, "memory.max"), String(l.memoryBytes));
+      if (existsSync(join(dir, "memory.swap.max"))) {
+        writeFileSync(join(dir, "memory.swap.max"), "0");
+      }
+    }
+    if (c.has("cpu")) {
+      writeFileSync(join(dir, "cpu.max"), `${Math.round(l.cpus * CPU_PERIOD_US)} ${CPU_PERIOD_US}`);
+    }
+    if (c.has("pids")) writeFileSync(join(dir, "pids.max"), String(l.maxProcesses));
+    // Leaves get memory.events (OOM kills per command) only with memory enabled below.
+    if (c.has("memory")) writeFileSync(join(dir, "cgroup.subtree_control"), "+memory");
+  }
+
+  protected makeLeaf(rel: string): void {
+    mkdirSync(join(this.base, rel));
+  }
+
+  protected async readOomKills(rel: string): Promise<number> {
+    const events = await readFile(join(this.base, rel, "memory.events"), "utf8");
+    return Number(/^oom_kill (\d+)$/m.exec(events)?.[1] ?? 0);
+  }
+
+  protected async killLeaf(rel: string): Promise<void> {
+    // cgroup.kill (Linux 5.14): ends every process in the leaf, however it detached.
+    const kill = join(this.base, rel, "cgroup.kill");
+    if (existsSync(kill)) await writeFile(kill, "1");
+  }
+}
+
+class CgroupV1 extends CgroupSystem {
+  readonly version = "v1";
+  constructor(
+    /** Base directory per controller (co-mounted controllers share one). */
+    private readonly base: ReadonlyMap<CgroupController, string>,
+  ) {
+    super();
+  }
+
+  get controllers(): ReadonlySet<CgroupController> {
+    return new Set(this.base.keys());
+  }
+
+  protected dirs(rel: string): string[] {
+    return [...new Set(this.base.values())].map((b) => join(b, rel));
+  }
+
+  protected bases(): string[] {
+    return [...new Set(this.base.values())];
+  }
+
+  protected writeLimits(rel: string, l: CgroupLimits): void {
+    const memory = this.base.get("memory");
+    if (memory) {
+      const dir = join(memory, rel);
+      // memsw (memory + swap) must never be below the memory limit: open it, set, close it.
+      const memsw = join(dir, "memory.memsw.limit_in_bytes");
+      const hasMemsw = existsSync(memsw);
+      if (hasMemsw) writeFileSync(memsw, "-1");
+      writeFileSync(join(dir, "memory.limit_in_bytes"), String(l.memoryBytes));
+      if (hasMemsw) writeFileSync(memsw, String(l.memoryBytes));
+    }
+    const cpu = this.base.get("cpu");
+    if (cpu) {
+      writeFileSync(join(cpu, rel, "cpu.cfs_period_us"), String(CPU_PERIOD_US));
+      const quota = String(Math.round(l.cpus * CPU_PERIOD_US));
+      try {
+        writeFileSync(join(cpu, rel, "cpu.cfs_quota_us"), quota);
+      } catch (err) {
+        // v1 refuses a quota above an ancestor's (EINVAL): the ancestor's, lower, applies.
+        if ((err as NodeJS.ErrnoException).code !== "EINVAL") throw err;
+      }
+    }
+    const pids = this.base.get("pids");
+    if (pids) writeFileSync(join(pids, rel, "pids.max"), String(l.maxProcesses));
+  }
+
+  protected makeLeaf(rel: string): void {
+    for (const dir of this.dirs(rel)) mkdirSync(dir);
+  }
+
+  protected async readOomKills(rel: string): Promise<number> {
+    const memory = this.base.get("memory");
+    if (!memory) return 0;
+    const control = await readFile(join(memory, rel, "memory.oom_control"), "utf8");
+    return Number(/^oom_kill (\d+)$/m.exec(control)?.[1] ?? 0);
+  }
+
+  protected async killLeaf(): Promise<void> {
+    // No cgroup.kill in v1: the sandbox's pid namespace already ends every process.
+  }
+}
+
+export type Cgroups = CgroupSystem;
+
+export type CgroupDetection =
+  | { ok: true; cgroups: Cgroups; missing: CgroupController[] }
+  | { ok: false; reason: string };
+
+/** The server's cgroup path per controller ("" for v2's single hierarchy), from /proc/self/cgroup. */
+function selfPaths(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(line);
+    if (!m) continue;
+    for (const c of m[1]!.split(",")) out.set(c, m[2]!);
+  }
+  return out;
+}
+
+/** v1 mount points per controller, with the hierarchy path each mount shows at its root. */
+function v1Mounts(mountinfo: string): Map<string, { dir: string; root: string }> {
+  const out = new Map<string, { dir: string; root: string }>();
+  for (const line of mountinfo.split("\n")) {
+    const [pre, post] = line.split(" - ");
+    if (!pre || !post) continue;
+    const fields = pre.split(" ");
+    const [fstype, , superOptions] = post.split(" ");
+    if (fstype !== "cgroup" || !superOptions) continue;
+    for (const option of superOptions.split(",")) {
+      if ((CONTROLLERS as string[]).includes(option) && !out.has(option)) {
+        out.set(option, { dir: fields[4]!, root: fields[3]! });
+      }
+    }
+  }
+  return out;
+}
+
+function under(mountRoot: string, own: string): string | undefined {
+  if (mountRoot === "/") return own;
+  if (own === mountRoot) return "/";
+  return own.startsWith(`${mountRoot}/`) ? own.slice(mountRoot.length) : undefined;
+}
+
+function detectV2(root: string, own: string, pid: number, limits: CgroupLimits): CgroupDetection {
+  const ownDir = join(root, own);
+  const available = read(join(ownDir, "cgroup.controllers")).trim().split(/\s+/);
+  const controllers = new Set(CONTROLLERS.filter((c) => available.includes(c)));
+  if (controllers.size === 0) {
+    return { ok: false, reason: `cgroup v2: ${own} offers none of memory, cpu, pids` };
+  }
+  const enable = [...controllers].map((c) => `+${c}`).join(" ");
+  const enableIn = (dir: string) => writeFileSync(join(dir, "cgroup.subtree_control"), enable);
+  try {
+    enableIn(ownDir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EBUSY") {
+      return {
+        ok: false,
+        reason: `cgroup v2: cannot enable controllers in ${own}: ${errText(err)}`,
+      };
+    }
+    // "No internal processes": move the server into a leaf, if it is alone here.
+    const procs = read(join(ownDir, "cgroup.procs")).split("\n").filter(Boolean).map(Number);
+    if (procs.some((p) => p !== pid)) {
+      return {
+        ok: false,
+        reason:
+          `cgroup v2: ${own} also holds other processes, so it cannot hand controllers to ` +
+          "sandboxes; run the server in a cgroup of its own (systemd: Delegate=yes)",
+      };
+    }
+    try {
+      mkdirSync(join(ownDir, "server"), { recursive: true });
+      writeFileSync(join(ownDir, "server", "cgroup.procs"), String(pid));
+      enableIn(ownDir);
+    } catch (e) {
+      return { ok: false, reason: `cgroup v2: cannot delegate ${own}: ${errText(e)}` };
+    }
+  }
+  const base = join(ownDir, `agent-runtime-${pid}`);
+  try {
+    mkdirSync(base, { recursive: true });
+    enableIn(base);
+    const cgroups = new CgroupV2(base, controllers);
+    cgroups.probe(limits);
+    return { ok: true, cgroups, missing: CONTROLLERS.filter((c) => !controllers.has(c)) };
+  } catch (err) {
+    return { ok: false, reason: `cgroup v2: cannot create groups under ${own}: ${errText(err)}` };
+  }
+}
+
+function detectV1(
+  root: string,
+  paths: Map<string, string>,
+  mountinfo: string,
+  pid: number,
+  limits: CgroupLimits,
+): CgroupDetection {
+  const mounts = v1Mounts(mountinfo);
+  const base = new Map<CgroupController, string>();
+  const problems: string[] = [];
+  for (const c of CONTROLLERS) {
+    const mount = mounts.get(c);
+    const own = paths.get(c);
+    if (!mount || own === undefined) {
+      problems.push(`${c}: not mounted`);
+      continue;
+    }
+    if (!mount.dir.startsWith(root)) continue;
+    const rel = under(mount.root, own);
+    if (rel === undefined) {
+      problems.push(`${c}: own cgroup ${own} is outside the mount`);
+      continue;
+    }
+    base.set(c, join(mount.dir, rel, `agent-runtime-${pid}`));
+  }
+  if (base.size === 0) return { ok: false, reason: `cgroup v1: ${problems.join("; ")}` };
+  // Each controller on its own: one that cannot be written is left out, not the others.
+  for (const [c, dir] of [...base]) {
+    try {
+      mkdirSync(dir, { recursive: true });
+      new CgroupV1(new Map([[c, dir]])).probe(limits);
+    } catch (err) {
+      problems.push(`${c}: ${errText(err)}`);
+      base.delete(c);
+      try {
+        rmdirSync(dir);
+      } catch {}
+    }
+  }
+  if (base.size === 0) return { ok: false, reason: `cgroup v1: ${problems.join("; ")}` };
+  return {
+    ok: true,
+    cgroups: new CgroupV1(base),
+    missing: CONTROLLERS.filter((c) => !base.has(c)),
+  };
+}
+
+/**
+ * Finds the cgroup version this machine offers for memory, cpu and pids, and proves that the
+ * server can create limited groups under its own (a probe group is made and removed).
+ */
+export function detectCgroups(limits: CgroupLimits, o: CgroupSystemOptions = {}): CgroupDetection {
+  const root = o.root ?? "/sys/fs/cgroup";
+  const pid = o.pid ?? process.pid;
+  let selfText: string;
+  try {
+    selfText = o.selfCgroup ?? read("/proc/self/cgroup");
+  } catch (err) {
+    return { ok: false, reason: `cannot read /proc/self/cgroup: ${errText(err)}` };
+  }
+  const paths = selfPaths(selfText);
+  try {
+    // A unified hierarchy at the root that offers the controllers: v2.
+    if (existsSync(join(root, "cgroup.controllers"))) {
+      const own = paths.get("") ?? "/";
+      return detectV2(root, own, pid, limits);
+    }
+    return detectV1(root, paths, o.mountinfo ?? read("/proc/self/mountinfo"), pid, limits);
+  } catch (err) {
+    return { ok: false, reason: `cgroups: ${errText(err)}` };
+  }
+}
