@@ -261,7 +261,7 @@ describe("the agent turn", () => {
     await h.client.sessions.sendMessage({ sessionId, text: "what happened?" });
     await readEvents(h.client, sessionId, turnsCompleted(2));
     const told = JSON.stringify(h.fake.requests.at(-1)!.body.messages);
-    expect(told).toMatch(/started[^"]*Bash was stopped after \d+\.\d s: cancelled by the user/);
+    expect(told).toMatch(/started[^"]*Command was killed after \d+\.\d s: the turn was cancelled/);
     expect(told).not.toContain("Not run");
   });
 
