@@ -6,9 +6,11 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="/usr/local/go/bin:$PWD/.tools/bin:$PATH"
 
+mkdir -p .cache
+# Setup must leave the work tree as it found it (a fresh install must not rewrite the lockfile).
+bash scripts/check-clean-tree.sh --save .cache/tree-before-setup.txt
 bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
 
-mkdir -p .cache
 checks=.cache/checks.txt
 : >"$checks"
 check() { # name command...
@@ -40,6 +42,7 @@ generated_up_to_date() {
   [ -z "$dirty" ] || { echo "gen/ differs from what buf generates (run npm run generate):"; echo "$dirty"; return 1; }
 }
 
+check "setup leaves the tree clean" bash scripts/check-clean-tree.sh --since .cache/tree-before-setup.txt
 check "buf lint" node_modules/.bin/buf lint
 check "buf format" node_modules/.bin/buf format --diff --exit-code
 check "buf breaking" breaking_against
