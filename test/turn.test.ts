@@ -144,6 +144,9 @@ describe("the agent turn", () => {
     expect(session?.usage?.outputTokens).toBe(32n);
     expect(session?.usage?.cacheReadInputTokens).toBe(150n);
     expect(session?.usage?.costUsd).toBeGreaterThan(0);
+    // Exact: the dollars are the micro-dollars over a million, with no float noise.
+    expect(session?.usage?.costUsd).toBe(Number(session?.usage?.costMicroUsd) / 1_000_000);
+    expect(String(session?.usage?.costUsd)).toMatch(/^\d+(\.\d{1,6})?$/);
     expect(session?.state).toBe(SessionState.IDLE);
     expect(session?.runtime?.loaded).toBe(true);
 

@@ -193,6 +193,7 @@ export function usageToProto(u: Usage): PbUsage {
     cacheReadInputTokens: BigInt(u.cacheReadInputTokens),
     cacheCreationInputTokens: BigInt(u.cacheCreationInputTokens),
     costUsd: u.costMicroUsd / 1_000_000,
+    costMicroUsd: BigInt(u.costMicroUsd),
   });
 }
 

@@ -40,8 +40,7 @@ export async function agentHarness(
       anthropic: new AnthropicModelProvider({
         apiKey: "test-key",
         baseURL: fake.url,
-        baseDelayMs: 1,
-        maxDelayMs: 5,
+        streamRetryDelayMs: 1,
       }),
       demo: new DemoModelProvider({ chunkDelayMs: 0 }),
     },

@@ -623,8 +623,12 @@ type Usage struct {
 	OutputTokens             int64                  `protobuf:"varint,2,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
 	CacheReadInputTokens     int64                  `protobuf:"varint,3,opt,name=cache_read_input_tokens,json=cacheReadInputTokens,proto3" json:"cache_read_input_tokens,omitempty"`
 	CacheCreationInputTokens int64                  `protobuf:"varint,4,opt,name=cache_creation_input_tokens,json=cacheCreationInputTokens,proto3" json:"cache_creation_input_tokens,omitempty"`
-	// Cost in US dollars from the server's price table; 0 for unknown models.
-	CostUsd       float64 `protobuf:"fixed64,5,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`
+	// Cost in US dollars from the server's price table; 0 for unknown models. Exactly
+	// cost_micro_usd / 1,000,000: money is kept in whole micro-dollars and rounded once, when a
+	// model step is priced, so sums carry no float noise.
+	CostUsd float64 `protobuf:"fixed64,5,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`
+	// The same cost in whole micro-dollars (USD / 1,000,000): exact, for accounting.
+	CostMicroUsd  int64 `protobuf:"varint,6,opt,name=cost_micro_usd,json=costMicroUsd,proto3" json:"cost_micro_usd,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -694,6 +698,13 @@ func (x *Usage) GetCostUsd() float64 {
 	return 0
 }
 
+func (x *Usage) GetCostMicroUsd() int64 {
+	if x != nil {
+		return x.CostMicroUsd
+	}
+	return 0
+}
+
 var File_agentruntime_v1_session_proto protoreflect.FileDescriptor
 
 const file_agentruntime_v1_session_proto_rawDesc = "" +
@@ -738,13 +749,14 @@ const file_agentruntime_v1_session_proto_rawDesc = "" +
 	"\rQueuedMessage\x12\x17\n" +
 	"\aturn_id\x18\x01 \x01(\tR\x06turnId\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12=\n" +
-	"\fenqueue_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\venqueueTime\"\xe0\x01\n" +
+	"\fenqueue_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\venqueueTime\"\x86\x02\n" +
 	"\x05Usage\x12!\n" +
 	"\finput_tokens\x18\x01 \x01(\x03R\vinputTokens\x12#\n" +
 	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\x125\n" +
 	"\x17cache_read_input_tokens\x18\x03 \x01(\x03R\x14cacheReadInputTokens\x12=\n" +
 	"\x1bcache_creation_input_tokens\x18\x04 \x01(\x03R\x18cacheCreationInputTokens\x12\x19\n" +
-	"\bcost_usd\x18\x05 \x01(\x01R\acostUsd*`\n" +
+	"\bcost_usd\x18\x05 \x01(\x01R\acostUsd\x12$\n" +
+	"\x0ecost_micro_usd\x18\x06 \x01(\x03R\fcostMicroUsd*`\n" +
 	"\fSessionState\x12\x1d\n" +
 	"\x19SESSION_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12SESSION_STATE_IDLE\x10\x01\x12\x19\n" +
