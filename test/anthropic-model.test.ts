@@ -6,9 +6,8 @@ import {
   AnthropicModelProvider,
   type AnthropicModelProviderOptions,
   type RetryInfo,
-  thinkingFor,
-  usesAdaptiveThinking,
 } from "../src/adapters/anthropic/model.js";
+import { thinkingFor, usesAdaptiveThinking } from "../src/adapters/anthropic/thinking.js";
 import { DEFAULT_MODEL } from "../src/app/pricing.js";
 import { ModelError, type ModelRequest, type ModelStreamEvent } from "../src/ports/model.js";
 import {

@@ -11,32 +11,18 @@
 //   over the backoff; one asking for more than MAX_RETRY_AFTER_MS is not waited for. A response
 //   saying `x-should-retry: false` is not retried.
 // - Never retried: 401/402/403 (MODEL_AUTH_FAILED), other 4xx (MODEL_BAD_REQUEST), cancellation.
-//
-// Prompt caching: at most 4 `cache_control: {type: "ephemeral"}` breakpoints (the API's limit):
-// the system prompt, the last tool definition, the last message and the user message before it.
-// The last-message breakpoint writes the conversation so far; the one before it reads what the
-// previous step wrote even when that step added more than the API's 20-block lookback.
 
 import Anthropic, { APIError, APIUserAbortError } from "@anthropic-ai/sdk";
-import type {
-  ContentBlockParam,
-  MessageCreateParamsStreaming,
-  MessageParam,
-  RawMessageStreamEvent,
-  ThinkingConfigParam,
-  Tool,
-} from "@anthropic-ai/sdk/resources/messages";
+import type { MessageCreateParamsStreaming } from "@anthropic-ai/sdk/resources/messages";
 import {
-  type ModelContentBlock,
   ModelError,
-  type ModelMessage,
   type ModelProvider,
   type ModelRequest,
   type ModelStepResult,
   type ModelStreamEvent,
-  type ModelUsage,
-  type StopReason,
 } from "../../ports/model.js";
+import { buildParams } from "./request.js";
+import { StreamAccumulator } from "./stream.js";
 
 /** Retries after the first attempt. */
 export const MAX_RETRIES = 4;
@@ -48,8 +34,6 @@ export const MAX_DELAY_MS = 30_000;
 export const MAX_RETRY_AFTER_MS = 60_000;
 /** A stream that sends nothing for this long is treated as broken (the API pings while idle). */
 export const STREAM_IDLE_TIMEOUT_MS = 10 * 60_000;
-/** The API allows at most this many cache_control breakpoints per request. */
-export const MAX_CACHE_BREAKPOINTS = 4;
 
 export interface RetryInfo {
   /** 1 for the first retry. */
@@ -192,7 +176,7 @@ export class AnthropicModelProvider implements ModelProvider {
         true,
       );
 
-    const accumulator = new StepAccumulator((event) => {
+    const accumulator = new StreamAccumulator((event) => {
       progress.emitted = true;
       try {
         onEvent(event);
@@ -222,323 +206,6 @@ export class AnthropicModelProvider implements ModelProvider {
       signal?.removeEventListener("abort", abort);
       if (!controller.signal.aborted) controller.abort();
     }
-  }
-}
-
-// ---- Request building -------------------------------------------------------------------------
-
-const EPHEMERAL = { type: "ephemeral" } as const;
-
-export function buildParams(request: ModelRequest): MessageCreateParamsStreaming {
-  let breakpoints = 0;
-  const params: MessageCreateParamsStreaming = {
-    model: request.model,
-    max_tokens: request.maxOutputTokens,
-    messages: request.messages.map(toMessageParam),
-    stream: true,
-  };
-  if (request.system) {
-    params.system = [{ type: "text", text: request.system, cache_control: EPHEMERAL }];
-    breakpoints++;
-  }
-  if (request.tools.length > 0) {
-    params.tools = request.tools.map(
-      (tool, i): Tool => ({
-        name: tool.name,
-        description: tool.description,
-        input_schema: { type: "object", ...tool.inputSchema },
-        ...(i === request.tools.length - 1 ? { cache_control: EPHEMERAL } : {}),
-      }),
-    );
-    breakpoints++;
-  }
-  // The last message, then the user message before it.
-  let messageBreakpoints = 0;
-  for (let i = params.messages.length - 1; i >= 0; i--) {
-    if (breakpoints >= MAX_CACHE_BREAKPOINTS || messageBreakpoints >= 2) break;
-    const message = params.messages[i];
-    if (!message || (messageBreakpoints > 0 && message.role !== "user")) continue;
-    if (markLastCacheableBlock(message)) {
-      breakpoints++;
-      messageBreakpoints++;
-    }
-  }
-  if (request.thinking) {
-    const { thinking, maxTokens } = thinkingFor(
-      request.model,
-      request.thinking.budgetTokens,
-      request.maxOutputTokens,
-    );
-    params.thinking = thinking;
-    params.max_tokens = maxTokens;
-  }
-  return params;
-}
-
-function markLastCacheableBlock(message: MessageParam): boolean {
-  if (typeof message.content === "string" || !Array.isArray(message.content)) return false;
-  for (let i = message.content.length - 1; i >= 0; i--) {
-    const block = message.content[i];
-    if (!block) continue;
-    // Thinking blocks cannot carry cache_control, and an empty text block is rejected anyway.
-    if (block.type === "thinking" || block.type === "redacted_thinking") continue;
-    if (block.type === "text" && !block.text) continue;
-    if (isCacheable(block)) {
-      (block as { cache_control?: typeof EPHEMERAL }).cache_control = EPHEMERAL;
-      return true;
-    }
-  }
-  return false;
-}
-
-function isCacheable(block: ContentBlockParam): boolean {
-  return ["text", "image", "document", "tool_use", "tool_result"].includes(block.type);
-}
-
-function toMessageParam(message: ModelMessage): MessageParam {
-  return { role: message.role, content: message.content.map(toBlockParam) };
-}
-
-function toBlockParam(block: ModelContentBlock): ContentBlockParam {
-  switch (block.type) {
-    case "text":
-      return { type: "text", text: block.text };
-    case "thinking":
-      return { type: "thinking", thinking: block.thinking, signature: block.signature };
-    case "tool_use":
-      return { type: "tool_use", id: block.id, name: block.name, input: block.input };
-    case "tool_result":
-      return {
-        type: "tool_result",
-        tool_use_id: block.tool_use_id,
-        content: block.content,
-        ...(block.is_error !== undefined ? { is_error: block.is_error } : {}),
-      };
-    case "image":
-      return {
-        type: "image",
-        source: {
-          type: "base64",
-          media_type: block.source.media_type as "image/png",
-          data: block.source.data,
-        },
-      };
-    case "document":
-      return block.source.type === "text"
-        ? {
-            type: "document",
-            source: { type: "text", media_type: "text/plain", data: block.source.data },
-          }
-        : {
-            type: "document",
-            source: { type: "base64", media_type: "application/pdf", data: block.source.data },
-          };
-  }
-}
-
-/**
- * Claude 4.6 and later think "adaptively": Opus 4.7, the Mythos models and the Claude 5 family
- * reject `{type: "enabled", budget_tokens}` with a 400, and it is deprecated on Opus/Sonnet 4.6
- * (the SDK warns). Those get `{type: "adaptive", display: "summarized"}` (newer models omit the
- * thinking text by default) and the budget is not sent. Older or unrecognised ids get the budget
- * form, whose max_tokens must exceed the budget: when it would not, the budget is added on top
- * of maxOutputTokens so the answer keeps its own allowance.
- */
-export function thinkingFor(
-  model: string,
-  budgetTokens: number,
-  maxOutputTokens: number,
-): { thinking: ThinkingConfigParam; maxTokens: number } {
-  if (usesAdaptiveThinking(model)) {
-    return { thinking: { type: "adaptive", display: "summarized" }, maxTokens: maxOutputTokens };
-  }
-  return {
-    thinking: { type: "enabled", budget_tokens: budgetTokens },
-    maxTokens: maxOutputTokens > budgetTokens ? maxOutputTokens : budgetTokens + maxOutputTokens,
-  };
-}
-
-export function usesAdaptiveThinking(model: string): boolean {
-  if (model.startsWith("claude-mythos")) return true;
-  const match = /^claude-(?:opus|sonnet|haiku|fable)-(\d+)(?:-(\d{1,2}))?(?:[-@]\d{8})?$/.exec(
-    model,
-  );
-  if (!match) return false;
-  const major = Number(match[1]);
-  const minor = match[2] === undefined ? 0 : Number(match[2]);
-  return major > 4 || (major === 4 && minor >= 6);
-}
-
-// ---- Stream accumulation ----------------------------------------------------------------------
-
-type Building =
-  | { type: "text"; text: string }
-  | { type: "thinking"; thinking: string; signature: string }
-  | { type: "tool_use"; id: string; name: string; json: string };
-
-/** Turns SDK stream events into port events and the final message. */
-class StepAccumulator {
-  private readonly blocks: Building[] = [];
-  /** API block index -> our index; blocks the port has no shape for are left out. */
-  private readonly indexes = new Map<number, number>();
-  private model: string | undefined;
-  private stopReason: StopReason = "end_turn";
-  private stopped = false;
-  private readonly usage: ModelUsage = {
-    inputTokens: 0,
-    outputTokens: 0,
-    cacheReadInputTokens: 0,
-    cacheCreationInputTokens: 0,
-  };
-
-  constructor(private readonly emit: (event: ModelStreamEvent) => void) {}
-
-  handle(event: RawMessageStreamEvent): void {
-    switch (event.type) {
-      case "message_start": {
-        this.model = event.message.model;
-        const usage = event.message.usage;
-        this.usage.inputTokens = usage.input_tokens ?? 0;
-        this.usage.outputTokens = usage.output_tokens ?? 0;
-        this.usage.cacheReadInputTokens = usage.cache_read_input_tokens ?? 0;
-        this.usage.cacheCreationInputTokens = usage.cache_creation_input_tokens ?? 0;
-        return;
-      }
-      case "content_block_start": {
-        const block = event.content_block;
-        const index = this.blocks.length;
-        if (block.type === "text") {
-          this.indexes.set(event.index, index);
-          this.blocks.push({ type: "text", text: "" });
-          this.emit({ type: "block_start", index, block: "text" });
-          if (block.text) this.text(index, block.text);
-        } else if (block.type === "thinking") {
-          this.indexes.set(event.index, index);
-          this.blocks.push({ type: "thinking", thinking: "", signature: "" });
-          this.emit({ type: "block_start", index, block: "thinking" });
-          if (block.thinking) this.thinking(index, block.thinking);
-          if (block.signature) this.signature(index, block.signature);
-        } else if (block.type === "tool_use") {
-          this.indexes.set(event.index, index);
-          this.blocks.push({ type: "tool_use", id: block.id, name: block.name, json: "" });
-          this.emit({
-            type: "block_start",
-            index,
-            block: "tool_use",
-            id: block.id,
-            name: block.name,
-          });
-        }
-        return;
-      }
-      case "content_block_delta": {
-        const index = this.indexes.get(event.index);
-        if (index === undefined) return;
-        const delta = event.delta;
-        if (delta.type === "text_delta") this.text(index, delta.text);
-        else if (delta.type === "thinking_delta") this.thinking(index, delta.thinking);
-        else if (delta.type === "signature_delta") this.signature(index, delta.signature);
-        else if (delta.type === "input_json_delta") {
-          const block = this.blocks[index];
-          if (block?.type === "tool_use") {
-            block.json += delta.partial_json;
-            this.emit({ type: "input_json_delta", index, partialJson: delta.partial_json });
-          }
-        }
-        return;
-      }
-      case "content_block_stop": {
-        const index = this.indexes.get(event.index);
-        if (index !== undefined) this.emit({ type: "block_stop", index });
-        return;
-      }
-      case "message_delta": {
-        if (event.delta.stop_reason) this.stopReason = toStopReason(event.delta.stop_reason);
-        const usage = event.usage;
-        this.usage.outputTokens = usage.output_tokens ?? this.usage.outputTokens;
-        if (usage.input_tokens != null) this.usage.inputTokens = usage.input_tokens;
-        if (usage.cache_read_input_tokens != null) {
-          this.usage.cacheReadInputTokens = usage.cache_read_input_tokens;
-        }
-        if (usage.cache_creation_input_tokens != null) {
-          this.usage.cacheCreationInputTokens = usage.cache_creation_input_tokens;
-        }
-        return;
-      }
-      case "message_stop":
-        this.stopped = true;
-        return;
-    }
-  }
-
-  result(requestedModel: string): ModelStepResult {
-    if (!this.stopped) {
-      throw new ModelError(
-        "MODEL_STREAM_FAILED",
-        "The model stream ended before message_stop",
-        true,
-      );
-    }
-    const content = this.blocks.map((block): ModelContentBlock => {
-      if (block.type !== "tool_use") return block;
-      return { type: "tool_use", id: block.id, name: block.name, input: parseInput(block) };
-    });
-    return {
-      message: { role: "assistant", content },
-      stopReason: this.stopReason,
-      usage: { ...this.usage },
-      model: this.model || requestedModel,
-    };
-  }
-
-  private text(index: number, text: string): void {
-    const block = this.blocks[index];
-    if (block?.type !== "text") return;
-    block.text += text;
-    this.emit({ type: "text_delta", index, text });
-  }
-
-  private thinking(index: number, thinking: string): void {
-    const block = this.blocks[index];
-    if (block?.type !== "thinking") return;
-    block.thinking += thinking;
-    this.emit({ type: "thinking_delta", index, thinking });
-  }
-
-  private signature(index: number, signature: string): void {
-    const block = this.blocks[index];
-    if (block?.type !== "thinking") return;
-    block.signature += signature;
-    this.emit({ type: "signature_delta", index, signature });
-  }
-}
-
-function parseInput(block: { name: string; json: string }): unknown {
-  if (!block.json.trim()) return {};
-  try {
-    return JSON.parse(block.json);
-  } catch {
-    throw new ModelError(
-      "MODEL_STREAM_FAILED",
-      `The input the model streamed for tool ${block.name} is not valid JSON`,
-      true,
-    );
-  }
-}
-
-function toStopReason(reason: string): StopReason {
-  switch (reason) {
-    case "end_turn":
-    case "tool_use":
-    case "max_tokens":
-    case "stop_sequence":
-    case "refusal":
-    case "pause_turn":
-      return reason;
-    case "model_context_window_exceeded":
-      return "max_tokens";
-    default:
-      return "end_turn";
   }
 }
 
