@@ -1,8 +1,7 @@
 import { posix } from "node:path";
 import picomatch from "picomatch";
-import type { Sandbox, SandboxFileStat } from "../../ports/sandbox.js";
+import type { SandboxFileStat } from "../../ports/sandbox.js";
 import {
-  abortable,
   defineTool,
   displayPath,
   ok,
@@ -11,10 +10,11 @@ import {
   requiredString,
   sandboxOf,
   ToolInputError,
+  type ToolSandbox,
   toWorkspacePath,
   WORKSPACE_ROOT,
 } from "./paths.js";
-import { RegexWorker } from "./regex-worker.js";
+import { withRegexWorker } from "./regex-worker.js";
 
 export const GLOB_MAX_RESULTS = 100;
 
@@ -71,16 +71,12 @@ export function relativeTo(dir: string, entryPath: string): string {
 }
 
 /** Files (and symlinks) under `dir`; nothing when `dir` is absent or a file. */
-export async function listUnder(
-  sandbox: Sandbox,
-  dir: string,
-  signal: AbortSignal,
-): Promise<SandboxFileStat[]> {
+export async function listUnder(sandbox: ToolSandbox, dir: string): Promise<SandboxFileStat[]> {
   if (dir !== "") {
-    const stat = await abortable(sandbox.stat(dir), signal);
+    const stat = await sandbox.stat(dir);
     if (stat === null || stat.type === "file") return [];
   }
-  const entries = await abortable(sandbox.listFiles(dir === "" ? undefined : dir), signal);
+  const entries = await sandbox.listFiles(dir === "" ? undefined : dir);
   return entries.filter((e) => e.type !== "directory");
 }
 
@@ -89,7 +85,10 @@ export function byPath(a: { path: string }, b: { path: string }): number {
 }
 
 /** Newest first; equal times by path. */
-export function byNewest(a: SandboxFileStat, b: SandboxFileStat): number {
+export function byNewest(
+  a: { path: string; mtimeMs: number },
+  b: { path: string; mtimeMs: number },
+): number {
   return b.mtimeMs - a.mtimeMs || byPath(a, b);
 }
 
@@ -131,24 +130,20 @@ export const globTool = defineTool({
 
     const sandbox = await sandboxOf(context);
     if (base !== "") {
-      const stat = await abortable(sandbox.stat(base), context.signal);
+      const stat = await sandbox.stat(base);
       if (stat === null) throw new ToolInputError(`path ${displayPath(base)} does not exist`);
       if (stat.type === "file") {
         throw new ToolInputError(`path ${displayPath(base)} is a file, not a directory`);
       }
     }
     const dir = [base, glob.dir].filter((s) => s !== "").join("/");
-    const listed = await listUnder(sandbox, dir, context.signal);
-    const worker = new RegexWorker(context.signal, "pattern");
-    let matching: number[];
-    try {
-      matching = await worker.test(
+    const listed = await listUnder(sandbox, dir);
+    const matching = await withRegexWorker(context.signal, "pattern", (worker) =>
+      worker.test(
         glob.regexp,
         listed.map((f) => relativeTo(base, f.path)),
-      );
-    } finally {
-      worker.close();
-    }
+      ),
+    );
     const files = matching.map((i) => listed[i]!).sort(byNewest);
 
     if (files.length === 0) return ok("No files found");

@@ -1,8 +1,7 @@
 import { posix } from "node:path";
 import type { SandboxFileStat } from "../../ports/sandbox.js";
-import { byPath, compileGlob, listUnder, relativeTo } from "./glob.js";
+import { byNewest, byPath, compileGlob, listUnder, relativeTo } from "./glob.js";
 import {
-  abortable,
   defineTool,
   displayPath,
   fail,
@@ -20,7 +19,7 @@ import {
   WORKSPACE_ROOT,
 } from "./paths.js";
 import { READ_MAX_LINE_CHARS, splitLines } from "./read.js";
-import { REGEX_BUDGET_MS, RegexWorker } from "./regex-worker.js";
+import { REGEX_BUDGET_MS, type RegexWorker, withRegexWorker } from "./regex-worker.js";
 
 /** Files larger than this are not searched. */
 export const GREP_MAX_FILE_BYTES = 1024 * 1024;
@@ -211,19 +210,18 @@ export const grepTool = defineTool({
     const globByName = globPattern !== undefined && !globPattern.includes("/");
 
     const sandbox = await sandboxOf(context);
-    const stat = base === "" ? null : await abortable(sandbox.stat(base), context.signal);
+    const stat = base === "" ? null : await sandbox.stat(base);
     if (base !== "" && stat === null) {
       throw new ToolInputError(`path ${displayPath(base)} does not exist`);
     }
-    const worker = new RegexWorker(context.signal, "the search");
-    const found: Array<FileMatches & { mtimeMs: number }> = [];
-    try {
+    const found = await withRegexWorker(context.signal, "the search", async (worker) => {
+      const matching: Array<FileMatches & { mtimeMs: number }> = [];
       let candidates: SandboxFileStat[];
       if (stat !== null && stat.type !== "directory") {
         candidates = [stat];
       } else {
         // Hidden files and directories are skipped, as ripgrep does.
-        candidates = (await listUnder(sandbox, base, context.signal)).filter(
+        candidates = (await listUnder(sandbox, base)).filter(
           (f) => !`/${relativeTo(base, f.path)}`.includes("/."),
         );
         if (glob) {
@@ -240,25 +238,24 @@ export const grepTool = defineTool({
         context.signal.throwIfAborted();
         let bytes: Uint8Array;
         try {
-          bytes = await abortable(sandbox.readFile(file.path), context.signal);
+          bytes = await sandbox.readFile(file.path);
         } catch (error) {
           if (context.signal.aborted) throw error;
           return; // vanished or unreadable since the listing: skip, as grep -s does
         }
         if (bytes.length > GREP_MAX_FILE_BYTES || looksBinary(bytes)) return;
         const result = await searchText(utf8.decode(bytes), regexp, multiline, worker);
-        if (result.count > 0) found.push({ path: file.path, mtimeMs: file.mtimeMs, ...result });
+        if (result.count > 0) matching.push({ path: file.path, mtimeMs: file.mtimeMs, ...result });
       });
-    } finally {
-      worker.close();
-    }
+      return matching;
+    });
 
     if (found.length === 0) return ok(mode === "count" ? "No matches found" : "No files found");
 
     let lines: string[];
     let summary: string;
     if (mode === "files_with_matches") {
-      found.sort((a, b) => b.mtimeMs - a.mtimeMs || byPath(a, b));
+      found.sort(byNewest);
       lines = found.map((f) => displayPath(f.path));
       summary = `Found ${found.length} file${found.length === 1 ? "" : "s"}`;
     } else {

@@ -33,6 +33,20 @@ parentPort.on("message", ({ op, source, flags, input }) => {
 });
 `;
 
+/** Runs `use` with a RegexWorker (see there), and ends the worker after it. */
+export async function withRegexWorker<T>(
+  signal: AbortSignal,
+  what: string,
+  use: (worker: RegexWorker) => Promise<T>,
+): Promise<T> {
+  const worker = new RegexWorker(signal, what);
+  try {
+    return await use(worker);
+  } finally {
+    worker.close();
+  }
+}
+
 type Task =
   | { op: "test"; source: string; flags: string; input: string[] }
   | { op: "matchAll"; source: string; flags: string; input: string };
