@@ -5,15 +5,14 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   AnthropicModelProvider,
   type AnthropicModelProviderOptions,
-  type RetryInfo,
-  thinkingFor,
-  usesAdaptiveThinking,
 } from "../src/adapters/anthropic/model.js";
+import { thinkingFor, usesAdaptiveThinking } from "../src/adapters/anthropic/thinking.js";
 import { DEFAULT_MODEL } from "../src/app/shared/pricing.js";
 import { ModelError, type ModelRequest, type ModelStreamEvent } from "../src/ports/model.js";
 import {
   errorResponse,
   FakeAnthropic,
+  type FakeError,
   overloaded,
   rateLimited,
   serverError,
@@ -39,8 +38,7 @@ function provider(options: AnthropicModelProviderOptions = {}) {
   return new AnthropicModelProvider({
     apiKey: "test-key",
     baseURL: fake.url,
-    baseDelayMs: 1,
-    maxDelayMs: 5,
+    streamRetryDelayMs: 1,
     ...options,
   });
 }
@@ -73,6 +71,13 @@ async function rejection(promise: Promise<unknown>): Promise<ModelError> {
 
 type Json = Record<string, unknown>;
 const bodyOf = (i: number) => fake.requests[i]?.body as Json;
+/** The SDK numbers its own retries of a request in this header: "0" on a first attempt. */
+const sdkRetryCounts = () => fake.requests.map((r) => r.headers["x-stainless-retry-count"]);
+/** An error response that asks for a 1 ms wait, so the SDK's retry is quick. */
+const quick = (error: FakeError): FakeError => ({
+  ...error,
+  headers: { ...error.headers, "retry-after-ms": "1" },
+});
 
 describe("streaming", () => {
   it("streams text deltas before the response has ended", async () => {
@@ -383,74 +388,63 @@ describe("request shape", () => {
 });
 
 describe("retries", () => {
-  it("retries a 429 and honours retry-after", async () => {
+  it("lets the SDK retry a 429 after the retry-after it names", async () => {
     fake.enqueue(rateLimited(1), textResponse("after the wait"));
-    const retries: RetryInfo[] = [];
     const started = Date.now();
-    const { result } = await run(provider({ onRetry: (info) => retries.push(info) }));
+    const { result } = await run(provider());
 
     expect(result.message.content).toEqual([{ type: "text", text: "after the wait" }]);
-    expect(fake.requests).toHaveLength(2);
-    expect(retries).toHaveLength(1);
-    expect(retries[0]?.delayMs).toBe(1000);
-    expect(retries[0]?.error.reason).toBe("MODEL_RATE_LIMITED");
+    expect(sdkRetryCounts()).toEqual(["0", "1"]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
   });
 
-  it("retries a 529 overloaded response", async () => {
+  it("lets the SDK retry a 529 overloaded response", async () => {
     fake.enqueue(overloaded(), textResponse("ok"));
-    const retries: RetryInfo[] = [];
-    await run(provider({ onRetry: (info) => retries.push(info) }));
-    expect(fake.requests).toHaveLength(2);
-    expect(retries.map((r) => r.error.reason)).toEqual(["MODEL_OVERLOADED"]);
+    const { result } = await run(provider());
+    expect(result.message.content).toEqual([{ type: "text", text: "ok" }]);
+    expect(sdkRetryCounts()).toEqual(["0", "1"]);
   });
 
-  it("retries a 500 and an overloaded error event that comes before any content", async () => {
+  it("lets the SDK retry a 500, then retries an overloaded event before any content", async () => {
     fake.enqueue(
-      serverError(),
+      quick(serverError()),
       textResponse("x", { errorAfterEvents: { events: 2, type: "overloaded_error" } }),
       textResponse("third time"),
     );
     const { result } = await run(provider());
-    expect(fake.requests).toHaveLength(3);
+    // The SDK's retry of the 500 (count 1), then the provider's new request (count 0).
+    expect(sdkRetryCounts()).toEqual(["0", "1", "0"]);
     expect(result.message.content).toEqual([{ type: "text", text: "third time" }]);
   });
 
-  it("backs off exponentially with jitter", async () => {
-    fake.enqueue(overloaded(), overloaded(), overloaded(), textResponse("ok"));
-    const delays: number[] = [];
-    await run(
-      provider({
-        baseDelayMs: 4,
-        maxDelayMs: 12,
-        random: () => 0.5,
-        onRetry: (info) => delays.push(info.delayMs),
-      }),
-    );
-    // ceiling 4, 8, 12 (capped); half fixed plus half times random() = 0.75 of the ceiling.
-    expect(delays).toEqual([3, 6, 9]);
-  });
-
   it("gives up after maxRetries with the last error's reason", async () => {
-    fake.enqueue(overloaded(), overloaded(), overloaded());
-    const overloadedError = await rejection(provider({ maxRetries: 2 }).step(request(), () => {}));
-    expect(overloadedError.reason).toBe("MODEL_OVERLOADED");
-    expect(overloadedError.retryable).toBe(true);
-    expect(overloadedError.message).toContain("3 attempts");
-    expect(fake.requests).toHaveLength(3);
-
-    fake.enqueue(rateLimited(0), rateLimited(0), rateLimited(0), rateLimited(0), rateLimited(0));
-    const limited = await rejection(provider().step(request(), () => {}));
-    expect(limited.reason).toBe("MODEL_RATE_LIMITED");
-    expect(fake.requests).toHaveLength(3 + 5);
+    fake.enqueue(quick(overloaded()), quick(overloaded()), quick(overloaded()), textResponse("x"));
+    const error = await rejection(provider({ maxRetries: 2 }).step(request(), () => {}));
+    expect(error.reason).toBe("MODEL_OVERLOADED");
+    expect(error.retryable).toBe(true);
+    expect(error.message).toContain("(529)");
+    expect(sdkRetryCounts()).toEqual(["0", "1", "2"]);
   });
 
   it("does not wait for a retry-after beyond the limit", async () => {
     fake.enqueue(rateLimited(3600), textResponse("never"));
+    const started = Date.now();
     const error = await rejection(provider().step(request(), () => {}));
     expect(error.reason).toBe("MODEL_RATE_LIMITED");
-    expect(error.message).toContain("3600 s");
+    expect(error.message).toContain("asked to wait 3600 s; not retried");
     expect(fake.requests).toHaveLength(1);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it("waits for a retry-after within the limit", async () => {
+    fake.enqueue(rateLimited(1), textResponse("ok"));
+    const error = await rejection(provider({ maxRetryAfterMs: 500 }).step(request(), () => {}));
+    expect(error.message).toContain("asked to wait 1 s; not retried");
+    expect(fake.requests).toHaveLength(1);
+
+    fake.enqueue(rateLimited(1), textResponse("ok"));
+    const { result } = await run(provider({ maxRetryAfterMs: 1_000 }));
+    expect(result.message.content).toEqual([{ type: "text", text: "ok" }]);
   });
 
   it("obeys x-should-retry: false", async () => {
@@ -488,20 +482,47 @@ describe("broken streams and cancellation", () => {
 
     expect(error.reason).toBe("MODEL_STREAM_FAILED");
     expect(error.retryable).toBe(true);
+    expect(error.message).toContain("after content had been streamed, so not retried");
     expect(events).toEqual([
       { type: "block_start", index: 0, block: "text" },
       { type: "text_delta", index: 0, text: "one " },
     ]);
     expect(fake.requests).toHaveLength(1);
+    expect(fake.pending).toBe(1);
     expect(await fake.requests[0]?.outcome).toBe("cut");
   });
 
-  it("retries a stream cut before any content", async () => {
+  it("retries a stream cut before any content once", async () => {
     fake.enqueue(textResponse("lost", { cutAfterEvents: 1 }), textResponse("second try"));
     const { events, result } = await run(provider());
     expect(fake.requests).toHaveLength(2);
+    expect(await fake.requests[0]?.outcome).toBe("cut");
     expect(result.message.content).toEqual([{ type: "text", text: "second try" }]);
     expect(events.filter((e) => e.type === "block_start")).toHaveLength(1);
+  });
+
+  it("does not retry a stream cut before any content a second time", async () => {
+    fake.enqueue(
+      textResponse("lost", { cutAfterEvents: 2 }),
+      textResponse("lost again", { cutAfterEvents: 2 }),
+      textResponse("never"),
+    );
+    const events: ModelStreamEvent[] = [];
+    const error = await rejection(provider().step(request(), (e) => events.push(e)));
+    expect(error.reason).toBe("MODEL_STREAM_FAILED");
+    expect(error.retryable).toBe(true);
+    expect(error.message).toContain("also on the retry");
+    expect(events).toEqual([]);
+    expect(fake.requests).toHaveLength(2);
+    expect(fake.pending).toBe(1);
+  });
+
+  it("retries a stream that goes silent before any content", async () => {
+    fake.enqueue(textResponse("lost", { stallAfterEvents: 2 }), textResponse("second try"));
+    const { result } = await run(provider({ streamIdleTimeoutMs: 200 }));
+    expect(result.message.content).toEqual([{ type: "text", text: "second try" }]);
+    expect(await fake.requests[0]?.outcome).toBe("client_closed");
+    expect(fake.requests).toHaveLength(2);
   });
 
   it("cancels a stalled stream and closes the HTTP request", async () => {
@@ -520,14 +541,13 @@ describe("broken streams and cancellation", () => {
     expect(fake.requests).toHaveLength(1);
   });
 
-  it("cancels while waiting to retry", async () => {
-    fake.enqueue(rateLimited(30));
+  it("cancels while the SDK waits to retry", async () => {
+    fake.enqueue(rateLimited(30), textResponse("never"));
     const controller = new AbortController();
-    const pending = provider({ onRetry: () => controller.abort() }).step(
-      request({ signal: controller.signal }),
-      () => {},
-    );
+    const pending = provider().step(request({ signal: controller.signal }), () => {});
     const started = Date.now();
+    await fake.waitForRequests(1);
+    controller.abort();
     const error = await rejection(pending);
     expect(error.reason).toBe("MODEL_CANCELLED");
     expect(Date.now() - started).toBeLessThan(10_000);
@@ -544,11 +564,12 @@ describe("broken streams and cancellation", () => {
 
   it("treats a stream that goes silent as broken", async () => {
     fake.enqueue(textResponse("one two", { stallAfterEvents: 4 }));
-    const p = provider({ streamIdleTimeoutMs: 300, maxRetries: 0 });
+    const p = provider({ streamIdleTimeoutMs: 300 });
     const error = await rejection(p.step(request(), () => {}));
     expect(error.reason).toBe("MODEL_STREAM_FAILED");
     expect(error.message).toContain("sent nothing for 300 ms");
     expect(await fake.requests[0]?.outcome).toBe("client_closed");
+    expect(fake.requests).toHaveLength(1);
   });
 
   it("passes an exception from onEvent through and closes the request", async () => {
@@ -587,12 +608,7 @@ describe("configuration", () => {
   it("reports an unreachable API as a retryable server error", async () => {
     const url = fake.url;
     await fake.stop();
-    const p = new AnthropicModelProvider({
-      apiKey: "k",
-      baseURL: url,
-      maxRetries: 1,
-      baseDelayMs: 1,
-    });
+    const p = new AnthropicModelProvider({ apiKey: "k", baseURL: url, maxRetries: 0 });
     const error = await rejection(p.step(request(), () => {}));
     expect(error.reason).toBe("MODEL_SERVER_ERROR");
     expect(error.retryable).toBe(true);

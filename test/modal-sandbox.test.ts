@@ -6,9 +6,12 @@ import {
   MODAL_MAX_OUTPUT_BYTES,
   MODAL_SANDBOX_LIMITS,
   ModalSandboxProvider,
+  NO_BASH_EXIT,
+  NO_BASH_MESSAGE,
   SESSION_TAG,
 } from "../src/adapters/modal/provider.js";
 import { silentLogger } from "../src/app/shared/logger.js";
+import { SandboxFileError } from "../src/ports/sandbox.js";
 import { createAgentRuntime, demoProfile } from "../src/runtime.js";
 import { defaultSettings, sandboxSuite } from "./sandbox.suite.js";
 import { FakeModal } from "./support/fake-modal.js";
@@ -88,6 +91,68 @@ describe("modal provider", () => {
     expect(fake.execs).toHaveLength(1);
     expect(fake.execs[0]!.slice(0, 2)).toEqual(["sh", "-c"]);
     expect(fake.execs[0]!.at(-1)).toBe("echo $$; sleep 30 &");
+  });
+
+  it("runs commands with bash; an image without bash gets a clear error", async () => {
+    modal = await FakeModal.start();
+    modal.imagesWithoutBash.add("alpine:3.20");
+    const p = provider();
+    const plain = await p.create({ sessionId: "ses_bash", settings: defaultSettings() });
+    expect((await plain.exec({ command: "echo $0" })).stdout).toBe("bash\n");
+    // A command that exits with the wrapper's own status is not taken for a missing bash.
+    expect((await plain.exec({ command: `exit ${NO_BASH_EXIT}` })).exitCode).toBe(NO_BASH_EXIT);
+    const alpine = await p.create({
+      sessionId: "ses_nobash",
+      settings: defaultSettings({ image: "alpine:3.20" }),
+    });
+    const err = await alpine.exec({ command: "echo hi" }).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: "failed_precondition",
+      reason: "SANDBOX_NO_BASH",
+      message: NO_BASH_MESSAGE,
+    });
+    expect(NO_BASH_MESSAGE).toMatch(/^this sandbox image has no bash; /);
+    // Known from then on, without asking the sandbox again.
+    const execs = modal.all.get(alpine.id)!.execs.length;
+    await expect(alpine.exec({ command: "echo hi" })).rejects.toMatchObject({
+      reason: "SANDBOX_NO_BASH",
+    });
+    expect(modal.all.get(alpine.id)!.execs.length).toBe(execs);
+    // Its files still work.
+    await alpine.writeFile("f.txt", new TextEncoder().encode("x"));
+    expect(decode(await alpine.readFile("f.txt"))).toBe("x");
+  });
+
+  it("maps Modal's file errors to typed errors that name only the workspace path", async () => {
+    modal = await FakeModal.start();
+    const sb = await provider().create({ sessionId: "ses_fserr", settings: defaultSettings() });
+    const fake = modal.all.get(sb.id)!;
+    const sdkError = (name: string, message: string) => Object.assign(new Error(message), { name });
+    const cases: Array<[Error, SandboxFileError["kind"]]> = [
+      [
+        sdkError("SandboxFilesystemError", "No space left on device (os error 28): /workspace/a"),
+        "no_space",
+      ],
+      [sdkError("SandboxFilesystemError", "Disk quota exceeded (os error 122)"), "no_space"],
+      [
+        sdkError("SandboxFilesystemError", "File name too long (os error 36): /workspace/a"),
+        "name_too_long",
+      ],
+      [sdkError("SandboxFilesystemFileTooLargeError", "too large: /workspace/a"), "too_large"],
+      [sdkError("SandboxFilesystemPermissionError", "denied: /workspace/a"), "permission_denied"],
+      [sdkError("SandboxFilesystemError", "Operation on '/workspace/a' failed"), "io_error"],
+    ];
+    for (const [injected, kind] of cases) {
+      fake.nextFilesystemError = injected;
+      const err = await sb.writeFile("a", new Uint8Array(1)).catch((e: unknown) => e);
+      expect(err, injected.message).toBeInstanceOf(SandboxFileError);
+      expect((err as SandboxFileError).kind, injected.message).toBe(kind);
+      expect((err as Error).message).toMatch(/^a: [^/]*$/);
+    }
+    // Errors that are not about files (the connection, the sandbox being gone) pass through.
+    const gone = sdkError("NotFoundError", "Sandbox sb-x not found");
+    fake.nextFilesystemError = gone;
+    await expect(sb.readFile("a")).rejects.toBe(gone);
   });
 
   it("kills a cancelled command with a second exec", async () => {

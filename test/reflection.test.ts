@@ -3,13 +3,18 @@
 // .tools/bin by scripts/setup-go.sh).
 
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { DescService } from "@bufbuild/protobuf";
+import { type DescService, fromBinary } from "@bufbuild/protobuf";
+import { type FileDescriptorProto, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentProfileService } from "#gen/profile_service_pb.js";
 import { SessionService } from "#gen/session_service_pb.js";
 import { WorkspaceService } from "#gen/workspace_service_pb.js";
+import * as reflectionV1 from "#grpc/reflection/v1/reflection_pb.js";
+import * as reflectionV1alpha from "#grpc/reflection/v1alpha/reflection_pb.js";
 import { REPO_ROOT, type StartedServer, startServer } from "./support/server.js";
 
 const KEY = "reflection-key-acme-0123456789";
@@ -54,6 +59,28 @@ function run(file: string, args: string[]): Promise<Run> {
 }
 
 const show = (r: Run) => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
+
+/** The `//` comment lines right above the line matching `declaration` in a file under proto/. */
+function leadingComment(file: string, declaration: RegExp): string {
+  const lines = readFileSync(join(REPO_ROOT, "proto", file), "utf8").split("\n");
+  const at = lines.findIndex((l) => declaration.test(l));
+  if (at < 0) throw new Error(`${declaration} not found in ${file}`);
+  const comment: string[] = [];
+  for (let i = at - 1; i >= 0 && /^\s*\/\//.test(lines[i]!); i--) {
+    comment.unshift(lines[i]!.replace(/^\s*\/\/ ?/, ""));
+  }
+  if (comment.length === 0) throw new Error(`${declaration} in ${file} has no comment`);
+  return comment.join("\n");
+}
+
+const SEND_MESSAGE_COMMENT = leadingComment(
+  "agentruntime/v1/session_service.proto",
+  /^\s*rpc SendMessage\(/,
+);
+const ERROR_DETAIL_COMMENT = leadingComment(
+  "agentruntime/v1/error_detail.proto",
+  /^message ErrorDetail /,
+);
 
 describe("buf curl", () => {
   // A missing tool fails each test (never skips it), naming the command that installs it.
@@ -192,6 +219,15 @@ describe("grpcurl", () => {
     for (const m of SessionService.methods) expect(r.stdout).toContain(`rpc ${m.name} (`);
   });
 
+  it("describes an RPC and a message with their comments", async () => {
+    const method = await grpcurl(address, "describe", `${SessionService.typeName}.SendMessage`);
+    expect(method.code, show(method)).toBe(0);
+    expect(method.stdout).toContain(`// ${SEND_MESSAGE_COMMENT}\nrpc SendMessage (`);
+    const message = await grpcurl(address, "describe", "agentruntime.v1.ErrorDetail");
+    expect(message.code, show(message)).toBe(0);
+    expect(message.stdout).toContain(`// ${ERROR_DETAIL_COMMENT}\nmessage ErrorDetail {`);
+  });
+
   it("checks health: SERVING", async () => {
     const r = await grpcurl("-d", '{"service":""}', address, "grpc.health.v1.Health/Check");
     expect(r.code, show(r)).toBe(0);
@@ -212,8 +248,88 @@ describe("grpcurl", () => {
     );
     expect(notFound.stderr, show(notFound)).toContain("Code: NotFound");
     expect(notFound.code).toBe(64 + 5);
+    // The error details, decoded through reflection: ErrorInfo names the field that held the id.
+    expect(notFound.stderr).toContain('"@type": "type.googleapis.com/google.rpc.ErrorInfo"');
+    expect(notFound.stderr).toContain('"reason": "SESSION_NOT_FOUND"');
+    expect(notFound.stderr).toContain('"field": "session_id"');
     const unauthenticated = await grpcurl("-d", body, address, method);
     expect(unauthenticated.stderr, show(unauthenticated)).toContain("Code: Unauthenticated");
     expect(unauthenticated.code).toBe(64 + 16);
+  });
+});
+
+describe("a reflection client (connect-node, gRPC)", () => {
+  type Reflection =
+    | typeof reflectionV1.ServerReflection
+    | typeof reflectionV1alpha.ServerReflection;
+  type Question = reflectionV1.ServerReflectionRequest["messageRequest"];
+
+  /** Asks one question and returns the file descriptors of the answer. */
+  async function ask(service: Reflection, question: Question): Promise<FileDescriptorProto[]> {
+    const sessionManager = new Http2SessionManager(server.url);
+    try {
+      const client = createClient(
+        service as typeof reflectionV1.ServerReflection,
+        createGrpcTransport({ baseUrl: server.url, sessionManager }),
+      );
+      async function* one() {
+        yield { host: "", messageRequest: question };
+      }
+      const files: FileDescriptorProto[] = [];
+      for await (const res of client.serverReflectionInfo(one())) {
+        const answer = res.messageResponse;
+        if (answer.case !== "fileDescriptorResponse") {
+          throw new Error(`unexpected answer ${answer.case}: ${JSON.stringify(answer.value)}`);
+        }
+        for (const bytes of answer.value.fileDescriptorProto) {
+          files.push(fromBinary(FileDescriptorProtoSchema, bytes));
+        }
+      }
+      return files;
+    } finally {
+      sessionManager.abort();
+    }
+  }
+
+  /** The leading comment of SessionService.SendMessage in session_service.proto's source info. */
+  function sendMessageComment(files: FileDescriptorProto[]): string | undefined {
+    const file = files.find((f) => f.name === "agentruntime/v1/session_service.proto");
+    if (!file) throw new Error(`no session_service.proto in ${files.map((f) => f.name)}`);
+    const s = file.service.findIndex((x) => x.name === "SessionService");
+    const m = file.service[s]?.method.findIndex((x) => x.name === "SendMessage") ?? -1;
+    // FileDescriptorProto.service = 6, ServiceDescriptorProto.method = 2.
+    const path = [6, s, 2, m].join(".");
+    const location = file.sourceCodeInfo?.location.find((l) => l.path.join(".") === path);
+    return location?.leadingComments.trim();
+  }
+
+  it.each([
+    ["v1", reflectionV1.ServerReflection],
+    ["v1alpha", reflectionV1alpha.ServerReflection],
+  ] as const)("returns the comment of SendMessage by symbol (%s)", async (_, service) => {
+    const files = await ask(service, {
+      case: "fileContainingSymbol",
+      value: `${SessionService.typeName}.SendMessage`,
+    });
+    expect(sendMessageComment(files)).toBe(SEND_MESSAGE_COMMENT);
+    // Dependencies come along, with their comments too.
+    const session = files.find((f) => f.name === "agentruntime/v1/session.proto");
+    expect(session?.sourceCodeInfo?.location.some((l) => l.leadingComments !== "")).toBe(true);
+  });
+
+  it("returns a file by its name, with comments", async () => {
+    const files = await ask(reflectionV1.ServerReflection, {
+      case: "fileByFilename",
+      value: "agentruntime/v1/session_service.proto",
+    });
+    expect(sendMessageComment(files)).toBe(SEND_MESSAGE_COMMENT);
+  });
+
+  it("resolves the google.rpc error details that errors carry", async () => {
+    const files = await ask(reflectionV1.ServerReflection, {
+      case: "fileContainingSymbol",
+      value: "google.rpc.BadRequest",
+    });
+    expect(files.map((f) => f.name)).toContain("google/rpc/error_details.proto");
   });
 });

@@ -4,7 +4,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { SandboxSettings } from "../src/domain/types.js";
-import type { Sandbox, SandboxProvider } from "../src/ports/sandbox.js";
+import { type Sandbox, SandboxFileError, type SandboxProvider } from "../src/ports/sandbox.js";
 
 export interface SandboxFixture {
   provider: SandboxProvider;
@@ -226,6 +226,48 @@ export function sandboxSuite(name: string, fixture: () => Promise<SandboxFixture
       expect(decode(await sb.readFile("x/y/by-command.txt"))).toBe("made");
       // Duplicate and trailing slashes name the same file.
       expect(decode(await sb.readFile("x//y/by-command.txt"))).toBe("made");
+    });
+
+    it("runs commands with bash", async () => {
+      const r = await sb.exec({
+        command:
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: a bash expansion, not a template
+          "[[ 1 == 1 ]] && arr=(a b); echo ${arr[1]}; set -o pipefail; false | true; " +
+          'echo "pipefail=$?"; echo "x=1" > vars.sh; source vars.sh; echo "x=$x"; ' +
+          'echo "$BASH_VERSION" | grep -q . && echo bash',
+      });
+      expect(r).toMatchObject({ exitCode: 0, stdout: "b\npipefail=1\nx=1\nbash\n", stderr: "" });
+    });
+
+    it("refuses file operations the file system rejects with typed errors naming only the path", async () => {
+      await sb.writeFile("notes/demo.md", text("# demo"));
+      const cases: Array<[() => Promise<unknown>, string, SandboxFileError["kind"]]> = [
+        [() => sb.writeFile("notes", text("x")), "notes", "is_directory"],
+        [() => sb.writeFile("notes/demo.md/x", text("x")), "notes/demo.md/x", "not_directory"],
+        [() => sb.writeFile("notes/demo.md/y/x", text("x")), "notes/demo.md/y/x", "not_directory"],
+        [() => sb.readFile("notes"), "notes", "is_directory"],
+        [() => sb.readFile("notes/missing.md"), "notes/missing.md", "not_found"],
+        [() => sb.readFile("notes/demo.md/x"), "notes/demo.md/x", "not_directory"],
+      ];
+      for (const [op, path, kind] of cases) {
+        const err = await op().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(err, path).toBeInstanceOf(SandboxFileError);
+        const e = err as SandboxFileError;
+        expect({ path: e.path, kind: e.kind }, path).toEqual({ path, kind });
+        // The workspace path, then words: no host or container path anywhere.
+        expect(e.message.startsWith(`${path}: `), e.message).toBe(true);
+        expect(e.message.slice(path.length + 2), e.message).not.toMatch(/\//);
+      }
+      expect(decode(await sb.readFile("notes/demo.md"))).toBe("# demo");
+      // A name longer than a file system allows never reaches it.
+      const long = `notes/${"n".repeat(256)}.md`;
+      await expect(sb.writeFile(long, text("x"))).rejects.toMatchObject({
+        code: "invalid_argument",
+      });
+      await expect(sb.readFile(long)).rejects.toMatchObject({ code: "invalid_argument" });
     });
 
     it("rejects paths that are not plain workspace paths", async () => {

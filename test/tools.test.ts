@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalSandboxProvider } from "../src/adapters/local-sandbox/provider.js";
 import { BASH_MAX_OUTPUT_CHARS, createTools, TOOL_NAMES } from "../src/app/tools/index.js";
+import { REGEX_BUDGET_MS } from "../src/app/tools/regex-worker.js";
 import type { Tool, ToolResult } from "../src/app/tools/types.js";
 import type { Sandbox } from "../src/ports/sandbox.js";
 
@@ -493,6 +494,14 @@ describe("Glob", () => {
     expect(await glob({ pattern: "glob/[a-b].ts" })).toEqual(["b.ts", "a.ts"]);
     expect(await glob({ pattern: "glob/[!a].ts" })).toEqual(["b.ts"]);
     expect(await glob({ pattern: "/workspace/glob/src/**/*.{ts,tsx}" })).toContain("src/deep/z.ts");
+    expect(await glob({ pattern: "glob/{src/deep,nope}/*.ts" })).toEqual(["src/deep/z.ts"]);
+    expect(await glob({ pattern: "glob/a.ts" })).toEqual(["a.ts"]);
+    expect(await glob({ pattern: "a.ts/*", path: "glob" })).toEqual(["No files found"]);
+    expect((await glob({ pattern: "src/**", path: "glob" })).sort()).toEqual([
+      "src/deep/z.ts",
+      "src/x.ts",
+      "src/y.tsx",
+    ]);
   });
 
   it("skips dot files unless the pattern names the dot", async () => {
@@ -649,6 +658,71 @@ describe("Grep", () => {
     );
     expect(await error("Grep", { pattern: "x", "-A": -1 })).toBe("Grep: -A must be at least 0");
     expect(await error("Grep", { pattern: "x", path: "grep/none" })).toMatch(/does not exist/);
+  });
+});
+
+describe("matching that backtracks without end", () => {
+  beforeAll(async () => {
+    await sandbox.writeFile("redos/line.txt", bytes(`ok\n${"a".repeat(64)}b\n`));
+    await sandbox.writeFile(`redos/${"a".repeat(200)}`, bytes("x"));
+  });
+
+  /** Runs `during` while measuring the longest time the event loop did not tick. */
+  async function longestStall<T>(during: () => Promise<T>): Promise<{ value: T; stallMs: number }> {
+    let last = performance.now();
+    let stallMs = 0;
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      stallMs = Math.max(stallMs, now - last);
+      last = now;
+    }, 10);
+    try {
+      return { value: await during(), stallMs };
+    } finally {
+      clearInterval(ticker);
+    }
+  }
+
+  it("stops a Grep regex and a Glob at the budget while the server keeps running", async () => {
+    const start = performance.now();
+    const { value, stallMs } = await longestStall(() =>
+      Promise.all([
+        run("Grep", { pattern: "(a+)+$", path: "redos", output_mode: "content" }),
+        run("Glob", { pattern: "*a*a*a*a*a*a*a*a*b", path: "redos" }),
+      ]),
+    );
+    const elapsed = performance.now() - start;
+    const [grep, glob] = value;
+    expect(grep).toEqual({
+      isError: true,
+      output:
+        `Grep: the search took over ${REGEX_BUDGET_MS / 1000} s to match and was stopped; ` +
+        "simplify it (nested or repeated wildcards can take exponential time) or search fewer files",
+    });
+    expect(glob.isError).toBe(true);
+    expect(glob.output).toMatch(/^Glob: pattern took over \d+ s to match and was stopped/);
+    expect(elapsed).toBeGreaterThanOrEqual(REGEX_BUDGET_MS - 50);
+    expect(elapsed).toBeLessThan(REGEX_BUDGET_MS + 3_000);
+    expect(stallMs).toBeLessThan(300);
+    // The same files with harmless patterns.
+    expect(await ok("Grep", { pattern: "a+b$", path: "redos", output_mode: "count" })).toBe(
+      "Found 1 match in 1 file\n/workspace/redos/line.txt:1",
+    );
+    expect(await ok("Glob", { pattern: "*a*b", path: "redos" })).toBe("No files found");
+  }, 20_000);
+
+  it("stops the matching at once on cancel", async () => {
+    const controller = new AbortController();
+    const running = run(
+      "Grep",
+      { pattern: "(a+)+$", path: "redos" },
+      { signal: controller.signal },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const start = performance.now();
+    controller.abort(new Error("turn cancelled"));
+    await expect(running).rejects.toThrow("turn cancelled");
+    expect(performance.now() - start).toBeLessThan(200);
   });
 });
 

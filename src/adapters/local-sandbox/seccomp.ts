@@ -71,7 +71,7 @@ const BPF_JSET_K = 0x45;
 const BPF_RET_K = 0x06;
 
 /** Every system call named in the policy, with its number on each supported architecture. */
-const SYSCALLS = {
+export const SECCOMP_SYSCALLS = {
   ptrace: { x64: 101, arm64: 117 },
   process_vm_readv: { x64: 310, arm64: 270 },
   process_vm_writev: { x64: 311, arm64: 271 },
@@ -128,6 +128,7 @@ const SYSCALLS = {
   clone3: { x64: 435, arm64: 435 },
 } as const satisfies Record<string, { x64: number; arm64?: number }>;
 
+const SYSCALLS = SECCOMP_SYSCALLS;
 type SyscallName = keyof typeof SYSCALLS;
 
 /** System calls that fail with EPERM whatever their arguments. */

@@ -46,7 +46,12 @@ const INODE_BYTES = 256;
 /** The journal (the smallest mke2fs makes with 4 KiB blocks) and the file system's own blocks. */
 const JOURNAL_BYTES = 4 * 1024 * 1024;
 const METADATA_SLACK_BYTES = 2 * 1024 * 1024;
-/** Inodes 1-10 are ext4's own; the first free one is 11. */
+/** ext4 keeps 2% of its blocks (at most 4096) back for its own metadata (s_resv_clusters). */
+const RESERVED_FRACTION = 0.02;
+/**
+ * Inodes 1-10 are ext4's own; the first free one is 11. The inode table comes in blocks of 16
+ * inodes, so a workspace may hold up to 15 entries more than maxFiles, never fewer.
+ */
 const RESERVED_INODES = 10;
 const HOLDER_NAME = "agent-runtime-workspaces";
 /** Under the data directory: the images, the holder's record; the holder lives while it does. */
@@ -76,11 +81,15 @@ function run(file: string, args: string[]): Promise<void> {
   });
 }
 
-/** Image size for the limits: the data, plus the inode table, the journal and some slack. */
+/**
+ * Image size for the limits: the data, the inode table, the journal, ext4's reserve and some
+ * slack, so that files of `maxBytes` fit (a little more, at most about a MiB, does too).
+ */
 export function imageBytes(l: VolumeLimits): number {
   const raw = l.maxBytes + (l.maxFiles + RESERVED_INODES + 16) * INODE_BYTES;
-  const total = raw + JOURNAL_BYTES + METADATA_SLACK_BYTES;
-  return Math.ceil(total / BLOCK) * BLOCK;
+  const base = raw + JOURNAL_BYTES + METADATA_SLACK_BYTES;
+  const reserve = Math.min(base * RESERVED_FRACTION, 4096 * BLOCK);
+  return Math.ceil((base + reserve) / BLOCK) * BLOCK;
 }
 
 interface HolderRecord {

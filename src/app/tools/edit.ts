@@ -1,6 +1,5 @@
 import { LIMITS } from "../../domain/limits.js";
 import {
-  abortable,
   defineTool,
   displayPath,
   fail,
@@ -9,7 +8,7 @@ import {
   optionalBoolean,
   requiredString,
   sandboxOf,
-  toWorkspacePath,
+  toFilePath,
   utf8,
   WORKSPACE_ROOT,
 } from "./paths.js";
@@ -66,30 +65,28 @@ export const editTool = defineTool({
     let oldString = requiredString(input, "old_string");
     let newString = requiredString(input, "new_string");
     const replaceAll = optionalBoolean(input, "replace_all") ?? false;
-    const path = toWorkspacePath(filePath, "file_path");
+    const path = toFilePath(filePath, "file_path");
     const shown = displayPath(path);
-    if (path === "") return fail("Edit", `${shown} is a directory, not a file`);
     if (oldString === newString) {
       return fail("Edit", "old_string and new_string are the same; there is nothing to change");
     }
 
     const sandbox = await sandboxOf(context);
-    const stat = await abortable(sandbox.stat(path), context.signal);
+    const stat = await sandbox.stat(path);
     if (stat?.type === "directory") return fail("Edit", `${shown} is a directory, not a file`);
 
     if (oldString === "") {
       // Creating a file, as Claude Code allows: only where there is nothing to lose.
-      const existing =
-        stat === null ? "" : utf8.decode(await abortable(sandbox.readFile(path), context.signal));
+      const existing = stat === null ? "" : utf8.decode(await sandbox.readFile(path));
       if (existing !== "") {
         return fail("Edit", `old_string is empty but ${shown} is not; give the text to replace`);
       }
-      await abortable(sandbox.writeFile(path, utf8.encode(newString)), context.signal);
+      await sandbox.writeFile(path, utf8.encode(newString));
       return ok(`${stat === null ? "Created" : "Wrote"} ${shown} with new_string`);
     }
 
     if (stat === null) return fail("Edit", `file does not exist: ${shown}`);
-    const bytes = await abortable(sandbox.readFile(path), context.signal);
+    const bytes = await sandbox.readFile(path);
     if (looksBinary(bytes)) return fail("Edit", `${shown} is a binary file; Edit changes text`);
     const content = utf8.decode(bytes);
 
@@ -126,7 +123,7 @@ export const editTool = defineTool({
           `${LIMITS.maxFileBytes}`,
       );
     }
-    await abortable(sandbox.writeFile(path, updated), context.signal);
+    await sandbox.writeFile(path, updated);
     return ok(`Edited ${shown}: replaced ${count} occurrence${count === 1 ? "" : "s"}`);
   },
 });

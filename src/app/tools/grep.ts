@@ -1,7 +1,7 @@
+import { posix } from "node:path";
 import type { SandboxFileStat } from "../../ports/sandbox.js";
-import { byPath, Glob, listUnder, relativeTo } from "./glob.js";
+import { byNewest, byPath, compileGlob, listUnder, relativeTo } from "./glob.js";
 import {
-  abortable,
   defineTool,
   displayPath,
   fail,
@@ -19,6 +19,7 @@ import {
   WORKSPACE_ROOT,
 } from "./paths.js";
 import { READ_MAX_LINE_CHARS, splitLines } from "./read.js";
+import { REGEX_BUDGET_MS, type RegexWorker, withRegexWorker } from "./regex-worker.js";
 
 /** Files larger than this are not searched. */
 export const GREP_MAX_FILE_BYTES = 1024 * 1024;
@@ -40,15 +41,18 @@ interface FileMatches {
 }
 
 /** The lines of `text` that `regexp` matches; with `multiline` a match may span lines. */
-function searchText(text: string, regexp: RegExp, multiline: boolean): Omit<FileMatches, "path"> {
+async function searchText(
+  text: string,
+  regexp: RegExp,
+  multiline: boolean,
+  worker: RegexWorker,
+): Promise<Omit<FileMatches, "path">> {
   const lines = splitLines(text);
   if (!multiline) {
-    const hits: number[] = [];
-    lines.forEach((line, i) => {
-      if (regexp.test(line)) hits.push(i);
-    });
+    const hits = await worker.test(regexp, lines);
     return { lines: hits, count: hits.length, text: lines };
   }
+  const spans = await worker.matchAll(regexp, text);
   // Start offset of every line, to map match offsets to line indexes.
   const starts = [0];
   for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
@@ -62,17 +66,13 @@ function searchText(text: string, regexp: RegExp, multiline: boolean): Omit<File
     }
     return lo;
   };
-  const global = new RegExp(regexp.source, `${regexp.flags}g`);
   const hit = new Set<number>();
-  let count = 0;
-  for (let m = global.exec(text); m !== null; m = global.exec(text)) {
-    count++;
-    const first = lineOf(m.index);
-    const last = lineOf(m.index + Math.max(0, m[0].length - 1));
-    for (let i = first; i <= last && i < lines.length; i++) hit.add(i);
-    if (m[0].length === 0) global.lastIndex++;
+  for (let k = 0; k < spans.length; k += 2) {
+    const [start, end] = [spans[k]!, spans[k + 1]!];
+    const last = lineOf(Math.max(start, end - 1));
+    for (let i = lineOf(start); i <= last && i < lines.length; i++) hit.add(i);
   }
-  return { lines: [...hit].sort((a, b) => a - b), count, text: lines };
+  return { lines: [...hit].sort((a, b) => a - b), count: spans.length / 2, text: lines };
 }
 
 function clip(line: string): string {
@@ -133,6 +133,7 @@ export const grepTool = defineTool({
     "- Patterns match within one line unless multiline is true (then `.` also matches newlines " +
       "and a match may span lines).",
     "- Use it instead of grep or rg through Bash. head_limit keeps the first N lines or entries.",
+    `- A search may spend ${REGEX_BUDGET_MS / 1000} s matching; past that it stops with an error.`,
   ].join("\n"),
   inputSchema: {
     type: "object",
@@ -202,46 +203,51 @@ export const grepTool = defineTool({
     } catch (error) {
       return fail("Grep", `invalid regular expression: ${(error as Error).message}`);
     }
-    let glob: Glob | undefined;
-    let globByName = false;
-    if (globPattern !== undefined) {
-      if (globPattern === "") throw new ToolInputError("glob must not be empty");
-      glob = new Glob(globPattern.replace(/^\.\//, ""));
-      // Like ripgrep: a glob without `/` is matched against file names at any depth.
-      globByName = !globPattern.includes("/");
-    }
+    if (globPattern === "") throw new ToolInputError("glob must not be empty");
+    const glob =
+      globPattern === undefined ? undefined : compileGlob(globPattern.replace(/^\.\//, ""), "glob");
+    // Like ripgrep: a glob without `/` is matched against file names at any depth.
+    const globByName = globPattern !== undefined && !globPattern.includes("/");
 
     const sandbox = await sandboxOf(context);
-    let candidates: SandboxFileStat[];
-    const stat = base === "" ? null : await abortable(sandbox.stat(base), context.signal);
+    const stat = base === "" ? null : await sandbox.stat(base);
     if (base !== "" && stat === null) {
       throw new ToolInputError(`path ${displayPath(base)} does not exist`);
     }
-    if (stat !== null && stat.type !== "directory") {
-      candidates = [stat];
-    } else {
-      candidates = (await listUnder(sandbox, base, context)).filter((f) => {
-        const rel = relativeTo(base, f.path);
-        if (rel.split("/").some((s) => s.startsWith("."))) return false;
-        if (!glob) return true;
-        return glob.matches(globByName ? rel.slice(rel.lastIndexOf("/") + 1) : rel);
-      });
-    }
-    candidates = candidates.filter((f) => f.size <= GREP_MAX_FILE_BYTES);
-
-    const found: Array<FileMatches & { mtimeMs: number }> = [];
-    await forEachLimited(candidates, READ_CONCURRENCY, async (file) => {
-      context.signal.throwIfAborted();
-      let bytes: Uint8Array;
-      try {
-        bytes = await abortable(sandbox.readFile(file.path), context.signal);
-      } catch (error) {
-        if (context.signal.aborted) throw error;
-        return; // vanished or unreadable since the listing: skip, as grep -s does
+    const found = await withRegexWorker(context.signal, "the search", async (worker) => {
+      const matching: Array<FileMatches & { mtimeMs: number }> = [];
+      let candidates: SandboxFileStat[];
+      if (stat !== null && stat.type !== "directory") {
+        candidates = [stat];
+      } else {
+        // Hidden files and directories are skipped, as ripgrep does.
+        candidates = (await listUnder(sandbox, base)).filter(
+          (f) => !`/${relativeTo(base, f.path)}`.includes("/."),
+        );
+        if (glob) {
+          const names = candidates.map((f) => {
+            const rel = relativeTo(base, f.path);
+            return globByName ? posix.basename(rel) : rel;
+          });
+          candidates = (await worker.test(glob.regexp, names)).map((i) => candidates[i]!);
+        }
       }
-      if (bytes.length > GREP_MAX_FILE_BYTES || looksBinary(bytes)) return;
-      const result = searchText(utf8.decode(bytes), regexp, multiline);
-      if (result.count > 0) found.push({ path: file.path, mtimeMs: file.mtimeMs, ...result });
+      candidates = candidates.filter((f) => f.size <= GREP_MAX_FILE_BYTES);
+
+      await forEachLimited(candidates, READ_CONCURRENCY, async (file) => {
+        context.signal.throwIfAborted();
+        let bytes: Uint8Array;
+        try {
+          bytes = await sandbox.readFile(file.path);
+        } catch (error) {
+          if (context.signal.aborted) throw error;
+          return; // vanished or unreadable since the listing: skip, as grep -s does
+        }
+        if (bytes.length > GREP_MAX_FILE_BYTES || looksBinary(bytes)) return;
+        const result = await searchText(utf8.decode(bytes), regexp, multiline, worker);
+        if (result.count > 0) matching.push({ path: file.path, mtimeMs: file.mtimeMs, ...result });
+      });
+      return matching;
     });
 
     if (found.length === 0) return ok(mode === "count" ? "No matches found" : "No files found");
@@ -249,7 +255,7 @@ export const grepTool = defineTool({
     let lines: string[];
     let summary: string;
     if (mode === "files_with_matches") {
-      found.sort((a, b) => b.mtimeMs - a.mtimeMs || byPath(a, b));
+      found.sort(byNewest);
       lines = found.map((f) => displayPath(f.path));
       summary = `Found ${found.length} file${found.length === 1 ? "" : "s"}`;
     } else {

@@ -4,6 +4,7 @@
 import { posix } from "node:path";
 import { AppError } from "../../domain/errors.js";
 import { normalizeWorkspacePath, WORKSPACE_ROOT } from "../../domain/paths.js";
+import type { Sandbox } from "../../ports/sandbox.js";
 import type { Tool, ToolContext, ToolResult } from "./types.js";
 
 export { WORKSPACE_ROOT };
@@ -34,6 +35,13 @@ export function toWorkspacePath(input: string, field: string): string {
     if (error instanceof AppError) throw new ToolInputError(error.message);
     throw error;
   }
+}
+
+/** toWorkspacePath for a file: the workspace root is a directory. */
+export function toFilePath(input: string, field: string): string {
+  const path = toWorkspacePath(input, field);
+  if (path === "") throw new ToolInputError(`${WORKSPACE_ROOT} is a directory, not a file`);
+  return path;
 }
 
 /** `text` as a JSON string, cut when long: for echoing the model's input in messages. */
@@ -175,16 +183,29 @@ export function defineTool(spec: {
         return result;
       } catch (error) {
         if (context.signal.aborted) throw abortReason(context.signal);
-        if (error instanceof ToolInputError) return fail(name, error.message);
         return fail(name, error instanceof Error ? error.message : String(error));
       }
     },
   };
 }
 
-/** The sandbox, waited for with the turn's signal (starting one can take a while). */
-export function sandboxOf(context: ToolContext) {
-  return abortable(context.sandbox(), context.signal);
+/** What the tools use of a sandbox. */
+export type ToolSandbox = Pick<Sandbox, "exec" | "readFile" | "writeFile" | "listFiles" | "stat">;
+
+/**
+ * The sandbox, waited for with the turn's signal (starting one can take a while); its file
+ * operations stop waiting when the signal aborts. `exec` takes the signal itself.
+ */
+export async function sandboxOf(context: ToolContext): Promise<ToolSandbox> {
+  const sandbox = await abortable(context.sandbox(), context.signal);
+  const { signal } = context;
+  return {
+    exec: (options) => sandbox.exec(options),
+    readFile: (path) => abortable(sandbox.readFile(path), signal),
+    writeFile: (path, content) => abortable(sandbox.writeFile(path, content), signal),
+    listFiles: (dir) => abortable(sandbox.listFiles(dir), signal),
+    stat: (path) => abortable(sandbox.stat(path), signal),
+  };
 }
 
 /** True when the first 8 KiB hold a NUL byte. */

@@ -1,5 +1,4 @@
 import {
-  abortable,
   defineTool,
   displayPath,
   fail,
@@ -8,7 +7,7 @@ import {
   optionalInteger,
   requiredString,
   sandboxOf,
-  toWorkspacePath,
+  toFilePath,
   utf8,
   WORKSPACE_ROOT,
 } from "./paths.js";
@@ -71,17 +70,16 @@ export const readTool = defineTool({
     const filePath = requiredString(input, "file_path");
     const offset = optionalInteger(input, "offset", 1) ?? 1;
     const limit = optionalInteger(input, "limit", 1) ?? READ_DEFAULT_LIMIT;
-    const path = toWorkspacePath(filePath, "file_path");
+    const path = toFilePath(filePath, "file_path");
     const shown = displayPath(path);
-    if (path === "") return fail("Read", `${shown} is a directory, not a file`);
 
     const sandbox = await sandboxOf(context);
-    const stat = await abortable(sandbox.stat(path), context.signal);
+    const stat = await sandbox.stat(path);
     if (stat === null) return fail("Read", `file does not exist: ${shown}`);
     if (stat.type === "directory") {
       return fail("Read", `${shown} is a directory, not a file (list it with Glob or ls)`);
     }
-    const bytes = await abortable(sandbox.readFile(path), context.signal);
+    const bytes = await sandbox.readFile(path);
     if (bytes.length === 0) return ok(`(${shown} exists but is empty)`);
     if (looksBinary(bytes)) {
       return ok(`(${shown} is a binary file of ${bytes.length} bytes; its content is not shown)`);

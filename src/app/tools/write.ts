@@ -1,13 +1,12 @@
 import { LIMITS } from "../../domain/limits.js";
 import {
-  abortable,
   defineTool,
   displayPath,
   fail,
   ok,
   requiredString,
   sandboxOf,
-  toWorkspacePath,
+  toFilePath,
   utf8,
   WORKSPACE_ROOT,
 } from "./paths.js";
@@ -38,9 +37,8 @@ export const writeTool = defineTool({
   async run(input, context) {
     const filePath = requiredString(input, "file_path");
     const content = requiredString(input, "content");
-    const path = toWorkspacePath(filePath, "file_path");
+    const path = toFilePath(filePath, "file_path");
     const shown = displayPath(path);
-    if (path === "") return fail("Write", `${shown} is a directory, not a file`);
     const bytes = utf8.encode(content);
     if (bytes.length > LIMITS.maxFileBytes) {
       return fail(
@@ -50,9 +48,9 @@ export const writeTool = defineTool({
     }
 
     const sandbox = await sandboxOf(context);
-    const before = await abortable(sandbox.stat(path), context.signal);
+    const before = await sandbox.stat(path);
     if (before?.type === "directory") return fail("Write", `${shown} is a directory, not a file`);
-    await abortable(sandbox.writeFile(path, bytes), context.signal);
+    await sandbox.writeFile(path, bytes);
     const lines =
       content === "" ? 0 : content.split("\n").length - (content.endsWith("\n") ? 1 : 0);
     return ok(
