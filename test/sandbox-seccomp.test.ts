@@ -15,7 +15,7 @@ import {
   SECCOMP_SYSCALLS,
   type SeccompArch,
 } from "../src/adapters/local-sandbox/seccomp.js";
-import { silentLogger } from "../src/app/logger.js";
+import { silentLogger } from "../src/app/shared/logger.js";
 import type { Sandbox } from "../src/ports/sandbox.js";
 import { defaultSettings } from "./sandbox.suite.js";
 
