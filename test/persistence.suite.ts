@@ -304,6 +304,14 @@ export function persistenceSuite(name: string, target: PersistenceSuiteTarget): 
         expect((await store.loadSession(created.id))!.lastSequence).toBe(2 ** 40 + 1);
       });
 
+      it("returns the stored session for a repeated create of the same record (a retry)", async () => {
+        const session = makeFullSession({ requestId: undefined } as never);
+        const { requestId: _, ...plain } = session;
+        expect(await store.createSessionRecord(plain)).toStrictEqual(plain);
+        expect(await store.createSessionRecord(structuredClone(plain))).toStrictEqual(plain);
+        expect(await store.listAllSessions()).toStrictEqual([plain]);
+      });
+
       it("rejects a second session with the same id and no request id", async () => {
         const session = makeSession();
         await store.createSessionRecord(session);
@@ -603,6 +611,41 @@ export function persistenceSuite(name: string, target: PersistenceSuiteTarget): 
       });
     });
 
+    describe("workspace usage", () => {
+      it("counts a session's files and sums their sizes as files come and go", async () => {
+        const a = makeSession();
+        const b = makeSession();
+        expect(await store.workspaceUsage(a.id)).toStrictEqual({ files: 0, bytes: 0 });
+        await store.saveWorkspaceFile(a.id, fileOf("x.bin", allBytes()));
+        await store.saveWorkspaceFile(a.id, fileOf("dir/y.txt", new Uint8Array(10)));
+        await store.saveWorkspaceFile(a.id, fileOf("empty", new Uint8Array(0)));
+        await store.saveWorkspaceFile(b.id, fileOf("x.bin", new Uint8Array(7)));
+        expect(await store.workspaceUsage(a.id)).toStrictEqual({ files: 3, bytes: 266 });
+        expect(await store.workspaceUsage(b.id)).toStrictEqual({ files: 1, bytes: 7 });
+
+        // A replaced file counts once, with its new size.
+        await store.saveWorkspaceFile(a.id, fileOf("x.bin", new Uint8Array(1_000)));
+        expect(await store.workspaceUsage(a.id)).toStrictEqual({ files: 3, bytes: 1_010 });
+        await store.deleteSessionFile(a.id, "dir/y.txt");
+        expect(await store.workspaceUsage(a.id)).toStrictEqual({ files: 2, bytes: 1_000 });
+
+        await store.deleteSession(a.id);
+        expect(await store.workspaceUsage(a.id)).toStrictEqual({ files: 0, bytes: 0 });
+        expect(await store.workspaceUsage(b.id)).toStrictEqual({ files: 1, bytes: 7 });
+      });
+
+      it("sums sizes beyond 32 bits", async () => {
+        const s = makeSession();
+        const huge = (path: string): StoredFile => ({
+          info: { path, size: 3 * 2 ** 30, sha256: "h", modifyTime: at(1) },
+          content: new Uint8Array(1),
+        });
+        await store.saveWorkspaceFile(s.id, huge("a"));
+        await store.saveWorkspaceFile(s.id, huge("b"));
+        expect(await store.workspaceUsage(s.id)).toStrictEqual({ files: 2, bytes: 6 * 2 ** 30 });
+      });
+    });
+
     describe("workspace files", () => {
       it("stores binary content byte for byte, with its info", async () => {
         const s = makeSession();
@@ -756,6 +799,15 @@ export function persistenceSuite(name: string, target: PersistenceSuiteTarget): 
 
         const page = await store.listAgentProfiles({ tenantId: "tenant-a", limit: 100 });
         expect(page.items).toHaveLength(2);
+      });
+
+      it("returns the stored profile for a repeated create of the same record (a retry)", async () => {
+        const profile = makeProfile();
+        expect(await store.createAgentProfile(profile)).toStrictEqual(profile);
+        expect(await store.createAgentProfile(structuredClone(profile))).toStrictEqual(profile);
+        expect(
+          (await store.listAgentProfiles({ tenantId: "tenant-a", limit: 10 })).items,
+        ).toStrictEqual([profile]);
       });
 
       it("rejects a second profile with the same id and no request id", async () => {
@@ -952,6 +1004,52 @@ export function persistenceSuite(name: string, target: PersistenceSuiteTarget): 
         expect(await store.readEvents(s.id, 0, 10)).toStrictEqual([makeEvent(s.id, 1)]);
       });
 
+      it("stores the rest of a batch that clashes, and keeps the stored events", async () => {
+        const s = makeSession();
+        await store.appendEvents(s.id, [makeEvent(s.id, 2)]);
+        const clash = { ...makeEvent(s.id, 2), turnId: "trn_other" };
+        await expect(
+          store.appendEvents(s.id, [makeEvent(s.id, 1), clash, makeEvent(s.id, 3)]),
+        ).rejects.toThrow(/2/);
+        expect(await store.readEvents(s.id, 0, 10)).toStrictEqual(
+          [1, 2, 3].map((n) => makeEvent(s.id, n)),
+        );
+        // Two different events under one sequence in one batch: the first is stored.
+        const twin = { ...makeEvent(s.id, 4), time: at(4_444) };
+        await expect(store.appendEvents(s.id, [makeEvent(s.id, 4), twin])).rejects.toThrow();
+        expect((await store.readEvents(s.id, 3, 10)).map((e) => e.time)).toEqual([at(4)]);
+      });
+
+      it("counts a retried batch as stored: events stored with the same content are kept once", async () => {
+        const s = makeSession();
+        const full = (n: number): SessionEvent => ({
+          ...makeEvent(s.id, n),
+          subagentId: "sub_1",
+          payload: {
+            type: "block_started",
+            block: makeBlock({
+              id: `blk_${n}`,
+              sequence: n,
+              content: {
+                type: "user_message",
+                text: "with bytes",
+                attachments: [{ name: "b", mediaType: "x/y", data: allBytes() }],
+              },
+            }),
+          },
+        });
+        const batch = [1, 2, 3].map(full);
+        await store.appendEvents(s.id, batch);
+        // The whole batch again (its acknowledgement was lost), then one that overlaps.
+        await store.appendEvents(s.id, structuredClone(batch));
+        await store.appendEvents(s.id, [full(2), full(3), full(4), full(5)]);
+        // The same event twice in one batch.
+        await store.appendEvents(s.id, [full(6), full(6)]);
+        const read = await store.readEvents(s.id, 0, 100);
+        expect(read.map((e) => e.sequence)).toEqual([1, 2, 3, 4, 5, 6]);
+        expect(read).toStrictEqual([1, 2, 3, 4, 5, 6].map(full));
+      });
+
       it("keeps sessions' events apart; unknown sessions read empty", async () => {
         const a = makeSession();
         const b = makeSession();
@@ -980,6 +1078,13 @@ export function persistenceSuite(name: string, target: PersistenceSuiteTarget): 
           after = page[page.length - 1]!.sequence;
         }
         expect(seen).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+      });
+    });
+
+    describe("health", () => {
+      it("answers a ping", async () => {
+        expect(store.ping).toBeTypeOf("function");
+        await expect(store.ping!()).resolves.toBeUndefined();
       });
     });
 

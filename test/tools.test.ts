@@ -747,7 +747,7 @@ describe("cancellation", () => {
   });
 });
 
-describe("Bash cancellation (fake sandbox)", () => {
+describe("Bash with a fake sandbox", () => {
   /** A sandbox whose exec prints `printed`, then waits for the signal and reports a kill. */
   function killedAfter(printed: string, durationMs: number, exec?: Sandbox["exec"]): Sandbox {
     return {
@@ -805,6 +805,25 @@ describe("Bash cancellation (fake sandbox)", () => {
       output: "done\n\nThe turn was cancelled as the command ended (after 1.5 s).",
       isError: true,
       cancelled: true,
+    });
+  });
+
+  it("passes on that the sandbox killed a process for memory", async () => {
+    const fake = killedAfter("", 0, async () => ({
+      exitCode: 137,
+      stdout: "",
+      stderr: "Killed\n",
+      timedOut: false,
+      cancelled: false,
+      truncated: false,
+      oomKilled: true,
+      durationMs: 300,
+    }));
+    expect(await runBash(fake, new AbortController().signal)).toEqual({
+      output:
+        "Killed\n\nExit code 137\n" +
+        "A process of the command was killed for going over the sandbox's memory limit.",
+      isError: true,
     });
   });
 

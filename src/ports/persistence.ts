@@ -51,65 +51,109 @@ export interface StoredFile {
   content: Uint8Array;
 }
 
-/**
- * The storage the runtime writes through. The first nine methods are the original library's
- * integration point; the rest are what the v1 API needs on top. Every method is keyed by id:
- * tenancy is checked by the runtime against the `tenantId` stored on each record.
- *
- * Implementations: `MemoryPersistence` (development, tests) and `MongoPersistence` (production).
- * Both pass the same behaviour suite in test/persistence.suite.ts.
- */
-export interface PersistenceAdapter {
-  // --- sessions ---
+/** How much a session's workspace holds in storage. */
+export interface WorkspaceUsage {
+  files: number;
+  /** The sum of the stored files' recorded sizes (`FileInfo.size`). */
+  bytes: number;
+}
+
+// The port is grouped by concern. Nine method names come from the original library's
+// integration point and keep their names: listAllSessions, loadSession, createSessionRecord,
+// updateSessionRecord, saveTranscript, saveWorkspaceFile, deleteSessionFile, listAgentProfiles,
+// loadAgentProfile. Every method is keyed by id: tenancy is checked by the runtime against the
+// `tenantId` stored on each record.
+//
+// Failures: when the store cannot be reached or is overloaded (after the adapter's own bounded
+// retries), a method throws `AppError("unavailable", "STORE_UNAVAILABLE", ..., { retryable:
+// "true" })`. Every write is idempotent, so the caller may retry any call that threw.
+
+/** Session records. */
+export interface SessionStore {
   /** Every session, for recovery at start (interrupted turns, re-attaching sandboxes). */
   listAllSessions(filter?: { state?: SessionState }): Promise<SessionRecord[]>;
   loadSession(sessionId: string): Promise<SessionRecord | null>;
   /**
    * Stores a new session. When `session.requestId` is set and a session of the same tenant was
-   * created with it before, stores nothing and returns that session instead.
+   * created with it before, stores nothing and returns that session instead. A session whose id
+   * is taken is rejected, unless the stored record is the same (a retried create): then that
+   * record is returned.
    */
   createSessionRecord(session: SessionRecord): Promise<SessionRecord>;
   /** Applies a partial update (see SessionUpdate); a no-op for an unknown id. */
   updateSessionRecord(sessionId: string, updates: SessionUpdate): Promise<void>;
-
-  // --- storage ---
-  /** The model provider's own form of the conversation (JSON text), replaced on every save. */
-  saveTranscript(sessionId: string, rawTranscript: string): Promise<void>;
-  /** Creates or replaces a workspace file. */
-  saveWorkspaceFile(sessionId: string, file: StoredFile): Promise<void>;
-  /** A no-op when the file does not exist. */
-  deleteSessionFile(sessionId: string, path: string): Promise<void>;
-
-  // --- agent profiles ---
-  listAgentProfiles(query: ProfileQuery): Promise<Page<AgentProfile, string>>;
-  loadAgentProfile(agentProfileId: string): Promise<AgentProfile | null>;
-
-  // --- added by the v1 API ---
+  /** A tenant's sessions, newest activity first, filtered by profile and state. */
   listSessions(query: SessionQuery): Promise<Page<SessionRecord, SessionCursor>>;
   /** Removes the session and everything stored for it (files, blocks, events, transcript). */
   deleteSession(sessionId: string): Promise<void>;
-  loadTranscript(sessionId: string): Promise<string | null>;
-  /** Every workspace file's metadata, sorted by path. */
-  listWorkspaceFiles(sessionId: string): Promise<FileInfo[]>;
-  readWorkspaceFile(sessionId: string, path: string): Promise<StoredFile | null>;
-  /** Like createSessionRecord: idempotent by `(tenantId, requestId)`. */
+}
+
+/** Agent profiles. */
+export interface ProfileStore {
+  listAgentProfiles(query: ProfileQuery): Promise<Page<AgentProfile, string>>;
+  loadAgentProfile(agentProfileId: string): Promise<AgentProfile | null>;
+  /** Like createSessionRecord: idempotent by `(tenantId, requestId)`, and for the same record. */
   createAgentProfile(profile: AgentProfile): Promise<AgentProfile>;
-  /** Replaces the stored profile with the same id. */
+  /** Replaces the stored profile with the same id; a no-op for an unknown id. */
   updateAgentProfile(profile: AgentProfile): Promise<void>;
   deleteAgentProfile(agentProfileId: string): Promise<void>;
   /** Whether any session uses the profile. */
   profileInUse(agentProfileId: string): Promise<boolean>;
+}
 
-  // --- event feed and conversation ---
-  /** Appends events; sequences are assigned by the runtime and unique per session. */
+/** A session's workspace files. */
+export interface WorkspaceStore {
+  /** Creates or replaces a workspace file. */
+  saveWorkspaceFile(sessionId: string, file: StoredFile): Promise<void>;
+  /** A no-op when the file does not exist. */
+  deleteSessionFile(sessionId: string, path: string): Promise<void>;
+  /** Every workspace file's metadata, sorted by path. */
+  listWorkspaceFiles(sessionId: string): Promise<FileInfo[]>;
+  readWorkspaceFile(sessionId: string, path: string): Promise<StoredFile | null>;
+  /** The number and total size of the session's stored files (zero for an unknown session). */
+  workspaceUsage(sessionId: string): Promise<WorkspaceUsage>;
+}
+
+/** A session's conversation: the event feed, its blocks and the model's transcript. */
+export interface FeedStore {
+  /**
+   * Appends events; sequences are assigned by the runtime and unique per session. An event
+   * whose sequence is already stored with the same content counts as stored (a retried batch).
+   * One stored with other content is kept, and the call throws after storing the batch's other
+   * events.
+   */
   appendEvents(sessionId: string, events: SessionEvent[]): Promise<void>;
   /** Events with sequence > afterSequence, ascending, at most `limit`. */
   readEvents(sessionId: string, afterSequence: number, limit: number): Promise<SessionEvent[]>;
   /** Creates or replaces a block by id. */
   saveBlock(sessionId: string, block: Block): Promise<void>;
-  /** Blocks with sequence > afterSequence, ascending by sequence, at most `limit`. */
+  /** Blocks with sequence > afterSequence, ascending by sequence (then id), at most `limit`. */
   listBlocks(sessionId: string, afterSequence: number, limit: number): Promise<Block[]>;
+  /** The model provider's own form of the conversation (JSON text), replaced on every save. */
+  saveTranscript(sessionId: string, rawTranscript: string): Promise<void>;
+  loadTranscript(sessionId: string): Promise<string | null>;
+}
 
+/** Health and lifecycle. */
+export interface StoreHealth {
+  /**
+   * Resolves when the store answers within a short timeout; otherwise throws STORE_UNAVAILABLE.
+   * For health checks.
+   */
+  ping?(): Promise<void>;
   /** Releases connections. */
   close?(): Promise<void>;
 }
+
+/**
+ * The storage the runtime writes through.
+ *
+ * Implementations: `MemoryPersistence` (development, tests) and `MongoPersistence` (production).
+ * Both pass the same behaviour suite in test/persistence.suite.ts.
+ */
+export interface PersistenceAdapter
+  extends SessionStore,
+    ProfileStore,
+    WorkspaceStore,
+    FeedStore,
+    StoreHealth {}

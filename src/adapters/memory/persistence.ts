@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import type {
   AgentProfile,
   Block,
@@ -13,6 +14,7 @@ import type {
   SessionQuery,
   SessionUpdate,
   StoredFile,
+  WorkspaceUsage,
 } from "../../ports/persistence.js";
 
 /**
@@ -53,7 +55,12 @@ export class MemoryPersistence implements PersistenceAdapter {
         if (s.tenantId === session.tenantId && s.requestId === session.requestId) return copy(s);
       }
     }
-    if (this.sessions.has(session.id)) throw new Error(`session ${session.id} already exists`);
+    const existing = this.sessions.get(session.id);
+    if (existing) {
+      // The same record again is a retried create; anything else is a clash.
+      if (same(existing, session)) return copy(existing);
+      throw new Error(`session ${session.id} already exists`);
+    }
     const stored = copy(session);
     this.sessions.set(stored.id, stored);
     return copy(stored);
@@ -136,6 +143,15 @@ export class MemoryPersistence implements PersistenceAdapter {
     return f ? { info: copy(f.info), content: new Uint8Array(f.content) } : null;
   }
 
+  async workspaceUsage(sessionId: string): Promise<WorkspaceUsage> {
+    const usage: WorkspaceUsage = { files: 0, bytes: 0 };
+    for (const f of this.files.get(sessionId)?.values() ?? []) {
+      usage.files++;
+      usage.bytes += f.info.size;
+    }
+    return usage;
+  }
+
   // --- agent profiles ---
 
   async listAgentProfiles(query: ProfileQuery): Promise<Page<AgentProfile, string>> {
@@ -165,8 +181,11 @@ export class MemoryPersistence implements PersistenceAdapter {
         if (p.tenantId === profile.tenantId && p.requestId === profile.requestId) return copy(p);
       }
     }
-    if (this.profiles.has(profile.id))
+    const existing = this.profiles.get(profile.id);
+    if (existing) {
+      if (same(existing, profile)) return copy(existing);
       throw new Error(`agent profile ${profile.id} already exists`);
+    }
     const stored = copy(profile);
     this.profiles.set(stored.id, stored);
     return copy(stored);
@@ -189,23 +208,29 @@ export class MemoryPersistence implements PersistenceAdapter {
   // --- events and blocks ---
 
   async appendEvents(sessionId: string, events: SessionEvent[]): Promise<void> {
+    if (events.length === 0) return;
     let log = this.events.get(sessionId);
-    const seen = new Set<number>();
-    for (const e of events) {
-      if (seen.has(e.sequence) || (log && findSequence(log, e.sequence) >= 0)) {
-        throw new Error(`event ${e.sequence} of session ${sessionId} already exists`);
-      }
-      seen.add(e.sequence);
-    }
     if (!log) {
       log = [];
       this.events.set(sessionId, log);
     }
+    const clashes: number[] = [];
     for (const e of events) {
+      const i = findSequence(log, e.sequence);
+      if (i >= 0) {
+        // Stored before with the same content: a retried batch, already done.
+        if (!same(log[i]!, e)) clashes.push(e.sequence);
+        continue;
+      }
       const stored = copy(e);
       const last = log[log.length - 1];
       if (!last || last.sequence < stored.sequence) log.push(stored);
       else log.splice(firstAfter(log, stored.sequence), 0, stored);
+    }
+    if (clashes.length > 0) {
+      throw new Error(
+        `session ${sessionId} already has other events with sequence ${clashes.join(", ")}`,
+      );
     }
   }
 
@@ -239,7 +264,14 @@ export class MemoryPersistence implements PersistenceAdapter {
       .map(copy);
   }
 
+  async ping(): Promise<void> {}
+
   async close(): Promise<void> {}
+}
+
+/** Whether two records hold the same data (absent and undefined alike; bytes by value). */
+function same(a: unknown, b: unknown): boolean {
+  return isDeepStrictEqual(copy(a), copy(b));
 }
 
 /** A deep copy without keys whose value is undefined, so absent optional fields stay absent. */

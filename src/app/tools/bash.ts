@@ -135,6 +135,9 @@ export const bashTool = defineTool({
     if (result.truncated) {
       notes.push("Command was killed: it printed more output than the sandbox keeps.");
     }
+    if (result.oomKilled) {
+      notes.push("A process of the command was killed for going over the sandbox's memory limit.");
+    }
     if (result.exitCode === null && !result.timedOut && !result.truncated) {
       notes.push(
         result.cancelled
