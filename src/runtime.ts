@@ -179,8 +179,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
   health.set("recovered", false);
   const checkStore = async () => {
     try {
-      const ping = (store as { ping?: () => Promise<void> }).ping?.bind(store);
-      await (ping ? ping() : store.loadSession("ses_00000000000000000000000000"));
+      await (store.ping ? store.ping() : store.loadSession("ses_00000000000000000000000000"));
       if (!health.isOk("store")) logger.info("the store answers again");
       health.set("store", true);
       if (demoPending.length > 0) await ensureDemoProfiles();
