@@ -16,6 +16,8 @@ export interface Config {
   logLevel: LogLevel;
   mongodbUri: string;
   mongodbDb: string;
+  mongodbTimeoutMs: number;
+  mongodbMaxPoolSize: number;
   dataDir: string;
   shutdownGraceMs: number;
   sandboxProvider: "local" | "modal";
@@ -129,6 +131,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel,
     mongodbUri: env.MONGODB_URI ?? "",
     mongodbDb: env.MONGODB_DB || "agent_runtime",
+    mongodbTimeoutMs: int(env, "MONGODB_TIMEOUT_MS", 10_000, 100),
+    mongodbMaxPoolSize: int(env, "MONGODB_MAX_POOL_SIZE", 20, 1),
     // Local workspaces are a working copy: what matters is saved through the persistence
     // adapter. The system's temp directory is reachable by the unprivileged sandbox user,
     // where a checkout under a private home directory may not be.

@@ -28,7 +28,20 @@ async function main(): Promise<void> {
   let persistence: PersistenceAdapter;
   if (config.mongodbUri) {
     const { MongoPersistence } = await import("./adapters/mongodb/persistence.js");
-    persistence = await MongoPersistence.connect(config.mongodbUri, config.mongodbDb);
+    // A store that is not up yet is waited for, with backoff: starting is no crash loop.
+    for (let delay = 1_000; ; delay = Math.min(delay * 2, 30_000)) {
+      try {
+        persistence = await MongoPersistence.connect(config.mongodbUri, config.mongodbDb, {
+          operationTimeoutMs: config.mongodbTimeoutMs,
+          maxPoolSize: config.mongodbMaxPoolSize,
+          onRetry: (e) => logger.debug("store call retried", { ...e }),
+        });
+        break;
+      } catch (err) {
+        logger.error("cannot reach MongoDB; trying again", { retryInMs: delay, err });
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
     logger.info("persistence: mongodb", { db: config.mongodbDb });
   } else {
     persistence = new MemoryPersistence();
