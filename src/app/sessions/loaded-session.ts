@@ -58,6 +58,8 @@ export class LoadedSession {
   private running: RunningTurn | undefined;
   /** The turn engine's run over waiting messages, while it runs. */
   draining: Promise<void> | undefined;
+  /** Set when the session is being unloaded or deleted: no new turn starts. */
+  closing = false;
   lastActivity = Date.now();
 
   constructor(

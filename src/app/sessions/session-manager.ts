@@ -211,6 +211,7 @@ export class SessionManager {
   private async evict(sessionId: string, why: AppError, stop: (s: LoadedSession) => Promise<void>) {
     const session = this.loaded.get(sessionId);
     if (!session) return;
+    session.closing = true;
     session.current?.abort.abort(why);
     await session.draining;
     clearTimeout(this.idleTimers.get(sessionId));

@@ -58,7 +58,7 @@ export class TurnRunner implements TurnEngine {
   }
 
   async drain(session: LoadedSession): Promise<void> {
-    while (!this.o.manager.isClosed) {
+    while (!this.o.manager.isClosed && !session.closing) {
       if (session.record.currentTurn) {
         await settleClaimedTurn(
           session,
