@@ -407,7 +407,7 @@ class LocalSandbox implements Sandbox {
     private readonly settings: SandboxSettings,
     private readonly provider: LocalSandboxProvider,
   ) {
-    this.files = new WorkspaceFiles(provider.hostPath(workspace), provider.owner);
+    this.files = new WorkspaceFiles(() => provider.hostPath(workspace), provider.owner);
   }
 
   /** The sandbox's memory, CPU and process limits, from its profile or the defaults. */
