@@ -26,7 +26,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentProfileService } from "#gen/profile_service_pb.js";
 import { SessionService } from "#gen/session_service_pb.js";
 import { WorkspaceService } from "#gen/workspace_service_pb.js";
-import { type ErrorInfo, ErrorInfoSchema } from "../gen/ts/google/rpc/error_details_pb.js";
+import {
+  BadRequestSchema,
+  type ErrorInfo,
+  ErrorInfoSchema,
+} from "../gen/ts/google/rpc/error_details_pb.js";
+import { createLogger } from "../src/app/shared/logger.js";
+import { AppError, invalidField } from "../src/domain/errors.js";
+import { toConnectError } from "../src/transport/errors.js";
 import { REPO_ROOT, type StartedServer, startServer } from "./support/server.js";
 
 const KEY = "transports-key-acme-0123456789";
@@ -470,5 +477,56 @@ describe("plain fetch", () => {
     const allowed = (res.headers.get("access-control-allow-headers") ?? "").toLowerCase();
     expect(allowed).toContain("authorization");
     await res.arrayBuffer();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The one mapping from errors to statuses (what every transport above sends).
+
+describe("toConnectError", () => {
+  const logged = () => {
+    const lines: Array<{ level: string; msg: string }> = [];
+    return { lines, logger: createLogger("debug", (line) => lines.push(JSON.parse(line))) };
+  };
+
+  it("an outage (AppError unavailable) is UNAVAILABLE, logged at warn", () => {
+    const { lines, logger } = logged();
+    const err = toConnectError(
+      new AppError("unavailable", "STORE_UNAVAILABLE", "the store does not answer"),
+      logger,
+      "GetSession",
+    );
+    expect(Code[err.code]).toBe("Unavailable");
+    expect(err.findDetails(ErrorInfoSchema)[0]?.reason).toBe("STORE_UNAVAILABLE");
+    expect(lines.map((l) => l.level)).toEqual(["warn"]);
+  });
+
+  it("a bad field is INVALID_ARGUMENT with BadRequest, not logged", () => {
+    const { lines, logger } = logged();
+    const err = toConnectError(invalidField("profile.name", "is required"), logger, "X");
+    expect(Code[err.code]).toBe("InvalidArgument");
+    const [bad] = err.findDetails(BadRequestSchema);
+    expect(bad?.fieldViolations.map((v) => v.field)).toEqual(["profile.name"]);
+    expect(err.findDetails(ErrorInfoSchema)[0]?.metadata).toEqual({ field: "profile.name" });
+    expect(lines).toEqual([]);
+  });
+
+  it("anything unexpected is INTERNAL without its message, logged at error", () => {
+    const { lines, logger } = logged();
+    const err = toConnectError(new Error("secret driver detail"), logger, "X");
+    expect(Code[err.code]).toBe("Internal");
+    expect(err.rawMessage).not.toContain("secret");
+    expect(err.findDetails(ErrorInfoSchema)[0]?.reason).toBe("INTERNAL");
+    expect(lines.map((l) => l.level)).toEqual(["error"]);
+  });
+
+  it("a ConnectError passes, with ErrorInfo added", () => {
+    const err = toConnectError(
+      new ConnectError("nope", Code.DeadlineExceeded),
+      createLogger("error", () => {}),
+      "X",
+    );
+    expect(Code[err.code]).toBe("DeadlineExceeded");
+    expect(err.findDetails(ErrorInfoSchema)[0]?.reason).toBe("DEADLINE_EXCEEDED");
   });
 });
