@@ -1,5 +1,5 @@
-// The MongoDB adapter under faults, against a FerretDB (SQLite) of this file's own, killed,
-// stopped and restarted on the same data directory and port:
+// The MongoDB adapter under faults, against a FerretDB of this file's own (over SQLite, and over
+// PostgreSQL), killed, stopped and restarted on the same data and port:
 // - kill -9 while writers run: every failed call is STORE_UNAVAILABLE (never a raw driver error,
 //   never an unhandled rejection), and after a restart the same calls succeed; nothing that was
 //   acknowledged is lost, and retried batches are stored once;
@@ -9,120 +9,24 @@
 // - lost acknowledgements (a proxy between adapter and server drops the reply to one write):
 //   the adapter's own retry finds the write done and counts it as done.
 
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { MongoClient } from "mongodb";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { MongoPersistence } from "../src/adapters/mongodb/persistence.js";
 import type { RetryEvent } from "../src/adapters/mongodb/resilience.js";
 import { AppError } from "../src/domain/errors.js";
 import { newId } from "../src/domain/ids.js";
 import { emptyUsage, type SessionEvent, type SessionRecord } from "../src/domain/types.js";
-import { MONGO_START_TIMEOUT_MS, randomDbName } from "./support/mongo.js";
-
-const ROOT = resolve(import.meta.dirname, "..");
-const FERRETDB = join(ROOT, ".tools/bin/ferretdb");
+import {
+  MONGO_START_TIMEOUT_MS,
+  type MongoBackend,
+  type MongoServer,
+  randomDbName,
+  startMongo,
+} from "./support/mongo.js";
 
 /** The operation timeout of the adapters under test, and the bound a failure must meet. */
 const TIMEOUT_MS = 2_000;
 const FAIL_WITHIN_MS = 3 * TIMEOUT_MS;
-
-// --- a FerretDB of our own ---
-
-interface OwnFerretDB {
-  uri: string;
-  port: number;
-  pid(): number;
-  kill9(): Promise<void>;
-  pause(): void;
-  resume(): void;
-  /** Starts it again on the same data directory and port. */
-  restart(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-async function startOwnFerretDB(): Promise<OwnFerretDB> {
-  if (!existsSync(FERRETDB)) {
-    const built = spawnSync("bash", [join(ROOT, "scripts/setup-ferretdb.sh")], {
-      cwd: ROOT,
-      encoding: "utf8",
-    });
-    if (built.status !== 0) throw new Error(`building FerretDB failed:\n${built.stderr}`);
-  }
-  const dataDir = await mkdtemp(join(tmpdir(), "ar-faults-"));
-  const port = await freePort();
-  const uri = `mongodb://127.0.0.1:${port}/`;
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
-  let output = "";
-  const killOnExit = () => child?.kill("SIGKILL");
-  process.once("exit", killOnExit);
-
-  const launch = async () => {
-    output = "";
-    child = spawn(
-      FERRETDB,
-      [
-        "--handler=sqlite",
-        `--sqlite-url=file:${dataDir}/`,
-        `--listen-addr=127.0.0.1:${port}`,
-        "--telemetry=disable",
-        "--state-dir=-",
-        "--debug-addr=-",
-        "--log-level=error",
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    const running = child;
-    const collect = (chunk: Buffer) => {
-      if (output.length < 20_000) output += chunk.toString("utf8");
-    };
-    running.stdout?.on("data", collect);
-    running.stderr?.on("data", collect);
-    exited = new Promise((r) => running.once("exit", () => r()));
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      if (running.exitCode !== null) throw new Error(`FerretDB exited:\n${output}`);
-      const client = new MongoClient(uri, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
-      try {
-        await client.db("admin").command({ ping: 1 });
-        return;
-      } catch (err) {
-        if (Date.now() > deadline) throw new Error(`FerretDB did not start: ${err}\n${output}`);
-      } finally {
-        await client.close().catch(() => undefined);
-      }
-      await sleep(100);
-    }
-  };
-  const kill9 = async () => {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGKILL");
-    await exited;
-  };
-  await launch();
-  return {
-    uri,
-    port,
-    pid: () => child!.pid!,
-    kill9,
-    pause: () => process.kill(child!.pid!, "SIGSTOP"),
-    resume: () => process.kill(child!.pid!, "SIGCONT"),
-    restart: async () => {
-      await kill9();
-      await launch();
-    },
-    stop: async () => {
-      process.removeListener("exit", killOnExit);
-      await kill9();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
-}
 
 // --- a proxy that can drop the reply to one write: a lost acknowledgement ---
 
@@ -225,18 +129,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => (port ? resolvePort(port) : reject(new Error("no free port"))));
-    });
-  });
-}
-
 function makeSession(overrides: Partial<SessionRecord> = {}): SessionRecord {
   const now = new Date();
   return {
@@ -300,45 +192,53 @@ async function until(what: string, withinMs: number, check: () => boolean | Prom
 
 // --- the tests ---
 
-let db: OwnFerretDB;
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
-const adapters: MongoPersistence[] = [];
 
-async function adapter(uri: string, retries: RetryEvent[] = []): Promise<MongoPersistence> {
-  const store = await MongoPersistence.connect(uri, randomDbName("faults"), {
-    operationTimeoutMs: TIMEOUT_MS,
-    pingTimeoutMs: TIMEOUT_MS / 2,
-    onRetry: (event) => retries.push(event),
-  });
-  adapters.push(store);
-  return store;
+beforeAll(() => {
+  process.on("unhandledRejection", onUnhandled);
+});
+
+afterAll(() => {
+  process.removeListener("unhandledRejection", onUnhandled);
+});
+
+function portOf(uri: string): number {
+  return Number(new URL(uri).port);
 }
 
-beforeAll(async () => {
-  process.on("unhandledRejection", onUnhandled);
-  db = await startOwnFerretDB();
-}, MONGO_START_TIMEOUT_MS);
+const BACKENDS: MongoBackend[] = ["sqlite", "postgresql"];
 
-afterEach(async () => {
-  // A failed test must not leave the server stopped for the next one.
-  if (db) {
-    try {
-      db.resume();
-    } catch {
-      await db.restart();
-    }
+describe.each(BACKENDS)("MongoPersistence under faults (own FerretDB over %s)", (backend) => {
+  let db: MongoServer;
+  const adapters: MongoPersistence[] = [];
+
+  async function adapter(uri: string, retries: RetryEvent[] = []): Promise<MongoPersistence> {
+    const store = await MongoPersistence.connect(uri, randomDbName("faults"), {
+      operationTimeoutMs: TIMEOUT_MS,
+      pingTimeoutMs: TIMEOUT_MS / 2,
+      onRetry: (event) => retries.push(event),
+    });
+    adapters.push(store);
+    return store;
   }
-  for (const store of adapters.splice(0)) await store.close().catch(() => undefined);
-  expect(unhandled).toEqual([]);
-});
 
-afterAll(async () => {
-  process.removeListener("unhandledRejection", onUnhandled);
-  await db?.stop();
-});
+  beforeAll(async () => {
+    db = await startMongo({ own: true, backend });
+  }, MONGO_START_TIMEOUT_MS);
 
-describe("MongoPersistence under faults (own FerretDB over SQLite)", () => {
+  afterEach(async () => {
+    // A failed test must not leave the server stopped or gone for the next one.
+    db.resume();
+    if (db.pid === undefined) await db.restart();
+    for (const store of adapters.splice(0)) await store.close().catch(() => undefined);
+    expect(unhandled).toEqual([]);
+  });
+
+  afterAll(async () => {
+    await db?.stop();
+  });
+
   it("kill -9 while writers run: STORE_UNAVAILABLE, then the same calls succeed after a restart, nothing acknowledged lost", async () => {
     const store = await adapter(db.uri);
     const WRITERS = 10;
@@ -389,7 +289,7 @@ describe("MongoPersistence under faults (own FerretDB over SQLite)", () => {
       await until("every writer stores a few batches", 20_000, () =>
         writers.every((w) => w.acked >= 3),
       );
-      await db.kill9();
+      await db.kill();
       const killedAt = Date.now();
       await until("every writer sees the outage", 3 * FAIL_WITHIN_MS, () =>
         writers.every((w) => w.failures.some((f) => f.at >= killedAt)),
@@ -431,7 +331,7 @@ describe("MongoPersistence under faults (own FerretDB over SQLite)", () => {
       expect(record!.lastSequence).toBeGreaterThanOrEqual(w.recordAcked);
     }
     console.info(
-      `kill -9: ${failures.length} calls failed with STORE_UNAVAILABLE, slowest after ${Math.round(
+      `${backend}, kill -9: ${failures.length} calls failed with STORE_UNAVAILABLE, slowest after ${Math.round(
         Math.max(...failures.map((f) => f.ms)),
       )} ms (timeout ${TIMEOUT_MS} ms)`,
     );
@@ -478,7 +378,9 @@ describe("MongoPersistence under faults (own FerretDB over SQLite)", () => {
     } finally {
       db.resume();
     }
-    console.info(`SIGSTOP, timeout ${TIMEOUT_MS} ms: failed after (ms) ${JSON.stringify(timings)}`);
+    console.info(
+      `${backend}, SIGSTOP, timeout ${TIMEOUT_MS} ms: failed after (ms) ${JSON.stringify(timings)}`,
+    );
 
     await until("the store answers again", 30_000, async () => {
       try {
@@ -504,7 +406,7 @@ describe("MongoPersistence under faults (own FerretDB over SQLite)", () => {
   }, 120_000);
 
   it("a lost acknowledgement: the adapter's retry finds each write done and stores it once", async () => {
-    const proxy = await startProxy(db.port);
+    const proxy = await startProxy(portOf(db.uri));
     try {
       const retries: RetryEvent[] = [];
       const store = await adapter(proxy.uri, retries);

@@ -56,7 +56,7 @@ function makeTurn(overrides: Partial<Turn> = {}): Turn {
     id: newId("trn"),
     userBlockId: newId("blk"),
     startTime: at(1_000),
-    usage: { ...emptyUsage(), inputTokens: 12, costUsd: 0.000123 },
+    usage: { ...emptyUsage(), inputTokens: 12, costMicroUsd: 123 },
     ...overrides,
   };
 }
@@ -91,7 +91,7 @@ function makeFullSession(overrides: Partial<SessionRecord> = {}): SessionRecord 
       outputTokens: 7,
       cacheReadInputTokens: 3,
       cacheCreationInputTokens: 4,
-      costUsd: 12.3456789,
+      costMicroUsd: 12_345_679,
     },
     lastSequence: 2 ** 40 + 1,
     currentTurn: makeTurn({ outcome: "interrupted", endTime: at(2_000), startSequence: 41 }),
@@ -323,7 +323,7 @@ export function persistenceSuite(name: string, target: PersistenceSuiteTarget): 
         const { currentTurn: _, ...session } = makeFullSession();
         await store.createSessionRecord(session);
         const turn = makeTurn();
-        const usage = { ...emptyUsage(), outputTokens: 42, costUsd: 0.5 };
+        const usage = { ...emptyUsage(), outputTokens: 42, costMicroUsd: 500_000 };
         await store.updateSessionRecord(session.id, {
           state: "running",
           currentTurn: turn,
@@ -965,7 +965,7 @@ export function persistenceSuite(name: string, target: PersistenceSuiteTarget): 
           {
             type: "usage_updated",
             step: emptyUsage(),
-            turn: { ...emptyUsage(), costUsd: 0.25 },
+            turn: { ...emptyUsage(), costMicroUsd: 250_000 },
             session: emptyUsage(),
             model: "m",
           },
