@@ -1,13 +1,43 @@
 #!/usr/bin/env bash
-# Builds FerretDB v1.24.0 (MongoDB wire protocol over SQLite) for the persistence tests.
+# Builds FerretDB v1.24.0 (MongoDB wire protocol over SQLite or PostgreSQL) for the persistence
+# tests, and installs Debian's PostgreSQL 15 for its second backend (test/support/mongo.ts starts a
+# private cluster per test process; nothing here starts or configures a system cluster).
 # Source comes from the Go module proxy; the binary lands in .tools/bin/ferretdb (gitignored).
-# Skips the build when the binary already exists. Set FERRETDB_FORCE=1 to rebuild.
+# Skips what is done. Set FERRETDB_FORCE=1 to rebuild.
 set -euo pipefail
 
 VERSION="v1.24.0"
 MODULE="github.com/FerretDB/FerretDB"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${ROOT}/.tools/bin/ferretdb"
+PG_BIN=/usr/lib/postgresql/15/bin
+
+if [[ ! -x "${PG_BIN}/initdb" || ! -x "${PG_BIN}/postgres" || ! -x "${PG_BIN}/psql" ]]; then
+  echo "ferretdb: installing postgresql-15 (FerretDB's PostgreSQL backend)"
+  sudo_cmd=()
+  [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
+  # Serialize with other setup runs; apt has its own lock but fails instead of waiting.
+  mkdir -p "${ROOT}/.tools"
+  (
+    if command -v flock >/dev/null 2>&1; then
+      exec 8>"${ROOT}/.tools/postgresql.lock"
+      flock 8
+    fi
+    if [[ ! -x "${PG_BIN}/initdb" ]]; then
+      "${sudo_cmd[@]}" apt-get update -qq
+      # The package's own cluster (15/main) is not used; the tests run private ones.
+      DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq postgresql-15 postgresql-client-15 >/dev/null
+    fi
+  )
+  if [[ ! -x "${PG_BIN}/initdb" ]]; then
+    echo "ferretdb: postgresql-15 did not install ${PG_BIN}/initdb" >&2
+    exit 1
+  fi
+fi
+if [[ "$(id -u)" = 0 ]] && ! id postgres >/dev/null 2>&1; then
+  echo "ferretdb: running as root but there is no postgres user (initdb refuses root)" >&2
+  exit 1
+fi
 
 if [[ -x "${BIN}" && "${FERRETDB_FORCE:-0}" != "1" ]]; then
   echo "ferretdb: ${BIN} already built"

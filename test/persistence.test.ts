@@ -1,5 +1,6 @@
-// The persistence behaviour suite against every adapter: in memory, and MongoDB on a real server
-// (FerretDB started by test/support/mongo.ts, or the server in MONGODB_URI).
+// The persistence behaviour suite against every adapter: in memory, and MongoDB on real servers
+// (FerretDB over SQLite and over PostgreSQL started by test/support/mongo.ts, or the server in
+// MONGODB_URI).
 
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,6 +9,7 @@ import { MongoPersistence } from "../src/adapters/mongodb/persistence.js";
 import { persistenceSuite } from "./persistence.suite.js";
 import {
   MONGO_START_TIMEOUT_MS,
+  type MongoBackend,
   type MongoServer,
   randomDbName,
   startMongo,
@@ -17,51 +19,61 @@ persistenceSuite("MemoryPersistence", {
   create: async () => new MemoryPersistence(),
 });
 
-let server: MongoServer | undefined;
-let client: MongoClient | undefined;
-let startError: unknown;
+// MongoDB: FerretDB over SQLite and over PostgreSQL, or the one server of MONGODB_URI.
+const BACKENDS: MongoBackend[] = process.env.MONGODB_URI ? ["sqlite"] : ["sqlite", "postgresql"];
+const servers = new Map<MongoBackend, { server: MongoServer; client: MongoClient }>();
+const startErrors = new Map<MongoBackend, unknown>();
 
 // A server that does not start fails every MongoDB test with the reason (a failing hook would
 // only mark them skipped); the in-memory tests still run.
 beforeAll(async () => {
-  try {
-    server = await startMongo();
-    client = await MongoClient.connect(server.uri);
-  } catch (err) {
-    startError = err;
-  }
+  await Promise.all(
+    BACKENDS.map(async (backend) => {
+      try {
+        const server = await startMongo({ backend });
+        servers.set(backend, { server, client: await MongoClient.connect(server.uri) });
+      } catch (err) {
+        startErrors.set(backend, err);
+      }
+    }),
+  );
 }, MONGO_START_TIMEOUT_MS);
 
 afterAll(async () => {
-  await client?.close();
-  await server?.stop();
+  for (const { server, client } of servers.values()) {
+    await client.close();
+    await server.stop();
+  }
 });
 
-function running(): { server: MongoServer; client: MongoClient } {
-  if (startError !== undefined) throw startError;
-  if (!server || !client) throw new Error("the MongoDB server did not start");
-  return { server, client };
+function running(backend: MongoBackend = "sqlite"): { server: MongoServer; client: MongoClient } {
+  if (startErrors.has(backend)) throw startErrors.get(backend);
+  const started = servers.get(backend);
+  if (!started) throw new Error(`the MongoDB server (${backend}) did not start`);
+  return started;
 }
 
-// Every test gets a database of its own, so each starts empty.
-const databases = new Map<MongoPersistence, string>();
-
-persistenceSuite("MongoPersistence (FerretDB or MONGODB_URI)", {
-  create: async () => {
-    const { server, client } = running();
-    const dbName = `${server.dbName}_${randomDbName("t")}`;
-    const adapter = new MongoPersistence(client.db(dbName));
-    await adapter.ensureIndexes();
-    databases.set(adapter, dbName);
-    return adapter;
-  },
-  cleanup: async (adapter) => {
-    await adapter.close?.();
-    const dbName = databases.get(adapter as MongoPersistence);
-    databases.delete(adapter as MongoPersistence);
-    if (dbName) await client?.db(dbName).dropDatabase();
-  },
-});
+for (const backend of BACKENDS) {
+  // Every test gets a database of its own, so each starts empty.
+  const databases = new Map<MongoPersistence, string>();
+  const label = process.env.MONGODB_URI ? "MONGODB_URI" : `FerretDB over ${backend}`;
+  persistenceSuite(`MongoPersistence (${label})`, {
+    create: async () => {
+      const { server, client } = running(backend);
+      const dbName = `${server.dbName}_${randomDbName("t")}`;
+      const adapter = new MongoPersistence(client.db(dbName));
+      await adapter.ensureIndexes();
+      databases.set(adapter, dbName);
+      return adapter;
+    },
+    cleanup: async (adapter) => {
+      await adapter.close?.();
+      const dbName = databases.get(adapter as MongoPersistence);
+      databases.delete(adapter as MongoPersistence);
+      if (dbName) await servers.get(backend)?.client.db(dbName).dropDatabase();
+    },
+  });
+}
 
 describe("MongoPersistence.connect", () => {
   function uriWithDb(uri: string, dbName: string): string {

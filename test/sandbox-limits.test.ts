@@ -262,6 +262,28 @@ describe("local sandbox workspace size and file count", () => {
   });
 });
 
+describe("local sandbox workspace mounts", () => {
+  it("survive the loss of their mount namespace: the images are mounted again, once", async () => {
+    const sb = await provider.create({ sessionId: "ses_holder", settings: defaultSettings() });
+    await sb.writeFile("kept.txt", text("kept"));
+    await sb.exec({ command: "echo also > by-command.txt" });
+    const record = join(dataDir, "workspace-images", "mount-ns.json");
+    const holder = JSON.parse(readFileSync(record, "utf8")) as { pid: number };
+    // As after a reboot, or an administrator's kill: the namespace and its mounts go away.
+    process.kill(holder.pid, "SIGKILL");
+    for (let i = 0; i < 100 && existsSync(`/proc/${holder.pid}/ns`); i++) await sleep(20);
+    expect(new TextDecoder().decode(await sb.readFile("kept.txt"))).toBe("kept");
+    expect((await sb.exec({ command: "cat kept.txt by-command.txt" })).stdout).toBe("keptalso\n");
+    const again = JSON.parse(readFileSync(record, "utf8")) as { pid: number };
+    expect(again.pid).not.toBe(holder.pid);
+    // One loop device for the image, not two.
+    const image = join(dataDir, "workspace-images", "ses_holder.ext4");
+    const loops = spawnSync("losetup", ["--associated", image], { encoding: "utf8" });
+    expect(loops.stdout.trim().split("\n")).toHaveLength(1);
+    await sb.terminate();
+  }, 30_000);
+});
+
 describe("local sandbox with the network off", () => {
   let sb: Sandbox;
   let udp: ReturnType<typeof createSocket>;

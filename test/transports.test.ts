@@ -5,6 +5,8 @@
 
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { fromBinary } from "@bufbuild/protobuf";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
 import {
   Code,
   ConnectError,
@@ -24,6 +26,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentProfileService } from "#gen/profile_service_pb.js";
 import { SessionService } from "#gen/session_service_pb.js";
 import { WorkspaceService } from "#gen/workspace_service_pb.js";
+import {
+  BadRequestSchema,
+  type ErrorInfo,
+  ErrorInfoSchema,
+} from "../gen/ts/google/rpc/error_details_pb.js";
+import { createLogger } from "../src/app/shared/logger.js";
+import { AppError, invalidField } from "../src/domain/errors.js";
+import { toConnectError } from "../src/transport/errors.js";
 import { REPO_ROOT, type StartedServer, startServer } from "./support/server.js";
 
 const KEY = "transports-key-acme-0123456789";
@@ -102,6 +112,32 @@ interface ClientKind {
   api(key: string | undefined): ScenarioApi;
   /** The status code of an error the client threw. */
   code(err: unknown): Code;
+  /** The google.rpc.ErrorInfo in the error's status details. */
+  errorInfo(err: unknown): ErrorInfo | undefined;
+}
+
+/** The ErrorInfo among the details of a google.rpc.Status (grpc-status-details-bin). */
+function errorInfoInStatus(status: Uint8Array): ErrorInfo | undefined {
+  const r = new BinaryReader(status);
+  while (r.pos < r.len) {
+    const [field, wireType] = r.tag();
+    if (field !== 3) {
+      r.skip(wireType);
+      continue;
+    }
+    // google.protobuf.Any { type_url = 1; value = 2 }
+    const any = new BinaryReader(r.bytes());
+    let type = "";
+    let value: Uint8Array = new Uint8Array(0);
+    while (any.pos < any.len) {
+      const [f, w] = any.tag();
+      if (f === 1) type = any.string();
+      else if (f === 2) value = any.bytes();
+      else any.skip(w);
+    }
+    if (type.endsWith(`/${ErrorInfoSchema.typeName}`)) return fromBinary(ErrorInfoSchema, value);
+  }
+  return undefined;
 }
 
 function bearer(key: string | undefined): Interceptor {
@@ -135,6 +171,7 @@ function connectKind(
       };
     },
     code: (err) => ConnectError.from(err).code,
+    errorInfo: (err) => ConnectError.from(err).findDetails(ErrorInfoSchema)[0],
   };
 }
 
@@ -207,6 +244,10 @@ function grpcJsKind(): ClientKind {
         listFiles: unary(workspace, "ListFiles"),
       };
     },
+    errorInfo(err) {
+      const [bin] = (err as grpc.ServiceError).metadata?.get("grpc-status-details-bin") ?? [];
+      return bin instanceof Buffer ? errorInfoInStatus(bin) : undefined;
+    },
     code(err) {
       const status = (err as Partial<grpc.ServiceError> | undefined)?.code;
       if (typeof status !== "number") throw err;
@@ -243,13 +284,22 @@ const kinds: ClientKind[] = [
   grpcJsKind(),
 ];
 
-async function expectCode(kind: ClientKind, call: Promise<unknown>, want: Code): Promise<void> {
+/** Expects the call to fail with `want`, with an ErrorInfo; returns the ErrorInfo. */
+async function expectCode(
+  kind: ClientKind,
+  call: Promise<unknown>,
+  want: Code,
+): Promise<ErrorInfo> {
   const err = await call.then(
     () => expect.fail(`expected ${Code[want]}, the call succeeded`),
     (e: unknown) => e,
   );
   const got = kind.code(err);
   expect(Code[got], String(err)).toBe(Code[want]);
+  const info = kind.errorInfo(err);
+  expect(info, `no google.rpc.ErrorInfo in ${String(err)}`).toBeDefined();
+  expect(info?.domain).toBe("agentruntime.v1");
+  return info!;
 }
 
 const bytes0to255 = Uint8Array.from({ length: 256 }, (_, i) => i);
@@ -332,13 +382,26 @@ describe.each(kinds)("$name", (kind) => {
 
   it("answers NOT_FOUND, INVALID_ARGUMENT and UNAUTHENTICATED", async () => {
     const api = kind.api(KEY);
-    await expectCode(kind, api.getSession({ sessionId: UNKNOWN_SESSION_ID }), Code.NotFound);
-    await expectCode(kind, api.getSession({ sessionId: "bad" }), Code.InvalidArgument);
-    await expectCode(
+    const notFound = await expectCode(
+      kind,
+      api.getSession({ sessionId: UNKNOWN_SESSION_ID }),
+      Code.NotFound,
+    );
+    expect(notFound.reason).toBe("SESSION_NOT_FOUND");
+    expect(notFound.metadata).toEqual({ id: UNKNOWN_SESSION_ID, field: "session_id" });
+    const invalid = await expectCode(
+      kind,
+      api.getSession({ sessionId: "bad" }),
+      Code.InvalidArgument,
+    );
+    expect(invalid.reason).toBe("INVALID_FIELD");
+    expect(invalid.metadata.field).toBe("session_id");
+    const missing = await expectCode(
       kind,
       kind.api(undefined).getSession({ sessionId: UNKNOWN_SESSION_ID }),
       Code.Unauthenticated,
     );
+    expect(missing.reason).toBe("MISSING_API_KEY");
     await expectCode(
       kind,
       kind.api("not-a-configured-key-0123456789").getSession({ sessionId: UNKNOWN_SESSION_ID }),
@@ -414,5 +477,56 @@ describe("plain fetch", () => {
     const allowed = (res.headers.get("access-control-allow-headers") ?? "").toLowerCase();
     expect(allowed).toContain("authorization");
     await res.arrayBuffer();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The one mapping from errors to statuses (what every transport above sends).
+
+describe("toConnectError", () => {
+  const logged = () => {
+    const lines: Array<{ level: string; msg: string }> = [];
+    return { lines, logger: createLogger("debug", (line) => lines.push(JSON.parse(line))) };
+  };
+
+  it("an outage (AppError unavailable) is UNAVAILABLE, logged at warn", () => {
+    const { lines, logger } = logged();
+    const err = toConnectError(
+      new AppError("unavailable", "STORE_UNAVAILABLE", "the store does not answer"),
+      logger,
+      "GetSession",
+    );
+    expect(Code[err.code]).toBe("Unavailable");
+    expect(err.findDetails(ErrorInfoSchema)[0]?.reason).toBe("STORE_UNAVAILABLE");
+    expect(lines.map((l) => l.level)).toEqual(["warn"]);
+  });
+
+  it("a bad field is INVALID_ARGUMENT with BadRequest, not logged", () => {
+    const { lines, logger } = logged();
+    const err = toConnectError(invalidField("profile.name", "is required"), logger, "X");
+    expect(Code[err.code]).toBe("InvalidArgument");
+    const [bad] = err.findDetails(BadRequestSchema);
+    expect(bad?.fieldViolations.map((v) => v.field)).toEqual(["profile.name"]);
+    expect(err.findDetails(ErrorInfoSchema)[0]?.metadata).toEqual({ field: "profile.name" });
+    expect(lines).toEqual([]);
+  });
+
+  it("anything unexpected is INTERNAL without its message, logged at error", () => {
+    const { lines, logger } = logged();
+    const err = toConnectError(new Error("secret driver detail"), logger, "X");
+    expect(Code[err.code]).toBe("Internal");
+    expect(err.rawMessage).not.toContain("secret");
+    expect(err.findDetails(ErrorInfoSchema)[0]?.reason).toBe("INTERNAL");
+    expect(lines.map((l) => l.level)).toEqual(["error"]);
+  });
+
+  it("a ConnectError passes, with ErrorInfo added", () => {
+    const err = toConnectError(
+      new ConnectError("nope", Code.DeadlineExceeded),
+      createLogger("error", () => {}),
+      "X",
+    );
+    expect(Code[err.code]).toBe("DeadlineExceeded");
+    expect(err.findDetails(ErrorInfoSchema)[0]?.reason).toBe("DEADLINE_EXCEEDED");
   });
 });

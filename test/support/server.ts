@@ -19,6 +19,19 @@ export interface StartedServer {
   crash(): Promise<void>;
   /** Every line the server printed (stdout and stderr), as it comes. */
   logs: string[];
+  /** The server's process id (with `processGroup`, also its process group's). */
+  pid: number;
+  /**
+   * Resolves when the process has ended; `expected` is false when it ended on its own (neither
+   * stop() nor crash() was called first).
+   */
+  exited: Promise<ServerExit>;
+}
+
+export interface ServerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  expected: boolean;
 }
 
 export interface StartServerOptions {
@@ -26,6 +39,12 @@ export interface StartServerOptions {
   env?: Record<string, string>;
   /** How long to wait for the "listening" log line; 60 s by default. */
   timeoutMs?: number;
+  /**
+   * Start the server in a process group of its own (`detached`): crash() then kills the whole
+   * group (the server and its sandboxes) and stop() ends what is left of the group after the
+   * server exits. Default false.
+   */
+  processGroup?: boolean;
 }
 
 /** Spawns the server and resolves once it logs `{"msg":"listening","port":...}`. */
@@ -46,11 +65,30 @@ export async function startServer(options: StartServerOptions = {}): Promise<Sta
       ...options.env,
     },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: options.processGroup ?? false,
   });
 
-  const exited = new Promise<number>((resolveExit) => {
-    child.once("close", (code, signal) => resolveExit(code ?? (signal ? -1 : 0)));
+  let ending = false;
+  const ended = new Promise<ServerExit>((resolveExit) => {
+    child.once("close", (code, signal) => resolveExit({ code, signal, expected: ending }));
   });
+  const exited = ended.then(({ code, signal }) => code ?? (signal ? -1 : 0));
+  const group = options.processGroup ?? false;
+  const signalAll = (signal: NodeJS.Signals) => {
+    if (group && child.pid) {
+      try {
+        process.kill(-child.pid, signal);
+        return;
+      } catch {
+        // the group is gone
+      }
+    }
+    child.kill(signal);
+  };
+  // Never leave a server behind when the test process ends without stopping it.
+  const killOnExit = () => signalAll("SIGKILL");
+  process.once("exit", killOnExit);
+  void ended.then(() => process.removeListener("exit", killOnExit));
   let cleaned = false;
   const cleanup = async () => {
     if (cleaned) return;
@@ -91,7 +129,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Sta
       });
     });
   } catch (err) {
-    child.kill("SIGKILL");
+    ending = true;
+    signalAll("SIGKILL");
     await cleanup();
     throw err;
   }
@@ -100,16 +139,21 @@ export async function startServer(options: StartServerOptions = {}): Promise<Sta
     url: `http://127.0.0.1:${port}`,
     port,
     logs,
+    pid: child.pid ?? 0,
+    exited: ended,
     async stop() {
+      ending = true;
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      const killer = setTimeout(() => signalAll("SIGKILL"), 20_000);
       const code = await exited;
       clearTimeout(killer);
+      if (group) signalAll("SIGKILL");
       await cleanup();
       return code;
     },
     async crash() {
-      child.kill("SIGKILL");
+      ending = true;
+      signalAll("SIGKILL");
       await exited;
       await cleanup();
     },

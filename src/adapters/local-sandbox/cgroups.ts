@@ -68,13 +68,6 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Removes a cgroup tree bottom-up; groups with processes stay (rmdir says EBUSY). */
-async function removeTree(dir: string): Promise<void> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  for (const e of entries) if (e.isDirectory()) await removeTree(join(dir, e.name));
-  await rmdir(dir).catch(() => {});
-}
-
 /** rmdir, retried while the last processes of a killed command are still being reaped. */
 async function rmdirSoon(dir: string): Promise<void> {
   for (let i = 0; i < 20; i++) {
@@ -82,12 +75,19 @@ async function rmdirSoon(dir: string): Promise<void> {
       await rmdir(dir);
       return;
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") return;
-      if (code !== "EBUSY") return;
+      if ((err as NodeJS.ErrnoException).code !== "EBUSY") return;
       await new Promise((r) => setTimeout(r, 25 * (i + 1)));
     }
   }
+}
+
+/** Removes a cgroup tree bottom-up, waiting a little for groups whose processes are ending. */
+async function removeTree(dir: string): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  await Promise.all(
+    entries.filter((e) => e.isDirectory()).map((e) => removeTree(join(dir, e.name))),
+  );
+  await rmdirSoon(dir);
 }
 
 /** Names command leaves uniquely in this process (two providers may share a sandbox group). */

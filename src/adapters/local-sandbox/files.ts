@@ -137,10 +137,15 @@ interface Located {
 
 export class WorkspaceFiles {
   constructor(
-    readonly root: string,
+    /** The workspace directory, or how to find it now (it may move: a new mount namespace). */
+    private readonly rootPath: string | (() => string),
     /** Set when the server runs as root and commands as another user: what we create is theirs. */
     private readonly owner?: FileOwner,
   ) {}
+
+  get root(): string {
+    return typeof this.rootPath === "string" ? this.rootPath : this.rootPath();
+  }
 
   private openRoot(): Promise<FileHandle> {
     return open(this.root, DIR_FLAGS);

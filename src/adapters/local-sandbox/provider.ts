@@ -397,6 +397,13 @@ function collect(
 
 const MIB = 1024 * 1024;
 
+const cgroupFailure = (err: unknown) =>
+  new AppError(
+    "unavailable",
+    "SANDBOX_CGROUP_FAILED",
+    `the command could not be placed in its sandbox's cgroup (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+  );
+
 class LocalSandbox implements Sandbox {
   readonly files: WorkspaceFiles;
 
@@ -407,7 +414,7 @@ class LocalSandbox implements Sandbox {
     private readonly settings: SandboxSettings,
     private readonly provider: LocalSandboxProvider,
   ) {
-    this.files = new WorkspaceFiles(provider.hostPath(workspace), provider.owner);
+    this.files = new WorkspaceFiles(() => provider.hostPath(workspace), provider.owner);
   }
 
   /** The sandbox's memory, CPU and process limits, from its profile or the defaults. */
@@ -487,7 +494,11 @@ class LocalSandbox implements Sandbox {
               ],
             ]
           : [this.provider.bwrap, command];
-      cgroup = await this.provider.cgroups?.startExec(this.id, this.resources);
+      cgroup = await this.provider.cgroups
+        ?.startExec(this.id, this.resources)
+        .catch((err: unknown) => {
+          throw cgroupFailure(err);
+        });
       // An empty environment: bubblewrap's own is what the sandbox sees in /proc/1/environ.
       // The sandbox's options (with the env values) go through a pipe (`--args`), not the
       // command line, which every host user can read in /proc.
@@ -511,16 +522,13 @@ class LocalSandbox implements Sandbox {
         } catch (err) {
           killGroup(child);
           void cgroup.release();
-          throw new AppError(
-            "unavailable",
-            "SANDBOX_CGROUP_FAILED",
-            `the command could not be placed in its sandbox's cgroup (${(err as NodeJS.ErrnoException).code ?? err})`,
-          );
+          throw cgroupFailure(err);
         }
       }
       const seccomp = this.provider.seccompFilter(this.settings.networkAllowed);
       const args2 = bwrapArgs(
-        this.provider.mountPath(this.workspace),
+        // The same path in the workspaces' mount namespace, where bubblewrap starts.
+        this.workspace,
         cwd,
         this.settings.networkAllowed,
         env,
@@ -754,11 +762,6 @@ export class LocalSandboxProvider implements SandboxProvider {
   /** Where this process reaches a workspace directory (through the mount namespace, if any). */
   hostPath(workspace: string): string {
     return this.volumes && this.isolated ? this.volumes.hostPath(workspace) : workspace;
-  }
-
-  /** Where bubblewrap finds a workspace directory. */
-  mountPath(workspace: string): string {
-    return workspace;
   }
 
   /** Makes sure the session's workspace is there (mounted, when workspaces are limited). */

@@ -16,6 +16,7 @@
 // missing otherwise, and the provider then runs plain directories without these limits.
 
 import { execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import {
   chmod,
@@ -67,14 +68,15 @@ const TOOLS = {
   mount: which(["/usr/bin/mount", "/bin/mount"]),
   umount: which(["/usr/bin/umount", "/bin/umount"]),
   mkfs: which(["/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4"]),
+  losetup: which(["/usr/sbin/losetup", "/sbin/losetup"]),
 };
 
 const SYSTEM_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C" };
 
-function run(file: string, args: string[]): Promise<void> {
+function run(file: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { env: SYSTEM_ENV, timeout: 60_000 }, (err, _stdout, stderr) => {
-      if (!err) return resolve();
+    execFile(file, args, { env: SYSTEM_ENV, timeout: 60_000 }, (err, stdout, stderr) => {
+      if (!err) return resolve(String(stdout));
       const why = String(stderr).trim().split("\n").at(-1) || err.message;
       reject(Object.assign(new Error(`${file.split("/").at(-1)}: ${why}`), { stderr }));
     });
@@ -209,7 +211,10 @@ function serially<T>(key: string, fn: () => Promise<T>): Promise<T> {
   return next;
 }
 
-/** Images this process knows to be mounted (all mounting goes through `serially`). */
+/**
+ * Images this process knows to be mounted, as `<holder pid>:<image>` (all mounting goes through
+ * `serially`; a new holder means a new namespace, where nothing is mounted yet).
+ */
 const mounted = new Set<string>();
 
 /** Decodes mountinfo's octal escapes (`\040` for a space). */
@@ -239,7 +244,7 @@ export class WorkspaceVolumes {
     }
     const missing = Object.entries(TOOLS)
       .filter(([, path]) => !path)
-      .map(([name]) => (name === "mkfs" ? "mkfs.ext4 (e2fsprogs)" : `${name} (util-linux)`));
+      .map(([name]) => (name === "mkfs" ? "mkfs.ext4 (e2fsprogs)" : `${name} (util-linux, mount)`));
     if (missing.length > 0) return { ok: false, reason: `missing ${missing.join(", ")}` };
     const images = join(o.dataDir, IMAGES_DIR);
     try {
@@ -255,8 +260,9 @@ export class WorkspaceVolumes {
 
   /** Mounts and unmounts a tiny image: loop devices and ext4 really work here. */
   private async probe(): Promise<void> {
-    const img = join(this.images, `.probe-${process.pid}.ext4`);
-    const dir = join(this.images, `.probe-${process.pid}`);
+    const probe = `.probe-${process.pid}-${randomBytes(4).toString("hex")}`;
+    const img = join(this.images, `${probe}.ext4`);
+    const dir = join(this.images, probe);
     await mkdir(dir, { recursive: true });
     try {
       await this.makeImage(img, { maxBytes: 1024 * 1024, maxFiles: 64 });
@@ -285,6 +291,10 @@ export class WorkspaceVolumes {
 
   private async inNamespace(file: string, args: string[]): Promise<void> {
     await run(TOOLS.nsenter!, [`--mount=/proc/${this.holder.pid}/ns/mnt`, "--", file, ...args]);
+  }
+
+  private key(img: string): string {
+    return `${this.holder.pid}:${img}`;
   }
 
   private imageOf(sessionId: string): string {
@@ -332,6 +342,18 @@ export class WorkspaceVolumes {
     }
   }
 
+  /**
+   * Waits until no loop device holds the image: a namespace that just lost its holder unmounts
+   * it a moment later, and mounting one ext4 image twice would corrupt it.
+   */
+  private async notAttached(img: string): Promise<void> {
+    for (let i = 0; i < 50; i++) {
+      if ((await run(TOOLS.losetup!, ["--associated", img])).trim() === "") return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error("the workspace image is still mounted elsewhere; try again later");
+  }
+
   /** Whether `dir` is a mount point in the namespace. */
   private async isMounted(dir: string): Promise<boolean> {
     const info = await readFile(`/proc/${this.holder.pid}/mountinfo`, "utf8");
@@ -344,13 +366,15 @@ export class WorkspaceVolumes {
    */
   mount(sessionId: string, dir: string): Promise<void> {
     const img = this.imageOf(sessionId);
-    if (mounted.has(img) && !queues.has(img)) return Promise.resolve();
+    if (mounted.has(this.key(img)) && !queues.has(img) && validHolder(this.holder, this.dataDir)) {
+      return Promise.resolve();
+    }
     return serially(img, async () => {
-      if (mounted.has(img)) return;
       await this.refreshHolder();
+      if (mounted.has(this.key(img))) return;
       await mkdir(dir, { recursive: true, mode: 0o700 });
       if (await this.isMounted(dir)) {
-        mounted.add(img);
+        mounted.add(this.key(img));
         return;
       }
       if (!existsSync(img)) {
@@ -359,6 +383,7 @@ export class WorkspaceVolumes {
         await this.makeImage(img, this.limits, fromDir);
         if (fromDir) await new WorkspaceFiles(dir).clear();
       }
+      await this.notAttached(img);
       await this.inNamespace(TOOLS.mount!, [
         "-t",
         "ext4",
@@ -371,7 +396,7 @@ export class WorkspaceVolumes {
       await rmdir(join(root, "lost+found")).catch(() => {});
       if (this.owner) await chown(root, this.owner.uid, this.owner.gid);
       await chmod(root, 0o700);
-      mounted.add(img);
+      mounted.add(this.key(img));
     });
   }
 
@@ -379,8 +404,8 @@ export class WorkspaceVolumes {
   unmount(sessionId: string, dir: string): Promise<boolean> {
     const img = this.imageOf(sessionId);
     return serially(img, async () => {
-      mounted.delete(img);
       await this.refreshHolder();
+      mounted.delete(this.key(img));
       if (!(await this.isMounted(dir))) return true;
       for (let i = 0; i < 10; i++) {
         try {
@@ -391,7 +416,7 @@ export class WorkspaceVolumes {
           await new Promise((r) => setTimeout(r, 50 * (i + 1)));
         }
       }
-      mounted.add(img);
+      mounted.add(this.key(img));
       return false;
     });
   }
@@ -400,8 +425,8 @@ export class WorkspaceVolumes {
   remove(sessionId: string, dir: string): Promise<void> {
     const img = this.imageOf(sessionId);
     return serially(img, async () => {
-      mounted.delete(img);
       await this.refreshHolder();
+      mounted.delete(this.key(img));
       if (await this.isMounted(dir)) {
         await this.inNamespace(TOOLS.umount!, [dir]).catch(() =>
           this.inNamespace(TOOLS.umount!, ["--lazy", dir]),

@@ -108,6 +108,10 @@ export function isTransient(err: unknown): boolean {
   if (err instanceof MongoServerSelectionError) return true;
   if (err instanceof Error && err.name === "MongoWaitQueueTimeoutError") return true;
   if (!(err instanceof MongoError)) return false;
+  // A bulk write (insertMany) wraps the driver's own errors, a lost connection among them.
+  if (err instanceof MongoServerError && err.errorResponse instanceof Error) {
+    if (isTransient(err.errorResponse)) return true;
+  }
   if (TRANSIENT_LABELS.some((label) => err.hasErrorLabel(label))) return true;
   if (err instanceof MongoWriteConcernError) {
     const code = err.result?.writeConcernError?.code;

@@ -52,7 +52,7 @@ type Task =
   | { op: "matchAll"; source: string; flags: string; input: string };
 
 /**
- * Runs one tool call's matching, one task at a time, within `budgetMs` in total. Past the budget
+ * Runs one tool call's matching, one task at a time, within REGEX_BUDGET_MS in total. Past the budget
  * a task rejects with a ToolInputError saying that `what` was too slow; on abort, with the
  * signal's reason. `close` ends the thread.
  */
@@ -67,10 +67,9 @@ export class RegexWorker {
   constructor(
     private readonly signal: AbortSignal,
     what: string,
-    private readonly budgetMs = REGEX_BUDGET_MS,
   ) {
     this.tooSlow =
-      `${what} took over ${budgetMs / 1000} s to match and was stopped; simplify it (nested or ` +
+      `${what} took over ${REGEX_BUDGET_MS / 1000} s to match and was stopped; simplify it (nested or ` +
       "repeated wildcards can take exponential time) or search fewer files";
   }
 
@@ -101,7 +100,7 @@ export class RegexWorker {
 
   private execute(task: Task): Promise<number[]> {
     this.signal.throwIfAborted();
-    if (this.spentMs >= this.budgetMs) throw new ToolInputError(this.tooSlow);
+    if (this.spentMs >= REGEX_BUDGET_MS) throw new ToolInputError(this.tooSlow);
     if (this.closed) throw new Error("the regular expression worker was closed");
     if (!this.worker) {
       this.worker = new Worker(WORKER_SOURCE, { eval: true });
@@ -134,10 +133,10 @@ export class RegexWorker {
       const timer = setTimeout(() => {
         this.close();
         settle(() => {
-          this.spentMs = this.budgetMs;
+          this.spentMs = REGEX_BUDGET_MS;
           reject(new ToolInputError(this.tooSlow));
         });
-      }, this.budgetMs - this.spentMs);
+      }, REGEX_BUDGET_MS - this.spentMs);
       worker.on("message", onMessage).on("error", onError).on("exit", onExit);
       this.signal.addEventListener("abort", onAbort, { once: true });
       worker.postMessage(task);
