@@ -28,7 +28,7 @@ import type { ModelProvider } from "./ports/model.js";
 import type { PersistenceAdapter } from "./ports/persistence.js";
 import type { SandboxProvider } from "./ports/sandbox.js";
 import { authInterceptor } from "./transport/auth.js";
-import { errorInterceptor } from "./transport/errors.js";
+import { errorInterceptor, requestGate } from "./transport/errors.js";
 import { HealthState, registerHealth } from "./transport/health.js";
 import { registerReflection } from "./transport/reflection.js";
 import { registerApi } from "./transport/services.js";
@@ -215,6 +215,8 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     ...(options.interceptors ?? []),
   ];
   const connectHandler = connectNodeAdapter({
+    // Bad input that connect-node finds while reading a request is INVALID_ARGUMENT.
+    requestGate: requestGate(logger),
     routes,
     interceptors,
     readMaxBytes: LIMITS.maxRequestBytes,
