@@ -33,10 +33,9 @@ describe("cgroup detection", () => {
     expect(read(group.slice(root.length), "cpu.max")).toBe("150000 100000");
     expect(read(group.slice(root.length), "pids.max")).toBe("100");
     exec.enter(777);
-    // Each command's leaf is new and under the sandbox's group.
-    const leaves = readdirSync(group).filter((n) => /^c\d+$/.test(n));
-    expect(leaves).toHaveLength(1);
-    expect(readFileSync(join(group, leaves[0]!, "cgroup.procs"), "utf8")).toBe("777");
+    // Commands go into the sandbox's group itself: no group per command.
+    expect(readFileSync(join(group, "cgroup.procs"), "utf8")).toBe("777");
+    expect(readdirSync(group, { withFileTypes: true }).filter((e) => e.isDirectory())).toEqual([]);
   });
 
   it("v2: uses the controllers offered, and says which are missing", async () => {

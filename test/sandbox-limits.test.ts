@@ -45,7 +45,7 @@ async function hostPid(args: string): Promise<number> {
   throw new Error(`no process ${args}`);
 }
 
-/** A cgroup file of the group holding the command's leaf (the sandbox's group), by controller. */
+/** A cgroup file of the group a process is in (its sandbox's group), by controller. */
 function sandboxCgroupFile(pid: number, controller: string, file: string): string {
   const lines = readFileSync(`/proc/${pid}/cgroup`, "utf8").trim().split("\n");
   const v2 = existsSync("/sys/fs/cgroup/cgroup.controllers");
@@ -55,7 +55,7 @@ function sandboxCgroupFile(pid: number, controller: string, file: string): strin
   if (!line) throw new Error(`process ${pid} is in no ${controller} cgroup`);
   const path = line.split(":").slice(2).join(":");
   const mount = v2 ? "/sys/fs/cgroup" : `/sys/fs/cgroup/${controller}`;
-  return readFileSync(join(mount, path, "..", file), "utf8").trim();
+  return readFileSync(join(mount, path, file), "utf8").trim();
 }
 
 const warnings: string[] = [];

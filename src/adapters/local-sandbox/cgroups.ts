@@ -1,13 +1,16 @@
 // Memory, CPU and process limits for sandboxed commands, through cgroups.
 //
 // Layout, under the server's own cgroup (so whatever limits the server has also bound its
-// sandboxes): `agent-runtime-<server pid>/<sandbox id>/<command id>`. The sandbox's cgroup holds
-// its limits (all of its commands together stay under them, as in a Modal container); each
-// command gets a leaf of its own, so an OOM kill can be told to the command that suffered it.
+// sandboxes): `agent-runtime-<server pid>/<sandbox id>`, one group per sandbox, made at its first
+// command and removed when it terminates. The group holds the limits: all of the sandbox's
+// commands together stay under them, as in a Modal container. No group per command: creating and
+// removing a memory cgroup per command is slow and leaves dying memory cgroups behind; an OOM
+// kill is told to the command by the group's kill counter moving while it ran (with commands
+// running side by side in one sandbox, each of them hears of it).
 //
-// A command enters its leaf before it can run anything: bubblewrap reads its options from a pipe
-// (`--args`) before it forks, and the provider writes the options only after it has moved the
-// bubblewrap process into the leaf. Every process the command starts is born inside.
+// A command enters the group before it can run anything: bubblewrap reads its options from a
+// pipe (`--args`) before it forks, and the provider writes the options only after it has moved
+// the bubblewrap process into the group. Every process the command starts is born inside.
 //
 // cgroup v2 (one hierarchy, /sys/fs/cgroup/cgroup.controllers lists memory, cpu, pids): the
 // controllers must be enabled in the server's cgroup, which the kernel allows only for a cgroup
@@ -18,7 +21,7 @@
 // `detectCgroups` says why and the provider runs without these limits, saying so once.
 
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
-import { readdir, readFile, rmdir, writeFile } from "node:fs/promises";
+import { readdir, readFile, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 
 export type CgroupController = "memory" | "cpu" | "pids";
@@ -34,14 +37,12 @@ export interface CgroupLimits {
   maxProcesses: number;
 }
 
-/** One command's leaf cgroup. */
+/** One command's place in its sandbox's cgroup. */
 export interface ExecCgroup {
-  /** Moves a process (and so everything it starts later) into the leaf. Synchronous. */
+  /** Moves a process (and so everything it starts later) into the group. Synchronous. */
   enter(pid: number): void;
-  /** Processes of the command the kernel's OOM killer ended. */
+  /** Processes of the sandbox the kernel's OOM killer ended since the command started. */
   oomKills(): Promise<number>;
-  /** Kills what is left in the leaf (where the kernel can), then removes it. */
-  release(): Promise<void>;
 }
 
 export interface CgroupSystemOptions {
@@ -90,9 +91,6 @@ async function removeTree(dir: string): Promise<void> {
   await rmdirSoon(dir);
 }
 
-/** Names command leaves uniquely in this process (two providers may share a sandbox group). */
-let leafSeq = 0;
-
 /** The limits of one cgroup version: where groups go and how limits are written. */
 abstract class CgroupSystem {
   abstract readonly version: "v1" | "v2";
@@ -104,11 +102,9 @@ abstract class CgroupSystem {
   /** The base directories (one per hierarchy), for sweeping. */
   protected abstract bases(): string[];
   protected abstract writeLimits(rel: string, limits: CgroupLimits): void;
-  protected abstract makeLeaf(rel: string): void;
   protected abstract readOomKills(rel: string): Promise<number>;
-  protected abstract killLeaf(rel: string): Promise<void>;
 
-  /** Creates the sandbox's group with its limits (once per sandbox) and a leaf for a command. */
+  /** Creates the sandbox's group with its limits (once per sandbox), for a command to enter. */
   async startExec(sandboxId: string, limits: CgroupLimits): Promise<ExecCgroup> {
     let ready = this.ready.get(sandboxId);
     if (!ready) {
@@ -120,18 +116,14 @@ abstract class CgroupSystem {
       ready.catch(() => this.ready.delete(sandboxId));
     }
     await ready;
-    const rel = `${sandboxId}/c${++leafSeq}`;
-    this.makeLeaf(rel);
-    const dirs = this.dirs(rel);
+    const dirs = this.dirs(sandboxId);
+    const oomKills = () => this.readOomKills(sandboxId).catch(() => 0);
+    const before = await oomKills();
     return {
       enter: (pid) => {
         for (const dir of dirs) writeFileSync(join(dir, "cgroup.procs"), String(pid));
       },
-      oomKills: () => this.readOomKills(rel).catch(() => 0),
-      release: async () => {
-        await this.killLeaf(rel).catch(() => {});
-        await Promise.all(dirs.map(rmdirSoon));
-      },
+      oomKills: async () => Math.max(0, (await oomKills()) - before),
     };
   }
 
@@ -158,13 +150,7 @@ abstract class CgroupSystem {
     try {
       for (const dir of this.dirs(rel)) mkdirSync(dir, { recursive: true });
       this.writeLimits(rel, limits);
-      this.makeLeaf(`${rel}/c0`);
     } finally {
-      for (const dir of this.dirs(`${rel}/c0`)) {
-        try {
-          rmdirSync(dir);
-        } catch {}
-      }
       for (const dir of this.dirs(rel)) {
         try {
           rmdirSync(dir);
@@ -204,23 +190,11 @@ class CgroupV2 extends CgroupSystem {
       writeFileSync(join(dir, "cpu.max"), `${Math.round(l.cpus * CPU_PERIOD_US)} ${CPU_PERIOD_US}`);
     }
     if (c.has("pids")) writeFileSync(join(dir, "pids.max"), String(l.maxProcesses));
-    // Leaves get memory.events (OOM kills per command) only with memory enabled below.
-    if (c.has("memory")) writeFileSync(join(dir, "cgroup.subtree_control"), "+memory");
-  }
-
-  protected makeLeaf(rel: string): void {
-    mkdirSync(join(this.base, rel));
   }
 
   protected async readOomKills(rel: string): Promise<number> {
     const events = await readFile(join(this.base, rel, "memory.events"), "utf8");
     return Number(/^oom_kill (\d+)$/m.exec(events)?.[1] ?? 0);
-  }
-
-  protected async killLeaf(rel: string): Promise<void> {
-    // cgroup.kill (Linux 5.14): ends every process in the leaf, however it detached.
-    const kill = join(this.base, rel, "cgroup.kill");
-    if (existsSync(kill)) await writeFile(kill, "1");
   }
 }
 
@@ -271,19 +245,11 @@ class CgroupV1 extends CgroupSystem {
     if (pids) writeFileSync(join(pids, rel, "pids.max"), String(l.maxProcesses));
   }
 
-  protected makeLeaf(rel: string): void {
-    for (const dir of this.dirs(rel)) mkdirSync(dir);
-  }
-
   protected async readOomKills(rel: string): Promise<number> {
     const memory = this.base.get("memory");
     if (!memory) return 0;
     const control = await readFile(join(memory, rel, "memory.oom_control"), "utf8");
     return Number(/^oom_kill (\d+)$/m.exec(control)?.[1] ?? 0);
-  }
-
-  protected async killLeaf(): Promise<void> {
-    // No cgroup.kill in v1: the sandbox's pid namespace already ends every process.
   }
 }
 

@@ -521,7 +521,6 @@ class LocalSandbox implements Sandbox {
           cgroup.enter(child.pid);
         } catch (err) {
           killGroup(child);
-          void cgroup.release();
           throw cgroupFailure(err);
         }
       }
@@ -576,7 +575,6 @@ class LocalSandbox implements Sandbox {
       return result;
     } finally {
       untrack();
-      if (cgroup) void cgroup.release();
     }
   }
 
