@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, symlink } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +21,7 @@ import {
   MAX_WORKSPACE_BYTES,
   MAX_WORKSPACE_FILES,
 } from "../src/adapters/local-sandbox/provider.js";
+import { silentLogger } from "../src/app/shared/logger.js";
 import { bashTool } from "../src/app/tools/bash.js";
 import { LIMITS } from "../src/domain/limits.js";
 import { type Sandbox, SandboxFileError } from "../src/ports/sandbox.js";
@@ -282,6 +283,27 @@ describe("local sandbox workspace mounts", () => {
     expect(loops.stdout.trim().split("\n")).toHaveLength(1);
     await sb.terminate();
   }, 30_000);
+});
+
+describe("local sandbox data directory", () => {
+  it("may be reached through a symbolic link", async () => {
+    const real = await mkdtemp(join(tmpdir(), "ar-real-"));
+    const link = `${real}-link`;
+    await symlink(real, link);
+    try {
+      const linked = await LocalSandboxProvider.create({ dataDir: link, logger: silentLogger });
+      const sb = await linked.create({ sessionId: "ses_link", settings: defaultSettings() });
+      await sb.writeFile("a.txt", text("a"));
+      expect((await sb.exec({ command: "cat a.txt" })).stdout).toBe("a");
+      await sb.terminate();
+      const again = await linked.create({ sessionId: "ses_link", settings: defaultSettings() });
+      expect((await again.exec({ command: "cat a.txt" })).stdout).toBe("a");
+      await again.terminate();
+    } finally {
+      await rm(link, { force: true });
+      await rm(real, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("local sandbox with the network off", () => {

@@ -30,6 +30,7 @@ import {
   mkdir,
   readdir,
   readFile,
+  realpath,
   rmdir,
   stat,
   unlink,
@@ -653,14 +654,15 @@ export class LocalSandboxProvider implements SandboxProvider {
   static async create(options: LocalSandboxProviderOptions): Promise<LocalSandboxProvider> {
     const logger = options.logger ?? consoleLogger;
     const bwrap = resolveExecutable(options.bwrapPath ?? "bwrap");
-    const dataDir = resolve(options.dataDir);
+    await mkdir(join(resolve(options.dataDir), "workspaces"), { recursive: true, mode: 0o711 });
+    // Without symbolic links: mount points are compared with the kernel's view of them.
+    const dataDir = await realpath(resolve(options.dataDir));
     const workspaces = join(dataDir, "workspaces");
     const root = process.getuid?.() === 0;
     const runAs = root
       ? (options.runAs ?? { uid: LOCAL_SANDBOX_HOST_ID, gid: LOCAL_SANDBOX_HOST_ID })
       : undefined;
     const limits = { ...LOCAL_SANDBOX_LIMITS, ...options.limits };
-    await mkdir(workspaces, { recursive: true, mode: 0o711 });
     await mkdir(join(dataDir, "sandboxes"), { recursive: true, mode: 0o700 });
     if (runAs) {
       // The sandbox user must reach its workspace: let it pass (not list) the data directory.
