@@ -33,7 +33,7 @@ export const MONGO_DEFAULTS = Object.freeze({
   /** The budget of ping() (health checks). */
   pingTimeoutMs: 2_000,
   /** Attempts of one call, the first included, when it fails with a transient error. */
-  retryAttempts: 3,
+  retryAttempts: 5,
   /** Backoff before the n-th retry: up to base * 2^(n-1), capped, half of it random. */
   retryBaseDelayMs: 100,
   retryMaxDelayMs: 2_000,
