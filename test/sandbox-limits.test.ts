@@ -145,15 +145,12 @@ describe("local sandbox memory, CPU and processes", () => {
     expect(r.stdout).toBe("after=137\n"); // SIGKILL, and the shell went on
     expect(r.oomKilled).toBe(true);
     expect(r.stderr).toMatch(/Killed/);
-    expect(r.stderr).toContain(
-      "[sandbox] A process was killed: the sandbox ran out of memory (limit 256 MiB).",
-    );
     // What the model sees through the Bash tool.
     const tool = await bashTool.run(
       { command: bomb },
       { sandbox: async () => small, signal: new AbortController().signal },
     );
-    expect(tool.output).toContain("the sandbox ran out of memory (limit 256 MiB)");
+    expect(tool.output).toMatch(/killed for going over the sandbox's memory limit/);
     // The server (this process) and the sandbox go on.
     const after = await small.exec({ command: "echo alive" });
     expect(after).toMatchObject({ exitCode: 0, stdout: "alive\n" });

@@ -560,19 +560,8 @@ class LocalSandbox implements Sandbox {
         started,
         !this.provider.isolated,
       );
-      if (cgroup && (await cgroup.oomKills()) > 0) {
-        const mib = Math.round(this.resources.memoryBytes / MIB);
-        const note =
-          `${result.stderr === "" || result.stderr.endsWith("\n") ? "" : "\n"}` +
-          `[sandbox] A process was killed: the sandbox ran out of memory (limit ${mib} MiB).\n`;
-        result.stderr += note;
-        result.oomKilled = true;
-        try {
-          options.onStderr?.(note);
-        } catch {
-          // the caller's callback failing now changes nothing
-        }
-      }
+      // The command's output stays its own: callers (the Bash tool) say what oomKilled means.
+      if (cgroup && (await cgroup.oomKills()) > 0) result.oomKilled = true;
       return result;
     } finally {
       untrack();
