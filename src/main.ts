@@ -95,7 +95,8 @@ async function main(): Promise<void> {
         : [OPEN_TENANT]
       : [],
   });
-  // Listen first: health answers NOT_SERVING until restart recovery is done, in the background.
+  // Listen before recovery: health answers NOT_SERVING until it is done, in the background.
+  await runtime.start();
   const server = await listen(runtime, { port: config.port, host: config.host });
   if (config.apiKeys.size === 0) {
     logger.warn("no API keys configured: the server is open and listens on loopback only", {
@@ -112,10 +113,10 @@ async function main(): Promise<void> {
     url: `http://${server.host.includes(":") ? `[${server.host}]` : server.host}:${server.port}`,
     tenants: new Set(config.apiKeys.values()).size,
   });
-  runtime
-    .start()
-    .then(() => logger.info("ready: recovery done"))
-    .catch((err: unknown) => logger.error("starting background work failed", { err }));
+  runtime.recovered.then(
+    () => logger.info("ready: recovery done"),
+    (err: unknown) => logger.error("recovery failed", { err }),
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -86,11 +86,13 @@ export interface AgentRuntime {
   /** A Node request handler serving every service, `/healthz` and CORS. */
   handler: NodeHandler;
   /**
-   * Starts background work: restart recovery (in the background: health answers NOT_SERVING
-   * until it is done; calls on a session being recovered wait for it) and the store health
-   * check. Resolves when recovery's first pass is done.
+   * Checks the store, creates the demo profiles and starts background work: the store health
+   * check and restart recovery. Resolves before recovery is done (see `recovered`): health
+   * answers NOT_SERVING until it is, and calls on a session being recovered wait for it.
    */
   start(): Promise<void>;
+  /** Resolves when restart recovery's first pass is done. */
+  readonly recovered: Promise<void>;
   /** Stops accepting work, ends streams, persists every loaded session. */
   shutdown(): Promise<void>;
   /** Fires when shutdown begins; open streams end when it does. */
@@ -190,6 +192,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     }
   };
   let storeTimer: NodeJS.Timeout | undefined;
+  let recovered: Promise<void> = new Promise(() => {});
   // The demo profile of each tenant, created at start, and again once the store answers.
   let demoPending = options.demoProfileTenants ?? [];
   const ensureDemoProfiles = async () => {
@@ -275,13 +278,12 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     closing: closing.signal,
     async start() {
       await checkStore();
-      storeTimer = setInterval(
-        () => void checkStore(),
-        options.storeCheckIntervalMs ?? STORE_CHECK_INTERVAL_MS,
-      );
+      storeTimer = setInterval(() => void checkStore(), options.storeCheckIntervalMs ?? STORE_CHECK_INTERVAL_MS);
       storeTimer.unref();
-      await recovery.run();
-      health.set("recovered", true);
+      recovered = recovery.run().then(() => health.set("recovered", true));
+    },
+    get recovered() {
+      return recovered;
     },
     shutdown() {
       stopping ??= (async () => {

@@ -232,6 +232,7 @@ describe("modal provider", () => {
       sandboxProviders: [provider()],
     });
     await second.start();
+    await second.recovered;
     expect(await orphan.isAlive()).toBe(false);
     expect(await sandbox.isAlive()).toBe(true);
     const reattached = second.sessionManager.getSession(view.record.id);

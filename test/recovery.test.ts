@@ -190,12 +190,12 @@ describe("restart recovery", () => {
     };
     const runtime = await createAgentRuntime({ persistence: slow, logger: silentLogger });
     runtimes.push(runtime);
-    const started = runtime.start();
+    await runtime.start();
     await new Promise((r) => setTimeout(r, 50));
     expect(runtime.health.isServing()).toBe(false);
     expect(runtime.health.failingConditions).toEqual(["recovered"]);
     release();
-    await started;
+    await runtime.recovered;
     expect(runtime.health.isServing()).toBe(true);
     expect((await runtime.useCases.sessions.get("default", sessionId)).record.id).toBe(sessionId);
   });

@@ -32,6 +32,7 @@ export async function inProcessRuntime(
     ...options,
   });
   await runtime.start();
+  await runtime.recovered;
   const clients = (apiKey?: string): Clients => {
     const auth: Interceptor = (next) => (req) => {
       if (apiKey) req.header.set("authorization", `Bearer ${apiKey}`);
