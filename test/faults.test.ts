@@ -13,7 +13,7 @@
 // FAULT_OUTAGE_MS, FAULT_PAUSE_MS, FAULT_SETTLE_MS (20000).
 
 import { randomInt } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,6 +38,9 @@ import {
   startMongo,
 } from "./support/mongo.js";
 import { type StartedServer, startServer } from "./support/server.js";
+
+const ROOT_CACHE = join(process.cwd(), ".cache");
+await mkdir(ROOT_CACHE, { recursive: true });
 
 function setting(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -262,6 +265,12 @@ describe.each(BACKENDS)("faults, FerretDB over %s", (backend) => {
     async start(random: () => number): Promise<void> {
       this.started = Date.now();
       await this.launch();
+      // The server answers before restart recovery is done; the workload starts once it is.
+      const until = Date.now() + RECOVERY_MS;
+      while ((await fetch(`${this.server.url}/healthz`).then((r) => r.status, () => 0)) !== 200) {
+        if (Date.now() > until) throw new Error(`health not SERVING within ${RECOVERY_MS} ms of the start`);
+        await sleep(100);
+      }
       const profiles = await this.target.clients().profiles.listAgentProfiles({ pageSize: 100 });
       const demo = profiles.profiles.find((p) => p.name === "demo");
       if (!demo) throw new Error("the server has no demo profile (DEMO_PROFILE)");
@@ -323,6 +332,8 @@ describe.each(BACKENDS)("faults, FerretDB over %s", (backend) => {
       await this.workload.close();
       const violations = checkInvariants(this.workload, stored);
       violations.set("the server never exited on its own", [...this.ownExits]);
+      // The last server's log, for a look after a failure.
+      await writeFile(join(ROOT_CACHE, `faults-${this.name}-${backend}.log`), this.server.logs.join("\n")).catch(() => {});
       const code = await (await this.ready()).stop();
       violations.set(
         "a graceful stop (SIGTERM) after the faults exits 0",
