@@ -62,6 +62,12 @@ export interface AgentRuntimeOptions {
   storeCheckIntervalMs?: number;
   /** How long shutdown waits for a store that does not answer. Default 10 seconds. */
   shutdownStoreTimeoutMs?: number;
+  /**
+   * How long restart recovery waits before settling turns: writes a killed server sent just
+   * before it died may reach a remote store that late. Default 0 (right for a store in this
+   * process); the standalone server uses twice MONGODB_TIMEOUT_MS.
+   */
+  recoveryGraceMs?: number;
 }
 
 export type NodeHandler = (
@@ -176,7 +182,12 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     logger,
     ...(options.defaultModel ? { defaultModel: options.defaultModel } : {}),
   });
-  const recovery = new Recovery({ manager: sessionManager, store, logger });
+  const recovery = new Recovery({
+    manager: sessionManager,
+    store,
+    logger,
+    ...(options.recoveryGraceMs ? { graceMs: options.recoveryGraceMs } : {}),
+  });
   const health = new HealthState(SERVICE_NAMES);
   health.set("recovered", false);
   const checkStore = async () => {
@@ -278,7 +289,10 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     closing: closing.signal,
     async start() {
       await checkStore();
-      storeTimer = setInterval(() => void checkStore(), options.storeCheckIntervalMs ?? STORE_CHECK_INTERVAL_MS);
+      storeTimer = setInterval(
+        () => void checkStore(),
+        options.storeCheckIntervalMs ?? STORE_CHECK_INTERVAL_MS,
+      );
       storeTimer.unref();
       recovered = recovery.run().then(() => health.set("recovered", true));
     },

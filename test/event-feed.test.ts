@@ -166,4 +166,37 @@ describe("EventFeed", () => {
     feed.end();
     expect((await pending).done).toBe(true);
   });
+
+  it("moves its events after another writer's that took their sequences, delivering all in order", async () => {
+    const { store, id } = await storeWithSession();
+    const feed = await EventFeed.open(id, 0, store, silentLogger);
+    const sub = feed.subscribe(0)[Symbol.asyncIterator]();
+    feed.emit(text("mine 1"));
+    await feed.flush();
+    // A killed server's last write lands late, at the sequences this feed assigns next.
+    await store.appendEvents(id, [
+      { sessionId: id, sequence: 2, time: new Date(1), payload: text("theirs 2") },
+      { sessionId: id, sequence: 3, time: new Date(1), payload: text("theirs 3") },
+    ]);
+    feed.emit(text("mine 2"));
+    feed.emit(text("mine 3"));
+    await feed.flush();
+    const stored = await store.readEvents(id, 0, 100);
+    const shown = (e: SessionEvent) => (e.payload as { delta: { value: string } }).delta.value;
+    expect(stored.map((e) => `${e.sequence}:${shown(e)}`)).toEqual([
+      "1:mine 1",
+      "2:theirs 2",
+      "3:theirs 3",
+      "4:mine 2",
+      "5:mine 3",
+    ]);
+    const seen: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await sub.next();
+      seen.push(`${r.value!.sequence}:${shown(r.value!)}`);
+    }
+    expect(seen).toEqual(stored.map((e) => `${e.sequence}:${shown(e)}`));
+    expect(feed.sequence).toBe(5);
+    feed.end();
+  });
 });

@@ -205,6 +205,8 @@ describe.each(BACKENDS)("faults, FerretDB over %s", (backend) => {
     private relaunching: Promise<void> | undefined;
     workload!: Workload;
     profileId = "";
+    /** Every server process of the run, for their logs. */
+    readonly allServers: StartedServer[] = [];
     constructor(
       readonly name: string,
       readonly db: string,
@@ -228,6 +230,7 @@ describe.each(BACKENDS)("faults, FerretDB over %s", (backend) => {
             },
           });
           const s = this.server;
+          this.allServers.push(s);
           void s.exited.then((e) => {
             if (e.expected) return;
             this.firstOwnExit ??= Date.now();
@@ -267,8 +270,14 @@ describe.each(BACKENDS)("faults, FerretDB over %s", (backend) => {
       await this.launch();
       // The server answers before restart recovery is done; the workload starts once it is.
       const until = Date.now() + RECOVERY_MS;
-      while ((await fetch(`${this.server.url}/healthz`).then((r) => r.status, () => 0)) !== 200) {
-        if (Date.now() > until) throw new Error(`health not SERVING within ${RECOVERY_MS} ms of the start`);
+      while (
+        (await fetch(`${this.server.url}/healthz`).then(
+          (r) => r.status,
+          () => 0,
+        )) !== 200
+      ) {
+        if (Date.now() > until)
+          throw new Error(`health not SERVING within ${RECOVERY_MS} ms of the start`);
         await sleep(100);
       }
       const profiles = await this.target.clients().profiles.listAgentProfiles({ pageSize: 100 });
@@ -333,7 +342,10 @@ describe.each(BACKENDS)("faults, FerretDB over %s", (backend) => {
       const violations = checkInvariants(this.workload, stored);
       violations.set("the server never exited on its own", [...this.ownExits]);
       // The last server's log, for a look after a failure.
-      await writeFile(join(ROOT_CACHE, `faults-${this.name}-${backend}.log`), this.server.logs.join("\n")).catch(() => {});
+      await writeFile(
+        join(ROOT_CACHE, `faults-${this.name}-${backend}.log`),
+        this.allServers.map((x, i) => `--- server ${i + 1}\n${x.logs.join("\n")}`).join("\n"),
+      ).catch(() => {});
       const code = await (await this.ready()).stop();
       violations.set(
         "a graceful stop (SIGTERM) after the faults exits 0",

@@ -180,18 +180,8 @@ export class EventFeed {
           try {
             await this.store.appendEvents(this.sessionId, batch);
           } catch (err) {
-            // Part of the batch may be stored (an ordered insert that failed half way, or a
-            // write whose acknowledgement was lost): keep only what is not, and try again.
-            const stored = await this.store
-              .readEvents(this.sessionId, batch[0]!.sequence - 1, batch.length)
-              .catch(() => []);
-            // Stored events are delivered in order only: keep the stored prefix, send the rest
-            // again (a store counts an event it already has as stored).
-            const done = new Set(stored.map((e) => e.sequence));
-            let prefix = 0;
-            while (prefix < batch.length && done.has(batch[prefix]!.sequence)) prefix++;
-            this.unsaved.unshift(...batch.slice(prefix));
             this.lastError = err;
+            await this.reconcile(batch);
             this.retryDelayMs = Math.min(
               Math.max(this.retryDelayMs * 2, FLUSH_RETRY_MIN_MS),
               FLUSH_RETRY_MAX_MS,
@@ -201,7 +191,6 @@ export class EventFeed {
               retryInMs: this.retryDelayMs,
               err,
             });
-            this.deliver(batch.slice(0, prefix));
             return;
           }
           this.retryDelayMs = 0;
@@ -227,6 +216,63 @@ export class EventFeed {
     })().catch((err: unknown) =>
       this.logger.error("event feed writer failed", { sessionId: this.sessionId, err }),
     );
+  }
+
+  /**
+   * After a failed append, finds out what the store holds past what was delivered. Part of the
+   * batch may be stored (a write whose acknowledgement was lost): those count as stored. Events
+   * of another writer may hold some of our sequences (a server that was killed, whose last
+   * write reached the store late): ours were never delivered, so they move after them, and
+   * theirs are delivered in order. Nothing is reused, nothing skipped.
+   */
+  private async reconcile(batch: SessionEvent[]): Promise<void> {
+    let stored: SessionEvent[];
+    try {
+      stored = await this.readAll(this.persistedSequence);
+    } catch {
+      this.unsaved.unshift(...batch);
+      return;
+    }
+    const mine = new Map(batch.map((e) => [e.sequence, e]));
+    const isMine = (e: SessionEvent) => {
+      const m = mine.get(e.sequence);
+      return m !== undefined && sameEvent(m, e);
+    };
+    const foreign = stored.filter((e) => !isMine(e));
+    if (foreign.length === 0) {
+      // Delivered in order only: the stored prefix now, the rest is sent again (a store counts
+      // an event it already has as stored).
+      const done = new Set(stored.map((e) => e.sequence));
+      let prefix = 0;
+      while (prefix < batch.length && done.has(batch[prefix]!.sequence)) prefix++;
+      this.unsaved.unshift(...batch.slice(prefix));
+      this.deliver(batch.slice(0, prefix));
+      return;
+    }
+    const storedMine = new Set(stored.filter(isMine).map((e) => e.sequence));
+    const pending = [...batch.filter((e) => !storedMine.has(e.sequence)), ...this.unsaved];
+    let next = stored.at(-1)!.sequence;
+    for (const e of pending) e.sequence = ++next;
+    this.lastSequence = next;
+    this.unsaved.splice(0, this.unsaved.length, ...pending);
+    const kept = this.recent.filter((e) => e.sequence <= this.persistedSequence);
+    this.recent.splice(0, this.recent.length, ...kept, ...stored, ...pending);
+    this.logger.warn("another writer stored events of this session; ours follow them", {
+      sessionId: this.sessionId,
+      sequences: foreign.map((e) => e.sequence),
+    });
+    this.deliver(stored);
+  }
+
+  /** Every stored event after `after`. */
+  private async readAll(after: number): Promise<SessionEvent[]> {
+    const all: SessionEvent[] = [];
+    for (;;) {
+      const page = await this.store.readEvents(this.sessionId, after, REPLAY_PAGE);
+      all.push(...page);
+      if (page.length < REPLAY_PAGE) return all;
+      after = page.at(-1)!.sequence;
+    }
   }
 
   /**
@@ -327,4 +373,13 @@ export class EventFeed {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : err === undefined ? "no answer" : String(err);
+}
+
+/** The same event: written by the same writer (its time and content match). */
+function sameEvent(a: SessionEvent, b: SessionEvent): boolean {
+  return (
+    a.time.getTime() === b.time.getTime() &&
+    a.turnId === b.turnId &&
+    JSON.stringify(a.payload) === JSON.stringify(b.payload)
+  );
 }

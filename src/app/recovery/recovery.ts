@@ -26,6 +26,11 @@ export class Recovery {
       manager: SessionManager;
       store: PersistenceAdapter;
       logger: Logger;
+      /**
+       * How long to wait before settling anything: a write the previous server sent just before
+       * it died may still reach the store that long after (0 for a store in this process).
+       */
+      graceMs?: number;
     },
   ) {}
 
@@ -40,7 +45,7 @@ export class Recovery {
       this.o.manager.holdUntil(listing.then(() => {}));
       try {
         const { sessions, sandboxes } = await listing;
-        const failed = await this.recover(sessions, sandboxes);
+        const failed = await this.recover(sessions, sandboxes, this.o.graceMs ?? 0);
         if (failed.length > 0) this.retry(failed, RETRY_MIN_MS);
         return;
       } catch (err) {
@@ -85,10 +90,13 @@ export class Recovery {
   private async recover(
     sessions: Set<string>,
     sandboxes: Map<string, { provider: SandboxProvider; sandboxId: string }>,
+    graceMs = 0,
   ): Promise<string[]> {
     const failed: string[] = [];
+    const grace = new Promise((resolve) => setTimeout(resolve, graceMs));
     const work = [...sessions].map((sessionId) => {
-      const done = this.recoverOne(sessionId, sandboxes.get(sessionId)).catch((err: unknown) => {
+      const recovering = grace.then(() => this.recoverOne(sessionId, sandboxes.get(sessionId)));
+      const done = recovering.catch((err: unknown) => {
         this.o.logger.error("recovering a session failed; will retry", { sessionId, err });
         failed.push(sessionId);
       });
