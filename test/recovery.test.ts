@@ -199,4 +199,27 @@ describe("restart recovery", () => {
     expect(runtime.health.isServing()).toBe(true);
     expect((await runtime.useCases.sessions.get("default", sessionId)).record.id).toBe(sessionId);
   });
+
+  it("writes the file events a crash cut off between storing files and their events", async () => {
+    const { store, sessionId } = await setup();
+    const content = new TextEncoder().encode("stored, never announced");
+    await store.saveWorkspaceFile(sessionId, {
+      info: {
+        path: "lost.txt",
+        size: content.byteLength,
+        sha256: "x".repeat(64),
+        modifyTime: new Date(),
+      },
+      content,
+    });
+    await store.updateSessionRecord(sessionId, { fileEventsPending: true });
+    await start(store);
+    await until(async () => !(await store.loadSession(sessionId))?.fileEventsPending);
+    const files = (await allEvents(store, sessionId)).filter(
+      (e) => e.payload.type === "file_created",
+    );
+    expect(
+      files.map((e) => (e.payload as { file: { path: string; sha256: string } }).file),
+    ).toEqual([expect.objectContaining({ path: "lost.txt", sha256: "x".repeat(64) })]);
+  });
 });

@@ -125,6 +125,12 @@ export interface SessionRecord {
    * turn's when `currentTurn` is set. A message leaves only with its turn's turn_completed.
    */
   queuedMessages: QueuedMessage[];
+  /**
+   * Set while workspace files are stored whose events may not be in the feed yet (a sync or a
+   * file call between saving files and storing their events). Set on a record at start means
+   * recovery compares the stored files with the feed and writes the missing events.
+   */
+  fileEventsPending?: true;
   /** The sandbox last used, so it can be found again after a restart. */
   sandbox?: { provider: string; sandboxId: string };
   createTime: Date;

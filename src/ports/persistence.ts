@@ -13,6 +13,12 @@ export interface Page<T, C> {
   next?: C;
 }
 
+/** What listAllSessions selects: sessions in a state, or with file events still to write. */
+export interface SessionFilter {
+  state?: SessionState;
+  fileEventsPending?: true;
+}
+
 /** Sessions list newest activity first; the cursor is the last item of the previous page. */
 export interface SessionCursor {
   lastActivityTime: Date;
@@ -29,14 +35,16 @@ export interface SessionQuery {
 
 /**
  * A partial session update: an absent key leaves the field as it is. The optional fields
- * (`currentTurn`, `sandbox`) may also be set to `undefined`, which removes them (clearing the turn
- * when it ends); with exactOptionalPropertyTypes a plain `Partial` cannot express that.
+ * (`currentTurn`, `sandbox`, `fileEventsPending`) may also be set to `undefined`, which removes
+ * them (clearing the turn when it ends); with exactOptionalPropertyTypes a plain `Partial` cannot
+ * express that.
  */
 export type SessionUpdate = Partial<
-  Omit<SessionRecord, "id" | "tenantId" | "currentTurn" | "sandbox">
+  Omit<SessionRecord, "id" | "tenantId" | "currentTurn" | "sandbox" | "fileEventsPending">
 > & {
   currentTurn?: SessionRecord["currentTurn"] | undefined;
   sandbox?: SessionRecord["sandbox"] | undefined;
+  fileEventsPending?: true | undefined;
 };
 
 /** Profiles list oldest first (ids sort by creation time). */
@@ -71,7 +79,7 @@ export interface WorkspaceUsage {
 /** Session records. */
 export interface SessionStore {
   /** Every session, for recovery at start (interrupted turns, re-attaching sandboxes). */
-  listAllSessions(filter?: { state?: SessionState }): Promise<SessionRecord[]>;
+  listAllSessions(filter?: SessionFilter): Promise<SessionRecord[]>;
   loadSession(sessionId: string): Promise<SessionRecord | null>;
   /**
    * Stores a new session. When `session.requestId` is set and a session of the same tenant was

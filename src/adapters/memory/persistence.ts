@@ -11,6 +11,7 @@ import type {
   PersistenceAdapter,
   ProfileQuery,
   SessionCursor,
+  SessionFilter,
   SessionQuery,
   SessionUpdate,
   StoredFile,
@@ -35,10 +36,11 @@ export class MemoryPersistence implements PersistenceAdapter {
 
   // --- sessions ---
 
-  async listAllSessions(filter?: { state?: SessionRecord["state"] }): Promise<SessionRecord[]> {
+  async listAllSessions(filter: SessionFilter = {}): Promise<SessionRecord[]> {
     const out: SessionRecord[] = [];
     for (const s of this.sessions.values()) {
-      if (filter?.state !== undefined && s.state !== filter.state) continue;
+      if (filter.state !== undefined && s.state !== filter.state) continue;
+      if (filter.fileEventsPending && !s.fileEventsPending) continue;
       out.push(copy(s));
     }
     return out;

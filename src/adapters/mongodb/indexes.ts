@@ -50,6 +50,12 @@ export const INDEXES: Readonly<Record<CollectionName, readonly IndexSpec[]>> = {
     },
     { name: "agent_profile", key: { agentProfileId: 1 }, serves: "profileInUse" },
     { name: "state", key: { state: 1 }, serves: "listAllSessions by state" },
+    {
+      name: "file_events_pending",
+      key: { fileEventsPending: 1 },
+      sparse: true,
+      serves: "listAllSessions with file events pending (recovery)",
+    },
   ],
   profiles: [
     {

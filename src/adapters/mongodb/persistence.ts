@@ -25,6 +25,7 @@ import type {
   PersistenceAdapter,
   ProfileQuery,
   SessionCursor,
+  SessionFilter,
   SessionQuery,
   SessionUpdate,
   StoredFile,
@@ -262,8 +263,10 @@ export class MongoPersistence implements PersistenceAdapter {
 
   // --- sessions ---
 
-  async listAllSessions(filter?: { state?: SessionState }): Promise<SessionRecord[]> {
-    const query: Filter<SessionDoc> = filter?.state === undefined ? {} : { state: filter.state };
+  async listAllSessions(filter: SessionFilter = {}): Promise<SessionRecord[]> {
+    const query: Filter<SessionDoc> = {};
+    if (filter.state !== undefined) query.state = filter.state;
+    if (filter.fileEventsPending) query.fileEventsPending = true;
     const docs = await this.run("listAllSessions", () => this.sessions.find(query).toArray());
     return docs.map(sessionFromDoc);
   }

@@ -2,6 +2,7 @@ import type { Logger } from "../../ports/logger.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
 import type { Sandbox, SandboxProvider } from "../../ports/sandbox.js";
 import type { SessionManager } from "../sessions/session-manager.js";
+import { settleFileEvents } from "./file-recovery.js";
 
 /** A failed recovery of a session is tried again after this long, doubling up to the max. */
 const RETRY_MIN_MS = 1_000;
@@ -73,7 +74,8 @@ export class Recovery {
     const sessions = new Set<string>();
     const sandboxes = new Map<string, { provider: SandboxProvider; sandboxId: string }>();
     const running = await this.o.store.listAllSessions({ state: "running" });
-    for (const record of running) sessions.add(record.id);
+    const filesPending = await this.o.store.listAllSessions({ fileEventsPending: true });
+    for (const record of [...running, ...filesPending]) sessions.add(record.id);
     for (const provider of this.o.manager.sandboxProviders?.providers.values() ?? []) {
       const live = await provider.listLive().catch((err: unknown) => {
         this.o.logger.warn("listing live sandboxes failed", { provider: provider.name, err });
@@ -112,6 +114,11 @@ export class Recovery {
     live: { provider: SandboxProvider; sandboxId: string } | undefined,
   ): Promise<void> {
     const record = await this.o.store.loadSession(sessionId);
+    if (record?.fileEventsPending) {
+      const written = await settleFileEvents(await this.o.manager.load(sessionId), this.o.store);
+      if (written > 0)
+        this.o.logger.info("wrote the file events a crash cut off", { sessionId, written });
+    }
     if (live) {
       const owned =
         record?.sandbox?.provider === live.provider.name &&

@@ -31,6 +31,13 @@ export interface SessionSandboxDeps {
   state(): "idle" | "running";
   /** Stores where the sandbox is, so a restarted server finds it again. */
   remember(where: { provider: string; sandboxId: string } | undefined): Promise<void>;
+  /**
+   * Brackets saving files and storing their events: `true` before the first file is saved,
+   * `false` once their events are stored (see SessionRecord.fileEventsPending).
+   */
+  filesPending(pending: boolean): Promise<void>;
+  /** Resolves when the feed's events so far are stored. */
+  flush(): Promise<void>;
 }
 
 /** Picks the profile's sandbox provider, or fails with a clear reason. */
@@ -177,8 +184,13 @@ export class SessionSandbox {
       sandbox,
       this.d.store,
       this.saved,
+      () => this.d.filesPending(true),
     );
     for (const change of changes) this.d.emit(change, context);
+    if (changes.length > 0) {
+      await this.d.flush();
+      await this.d.filesPending(false);
+    }
     if (skipped.length > 0) {
       this.d.logger.warn("files over the size limit were not saved", {
         sessionId: this.d.sessionId,

@@ -54,8 +54,15 @@ export async function syncWorkspace(
   sandbox: Sandbox,
   store: PersistenceAdapter,
   saved: SavedFiles,
+  /** Called once before the first file is saved or deleted. */
+  beforeChange: () => Promise<void> = async () => {},
 ): Promise<{ changes: FileChange[]; skipped: string[] }> {
   const changes: FileChange[] = [];
+  let announced = false;
+  const changing = async () => {
+    if (!announced) await beforeChange();
+    announced = true;
+  };
   const skipped: string[] = [];
   const seen = new Set<string>();
   const entries = (await sandbox.listFiles()).filter((f) => f.type === "file");
@@ -84,6 +91,7 @@ export async function syncWorkspace(
     };
     saved.set(entry.path, info);
     if (before && before.sha256 === info.sha256) continue; // touched, not changed
+    await changing();
     await store.saveWorkspaceFile(sessionId, { info, content });
     changes.push(
       before ? { type: "file_modified", file: info } : { type: "file_created", file: info },
@@ -91,6 +99,7 @@ export async function syncWorkspace(
   }
   for (const path of [...saved.keys()]) {
     if (seen.has(path)) continue;
+    await changing();
     saved.delete(path);
     await store.deleteSessionFile(sessionId, path);
     changes.push({ type: "file_deleted", path });

@@ -1,7 +1,6 @@
 import { AppError, notFound } from "../../domain/errors.js";
 import type { Logger } from "../../ports/logger.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
-import type { EmitContext } from "../feed/event-feed.js";
 import type { Feeds } from "../feed/feeds.js";
 import { type SandboxProviders, SessionSandbox } from "../sandbox/session-sandbox.js";
 import { KeyedLock } from "../shared/keyed-lock.js";
@@ -13,6 +12,8 @@ export const DEFAULT_SYNC_INTERVAL_MS = 30 * 1000;
 /** A turn engine run that failed is tried again after this long, doubling up to the max. */
 const KICK_RETRY_MIN_MS = 500;
 const KICK_RETRY_MAX_MS = 30_000;
+/** How long saving files waits for their events to be stored. */
+export const FILE_EVENTS_TIMEOUT_MS = 10_000;
 
 /** Runs a session's turns; the session manager starts it when messages wait. */
 export interface TurnEngine {
@@ -141,6 +142,9 @@ export class SessionManager {
       emit: (payload, context) => feed.emit(payload, context),
       state: () => session?.record.state ?? record.state,
       remember: (where) => session!.update(() => ({ sandbox: where })),
+      filesPending: (pending) =>
+        session!.update(() => ({ fileEventsPending: pending ? true : undefined })),
+      flush: () => feed.flush(FILE_EVENTS_TIMEOUT_MS),
     });
     session = new LoadedSession(
       { ...record, lastSequence: feed.sequence },
@@ -247,17 +251,6 @@ export class SessionManager {
   /** Releases the feed of a session that is not loaded once nobody reads it. */
   releaseFeed(sessionId: string): Promise<void> {
     return this.o.feeds.release(sessionId, () => this.loaded.has(sessionId));
-  }
-
-  /** Emits on a session's feed whether or not it is loaded (file events of the API). */
-  async emit(
-    sessionId: string,
-    payload: Parameters<LoadedSession["emit"]>[0],
-    context?: EmitContext,
-  ) {
-    const feed = await this.o.feeds.get(sessionId);
-    const event = feed.emit(payload, context);
-    return { feed, event };
   }
 
   /**

@@ -5,12 +5,13 @@ import type { FileInfo } from "../../domain/types.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
 import { SandboxFileError } from "../../ports/sandbox.js";
 import type { LoadedSession } from "../sessions/loaded-session.js";
-import type { SessionManager } from "../sessions/session-manager.js";
+import { FILE_EVENTS_TIMEOUT_MS, type SessionManager } from "../sessions/session-manager.js";
 import { fileInfo, type Sessions } from "../sessions/sessions.js";
 import { decodePageToken, encodePageToken, pageSize } from "../shared/validate.js";
 
-/** How long a file call waits for its event to be stored. */
-const FILE_EVENT_TIMEOUT_MS = 10_000;
+type FileEvent =
+  | { type: "file_created" | "file_modified"; file: FileInfo }
+  | { type: "file_deleted"; path: string };
 
 const isPath = (p: unknown): p is string => typeof p === "string";
 
@@ -59,6 +60,31 @@ export class Workspaces {
         this.manager.touch(live);
       }
       return fn(live);
+    });
+  }
+
+  /**
+   * A change of the workspace: under the lock, on the loaded session (its record writes are
+   * ordered), bracketed by `fileEventsPending` so that a crash between storing the file and
+   * storing its event is repaired by recovery. `change` stores the file and returns its event.
+   */
+  private async change(
+    tenantId: string,
+    sessionId: string,
+    change: (session: LoadedSession) => Promise<FileEvent>,
+  ): Promise<FileEvent> {
+    await this.sessions.load(tenantId, sessionId);
+    await this.manager.whenRecovered(sessionId);
+    const session = await this.manager.load(sessionId);
+    return this.manager.workspaceLocks.run(sessionId, async () => {
+      if (session.sandbox.live) await session.sandbox.syncLocked();
+      this.manager.touch(session);
+      await session.update(() => ({ fileEventsPending: true }));
+      const event = await change(session);
+      session.emit(event);
+      await session.feed.flush(FILE_EVENTS_TIMEOUT_MS);
+      await session.update(() => ({ fileEventsPending: undefined }));
+      return event;
     });
   }
 
@@ -117,12 +143,12 @@ export class Workspaces {
         { limit: String(LIMITS.maxFileBytes) },
       );
     }
-    return this.locked(tenantId, sessionId, async (live) => {
+    const event = await this.change(tenantId, sessionId, async (session) => {
       const files = await this.store.listWorkspaceFiles(sessionId);
       const before = checkWrite(files, normalized, content.byteLength);
       let info = fileInfo(normalized, content);
-      const sandbox = live?.sandbox.live;
-      if (live && sandbox) {
+      const sandbox = session.sandbox.live;
+      if (sandbox) {
         try {
           await sandbox.writeFile(normalized, content);
         } catch (err) {
@@ -130,47 +156,29 @@ export class Workspaces {
         }
         const stat = await sandbox.stat(normalized);
         info = { ...info, modifyTime: new Date(stat?.mtimeMs ?? Date.now()) };
-        live.sandbox.savedFiles.set(normalized, info);
+        session.sandbox.savedFiles.set(normalized, info);
       }
       await this.store.saveWorkspaceFile(sessionId, { info, content });
-      await this.announce(
-        sessionId,
-        before ? { type: "file_modified", file: info } : { type: "file_created", file: info },
-      );
-      return info;
+      return before ? { type: "file_modified", file: info } : { type: "file_created", file: info };
     });
+    return (event as { file: FileInfo }).file;
   }
 
   async deleteFile(tenantId: string, sessionId: string, path: string): Promise<void> {
     const normalized = normalizeWorkspacePath(path);
-    await this.locked(tenantId, sessionId, async (live) => {
+    await this.change(tenantId, sessionId, async (session) => {
       const existing = await this.store.readWorkspaceFile(sessionId, normalized);
       if (!existing) throw notFound("file", normalized, "path");
-      const sandbox = live?.sandbox.live;
-      if (live && sandbox) {
+      const sandbox = session.sandbox.live;
+      if (sandbox) {
         await sandbox.remove(normalized).catch((err: unknown) => {
           throw fileError(err);
         });
-        live.sandbox.savedFiles.delete(normalized);
+        session.sandbox.savedFiles.delete(normalized);
       }
       await this.store.deleteSessionFile(sessionId, normalized);
-      await this.announce(sessionId, { type: "file_deleted", path: normalized });
+      return { type: "file_deleted", path: normalized };
     });
-  }
-
-  /** Writes a file event to the session's feed and waits until it is stored. */
-  private async announce(
-    sessionId: string,
-    payload:
-      | { type: "file_created" | "file_modified"; file: FileInfo }
-      | { type: "file_deleted"; path: string },
-  ): Promise<void> {
-    const { feed } = await this.manager.emit(sessionId, payload);
-    try {
-      await feed.flush(FILE_EVENT_TIMEOUT_MS);
-    } finally {
-      await this.manager.releaseFeed(sessionId);
-    }
   }
 }
 
