@@ -157,6 +157,18 @@ function outageChecks(
   return { violations: v, lines };
 }
 
+/** Health samples as their changes: "-2.1 200/SERVING, 4.3 503/NOT_SERVING, ...". */
+function timeline(samples: { t: number; http: string; grpc: string }[], from: number): string {
+  const out: string[] = [];
+  let last = "";
+  for (const s of samples) {
+    const now = `${s.http}/${s.grpc}`;
+    if (now !== last) out.push(`${((s.t - from) / 1000).toFixed(1)} ${now}`);
+    last = now;
+  }
+  return out.join(", ");
+}
+
 function summarize(items: string[]): string {
   const counts = new Map<string, number>();
   for (const i of items) counts.set(i, (counts.get(i) ?? 0) + 1);
@@ -457,7 +469,7 @@ describe.each(BACKENDS)("faults, FerretDB over %s", (backend) => {
       await poller;
       const outage = outageChecks(run.workload, from, to, run.firstOwnExit);
 
-      const H_BEFORE = "health is SERVING before the fault";
+      const H_BEFORE = "health is SERVING before the fault (once it first says so)";
       const H_HTTP = `/healthz answers 503 within ${HEALTH_BOUND_MS} ms of the stop, and until SIGCONT`;
       const H_GRPC = `gRPC health answers NOT_SERVING within ${HEALTH_BOUND_MS} ms of the stop, and until SIGCONT`;
       const H_ANSWER = "health checks always answer (no hang, no error)";
@@ -466,10 +478,14 @@ describe.each(BACKENDS)("faults, FerretDB over %s", (backend) => {
         [H_BEFORE, H_HTTP, H_GRPC, H_ANSWER, H_BACK].map((n) => [n, []]),
       );
       const rel = (t: number) => `${((t - from) / 1000).toFixed(1)} s`;
-      for (const s of samples.filter((s) => s.t < from)) {
+      // A server may say NOT_SERVING while it starts; once it said SERVING, it must keep to it.
+      const firstServing = samples.find((s) => s.http === "200" && s.grpc === "SERVING");
+      for (const s of samples.filter((s) => s.t < from && s.t > (firstServing?.t ?? from))) {
         if (s.http !== "200" || s.grpc !== "SERVING")
           hv.get(H_BEFORE)!.push(`${rel(s.t)}: ${s.http} ${s.grpc}`);
       }
+      if (!firstServing || firstServing.t >= from)
+        hv.get(H_BEFORE)!.push(`never SERVING before the fault: ${timeline(samples, from)}`);
       const inPause = samples.filter((s) => s.t >= from && s.t < to);
       for (const [name, bad, good, field] of [
         [H_HTTP, "503", "200", "http"],
@@ -514,6 +530,7 @@ describe.each(BACKENDS)("faults, FerretDB over %s", (backend) => {
         [
           ...outage.lines,
           `health during the stop (http): ${summarize(inPause.map((s) => s.http))}; (grpc): ${summarize(inPause.map((s) => s.grpc))}`,
+          `health changes (s from the stop; SIGCONT at ${((to - from) / 1000).toFixed(1)}): ${timeline(samples, from)}`,
           `health SERVING again ${back ? back.t - to : "never"} ms after SIGCONT`,
           `recovered (WriteFile + SendMessage + turn completed) ${recovery.ms ?? "never"} ms after SIGCONT`,
           ...result.lines,

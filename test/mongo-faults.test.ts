@@ -405,6 +405,24 @@ describe.each(BACKENDS)("MongoPersistence under faults (own FerretDB over %s)", 
     );
   }, 120_000);
 
+  it("connect to a stopped or absent store: STORE_UNAVAILABLE within the bound", async () => {
+    db.pause();
+    try {
+      const stopped = await timed(() => adapter(db.uri));
+      expectStoreUnavailable(stopped.error);
+      expect(stopped.ms).toBeLessThan(FAIL_WITHIN_MS);
+    } finally {
+      db.resume();
+    }
+    await db.kill();
+    const absent = await timed(() => adapter(db.uri));
+    expectStoreUnavailable(absent.error);
+    expect(absent.ms).toBeLessThan(FAIL_WITHIN_MS);
+    await db.restart();
+    const store = await adapter(db.uri);
+    await store.ping();
+  }, 60_000);
+
   it("a lost acknowledgement: the adapter's retry finds each write done and stores it once", async () => {
     const proxy = await startProxy(portOf(db.uri));
     try {

@@ -102,6 +102,7 @@ function settings(overrides: Partial<ResilienceSettings> = {}): ResilienceSettin
   return {
     operationTimeoutMs: 2_000,
     pingTimeoutMs: 500,
+    indexTimeoutMs: 5_000,
     retryAttempts: 4,
     retryBaseDelayMs: 5,
     retryMaxDelayMs: 20,

@@ -5,6 +5,7 @@
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryPersistence } from "../src/adapters/memory/persistence.js";
+import { INDEXES, RETIRED_INDEXES } from "../src/adapters/mongodb/indexes.js";
 import { MongoPersistence } from "../src/adapters/mongodb/persistence.js";
 import { persistenceSuite } from "./persistence.suite.js";
 import {
@@ -120,6 +121,31 @@ describe("MongoPersistence.connect", () => {
       await adapter.close();
       await adapter.close();
       await running().client.db(dbName).dropDatabase();
+    }
+  });
+
+  it("creates every declared index and drops retired ones", async () => {
+    const dbName = randomDbName("retired");
+    const db = running().client.db(dbName);
+    // An index an earlier version created on blocks.
+    await db
+      .collection("ar_blocks")
+      .createIndex({ sessionId: 1, sequence: 1 }, { name: "session_sequence" });
+    const adapter = await MongoPersistence.connect(running().server.uri, dbName);
+    try {
+      for (const [name, declared] of Object.entries(INDEXES)) {
+        if (declared.length === 0) continue; // the collection appears with its first write
+        const names = (await db.collection(`ar_${name}`).indexes()).map((i) => i.name).sort();
+        expect(names).toEqual(["_id_", ...declared.map((i) => i.name)].sort());
+      }
+      for (const [name, index] of RETIRED_INDEXES) {
+        const names = (await db.collection(`ar_${name}`).indexes()).map((i) => i.name);
+        expect(names).not.toContain(index);
+      }
+      await adapter.ensureIndexes();
+    } finally {
+      await adapter.close();
+      await db.dropDatabase();
     }
   });
 

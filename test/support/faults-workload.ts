@@ -14,7 +14,7 @@ import { type Client, Code, ConnectError, createClient } from "@connectrpc/conne
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { type SessionEvent, SessionEventSchema } from "#gen/event_pb.js";
 import { AgentProfileService } from "#gen/profile_service_pb.js";
-import { SessionState } from "#gen/session_pb.js";
+import { SessionState, TurnOutcome } from "#gen/session_pb.js";
 import { SessionService } from "#gen/session_service_pb.js";
 import { WorkspaceService } from "#gen/workspace_service_pb.js";
 import { Health } from "#grpc/health/v1/health_pb.js";
@@ -686,25 +686,35 @@ export function checkInvariants(workload: Workload, stored: StoredState): Map<st
     for (const p of track.liveProblems) add(LIVE, p);
 
     // Turns.
-    const started = new Map<string, number>();
-    const completed = new Map<string, number>();
+    // Each turn's turn_started and turn_completed events, by sequence (and outcome).
+    const started = new Map<string, string[]>();
+    const completed = new Map<string, string[]>();
     for (const e of feed) {
       const p = e.payload;
       if (p.case === "turnStarted" && p.value.turn)
-        started.set(p.value.turn.id, (started.get(p.value.turn.id) ?? 0) + 1);
+        started.set(p.value.turn.id, [...(started.get(p.value.turn.id) ?? []), `${e.sequence}`]);
       if (p.case === "turnCompleted" && p.value.turn)
-        completed.set(p.value.turn.id, (completed.get(p.value.turn.id) ?? 0) + 1);
+        completed.set(p.value.turn.id, [
+          ...(completed.get(p.value.turn.id) ?? []),
+          `${e.sequence} ${TurnOutcome[p.value.turn.outcome]}${p.value.reason ? ` "${p.value.reason.slice(0, 60)}"` : ""}`,
+        ]);
     }
+    const turnStory = (turn: string) => {
+      const s = started.get(turn) ?? [];
+      const c = completed.get(turn) ?? [];
+      const list = (l: string[]) => (l.length ? ` (at ${l.join(", ")})` : "");
+      return {
+        ok: s.length === 1 && c.length === 1,
+        text: `${id}/${turn}: ${s.length} turn_started${list(s)}, ${c.length} turn_completed${list(c)}; feed ends at ${feed.at(-1)?.sequence ?? 0}`,
+      };
+    };
     for (const t of workload.ackedTurns.filter((t) => t.sessionId === id)) {
-      const s = started.get(t.turnId) ?? 0;
-      const c = completed.get(t.turnId) ?? 0;
-      if (s !== 1 || c !== 1)
-        add(TURNS, `${id}/${t.turnId}: ${s} turn_started, ${c} turn_completed`);
+      const story = turnStory(t.turnId);
+      if (!story.ok) add(TURNS, story.text);
     }
     for (const turn of new Set([...started.keys(), ...completed.keys()])) {
-      const s = started.get(turn) ?? 0;
-      const c = completed.get(turn) ?? 0;
-      if (s !== 1 || c !== 1) add(ONCE, `${id}/${turn}: ${s} turn_started, ${c} turn_completed`);
+      const story = turnStory(turn);
+      if (!story.ok) add(ONCE, story.text);
     }
 
     // Files against the feed.

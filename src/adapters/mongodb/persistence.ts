@@ -114,6 +114,8 @@ export interface MongoPersistenceOptions {
   operationTimeoutMs?: number;
   /** Budget of ping(); default MONGO_DEFAULTS.pingTimeoutMs. */
   pingTimeoutMs?: number;
+  /** Budget of ensureIndexes(); default MONGO_DEFAULTS.indexTimeoutMs. */
+  indexTimeoutMs?: number;
   /** Attempts of a call that fails with transient errors; default MONGO_DEFAULTS.retryAttempts. */
   retryAttempts?: number;
   retryBaseDelayMs?: number;
@@ -184,6 +186,7 @@ export class MongoPersistence implements PersistenceAdapter {
     this.settings = {
       operationTimeoutMs: options.operationTimeoutMs ?? MONGO_DEFAULTS.operationTimeoutMs,
       pingTimeoutMs: options.pingTimeoutMs ?? MONGO_DEFAULTS.pingTimeoutMs,
+      indexTimeoutMs: options.indexTimeoutMs ?? MONGO_DEFAULTS.indexTimeoutMs,
       retryAttempts: Math.max(1, options.retryAttempts ?? MONGO_DEFAULTS.retryAttempts),
       retryBaseDelayMs: options.retryBaseDelayMs ?? MONGO_DEFAULTS.retryBaseDelayMs,
       retryMaxDelayMs: options.retryMaxDelayMs ?? MONGO_DEFAULTS.retryMaxDelayMs,
@@ -201,20 +204,32 @@ export class MongoPersistence implements PersistenceAdapter {
     dbName?: string,
     options: MongoConnectOptions = {},
   ): Promise<MongoPersistence> {
-    const client = new MongoClient(uri, mongoClientOptions(options));
+    const name = dbName || dbNameFromUri(uri) || "agent_runtime";
     const { client: _, maxPoolSize: __, connectTimeoutMs: ___, ...adapterOptions } = options;
-    const adapter = new MongoPersistence(
-      client.db(dbName || dbNameFromUri(uri) || "agent_runtime"),
-      adapterOptions,
-    );
+    const client = new MongoClient(uri, mongoClientOptions(options));
+    const adapter = new MongoPersistence(client.db(name), adapterOptions);
     adapter.client = client;
+    // Index builds through a client of their own whose sockets have no idle timeout: a build
+    // on a large collection answers only when done.
+    const indexClient = new MongoClient(uri, {
+      ...mongoClientOptions(options),
+      maxPoolSize: 1,
+      socketTimeoutMS: 0,
+    });
     try {
-      await adapter.run("connect", () => client.connect());
-      await adapter.ensureIndexes();
+      // A store that answers: a ping reaches the storage behind FerretDB too, so a wedged one
+      // fails here in the operation timeout, not in the index budget.
+      await adapter.run("connect", async () => {
+        await client.connect();
+        await adapter.db.command({ ping: 1 });
+      });
+      await new MongoPersistence(indexClient.db(name), adapterOptions).ensureIndexes();
       return adapter;
     } catch (err) {
       await adapter.close().catch(() => undefined);
       throw err;
+    } finally {
+      await indexClient.close().catch(() => undefined);
     }
   }
 
@@ -241,24 +256,29 @@ export class MongoPersistence implements PersistenceAdapter {
    * existing indexes.
    */
   async ensureIndexes(): Promise<void> {
-    await this.run("ensureIndexes", async () => {
-      await Promise.all(
-        Object.entries(INDEXES).map(async ([name, indexes]) => {
-          const collection = this.collection(name as CollectionName);
-          for (const { serves: _, ...index } of indexes) await collection.createIndexes([index]);
-        }),
-      );
-      for (const [name, index] of RETIRED_INDEXES) {
-        await this.collection(name)
-          .dropIndex(index)
-          .catch((err: unknown) => {
-            const gone =
-              err instanceof MongoServerError &&
-              (err.code === INDEX_NOT_FOUND || err.code === NAMESPACE_NOT_FOUND);
-            if (!gone) throw err;
-          });
-      }
-    });
+    await runOperation(
+      this.settings,
+      "ensureIndexes",
+      async () => {
+        await Promise.all(
+          Object.entries(INDEXES).map(async ([name, indexes]) => {
+            const collection = this.collection(name as CollectionName);
+            for (const { serves: _, ...index } of indexes) await collection.createIndexes([index]);
+          }),
+        );
+        for (const [name, index] of RETIRED_INDEXES) {
+          await this.collection(name)
+            .dropIndex(index)
+            .catch((err: unknown) => {
+              const gone =
+                err instanceof MongoServerError &&
+                (err.code === INDEX_NOT_FOUND || err.code === NAMESPACE_NOT_FOUND);
+              if (!gone) throw err;
+            });
+        }
+      },
+      this.settings.indexTimeoutMs,
+    );
   }
 
   // --- sessions ---

@@ -32,6 +32,8 @@ export const MONGO_DEFAULTS = Object.freeze({
   operationTimeoutMs: 10_000,
   /** The budget of ping() (health checks). */
   pingTimeoutMs: 2_000,
+  /** The budget of ensureIndexes(): a new index on a large collection takes a while to build. */
+  indexTimeoutMs: 600_000,
   /** Attempts of one call, the first included, when it fails with a transient error. */
   retryAttempts: 5,
   /** Backoff before the n-th retry: up to base * 2^(n-1), capped, half of it random. */
@@ -58,6 +60,7 @@ export interface RetryEvent {
 export interface ResilienceSettings {
   operationTimeoutMs: number;
   pingTimeoutMs: number;
+  indexTimeoutMs: number;
   retryAttempts: number;
   retryBaseDelayMs: number;
   retryMaxDelayMs: number;
@@ -141,7 +144,7 @@ class DeadlineExceeded extends Error {
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new DeadlineExceeded(`no answer within ${ms} ms`)),
+      () => reject(new DeadlineExceeded(`no answer within ${Math.round(ms)} ms`)),
       Math.max(0, ms),
     );
     promise.then(
