@@ -149,7 +149,10 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
   let stopping: Promise<void> | undefined;
 
   const providers = options.sandboxProviders ?? [];
-  const feeds = new Feeds(store, logger);
+  // A feed saves its last sequence through its loaded session's ordered record writes.
+  const feeds = new Feeds(store, logger, async (sessionId, lastSequence) => {
+    await sessionManager.getSession(sessionId)?.update(() => ({ lastSequence }));
+  });
   const sessionManager = new SessionManager({
     store,
     feeds,

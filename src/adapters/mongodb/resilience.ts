@@ -106,10 +106,24 @@ const TRANSIENT_MESSAGE =
   /database is locked|database table is locked|SQLITE_BUSY|SQLITE_LOCKED|too many clients|remaining connection slots|context deadline exceeded|context canceled|timeout: context already done|failed to connect to|connection refused|the database system is (starting up|shutting down|in recovery)|terminating connection|could not serialize access|deadlock detected/i;
 
 /** Whether `err` is a condition that a later attempt of the same (idempotent) call may not meet. */
+const SOCKET_ERROR_CODES = new Set(["EPIPE", "ECONNRESET", "ECONNREFUSED", "ETIMEDOUT"]);
+
+function isSocketError(err: unknown): boolean {
+  if (!(err instanceof Error) || err instanceof MongoError) return false;
+  const code = (err as NodeJS.ErrnoException).code;
+  return (
+    (typeof code === "string" && SOCKET_ERROR_CODES.has(code)) ||
+    /socket has been ended by the other party/.test(err.message)
+  );
+}
+
 export function isTransient(err: unknown): boolean {
   if (err instanceof MongoNetworkError) return true; // also timeouts and cleared pools
   if (err instanceof MongoServerSelectionError) return true;
   if (err instanceof Error && err.name === "MongoWaitQueueTimeoutError") return true;
+  // A socket the store closed, surfacing as Node's own error (the driver wrote after the peer's
+  // FIN: "This socket has been ended by the other party").
+  if (isSocketError(err)) return true;
   if (!(err instanceof MongoError)) return false;
   // A bulk write (insertMany) wraps the driver's own errors, a lost connection among them.
   if (err instanceof MongoServerError && err.errorResponse instanceof Error) {

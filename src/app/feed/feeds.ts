@@ -14,6 +14,12 @@ export class Feeds {
   constructor(
     private readonly store: PersistenceAdapter,
     private readonly logger: Logger,
+    /**
+     * Stores a feed's last stored sequence on its session record. The record has one writer at
+     * a time (its loaded session's ordered writes): a store may apply a partial update as
+     * read-modify-write, and two writers at once would lose one's change.
+     */
+    private readonly saveSequence: (sessionId: string, sequence: number) => Promise<void>,
   ) {}
 
   /** The session's feed, opened after the last stored event when it is not open yet. */
@@ -24,7 +30,7 @@ export class Feeds {
         const rec = record ?? (await this.store.loadSession(sessionId));
         if (!rec) throw notFound("session", sessionId, "session_id");
         return EventFeed.open(sessionId, rec.lastSequence, this.store, this.logger, (n) =>
-          this.store.updateSessionRecord(sessionId, { lastSequence: n }),
+          this.saveSequence(sessionId, n),
         );
       })();
       this.open.set(sessionId, feed);

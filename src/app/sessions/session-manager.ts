@@ -176,7 +176,9 @@ export class SessionManager {
             KICK_RETRY_MAX_MS,
           );
           this.retryDelays.set(session.id, delay);
-          this.o.logger.error("running the session's turns failed; will retry", {
+          const level =
+            (err as { reason?: unknown }).reason === "STORE_UNAVAILABLE" ? "warn" : "error";
+          this.o.logger[level]("running the session's turns failed; will retry", {
             sessionId: session.id,
             retryInMs: delay,
             err,

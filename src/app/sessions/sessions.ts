@@ -194,9 +194,9 @@ export class Sessions {
     if (mask.length === 0) return this.view(current);
     const now = new Date();
     const change = { ...next, updateTime: now, lastActivityTime: now };
-    const loaded = this.manager.getSession(id);
-    if (loaded) await loaded.update(() => change);
-    else await this.store.updateSessionRecord(id, change);
+    // Through the loaded session: its record has one writer, its ordered writes.
+    const loaded = await this.manager.load(id);
+    await loaded.update(() => change);
     return this.view({ ...current, ...change });
   }
 
