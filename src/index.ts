@@ -7,7 +7,10 @@ export { LocalSandboxProvider } from "./adapters/local-sandbox/provider.js";
 export { MemoryPersistence } from "./adapters/memory/persistence.js";
 export { createModalProvider } from "./adapters/modal/provider.js";
 export { MongoPersistence } from "./adapters/mongodb/persistence.js";
-export type { SessionRuntime } from "./app/sessions/loaded-session.js";
+// `runtime.sessionManager` and what its getSession returns: the seed library's
+// getLoadedSessions(), getSession(id).getState() and unloadSession(id) are their public part.
+export type { LoadedSession, SessionRuntime } from "./app/sessions/loaded-session.js";
+export type { SessionManager } from "./app/sessions/session-manager.js";
 export { createLogger, silentLogger } from "./app/shared/logger.js";
 export { AppError } from "./domain/errors.js";
 export { LIMITS } from "./domain/limits.js";
@@ -23,19 +26,3 @@ export {
   demoProfile,
 } from "./runtime.js";
 export { type ListeningServer, listen } from "./server.js";
-
-/** A loaded session as `sessionManager.getSession(id)` returns it. */
-export interface LoadedSessionView {
-  readonly id: string;
-  getState(): import("./app/sessions/loaded-session.js").SessionRuntime & {
-    record: import("./domain/types.js").SessionRecord;
-  };
-}
-
-/** The loaded sessions, as `runtime.sessionManager` offers them to a host. */
-export interface SessionManagerView {
-  getLoadedSessions(): LoadedSessionView[];
-  getSession(sessionId: string): LoadedSessionView | undefined;
-  /** Syncs the workspace, ends the sandbox and unloads the session (a running turn is interrupted). */
-  unloadSession(sessionId: string): Promise<void>;
-}
