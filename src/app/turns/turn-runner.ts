@@ -94,9 +94,15 @@ export class TurnRunner implements TurnEngine {
       usage: emptyUsage(),
       startSequence: session.feed.sequence + 1,
     };
-    await session.update(() => ({ currentTurn: { ...turn }, lastActivityTime: startTime }), ctx);
+    // Running from here: a cancel that comes while the claim is written aborts it.
     const abort = new AbortController();
     session.current = { turn, abort };
+    try {
+      await session.update(() => ({ currentTurn: { ...turn }, lastActivityTime: startTime }), ctx);
+    } catch (err) {
+      session.current = undefined;
+      throw err;
+    }
     // A save that fails ends the turn early; the turn is then settled from the feed later.
     let storeFailure: unknown;
     const failed = (err: unknown) => {
@@ -117,7 +123,7 @@ export class TurnRunner implements TurnEngine {
       session.emit({ type: "turn_started", turn: { ...turn } }, ctx);
       let outcome: TurnOutcome = "cancelled";
       let reason = "cancelled before it started";
-      if (!message.cancelRequested) {
+      if (!message.cancelRequested && !abort.signal.aborted) {
         const userBlocks = new BlockWriter(sink, ctx);
         const userBlock = userBlocks.start({
           type: "user_message",
