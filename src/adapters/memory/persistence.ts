@@ -52,20 +52,7 @@ export class MemoryPersistence implements PersistenceAdapter {
   }
 
   async createSessionRecord(session: SessionRecord): Promise<SessionRecord> {
-    if (session.requestId !== undefined) {
-      for (const s of this.sessions.values()) {
-        if (s.tenantId === session.tenantId && s.requestId === session.requestId) return copy(s);
-      }
-    }
-    const existing = this.sessions.get(session.id);
-    if (existing) {
-      // The same record again is a retried create; anything else is a clash.
-      if (same(existing, session)) return copy(existing);
-      throw new Error(`session ${session.id} already exists`);
-    }
-    const stored = copy(session);
-    this.sessions.set(stored.id, stored);
-    return copy(stored);
+    return createOnce(this.sessions, session, "session");
   }
 
   async updateSessionRecord(sessionId: string, updates: SessionUpdate): Promise<void> {
@@ -119,11 +106,7 @@ export class MemoryPersistence implements PersistenceAdapter {
   }
 
   async saveWorkspaceFile(sessionId: string, file: StoredFile): Promise<void> {
-    let files = this.files.get(sessionId);
-    if (!files) {
-      files = new Map();
-      this.files.set(sessionId, files);
-    }
+    const files = entry(this.files, sessionId, () => new Map());
     const stored: StoredFile = { info: copy(file.info), content: new Uint8Array(file.content) };
     files.set(stored.info.path, stored);
   }
@@ -178,19 +161,7 @@ export class MemoryPersistence implements PersistenceAdapter {
   }
 
   async createAgentProfile(profile: AgentProfile): Promise<AgentProfile> {
-    if (profile.requestId !== undefined) {
-      for (const p of this.profiles.values()) {
-        if (p.tenantId === profile.tenantId && p.requestId === profile.requestId) return copy(p);
-      }
-    }
-    const existing = this.profiles.get(profile.id);
-    if (existing) {
-      if (same(existing, profile)) return copy(existing);
-      throw new Error(`agent profile ${profile.id} already exists`);
-    }
-    const stored = copy(profile);
-    this.profiles.set(stored.id, stored);
-    return copy(stored);
+    return createOnce(this.profiles, profile, "agent profile");
   }
 
   async updateAgentProfile(profile: AgentProfile): Promise<void> {
@@ -211,11 +182,7 @@ export class MemoryPersistence implements PersistenceAdapter {
 
   async appendEvents(sessionId: string, events: SessionEvent[]): Promise<void> {
     if (events.length === 0) return;
-    let log = this.events.get(sessionId);
-    if (!log) {
-      log = [];
-      this.events.set(sessionId, log);
-    }
+    const log = entry(this.events, sessionId, () => []);
     const clashes: number[] = [];
     for (const e of events) {
       const i = findSequence(log, e.sequence);
@@ -248,12 +215,7 @@ export class MemoryPersistence implements PersistenceAdapter {
   }
 
   async saveBlock(sessionId: string, block: Block): Promise<void> {
-    let blocks = this.blocks.get(sessionId);
-    if (!blocks) {
-      blocks = new Map();
-      this.blocks.set(sessionId, blocks);
-    }
-    blocks.set(block.id, copy(block));
+    entry(this.blocks, sessionId, () => new Map()).set(block.id, copy(block));
   }
 
   async listBlocks(sessionId: string, afterSequence: number, limit: number): Promise<Block[]> {
@@ -269,6 +231,41 @@ export class MemoryPersistence implements PersistenceAdapter {
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {}
+}
+
+/**
+ * Stores a new record and returns a copy. A record created before with the same tenant and
+ * request id is returned instead, and so is the same record again (a retried create); another
+ * record with its id is a clash.
+ */
+function createOnce<R extends { id: string; tenantId: string; requestId?: string }>(
+  records: Map<string, R>,
+  record: R,
+  kind: string,
+): R {
+  if (record.requestId !== undefined) {
+    for (const r of records.values()) {
+      if (r.tenantId === record.tenantId && r.requestId === record.requestId) return copy(r);
+    }
+  }
+  const existing = records.get(record.id);
+  if (existing) {
+    if (same(existing, record)) return copy(existing);
+    throw new Error(`${kind} ${record.id} already exists`);
+  }
+  const stored = copy(record);
+  records.set(stored.id, stored);
+  return copy(stored);
+}
+
+/** The value of `key`, first set to make() when there is none. */
+function entry<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
 }
 
 /** Whether two records hold the same data (absent and undefined alike; bytes by value). */

@@ -105,7 +105,7 @@ const TRANSIENT_LABELS: string[] = [
 const TRANSIENT_MESSAGE =
   /database is locked|database table is locked|SQLITE_BUSY|SQLITE_LOCKED|too many clients|remaining connection slots|context deadline exceeded|context canceled|timeout: context already done|failed to connect to|connection refused|the database system is (starting up|shutting down|in recovery)|terminating connection|could not serialize access|deadlock detected/i;
 
-/** Whether `err` is a condition that a later attempt of the same (idempotent) call may not meet. */
+/** Node's own errors of a socket the store closed or never opened. */
 const SOCKET_ERROR_CODES = new Set(["EPIPE", "ECONNRESET", "ECONNREFUSED", "ETIMEDOUT"]);
 
 function isSocketError(err: unknown): boolean {
@@ -117,6 +117,7 @@ function isSocketError(err: unknown): boolean {
   );
 }
 
+/** Whether `err` is a condition that a later attempt of the same (idempotent) call may not meet. */
 export function isTransient(err: unknown): boolean {
   if (err instanceof MongoNetworkError) return true; // also timeouts and cleared pools
   if (err instanceof MongoServerSelectionError) return true;

@@ -1,0 +1,166 @@
+// One local sandbox: its commands (checked, then started under its provider's protection) and its
+// workspace's files, reached from the host.
+
+import type { ChildProcess } from "node:child_process";
+import { AppError, invalidField } from "../../domain/errors.js";
+import { normalizeWorkspacePath } from "../../domain/paths.js";
+import type { SandboxSettings } from "../../domain/types.js";
+import type { ExecOptions, ExecResult, Sandbox, SandboxFileStat } from "../../ports/sandbox.js";
+import { DEFAULT_PATH } from "./bwrap.js";
+import type { CgroupLimits, Cgroups, ExecCgroup } from "./cgroups.js";
+import { collect } from "./collect.js";
+import { type FileOwner, SANDBOX_WORKDIR, WorkspaceFiles } from "./files.js";
+import { type LocalSandboxLimits, MIB } from "./limits.js";
+import { startIsolated, startUnisolated } from "./spawn.js";
+import type { WorkspaceVolumes } from "./volumes.js";
+
+/** What a sandbox uses of its provider (LocalSandboxProvider). */
+export interface SandboxHost {
+  /** Whether commands run under bubblewrap. */
+  readonly isolated: boolean;
+  /** The host user commands run as and the workspace belongs to, when not the server's. */
+  readonly owner: FileOwner | undefined;
+  readonly limits: LocalSandboxLimits;
+  /** The bubblewrap binary, an absolute path. */
+  readonly bwrap: string;
+  readonly cgroups: Cgroups | undefined;
+  readonly volumes: WorkspaceVolumes | undefined;
+  seccompFilter(networkAllowed: boolean): Buffer | undefined;
+  hostPath(workspace: string): string;
+  ready(sessionId: string, workspace: string): Promise<void>;
+  isLive(sandboxId: string): Promise<boolean>;
+  track(sandboxId: string, child: ChildProcess): () => void;
+  forget(sandboxId: string): Promise<void>;
+}
+
+export class LocalSandbox implements Sandbox {
+  readonly files: WorkspaceFiles;
+
+  constructor(
+    readonly id: string,
+    readonly sessionId: string,
+    private readonly workspace: string,
+    private readonly settings: SandboxSettings,
+    private readonly provider: SandboxHost,
+  ) {
+    this.files = new WorkspaceFiles(() => provider.hostPath(workspace), provider.owner);
+  }
+
+  /** The sandbox's memory, CPU and process limits, from its profile or the defaults. */
+  get resources(): CgroupLimits {
+    const l = this.provider.limits;
+    return {
+      memoryBytes:
+        (this.settings.memoryMib > 0 ? this.settings.memoryMib : l.defaultMemoryMib) * MIB,
+      cpus: this.settings.cpu > 0 ? this.settings.cpu : l.defaultCpus,
+      maxProcesses: l.maxProcesses,
+    };
+  }
+
+  async exec(options: ExecOptions): Promise<ExecResult> {
+    if (!(await this.isAlive())) {
+      throw new AppError(
+        "failed_precondition",
+        "SANDBOX_TERMINATED",
+        `sandbox ${this.id} is terminated`,
+      );
+    }
+    const l = this.provider.limits;
+    const timeoutMs =
+      options.timeoutMs !== undefined && options.timeoutMs > 0
+        ? Math.min(options.timeoutMs, l.maxTimeoutMs)
+        : l.defaultTimeoutMs;
+    const cwdRel = options.cwd ? normalizeWorkspacePath(options.cwd, "cwd") : "";
+    await this.provider.ready(this.sessionId, this.workspace);
+    if (cwdRel && (await this.files.stat(cwdRel))?.type !== "directory") {
+      throw invalidField("cwd", `${cwdRel} is not a directory in the workspace`);
+    }
+    const env: Record<string, string> = {
+      PATH: DEFAULT_PATH,
+      HOME: this.provider.isolated ? SANDBOX_WORKDIR : this.workspace,
+      LANG: "C.UTF-8",
+      TERM: "dumb",
+      TMPDIR: "/tmp",
+      ...this.settings.env,
+      ...options.env,
+    };
+    for (const [name, value] of Object.entries(env)) {
+      if (name === "" || name.includes("=") || `${name}${value}`.includes("\0")) {
+        throw invalidField("env", `${JSON.stringify(name)} is not a valid environment variable`);
+      }
+    }
+    const started = Date.now();
+    let child: ChildProcess;
+    let cgroup: ExecCgroup | undefined;
+    if (this.provider.isolated) {
+      ({ child, cgroup } = await startIsolated({
+        command: options.command,
+        bwrap: this.provider.bwrap,
+        runAs: this.provider.owner,
+        volumes: this.provider.volumes,
+        cgroups: this.provider.cgroups,
+        sandboxId: this.id,
+        resources: this.resources,
+        // The same path in the workspaces' mount namespace, where bubblewrap starts.
+        workspace: this.workspace,
+        cwdRel,
+        networkAllowed: this.settings.networkAllowed,
+        env,
+        limits: l,
+        seccomp: this.provider.seccompFilter(this.settings.networkAllowed),
+      }));
+    } else {
+      child = startUnisolated(options.command, this.workspace, cwdRel, env, l);
+    }
+    const untrack = this.provider.track(this.id, child);
+    try {
+      const result = await collect(
+        child,
+        options,
+        timeoutMs,
+        l.maxOutputBytes,
+        started,
+        !this.provider.isolated,
+      );
+      // The command's output stays its own: callers (the Bash tool) say what oomKilled means.
+      if (cgroup && (await cgroup.oomKills()) > 0) result.oomKilled = true;
+      return result;
+    } finally {
+      untrack();
+    }
+  }
+
+  /** Runs a file operation once the workspace is there (mounted, when workspaces are limited). */
+  private async withWorkspace<T>(fn: () => Promise<T>): Promise<T> {
+    await this.provider.ready(this.sessionId, this.workspace);
+    return fn();
+  }
+
+  readFile(path: string): Promise<Uint8Array> {
+    return this.withWorkspace(() => this.files.read(path));
+  }
+
+  writeFile(path: string, content: Uint8Array): Promise<void> {
+    return this.withWorkspace(() => this.files.write(path, content));
+  }
+
+  listFiles(dir?: string): Promise<SandboxFileStat[]> {
+    return this.withWorkspace(() => this.files.list(dir));
+  }
+
+  stat(path: string): Promise<SandboxFileStat | null> {
+    return this.withWorkspace(() => this.files.stat(path));
+  }
+
+  remove(path: string): Promise<void> {
+    return this.withWorkspace(() => this.files.remove(path));
+  }
+
+  isAlive(): Promise<boolean> {
+    return this.provider.isLive(this.id);
+  }
+
+  terminate(): Promise<void> {
+    return this.provider.forget(this.id);
+  }
+}

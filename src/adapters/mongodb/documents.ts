@@ -1,0 +1,119 @@
+import type {
+  AgentProfile,
+  Block,
+  FileInfo,
+  SandboxSettings,
+  SessionEvent,
+  SessionRecord,
+} from "../../domain/types.js";
+import type { Page } from "../../ports/persistence.js";
+import { fromBson, fromPairs, type Pair, toBson, toPairs } from "./bson.js";
+
+// The stored form of each record. Records keep the domain field names; the id is `_id`; values
+// go through toBson/fromBson and free-form maps through toPairs/fromPairs (bson.ts). A record
+// created with a request id also stores `requestKey = JSON.stringify([tenantId, requestId])`
+// under a unique sparse index (idempotent creates).
+
+export type SessionDoc = Omit<SessionRecord, "id" | "metadata"> & {
+  _id: string;
+  metadata: Pair[];
+  requestKey?: string;
+};
+
+type SandboxDoc = Omit<SandboxSettings, "env" | "providerOptions"> & {
+  env: Pair[];
+  providerOptions: Pair[];
+};
+
+export type ProfileDoc = Omit<AgentProfile, "id" | "sandbox"> & {
+  _id: string;
+  sandbox: SandboxDoc;
+  requestKey?: string;
+};
+
+export interface FileDoc {
+  sessionId: string;
+  path: string;
+  size: number;
+  sha256: string;
+  modifyTime: Date;
+  content: Uint8Array;
+}
+
+export type EventDoc = SessionEvent;
+
+export type BlockDoc = Block & { sessionId: string };
+
+export interface TranscriptDoc {
+  _id: string;
+  transcript: string;
+  updateTime: Date;
+}
+
+export function sessionToDoc(s: SessionRecord): SessionDoc {
+  const { id, metadata, ...rest } = s;
+  const doc: SessionDoc = { _id: id, ...toBson(rest), metadata: toPairs(metadata) };
+  if (s.requestId !== undefined) doc.requestKey = requestKey(s.tenantId, s.requestId);
+  return doc;
+}
+
+export function sessionFromDoc(doc: SessionDoc): SessionRecord {
+  const { _id, metadata, requestKey: _, ...rest } = doc;
+  return { id: _id, ...fromBson(rest), metadata: fromPairs(metadata) };
+}
+
+export function profileToDoc(p: AgentProfile): ProfileDoc {
+  const { id, sandbox, ...rest } = p;
+  const { env, providerOptions, ...sandboxRest } = sandbox;
+  const doc: ProfileDoc = {
+    _id: id,
+    ...toBson(rest),
+    sandbox: {
+      ...toBson(sandboxRest),
+      env: toPairs(env),
+      providerOptions: toPairs(providerOptions),
+    },
+  };
+  if (p.requestId !== undefined) doc.requestKey = requestKey(p.tenantId, p.requestId);
+  return doc;
+}
+
+export function profileFromDoc(doc: ProfileDoc): AgentProfile {
+  const { _id, sandbox, requestKey: _, ...rest } = doc;
+  const { env, providerOptions, ...sandboxRest } = sandbox;
+  return {
+    id: _id,
+    ...fromBson(rest),
+    sandbox: {
+      ...fromBson(sandboxRest),
+      env: fromPairs(env),
+      providerOptions: fromPairs(providerOptions),
+    },
+  };
+}
+
+/** The file's description, without its content. */
+export function fileInfoFromDoc(doc: Omit<FileDoc, "content">): FileInfo {
+  return { path: doc.path, size: doc.size, sha256: doc.sha256, modifyTime: doc.modifyTime };
+}
+
+/**
+ * A page of a list query that asked for `limit + 1` documents: the first `limit` as records
+ * and, when there were more, the cursor of the last one.
+ */
+export function pageOf<D, R, C>(
+  docs: D[],
+  limit: number,
+  fromDoc: (doc: D) => R,
+  cursorOf: (last: R) => C,
+): Page<R, C> {
+  const items = docs.slice(0, limit).map(fromDoc);
+  const last = items[items.length - 1];
+  const page: Page<R, C> = { items };
+  if (last && docs.length > items.length) page.next = cursorOf(last);
+  return page;
+}
+
+function requestKey(tenantId: string, requestId: string): string {
+  return JSON.stringify([tenantId, requestId]);
+}
