@@ -1,15 +1,9 @@
 // Proto <-> domain mapping: the only place that knows both shapes.
 
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import {
-  BlockSchema,
-  type Block as PbBlock,
-  SubagentStatus as PbSubagentStatus,
-  ToolStatus as PbToolStatus,
-} from "#gen/block_pb.js";
-import { type SessionEvent as PbSessionEvent, SessionEventSchema } from "#gen/event_pb.js";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { SubagentStatus as PbSubagentStatus, ToolStatus as PbToolStatus } from "#gen/block_pb.js";
 import {
   AgentProfileSchema,
   ModelProvider,
@@ -33,14 +27,11 @@ import type { SessionView } from "../app/sessions/sessions.js";
 import { invalidField } from "../domain/errors.js";
 import type {
   AgentProfile,
-  Block,
-  BlockContent,
   SandboxProviderKind as DomainSandboxProvider,
   FileContent,
   FileInfo,
   ModelProviderKind,
   SandboxStatus,
-  SessionEvent,
   SessionState,
   SubagentStatus,
   ToolStatus,

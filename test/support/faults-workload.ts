@@ -564,7 +564,10 @@ export async function readStored(clients: FaultClients, workload: Workload): Pro
         );
         for (const f of page.files) {
           const read = await retrying(() =>
-            clients.workspace.readFile({ sessionId: track.id, path: f.path }, { timeoutMs: 15_000 }),
+            clients.workspace.readFile(
+              { sessionId: track.id, path: f.path },
+              { timeoutMs: 15_000 },
+            ),
           );
           files.set(f.path, {
             sha256: createHash("sha256").update(read.content).digest("hex"),
