@@ -18,6 +18,7 @@ export interface Config {
   mongodbDb: string;
   mongodbTimeoutMs: number;
   mongodbMaxPoolSize: number;
+  recoveryGraceMs: number;
   dataDir: string;
   shutdownGraceMs: number;
   sandboxProvider: "local" | "modal";
@@ -133,6 +134,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mongodbDb: env.MONGODB_DB || "agent_runtime",
     mongodbTimeoutMs: int(env, "MONGODB_TIMEOUT_MS", 10_000, 100),
     mongodbMaxPoolSize: int(env, "MONGODB_MAX_POOL_SIZE", 20, 1),
+    recoveryGraceMs: int(
+      env,
+      "RECOVERY_GRACE_MS",
+      Math.min(2 * int(env, "MONGODB_TIMEOUT_MS", 10_000, 100), 5_000),
+    ),
     // Local workspaces are a working copy: what matters is saved through the persistence
     // adapter. The system's temp directory is reachable by the unprivileged sandbox user,
     // where a checkout under a private home directory may not be.

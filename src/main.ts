@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     logger,
     sandboxProviders: providers,
     idleTimeoutMs: config.idleTimeoutMs,
-    ...(config.mongodbUri ? { recoveryGraceMs: 2 * config.mongodbTimeoutMs } : {}),
+    ...(config.mongodbUri ? { recoveryGraceMs: config.recoveryGraceMs } : {}),
     syncIntervalMs: config.syncIntervalMs,
     ...(config.defaultModel ? { defaultModel: config.defaultModel } : {}),
     demoProfileTenants: config.demoProfile

@@ -65,7 +65,7 @@ export interface AgentRuntimeOptions {
   /**
    * How long restart recovery waits before settling turns: writes a killed server sent just
    * before it died may reach a remote store that late. Default 0 (right for a store in this
-   * process); the standalone server uses twice MONGODB_TIMEOUT_MS.
+   * process); the standalone server uses RECOVERY_GRACE_MS with MongoDB.
    */
   recoveryGraceMs?: number;
 }

@@ -415,7 +415,10 @@ export class Workload {
     const running: Promise<unknown>[] = [];
     for (let n = 0; !until(); n++) {
       const sessionId = track.id;
-      const kind = n % 4;
+      // ReadFile reads a file whose WriteFile was acknowledged: it must be there (a file a
+      // turn writes may not be yet). Without one yet, GetSession instead.
+      const acked = this.ackedWrites.find((w) => w.sessionId === sessionId)?.path;
+      const kind = n % 4 === 3 && !acked ? 2 : n % 4;
       running.push(
         kind === 0
           ? this.writeFile(track, random, "probe")
@@ -428,7 +431,7 @@ export class Workload {
                   c.sessions.getSession({ sessionId }, this.opts()),
                 ).catch(() => undefined)
               : this.call("ReadFile", (c) =>
-                  c.workspace.readFile({ sessionId, path: "notes/demo.md" }, this.opts()),
+                  c.workspace.readFile({ sessionId, path: acked ?? "" }, this.opts()),
                 ).catch(() => undefined),
       );
       await sleep(everyMs);

@@ -42,7 +42,10 @@ async function readRecord(path: string): Promise<HolderRecord | undefined> {
   }
 }
 
-/** Starts a holder: a new mount namespace kept by a shell that waits for `watch` to go. */
+/**
+ * Starts a holder: a new mount namespace kept by a shell that waits for `watch` to go or for
+ * this process to exit, whichever comes first.
+ */
 async function startHolder(dataDir: string, watch: string): Promise<HolderRecord> {
   const child = spawn(
     TOOLS.unshare!,
@@ -53,9 +56,12 @@ async function startHolder(dataDir: string, watch: string): Promise<HolderRecord
       "--",
       "/bin/sh",
       "-c",
-      'cd /; while [ -d "$1" ]; do sleep 2; done',
+      // Ends when the data directory goes or the server that started it exits: the images
+      // stay on disk and are mounted again by the next holder.
+      'cd /; while [ -d "$1" ] && kill -0 "$2" 2>/dev/null; do sleep 1; done',
       HOLDER_NAME,
       watch,
+      String(process.pid),
     ],
     { detached: true, stdio: "ignore", env: SYSTEM_ENV },
   );
