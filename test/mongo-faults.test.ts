@@ -14,8 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { MongoPersistence } from "../src/adapters/mongodb/persistence.js";
 import type { RetryEvent } from "../src/adapters/mongodb/resilience.js";
 import { AppError } from "../src/domain/errors.js";
-import { newId } from "../src/domain/ids.js";
-import { emptyUsage, type SessionEvent, type SessionRecord } from "../src/domain/types.js";
+import type { SessionEvent, SessionRecord } from "../src/domain/types.js";
 import {
   MONGO_START_TIMEOUT_MS,
   type MongoBackend,
@@ -23,6 +22,7 @@ import {
   randomDbName,
   startMongo,
 } from "./support/mongo.js";
+import { makeSession } from "./support/records.js";
 
 /** The operation timeout of the adapters under test, and the bound a failure must meet. */
 const TIMEOUT_MS = 2_000;
@@ -129,26 +129,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function makeSession(overrides: Partial<SessionRecord> = {}): SessionRecord {
-  const now = new Date();
-  return {
-    id: newId("ses"),
-    tenantId: "tenant-f",
-    agentProfileId: "prf_f",
-    name: "fault test",
-    metadata: {},
-    options: { model: "m" },
-    state: "idle",
-    usage: emptyUsage(),
-    lastSequence: 0,
-    queuedMessages: [],
-    createTime: now,
-    updateTime: now,
-    lastActivityTime: now,
-    ...overrides,
-  };
-}
-
 function makeEvent(sessionId: string, sequence: number): SessionEvent {
   return {
     sessionId,
@@ -253,7 +233,7 @@ describe.each(BACKENDS)("MongoPersistence under faults (own FerretDB over %s)", 
     }
     const writers: Writer[] = [];
     for (let i = 0; i < WRITERS; i++) {
-      const session = makeSession();
+      const session = makeSession("tenant-f");
       await store.createSessionRecord(session);
       writers.push({ session, acked: 0, recordAcked: 0, failures: [] });
     }
@@ -339,10 +319,10 @@ describe.each(BACKENDS)("MongoPersistence under faults (own FerretDB over %s)", 
 
   it("SIGSTOP: every kind of call fails with STORE_UNAVAILABLE within the bound; SIGCONT: works again, abandoned writes retried are stored once", async () => {
     const store = await adapter(db.uri);
-    const session = makeSession({ requestId: "req-stop" });
+    const session = makeSession("tenant-f", { requestId: "req-stop" });
     await store.createSessionRecord(session);
     await store.appendEvents(session.id, [makeEvent(session.id, 1)]);
-    const later = makeSession({ requestId: "req-later" });
+    const later = makeSession("tenant-f", { requestId: "req-later" });
     const batch = [2, 3, 4].map((n) => makeEvent(session.id, n));
     const file = {
       info: { path: "a.txt", size: 3, sha256: "s", modifyTime: new Date(5) },
@@ -430,11 +410,11 @@ describe.each(BACKENDS)("MongoPersistence under faults (own FerretDB over %s)", 
       const store = await adapter(proxy.uri, retries);
       const prefixed = (name: string) => `ar_${name}`;
 
-      const session = makeSession({ requestId: "req-lost" });
+      const session = makeSession("tenant-f", { requestId: "req-lost" });
       proxy.dropNextReply("insert", prefixed("sessions"));
       expect(await store.createSessionRecord(session)).toStrictEqual(session);
 
-      const plain = makeSession();
+      const plain = makeSession("tenant-f");
       proxy.dropNextReply("insert", prefixed("sessions"));
       expect(await store.createSessionRecord(plain)).toStrictEqual(plain);
 

@@ -23,18 +23,14 @@ import {
 } from "../src/adapters/mongodb/indexes.js";
 import { MongoPersistence } from "../src/adapters/mongodb/persistence.js";
 import { newId } from "../src/domain/ids.js";
-import {
-  type AgentProfile,
-  emptyUsage,
-  type SessionEvent,
-  type SessionRecord,
-} from "../src/domain/types.js";
+import type { AgentProfile, SessionEvent } from "../src/domain/types.js";
 import {
   MONGO_START_TIMEOUT_MS,
   type MongoServer,
   randomDbName,
   startMongo,
 } from "./support/mongo.js";
+import { makeSession } from "./support/records.js";
 
 const PREFIX = "ar_";
 
@@ -277,26 +273,6 @@ afterAll(async () => {
   await server?.stop();
 });
 
-function makeSession(overrides: Partial<SessionRecord> = {}): SessionRecord {
-  const now = new Date();
-  return {
-    id: newId("ses"),
-    tenantId: "tenant-i",
-    agentProfileId: "prf_i",
-    name: "index",
-    metadata: {},
-    options: { model: "m" },
-    state: "idle",
-    usage: emptyUsage(),
-    lastSequence: 0,
-    queuedMessages: [],
-    createTime: now,
-    updateTime: now,
-    lastActivityTime: now,
-    ...overrides,
-  };
-}
-
 function makeProfile(overrides: Partial<AgentProfile> = {}): AgentProfile {
   const now = new Date();
   return {
@@ -360,11 +336,11 @@ describe("MongoPersistence queries", () => {
     events.length = 0;
 
     // Every method, with every optional filter and the paths taken on duplicates.
-    const s = makeSession({ requestId: "req-1" });
+    const s = makeSession("tenant-i", { requestId: "req-1" });
     await store.createSessionRecord(s);
-    await store.createSessionRecord({ ...makeSession({ requestId: "req-1" }) }); // by request key
+    await store.createSessionRecord({ ...makeSession("tenant-i", { requestId: "req-1" }) }); // by request key
     await store.createSessionRecord({ ...s, requestId: "req-2" }).catch(() => undefined); // by id
-    const other = makeSession({ state: "running" });
+    const other = makeSession("tenant-i", { state: "running" });
     await store.createSessionRecord(other);
     await store.loadSession(s.id);
     await store.updateSessionRecord(s.id, { name: "renamed", sandbox: undefined });

@@ -6,36 +6,17 @@ import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MongoConnectOptions, MongoPersistence } from "../src/adapters/mongodb/persistence.js";
 import { isTransient, type RetryEvent } from "../src/adapters/mongodb/resilience.js";
-import { newId } from "../src/domain/ids.js";
-import { emptyUsage, type SessionEvent, type SessionRecord } from "../src/domain/types.js";
+import { emptyUsage, type SessionEvent } from "../src/domain/types.js";
 import {
   MONGO_START_TIMEOUT_MS,
   type MongoServer,
   randomDbName,
   startMongo,
 } from "./support/mongo.js";
+import { makeSession } from "./support/records.js";
 
 const WRITERS = 100;
 const BATCH = 5;
-
-function makeSession(): SessionRecord {
-  const now = new Date();
-  return {
-    id: newId("ses"),
-    tenantId: "tenant-load",
-    agentProfileId: "prf_load",
-    name: "load",
-    metadata: {},
-    options: { model: "m" },
-    state: "idle",
-    usage: emptyUsage(),
-    lastSequence: 0,
-    queuedMessages: [],
-    createTime: now,
-    updateTime: now,
-    lastActivityTime: now,
-  };
-}
 
 function makeEvent(sessionId: string, sequence: number): SessionEvent {
   return {
@@ -93,7 +74,7 @@ async function load(options: LoadOptions): Promise<RetryEvent[]> {
   try {
     const started = performance.now();
     const sessions = await Promise.all(
-      Array.from({ length: WRITERS }, () => store.createSessionRecord(makeSession())),
+      Array.from({ length: WRITERS }, () => store.createSessionRecord(makeSession("tenant-load"))),
     );
     // Each writer, round after round: a batch of events, maybe a block, then its record.
     await Promise.all(
