@@ -2,6 +2,7 @@ import type { Block, SessionEvent, Turn, Usage } from "../../domain/types.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
 import type { LoadedSession } from "../sessions/loaded-session.js";
 import { applyDelta, BlockWriter, cancelOpen } from "../turns/blocks.js";
+import { completeTurn, releaseTurn } from "../turns/complete-turn.js";
 import { closeConversation, type Transcripts } from "../turns/conversation.js";
 
 /** Events read per page while a turn is read back from the feed. */
@@ -137,24 +138,18 @@ export async function settleClaimedTurn(
       closeConversation(messages, note);
     }
     await deps.transcripts.save(session.id, messages);
-    const done: Turn = {
+    const cut: Turn = {
       ...turn,
       userBlockId: turn.userBlockId || seen.userBlockId,
       ...(seen.usage ? { usage: seen.usage } : {}),
-      outcome: "interrupted",
-      endTime: new Date(),
     };
-    delete done.startSequence;
-    session.emit({ type: "turn_completed", turn: done, reason }, ctx);
-    await session.feed.flush(RECOVERY_FLUSH_TIMEOUT_MS);
+    await completeTurn(session, cut, {
+      outcome: "interrupted",
+      reason,
+      storeTimeoutMs: RECOVERY_FLUSH_TIMEOUT_MS,
+    });
+    return "interrupted";
   }
-  await session.update(
-    (r) => ({
-      currentTurn: undefined,
-      queuedMessages: r.queuedMessages.filter((q) => q.turnId !== turn.id),
-      updateTime: new Date(),
-    }),
-    ctx,
-  );
-  return seen.completed ? "completed" : "interrupted";
+  await releaseTurn(session, turn.id);
+  return "completed";
 }

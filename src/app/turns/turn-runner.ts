@@ -22,6 +22,7 @@ import { createTools } from "../tools/index.js";
 import type { Tool } from "../tools/types.js";
 import { abortNote, runAgentLoop, TurnAborted } from "./agent-loop.js";
 import { BlockWriter, type TurnSink } from "./blocks.js";
+import { completeTurn } from "./complete-turn.js";
 import { addUserMessage, closeConversation } from "./conversation.js";
 import { createTaskTool } from "./subagents.js";
 
@@ -138,20 +139,7 @@ export class TurnRunner implements TurnEngine {
         await userBlocks.saved().catch(failed);
       }
       if (storeFailure) throw storeFailure;
-      const endTime = new Date();
-      const done: Turn = { ...turn, outcome, endTime };
-      delete done.startSequence;
-      session.emit({ type: "turn_completed", turn: done, reason }, ctx);
-      await session.feed.flush(TURN_STORE_TIMEOUT_MS);
-      await session.update(
-        (r) => ({
-          currentTurn: undefined,
-          queuedMessages: r.queuedMessages.filter((q) => q.turnId !== turn.id),
-          lastActivityTime: endTime,
-          updateTime: endTime,
-        }),
-        ctx,
-      );
+      await completeTurn(session, turn, { outcome, reason, storeTimeoutMs: TURN_STORE_TIMEOUT_MS });
     } finally {
       session.current = undefined;
     }
