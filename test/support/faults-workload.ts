@@ -532,14 +532,15 @@ export async function readStored(clients: FaultClients, workload: Workload): Pro
   } catch (err) {
     state.readErrors.push(`ListSessions: ${ConnectError.from(err).message}`);
   }
-  // FerretDB over SQLite answers slowly under a burst of reads (it filters in Go): a read that
-  // gets UNAVAILABLE ("try again later") is tried again, as a client would.
+  // FerretDB over SQLite answers slowly under a burst of reads (it filters in Go, with no index):
+  // a read that gets UNAVAILABLE ("try again later") is tried again, as a client would, for up
+  // to about 15 s.
   const retrying = async <T>(read: () => Promise<T>): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       try {
         return await read();
       } catch (err) {
-        if (attempt >= 4 || ConnectError.from(err).code !== Code.Unavailable) throw err;
+        if (attempt >= 8 || ConnectError.from(err).code !== Code.Unavailable) throw err;
         await sleep(500 * attempt);
       }
     }
@@ -587,7 +588,7 @@ export async function readStored(clients: FaultClients, workload: Workload): Pro
   // A few sessions at a time: each replay ends after a quiet moment.
   const queue = [...workload.tracks.values()];
   await Promise.all(
-    Array.from({ length: 3 }, async () => {
+    Array.from({ length: 2 }, async () => {
       for (let t = queue.shift(); t; t = queue.shift()) await readOne(t);
     }),
   );
