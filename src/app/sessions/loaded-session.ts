@@ -56,6 +56,8 @@ export class LoadedSession {
   private cached: SessionRecord;
   private writes: Promise<unknown> = Promise.resolve();
   private running: RunningTurn | undefined;
+  /** A write failed: it may have reached the store anyway, so the cache may be wrong. */
+  private stale = false;
   /** The turn engine's run over waiting messages, while it runs. */
   draining: Promise<void> | undefined;
   /** Set when the session is being unloaded or deleted: no new turn starts. */
@@ -113,12 +115,21 @@ export class LoadedSession {
     context?: EmitContext,
   ): Promise<void> {
     const write = this.writes.then(async () => {
+      await this.reloadIfStale();
       const updates: SessionUpdate = { ...change(this.cached) };
       const next = { ...this.cached, ...updates } as Record<string, unknown>;
       for (const [key, value] of Object.entries(updates)) if (value === undefined) delete next[key];
+      // Restated on every write, so a write that failed here but reached the store cannot
+      // leave the stored state wrong for long.
       const state = stateOf(next as unknown as SessionRecord);
-      if (state !== this.cached.state) updates.state = next.state = state;
-      await this.store.updateSessionRecord(this.id, updates);
+      updates.state = next.state = state;
+      try {
+        await this.store.updateSessionRecord(this.id, updates);
+      } catch (err) {
+        // It may still have been applied: read the record back before the next write.
+        this.stale = true;
+        throw err;
+      }
       const before = this.cached.state;
       this.cached = next as unknown as SessionRecord;
       if (before !== state) {
@@ -130,6 +141,20 @@ export class LoadedSession {
     });
     this.writes = write.catch(() => {});
     return write;
+  }
+
+  /** Reads the record back after a write that failed, in the order of the writes. */
+  refresh(): Promise<void> {
+    const read = this.writes.then(() => this.reloadIfStale());
+    this.writes = read.catch(() => {});
+    return read;
+  }
+
+  private async reloadIfStale(): Promise<void> {
+    if (!this.stale) return;
+    const stored = await this.store.loadSession(this.id);
+    if (stored) this.cached = { ...stored, lastSequence: this.cached.lastSequence };
+    this.stale = false;
   }
 
   touch(): void {

@@ -66,7 +66,7 @@ export class Messages {
     const now = new Date();
     const message: QueuedMessage = { turnId: newId("trn"), text, attachments, enqueueTime: now };
     const queued = !session.isIdle;
-    await session.update(
+    const accepted = session.update(
       (r) => ({
         queuedMessages: [...r.queuedMessages, message],
         lastActivityTime: now,
@@ -74,6 +74,12 @@ export class Messages {
       }),
       { turnId: message.turnId },
     );
+    // A write that failed may still reach the store: the turn engine reads the record back and
+    // runs what it holds.
+    await accepted.catch((err: unknown) => {
+      this.manager.kick(session);
+      throw err;
+    });
     this.manager.touch(session);
     this.manager.kick(session);
     return { turnId: message.turnId, queued };

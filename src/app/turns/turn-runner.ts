@@ -59,6 +59,8 @@ export class TurnRunner implements TurnEngine {
   }
 
   async drain(session: LoadedSession): Promise<void> {
+    // After a failed record write, the stored record is the truth (it may hold that write).
+    await session.refresh();
     while (!this.o.manager.isClosed && !session.closing) {
       if (session.record.currentTurn) {
         await settleClaimedTurn(
