@@ -15,7 +15,6 @@
 
 import { randomInt } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConnectError } from "@connectrpc/connect";
@@ -33,6 +32,7 @@ import {
   Workload,
 } from "./support/faults-workload.js";
 import {
+  freePort,
   MONGO_START_TIMEOUT_MS,
   type MongoBackend,
   type MongoServer,
@@ -83,18 +83,6 @@ console.log(
     `${killsOf("postgresql")}/${killsOf("sqlite")} server kills (postgresql/sqlite), ${WORKERS} workers, store timeout ${STORE_TIMEOUT_MS} ms, ` +
     `call bound ${CALL_BOUND_MS} ms`,
 );
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => (port ? resolvePort(port) : reject(new Error("no free port"))));
-    });
-  });
-}
 
 /** Each invariant as its own soft expectation, so one run reports every broken one. */
 function expectNone(violations: Map<string, string[]>): void {

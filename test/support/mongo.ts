@@ -500,7 +500,8 @@ async function dropDatabase(uri: string, dbName: string): Promise<void> {
   }
 }
 
-function freePort(): Promise<number> {
+/** A TCP port nobody listens on right now, on loopback. */
+export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once("error", reject);
