@@ -58,6 +58,11 @@ export interface AgentRuntimeOptions {
   syncIntervalMs?: number;
   /** Tenants that get the built-in `demo` profile at start (the open tenant when no keys). */
   demoProfileTenants?: string[];
+  /**
+   * After a store failure stops a session's turns, they are tried again after `min` ms, doubling
+   * up to `max` ms, and at once when the store answers again. Default 500 ms to 5 seconds.
+   */
+  turnRetryMs?: { min: number; max: number };
   /** How often the store is checked for the health service. Default 5 seconds. */
   storeCheckIntervalMs?: number;
   /** How long shutdown waits for a store that does not answer. Default 10 seconds. */
@@ -165,6 +170,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
       : undefined,
     ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
     ...(options.syncIntervalMs ? { syncIntervalMs: options.syncIntervalMs } : {}),
+    ...(options.turnRetryMs ? { turnRetryMs: options.turnRetryMs } : {}),
   });
   const profiles = new Profiles(store);
   const sessions = new Sessions(store, profiles, sessionManager);
@@ -196,8 +202,12 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
   const checkStore = async () => {
     try {
       await (store.ping ? store.ping() : store.loadSession("ses_00000000000000000000000000"));
-      if (!health.isOk("store")) logger.info("the store answers again");
+      const back = !health.isOk("store");
       health.set("store", true);
+      if (back) {
+        logger.info("the store answers again");
+        sessionManager.retryNow();
+      }
       if (demoPending.length > 0) await ensureDemoProfiles();
     } catch (err) {
       if (health.isOk("store"))

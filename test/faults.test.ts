@@ -30,6 +30,7 @@ import {
   sleep,
   Target,
   Workload,
+  waitIdle,
 } from "./support/faults-workload.js";
 import {
   freePort,
@@ -340,8 +341,9 @@ describe.each(BACKENDS)("faults, FerretDB over %s", (backend) => {
       await this.workload.stop();
       const t1 = Date.now();
       const open = await this.workload.settle(SETTLE_MS);
-      const t2 = Date.now();
       const clients = faultClients((await this.ready()).url);
+      await waitIdle(clients, this.workload, Math.max(SETTLE_MS - (Date.now() - t1), 1_000));
+      const t2 = Date.now();
       const stored = await readStored(clients, this.workload);
       const t3 = Date.now();
       await this.workload.close();

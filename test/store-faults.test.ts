@@ -4,7 +4,7 @@
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
-import { TurnOutcome } from "#gen/session_pb.js";
+import { SessionState, TurnOutcome } from "#gen/session_pb.js";
 import { MemoryPersistence } from "../src/adapters/memory/persistence.js";
 import { AppError } from "../src/domain/errors.js";
 import type { PersistenceAdapter } from "../src/ports/persistence.js";
@@ -15,10 +15,13 @@ import { textResponse } from "./support/fake-anthropic.js";
 function faultyStore(): {
   store: PersistenceAdapter;
   failing: Set<string>;
+  /** Fails the calls it says yes to, too. */
+  failWhen: { test?: ((name: string, args: unknown[]) => boolean) | undefined };
   calls: Map<string, number>;
 } {
   const inner = new MemoryPersistence();
   const failing = new Set<string>();
+  const failWhen: { test?: ((name: string, args: unknown[]) => boolean) | undefined } = {};
   const calls = new Map<string, number>();
   const store = new Proxy(inner, {
     get(target, name, receiver) {
@@ -26,7 +29,7 @@ function faultyStore(): {
       if (typeof value !== "function" || typeof name !== "string") return value;
       return (...args: unknown[]) => {
         calls.set(name, (calls.get(name) ?? 0) + 1);
-        if (failing.has(name)) {
+        if (failing.has(name) || failWhen.test?.(name, args)) {
           return Promise.reject(
             new AppError("unavailable", "STORE_UNAVAILABLE", `injected: ${name} fails`),
           );
@@ -35,7 +38,7 @@ function faultyStore(): {
       };
     },
   });
-  return { store, failing, calls };
+  return { store, failing, failWhen, calls };
 }
 
 let h: AgentHarness | undefined;
@@ -115,4 +118,47 @@ describe("the session core under store faults", () => {
     expect(outcomes(events)[0]!.outcome).toBe(TurnOutcome.COMPLETED);
     expect(f.calls.get("appendEvents")).toBeGreaterThan(1);
   });
+
+  it("lets a completed turn go as soon as the store answers again, whatever the backoff", async () => {
+    const f = faultyStore();
+    // A backoff far longer than the test: only the store's return can end the wait.
+    h = await agentHarness({
+      persistence: f.store,
+      storeCheckIntervalMs: 20,
+      turnRetryMs: { min: 600_000, max: 600_000 },
+    });
+    const sessionId = await h.newSession();
+    let releases = 0;
+    // The outage starts between turn_completed (stored) and the record letting the turn go.
+    f.failWhen.test = (name, args) => {
+      const change = args[1] as Record<string, unknown> | undefined;
+      const release =
+        name === "updateSessionRecord" &&
+        change !== undefined &&
+        "currentTurn" in change &&
+        change.currentTurn === undefined;
+      if (release) releases++;
+      return release || (releases > 0 && name === "ping");
+    };
+    h.fake.enqueue(textResponse("done"));
+    const sent = await h.client.sessions.sendMessage({ sessionId, text: "go" });
+    const events = await readEvents(h.client, sessionId, turnsCompleted(1));
+    expect(outcomes(events)[0]).toMatchObject({ id: sent.turnId, outcome: TurnOutcome.COMPLETED });
+    await until(() => releases > 0 && !h!.runtime.health.isOk("store"));
+    const during = await h.client.sessions.getSession({ sessionId });
+    expect(during.session?.state).toBe(SessionState.RUNNING);
+    f.failWhen.test = undefined;
+    await until(async () => {
+      const got = await h!.client.sessions.getSession({ sessionId });
+      return got.session?.state === SessionState.IDLE;
+    });
+    const stored = await f.store.loadSession(sessionId);
+    expect(stored).toMatchObject({ state: "idle", queuedMessages: [] });
+    expect(stored?.currentTurn).toBeUndefined();
+  });
 });
+
+/** Polls `check` until it holds (the test's own timeout bounds it). */
+async function until(check: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 20));
+}

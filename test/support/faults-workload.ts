@@ -513,6 +513,33 @@ async function replay(
   return events;
 }
 
+/**
+ * Waits until every tracked session is idle: a turn's record lets it go (step 5) after its
+ * turn_completed, and after a store failure that write is tried again, so idle comes a little
+ * later than the last event. Returns the sessions still not idle at the deadline.
+ */
+export async function waitIdle(
+  clients: FaultClients,
+  workload: Workload,
+  timeoutMs: number,
+): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  let busy = [...workload.tracks.keys()];
+  while (busy.length > 0 && Date.now() < deadline) {
+    const states = await Promise.all(
+      busy.map((sessionId) =>
+        clients.sessions.getSession({ sessionId }, { timeoutMs: 5_000 }).then(
+          (s) => s.session?.state,
+          () => undefined,
+        ),
+      ),
+    );
+    busy = busy.filter((_, i) => states[i] !== SessionState.IDLE);
+    if (busy.length > 0) await sleep(250);
+  }
+  return busy;
+}
+
 export async function readStored(clients: FaultClients, workload: Workload): Promise<StoredState> {
   const state: StoredState = { feeds: new Map(), listed: [], files: new Map(), readErrors: [] };
   // A server that cannot answer would make this read for minutes: stop after a few errors.

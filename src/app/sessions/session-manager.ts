@@ -10,8 +10,7 @@ import { LoadedSession, NOT_LOADED, type SessionRuntime } from "./loaded-session
 export const DEFAULT_IDLE_TIMEOUT_MS = 15 * 60 * 1000;
 export const DEFAULT_SYNC_INTERVAL_MS = 30 * 1000;
 /** A turn engine run that failed is tried again after this long, doubling up to the max. */
-const KICK_RETRY_MIN_MS = 500;
-const KICK_RETRY_MAX_MS = 30_000;
+export const DEFAULT_TURN_RETRY_MS = { min: 500, max: 5_000 };
 /** How long saving files waits for their events to be stored. */
 export const FILE_EVENTS_TIMEOUT_MS = 10_000;
 
@@ -28,6 +27,8 @@ export interface SessionManagerOptions {
   sandboxes?: SandboxProviders | undefined;
   idleTimeoutMs?: number;
   syncIntervalMs?: number;
+  /** Backoff of a turn engine run that failed (the store is down). */
+  turnRetryMs?: { min: number; max: number };
 }
 
 /**
@@ -48,6 +49,8 @@ export class SessionManager {
   private readonly loading = new Map<string, Promise<LoadedSession>>();
   private readonly idleTimers = new Map<string, NodeJS.Timeout>();
   private readonly retryDelays = new Map<string, number>();
+  /** Sessions whose turn engine waits to be tried again, and the timer that will. */
+  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
   /** Sessions recovery has not finished with: their calls wait for it. */
   private readonly recovering = new Map<string, Promise<void>>();
   /** Until recovery knows which sessions it recovers, every call waits. */
@@ -171,10 +174,9 @@ export class SessionManager {
           this.retryDelays.delete(session.id);
         },
         (err: unknown) => {
-          const delay = Math.min(
-            (this.retryDelays.get(session.id) ?? KICK_RETRY_MIN_MS / 2) * 2,
-            KICK_RETRY_MAX_MS,
-          );
+          const { min, max } = this.o.turnRetryMs ?? DEFAULT_TURN_RETRY_MS;
+          const last = this.retryDelays.get(session.id);
+          const delay = last === undefined ? min : Math.min(last * 2, max);
           this.retryDelays.set(session.id, delay);
           const level =
             (err as { reason?: unknown }).reason === "STORE_UNAVAILABLE" ? "warn" : "error";
@@ -184,15 +186,32 @@ export class SessionManager {
             err,
           });
           const retry = setTimeout(() => {
+            this.retryTimers.delete(session.id);
             if (this.loaded.get(session.id) === session) this.kick(session);
           }, delay);
           retry.unref();
+          this.retryTimers.set(session.id, retry);
         },
       )
       .finally(() => {
         session.draining = undefined;
         this.touch(session);
       });
+  }
+
+  /**
+   * Tries every waiting turn engine again now, with its backoff reset: the store answers again,
+   * and a session should not wait out a backoff grown during the outage.
+   */
+  retryNow(): void {
+    const waiting = [...this.retryTimers.keys()];
+    for (const sessionId of waiting) {
+      clearTimeout(this.retryTimers.get(sessionId));
+      this.retryTimers.delete(sessionId);
+      this.retryDelays.delete(sessionId);
+      const session = this.loaded.get(sessionId);
+      if (session) this.kick(session);
+    }
   }
 
   /** Notes activity: the idle timer starts again. */
@@ -226,6 +245,8 @@ export class SessionManager {
     this.loaded.delete(sessionId);
     this.transcripts.forget(sessionId);
     this.retryDelays.delete(sessionId);
+    clearTimeout(this.retryTimers.get(sessionId));
+    this.retryTimers.delete(sessionId);
   }
 
   /**
