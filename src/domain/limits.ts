@@ -48,6 +48,22 @@ export const LIMITS = {
   maxRequestBytes: 64 * 1024 * 1024,
   /** Events a StreamEvents reader may fall behind before its stream ends (RESOURCE_EXHAUSTED). */
   maxSubscriberLagEvents: 10_000,
+  /** Instructions file content, a skill's SKILL.md body, a command's prompt: characters. */
+  maxInstructionsLength: 100_000,
+  maxSkills: 32,
+  maxCommands: 64,
+  maxMcpServers: 16,
+  /** Headers, arguments or environment entries of one MCP server. */
+  maxMcpEntries: 64,
+  /** npm or pip specs of a profile or a skill. */
+  maxDependencies: 64,
+  maxDependencySpecLength: 256,
+  /** Names of skills, commands, MCP servers, instructions files. */
+  maxItemNameLength: 64,
+  maxSecretNameLength: 128,
+  /** One secret's value, in UTF-8 bytes. */
+  maxSecretValueBytes: 64 * 1024,
+  maxSecretsPerTenant: 1_000,
   defaultPageSize: 50,
   maxPageSize: 500,
   defaultBlockPageSize: 100,
@@ -63,4 +79,19 @@ export const DEFAULTS = {
 } as const;
 
 /** Tools a profile may name. */
-export const KNOWN_TOOLS = ["Read", "Write", "Edit", "Bash", "Glob", "Grep", "Task"] as const;
+export const KNOWN_TOOLS = [
+  "Read",
+  "Write",
+  "Edit",
+  "Bash",
+  "Glob",
+  "Grep",
+  "Task",
+  "TodoWrite",
+  "Skill",
+  "WebSearch",
+  "WebFetch",
+] as const;
+
+/** The instructions file when a profile names none. */
+export const DEFAULT_INSTRUCTIONS_FILE = "CLAUDE.md";

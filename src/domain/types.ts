@@ -1,6 +1,17 @@
 // What a profile, session, turn, block and event are. No imports of generated code or transports:
 // the proto <-> domain mapping lives in src/transport.
 
+import type {
+  Command,
+  ContextSettings,
+  Dependencies,
+  InstructionsSettings,
+  McpServer,
+  Skill,
+} from "./profile-extras.js";
+
+export * from "./profile-extras.js";
+
 export type ModelProviderKind = "anthropic" | "demo";
 export type SandboxProviderKind = "default" | "local" | "modal";
 
@@ -13,6 +24,8 @@ export interface SandboxSettings {
   cpu: number;
   memoryMib: number;
   providerOptions: Record<string, string>;
+  /** Environment variables whose value is a tenant secret: variable -> secret name. */
+  secretEnv?: Record<string, string>;
 }
 
 export interface SubagentDefinition {
@@ -49,10 +62,41 @@ export interface AgentProfile {
   sandbox: SandboxSettings;
   thinking: ThinkingSettings;
   maxOutputTokens: number;
+  // Absent on profiles stored before they existed: read through `profileExtras`.
+  instructions?: InstructionsSettings;
+  skills?: Skill[];
+  commands?: Command[];
+  mcpServers?: McpServer[];
+  dependencies?: Dependencies;
+  context?: ContextSettings;
   createTime: Date;
   updateTime: Date;
   /** The create request's request_id, for idempotent retries. */
   requestId?: string;
+}
+
+/** A tenant's named secret. Its value never leaves the server but to a sandbox or MCP server. */
+export interface Secret {
+  tenantId: string;
+  name: string;
+  value: string;
+  createTime: Date;
+  updateTime: Date;
+}
+
+export type TodoStatus = "pending" | "in_progress" | "completed";
+
+/** One item of the agent's to-do list (Claude Code's TodoWrite). */
+export interface TodoItem {
+  content: string;
+  status: TodoStatus;
+  activeForm: string;
+}
+
+export interface Citation {
+  url: string;
+  title: string;
+  citedText: string;
 }
 
 export type SessionState = "idle" | "running";
@@ -66,6 +110,9 @@ export interface Usage {
   cacheCreationInputTokens: number;
   /** Cost in whole micro-dollars (USD / 1,000,000): integers, so sums stay exact. */
   costMicroUsd: number;
+  /** Server tool calls run by the model provider (absent: none; older records). */
+  webSearchRequests?: number;
+  webFetchRequests?: number;
 }
 
 export interface Turn {
@@ -131,6 +178,8 @@ export interface SessionRecord {
    * recovery compares the stored files with the feed and writes the missing events.
    */
   fileEventsPending?: true;
+  /** The agent's to-do list as its last TodoWrite left it. */
+  todos?: TodoItem[];
   /** The sandbox last used, so it can be found again after a restart. */
   sandbox?: { provider: string; sandboxId: string };
   createTime: Date;
@@ -143,10 +192,25 @@ export type ToolStatus = "pending" | "running" | "succeeded" | "failed" | "cance
 export type SubagentStatus = "running" | "completed" | "failed" | "cancelled";
 
 export type BlockContent =
-  | { type: "user_message"; text: string; attachments: Attachment[] }
-  | { type: "assistant_text"; text: string }
+  | {
+      type: "user_message";
+      /** What the user typed. */
+      text: string;
+      attachments: Attachment[];
+      /** A slash command the text ran, its arguments, and what the model got. */
+      command?: { name: string; arguments: string; expandedText: string };
+    }
+  | { type: "assistant_text"; text: string; citations?: Citation[] }
   | { type: "thinking"; thinking: string; signature: string }
-  | { type: "tool_use"; toolUseId: string; toolName: string; inputJson: string; status: ToolStatus }
+  | {
+      type: "tool_use";
+      toolUseId: string;
+      toolName: string;
+      inputJson: string;
+      status: ToolStatus;
+      /** Run by the model provider (WebSearch, WebFetch). */
+      serverTool?: boolean;
+    }
   | { type: "tool_result"; toolUseId: string; output: string; isError: boolean; durationMs: number }
   | {
       type: "subagent";
@@ -158,7 +222,29 @@ export type BlockContent =
       toolUseId: string;
     }
   | { type: "system"; text: string }
-  | { type: "error"; reason: string; message: string };
+  | { type: "error"; reason: string; message: string }
+  | { type: "todo_list"; items: TodoItem[]; toolUseId: string }
+  | {
+      type: "compaction";
+      summary: string;
+      tokensBefore: number;
+      messagesCompacted: number;
+      method: "server" | "runtime";
+    }
+  | {
+      type: "web_search_result";
+      toolUseId: string;
+      results: { url: string; title: string; pageAge: string }[];
+      errorCode: string;
+    }
+  | {
+      type: "web_fetch_result";
+      toolUseId: string;
+      url: string;
+      title: string;
+      content: string;
+      errorCode: string;
+    };
 
 export interface Block {
   id: string;
@@ -204,7 +290,17 @@ export type EventPayload =
   | { type: "subagent_completed"; subagentId: string; status: SubagentStatus; result: string }
   | { type: "turn_started"; turn: Turn }
   | { type: "turn_completed"; turn: Turn; reason: string }
-  | { type: "error"; reason: string; message: string; retryable: boolean };
+  | { type: "error"; reason: string; message: string; retryable: boolean }
+  | { type: "todos_updated"; items: TodoItem[] }
+  | {
+      type: "mcp_server_status";
+      name: string;
+      state: "connected" | "failed";
+      message: string;
+      tools: string[];
+    }
+  | { type: "context_compacted"; blockId: string; tokensBefore: number; messagesCompacted: number }
+  | { type: "context_edited"; clearedToolResults: number; clearedInputTokens: number };
 
 export interface SessionEvent {
   sessionId: string;
@@ -232,5 +328,11 @@ export function addUsage(a: Usage, b: Usage): Usage {
     cacheReadInputTokens: a.cacheReadInputTokens + b.cacheReadInputTokens,
     cacheCreationInputTokens: a.cacheCreationInputTokens + b.cacheCreationInputTokens,
     costMicroUsd: a.costMicroUsd + b.costMicroUsd,
+    ...((a.webSearchRequests ?? 0) + (b.webSearchRequests ?? 0) > 0
+      ? { webSearchRequests: (a.webSearchRequests ?? 0) + (b.webSearchRequests ?? 0) }
+      : {}),
+    ...((a.webFetchRequests ?? 0) + (b.webFetchRequests ?? 0) > 0
+      ? { webFetchRequests: (a.webFetchRequests ?? 0) + (b.webFetchRequests ?? 0) }
+      : {}),
   };
 }

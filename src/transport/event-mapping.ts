@@ -3,7 +3,11 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { BlockSchema, type Block as PbBlock } from "#gen/block_pb.js";
-import { type SessionEvent as PbSessionEvent, SessionEventSchema } from "#gen/event_pb.js";
+import {
+  McpServerState,
+  type SessionEvent as PbSessionEvent,
+  SessionEventSchema,
+} from "#gen/event_pb.js";
 import type { Block, BlockContent, SessionEvent } from "../domain/types.js";
 import {
   fileInfoToProto,
@@ -15,6 +19,7 @@ import {
   turnToProto,
   usageToProto,
 } from "./mapping.js";
+import { todosToProto } from "./profile-extras-mapping.js";
 
 type BlockInit = MessageInitShape<typeof BlockSchema>;
 type EventInit = MessageInitShape<typeof SessionEventSchema>;
@@ -22,9 +27,22 @@ type EventInit = MessageInitShape<typeof SessionEventSchema>;
 function blockContentToProto(c: BlockContent): NonNullable<BlockInit["content"]> {
   switch (c.type) {
     case "user_message":
-      return { case: "userMessage", value: { text: c.text, attachments: c.attachments } };
+      return {
+        case: "userMessage",
+        value: {
+          text: c.text,
+          attachments: c.attachments,
+          ...(c.command
+            ? {
+                command: c.command.name,
+                commandArguments: c.command.arguments,
+                expandedText: c.command.expandedText,
+              }
+            : {}),
+        },
+      };
     case "assistant_text":
-      return { case: "assistantText", value: { text: c.text } };
+      return { case: "assistantText", value: { text: c.text, citations: c.citations ?? [] } };
     case "thinking":
       return { case: "thinking", value: { thinking: c.thinking, signature: c.signature } };
     case "tool_use":
@@ -36,6 +54,7 @@ function blockContentToProto(c: BlockContent): NonNullable<BlockInit["content"]>
           toolName: c.toolName,
           inputJson: c.inputJson,
           status: toolStatuses.encode(c.status),
+          serverTool: c.serverTool ?? false,
         },
       };
     case "tool_result":
@@ -66,6 +85,37 @@ function blockContentToProto(c: BlockContent): NonNullable<BlockInit["content"]>
       return { case: "system", value: { text: c.text } };
     case "error":
       return { case: "error", value: { reason: c.reason, message: c.message } };
+    case "todo_list":
+      return {
+        case: "todoList",
+        value: { items: todosToProto(c.items), toolUseId: c.toolUseId },
+      };
+    case "compaction":
+      return {
+        case: "compaction",
+        value: {
+          summary: c.summary,
+          tokensBefore: BigInt(c.tokensBefore),
+          messagesCompacted: c.messagesCompacted,
+          method: c.method,
+        },
+      };
+    case "web_search_result":
+      return {
+        case: "webSearchResult",
+        value: { toolUseId: c.toolUseId, results: c.results, errorCode: c.errorCode },
+      };
+    case "web_fetch_result":
+      return {
+        case: "webFetchResult",
+        value: {
+          toolUseId: c.toolUseId,
+          url: c.url,
+          title: c.title,
+          content: c.content,
+          errorCode: c.errorCode,
+        },
+      };
   }
 }
 
@@ -179,6 +229,39 @@ export function eventToProto(e: SessionEvent): PbSessionEvent {
           reason: p.reason,
           message: p.message,
           retryable: p.retryable,
+        },
+      };
+      break;
+    case "todos_updated":
+      payload = { case: "todosUpdated", value: { items: todosToProto(p.items) } };
+      break;
+    case "mcp_server_status":
+      payload = {
+        case: "mcpServerStatus",
+        value: {
+          name: p.name,
+          state: p.state === "connected" ? McpServerState.CONNECTED : McpServerState.FAILED,
+          message: p.message,
+          tools: p.tools,
+        },
+      };
+      break;
+    case "context_compacted":
+      payload = {
+        case: "contextCompacted",
+        value: {
+          blockId: p.blockId,
+          tokensBefore: BigInt(p.tokensBefore),
+          messagesCompacted: p.messagesCompacted,
+        },
+      };
+      break;
+    case "context_edited":
+      payload = {
+        case: "contextEdited",
+        value: {
+          clearedToolResults: p.clearedToolResults,
+          clearedInputTokens: BigInt(p.clearedInputTokens),
         },
       };
       break;

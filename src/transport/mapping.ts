@@ -39,6 +39,11 @@ import type {
   TurnOutcome,
   Usage,
 } from "../domain/types.js";
+import {
+  profileExtrasFromProto,
+  profileExtrasToProto,
+  todosToProto,
+} from "./profile-extras-mapping.js";
 
 /** A two-way enum table; decoding an unknown number is InvalidArgument naming the field. */
 function enumMap<P extends number, D extends string>(pairs: Array<[P, D]>, unspecified?: D) {
@@ -128,9 +133,11 @@ export function profileToProto(p: AgentProfile): PbAgentProfile {
       cpu: p.sandbox.cpu,
       memoryMib: p.sandbox.memoryMib,
       providerOptions: p.sandbox.providerOptions,
+      secretEnv: p.sandbox.secretEnv ?? {},
     },
     thinking: p.thinking,
     maxOutputTokens: p.maxOutputTokens,
+    ...profileExtrasToProto(p),
     createTime: ts(p.createTime),
     updateTime: ts(p.updateTime),
   });
@@ -162,12 +169,14 @@ export function profileFromProto(p: PbAgentProfile | undefined, prefix = "profil
       cpu: p.sandbox?.cpu ?? 0,
       memoryMib: p.sandbox?.memoryMib ?? 0,
       providerOptions: { ...p.sandbox?.providerOptions },
+      secretEnv: { ...p.sandbox?.secretEnv },
     },
     thinking: {
       enabled: p.thinking?.enabled ?? false,
       budgetTokens: p.thinking?.budgetTokens ?? 0,
     },
     maxOutputTokens: p.maxOutputTokens,
+    ...profileExtrasFromProto(p, prefix),
   };
 }
 
@@ -185,6 +194,8 @@ export function usageToProto(u: Usage): PbUsage {
     cacheCreationInputTokens: BigInt(u.cacheCreationInputTokens),
     costUsd: u.costMicroUsd / 1_000_000,
     costMicroUsd: BigInt(u.costMicroUsd),
+    webSearchRequests: BigInt(u.webSearchRequests ?? 0),
+    webFetchRequests: BigInt(u.webFetchRequests ?? 0),
   });
 }
 
@@ -223,6 +234,7 @@ export function sessionToProto({ record: s, runtime }: SessionView): PbSession {
     createTime: ts(s.createTime),
     updateTime: ts(s.updateTime),
     lastActivityTime: ts(s.lastActivityTime),
+    todos: todosToProto(s.todos ?? []),
   });
 }
 

@@ -1,8 +1,9 @@
 import { invalidField } from "../../domain/errors.js";
 import { DEFAULTS, KNOWN_TOOLS, LIMITS } from "../../domain/limits.js";
 import { normalizeWorkspacePath } from "../../domain/paths.js";
-import type { AgentProfile, FileContent } from "../../domain/types.js";
+import { type AgentProfile, type FileContent, profileExtras } from "../../domain/types.js";
 import { checkLength, checkMetadata } from "../shared/validate.js";
+import { checkProfileExtras, ENV_NAME } from "./check-profile-extras.js";
 
 /** What a caller sets on a profile: everything but id, tenant and timestamps. */
 export type ProfileInput = Omit<
@@ -12,7 +13,6 @@ export type ProfileInput = Omit<
 
 const MODEL_ID = /^[A-Za-z0-9._:@/-]*$/;
 const SUBAGENT_NAME = /^[A-Za-z0-9_-]+$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function checkModel(field: string, model: string): void {
   checkLength(field, model, LIMITS.maxModelIdLength);
@@ -153,5 +153,12 @@ export function checkProfile(input: ProfileInput, prefix = "profile"): ProfileIn
       throw invalidField(f("thinking.budget_tokens"), "must be less than max_output_tokens");
     }
   }
-  return { ...input, defaultFiles };
+  const used = defaultFiles.reduce((n, file) => n + file.content.byteLength, 0);
+  const extras = checkProfileExtras(
+    profileExtras(input as AgentProfile),
+    input.sandbox,
+    prefix,
+    LIMITS.maxProfileFilesBytes - used,
+  );
+  return { ...input, ...extras, defaultFiles };
 }

@@ -1,7 +1,7 @@
 import { AppError, notFound } from "../../domain/errors.js";
 import { newId } from "../../domain/ids.js";
 import { LIMITS } from "../../domain/limits.js";
-import type { AgentProfile } from "../../domain/types.js";
+import { type AgentProfile, profileExtras } from "../../domain/types.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
 import { applyMask, type MaskFields } from "../shared/field-mask.js";
 import { checkRequestId, decodePageToken, encodePageToken, pageSize } from "../shared/validate.js";
@@ -32,6 +32,21 @@ export const PROFILE_FIELDS: MaskFields = {
   "thinking.enabled": ["thinking", "enabled"],
   "thinking.budget_tokens": ["thinking", "budgetTokens"],
   max_output_tokens: ["maxOutputTokens"],
+  "sandbox.secret_env": ["sandbox", "secretEnv"],
+  instructions: ["instructions"],
+  "instructions.file_name": ["instructions", "fileName"],
+  "instructions.content": ["instructions", "content"],
+  skills: ["skills"],
+  commands: ["commands"],
+  mcp_servers: ["mcpServers"],
+  dependencies: ["dependencies"],
+  "dependencies.npm": ["dependencies", "npm"],
+  "dependencies.pip": ["dependencies", "pip"],
+  context: ["context"],
+  "context.compaction_threshold_tokens": ["context", "compactionThresholdTokens"],
+  "context.compaction_disabled": ["context", "compactionDisabled"],
+  "context.clear_tool_results_threshold_tokens": ["context", "clearToolResultsThresholdTokens"],
+  "context.clear_tool_results_keep": ["context", "clearToolResultsKeep"],
 };
 
 const isString = (p: unknown): p is string => typeof p === "string";
@@ -88,7 +103,14 @@ export class Profiles {
   ): Promise<AgentProfile> {
     const current = await this.get(tenantId, id, "profile.id");
     if (mask.length === 0) return current;
-    const merged = checkProfile(applyMask(current as ProfileInput, patch, mask, PROFILE_FIELDS));
+    const merged = checkProfile(
+      applyMask(
+        { ...current, ...profileExtras(current) } as ProfileInput,
+        patch,
+        mask,
+        PROFILE_FIELDS,
+      ),
+    );
     const updated: AgentProfile = {
       ...current,
       ...merged,

@@ -139,6 +139,59 @@ func (SubagentStatus) EnumDescriptor() ([]byte, []int) {
 	return file_agentruntime_v1_block_proto_rawDescGZIP(), []int{1}
 }
 
+// The state of a to-do item.
+type TodoStatus int32
+
+const (
+	TodoStatus_TODO_STATUS_UNSPECIFIED TodoStatus = 0
+	TodoStatus_TODO_STATUS_PENDING     TodoStatus = 1
+	TodoStatus_TODO_STATUS_IN_PROGRESS TodoStatus = 2
+	TodoStatus_TODO_STATUS_COMPLETED   TodoStatus = 3
+)
+
+// Enum value maps for TodoStatus.
+var (
+	TodoStatus_name = map[int32]string{
+		0: "TODO_STATUS_UNSPECIFIED",
+		1: "TODO_STATUS_PENDING",
+		2: "TODO_STATUS_IN_PROGRESS",
+		3: "TODO_STATUS_COMPLETED",
+	}
+	TodoStatus_value = map[string]int32{
+		"TODO_STATUS_UNSPECIFIED": 0,
+		"TODO_STATUS_PENDING":     1,
+		"TODO_STATUS_IN_PROGRESS": 2,
+		"TODO_STATUS_COMPLETED":   3,
+	}
+)
+
+func (x TodoStatus) Enum() *TodoStatus {
+	p := new(TodoStatus)
+	*p = x
+	return p
+}
+
+func (x TodoStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TodoStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_agentruntime_v1_block_proto_enumTypes[2].Descriptor()
+}
+
+func (TodoStatus) Type() protoreflect.EnumType {
+	return &file_agentruntime_v1_block_proto_enumTypes[2]
+}
+
+func (x TodoStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TodoStatus.Descriptor instead.
+func (TodoStatus) EnumDescriptor() ([]byte, []int) {
+	return file_agentruntime_v1_block_proto_rawDescGZIP(), []int{2}
+}
+
 // One piece of the conversation. A block's id is the same live, on replay and after a restart.
 type Block struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -159,6 +212,10 @@ type Block struct {
 	//	*Block_Subagent
 	//	*Block_System
 	//	*Block_Error
+	//	*Block_TodoList
+	//	*Block_Compaction
+	//	*Block_WebSearchResult
+	//	*Block_WebFetchResult
 	Content       isBlock_Content `protobuf_oneof:"content"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -301,6 +358,42 @@ func (x *Block) GetError() *ErrorBlock {
 	return nil
 }
 
+func (x *Block) GetTodoList() *TodoListBlock {
+	if x != nil {
+		if x, ok := x.Content.(*Block_TodoList); ok {
+			return x.TodoList
+		}
+	}
+	return nil
+}
+
+func (x *Block) GetCompaction() *CompactionBlock {
+	if x != nil {
+		if x, ok := x.Content.(*Block_Compaction); ok {
+			return x.Compaction
+		}
+	}
+	return nil
+}
+
+func (x *Block) GetWebSearchResult() *WebSearchResultBlock {
+	if x != nil {
+		if x, ok := x.Content.(*Block_WebSearchResult); ok {
+			return x.WebSearchResult
+		}
+	}
+	return nil
+}
+
+func (x *Block) GetWebFetchResult() *WebFetchResultBlock {
+	if x != nil {
+		if x, ok := x.Content.(*Block_WebFetchResult); ok {
+			return x.WebFetchResult
+		}
+	}
+	return nil
+}
+
 type isBlock_Content interface {
 	isBlock_Content()
 }
@@ -337,6 +430,22 @@ type Block_Error struct {
 	Error *ErrorBlock `protobuf:"bytes,17,opt,name=error,proto3,oneof"`
 }
 
+type Block_TodoList struct {
+	TodoList *TodoListBlock `protobuf:"bytes,18,opt,name=todo_list,json=todoList,proto3,oneof"`
+}
+
+type Block_Compaction struct {
+	Compaction *CompactionBlock `protobuf:"bytes,19,opt,name=compaction,proto3,oneof"`
+}
+
+type Block_WebSearchResult struct {
+	WebSearchResult *WebSearchResultBlock `protobuf:"bytes,20,opt,name=web_search_result,json=webSearchResult,proto3,oneof"`
+}
+
+type Block_WebFetchResult struct {
+	WebFetchResult *WebFetchResultBlock `protobuf:"bytes,21,opt,name=web_fetch_result,json=webFetchResult,proto3,oneof"`
+}
+
 func (*Block_UserMessage) isBlock_Content() {}
 
 func (*Block_AssistantText) isBlock_Content() {}
@@ -353,11 +462,26 @@ func (*Block_System) isBlock_Content() {}
 
 func (*Block_Error) isBlock_Content() {}
 
+func (*Block_TodoList) isBlock_Content() {}
+
+func (*Block_Compaction) isBlock_Content() {}
+
+func (*Block_WebSearchResult) isBlock_Content() {}
+
+func (*Block_WebFetchResult) isBlock_Content() {}
+
 // What the user sent.
 type UserMessageBlock struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Text          string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
-	Attachments   []*Attachment          `protobuf:"bytes,2,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What the user typed.
+	Text        string        `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	Attachments []*Attachment `protobuf:"bytes,2,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// Set when the text ran a slash command: its name, without `/`.
+	Command string `protobuf:"bytes,3,opt,name=command,proto3" json:"command,omitempty"`
+	// The command's arguments: the text after its name.
+	CommandArguments string `protobuf:"bytes,4,opt,name=command_arguments,json=commandArguments,proto3" json:"command_arguments,omitempty"`
+	// What the model got when it is not `text`: the command's prompt with its arguments.
+	ExpandedText  string `protobuf:"bytes,5,opt,name=expanded_text,json=expandedText,proto3" json:"expanded_text,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -404,6 +528,27 @@ func (x *UserMessageBlock) GetAttachments() []*Attachment {
 		return x.Attachments
 	}
 	return nil
+}
+
+func (x *UserMessageBlock) GetCommand() string {
+	if x != nil {
+		return x.Command
+	}
+	return ""
+}
+
+func (x *UserMessageBlock) GetCommandArguments() string {
+	if x != nil {
+		return x.CommandArguments
+	}
+	return ""
+}
+
+func (x *UserMessageBlock) GetExpandedText() string {
+	if x != nil {
+		return x.ExpandedText
+	}
+	return ""
 }
 
 // A file sent with a message, given to the model (images, PDFs, text).
@@ -472,8 +617,10 @@ func (x *Attachment) GetData() []byte {
 
 // Text the model wrote.
 type AssistantTextBlock struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Text          string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Text  string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	// Sources the text cites (web search and web fetch results).
+	Citations     []*Citation `protobuf:"bytes,2,rep,name=citations,proto3" json:"citations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -515,6 +662,75 @@ func (x *AssistantTextBlock) GetText() string {
 	return ""
 }
 
+func (x *AssistantTextBlock) GetCitations() []*Citation {
+	if x != nil {
+		return x.Citations
+	}
+	return nil
+}
+
+// A source cited by the model.
+type Citation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Url   string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	Title string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// The passage cited, as the model quoted it.
+	CitedText     string `protobuf:"bytes,3,opt,name=cited_text,json=citedText,proto3" json:"cited_text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Citation) Reset() {
+	*x = Citation{}
+	mi := &file_agentruntime_v1_block_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Citation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Citation) ProtoMessage() {}
+
+func (x *Citation) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_block_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Citation.ProtoReflect.Descriptor instead.
+func (*Citation) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_block_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Citation) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *Citation) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *Citation) GetCitedText() string {
+	if x != nil {
+		return x.CitedText
+	}
+	return ""
+}
+
 // The model's extended thinking.
 type ThinkingBlock struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -527,7 +743,7 @@ type ThinkingBlock struct {
 
 func (x *ThinkingBlock) Reset() {
 	*x = ThinkingBlock{}
-	mi := &file_agentruntime_v1_block_proto_msgTypes[4]
+	mi := &file_agentruntime_v1_block_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -539,7 +755,7 @@ func (x *ThinkingBlock) String() string {
 func (*ThinkingBlock) ProtoMessage() {}
 
 func (x *ThinkingBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_block_proto_msgTypes[4]
+	mi := &file_agentruntime_v1_block_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -552,7 +768,7 @@ func (x *ThinkingBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ThinkingBlock.ProtoReflect.Descriptor instead.
 func (*ThinkingBlock) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_block_proto_rawDescGZIP(), []int{4}
+	return file_agentruntime_v1_block_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ThinkingBlock) GetThinking() string {
@@ -576,15 +792,18 @@ type ToolUseBlock struct {
 	ToolUseId string `protobuf:"bytes,1,opt,name=tool_use_id,json=toolUseId,proto3" json:"tool_use_id,omitempty"`
 	ToolName  string `protobuf:"bytes,2,opt,name=tool_name,json=toolName,proto3" json:"tool_name,omitempty"`
 	// The input exactly as the model produced it (JSON text).
-	InputJson     string     `protobuf:"bytes,3,opt,name=input_json,json=inputJson,proto3" json:"input_json,omitempty"`
-	Status        ToolStatus `protobuf:"varint,4,opt,name=status,proto3,enum=agentruntime.v1.ToolStatus" json:"status,omitempty"`
+	InputJson string     `protobuf:"bytes,3,opt,name=input_json,json=inputJson,proto3" json:"input_json,omitempty"`
+	Status    ToolStatus `protobuf:"varint,4,opt,name=status,proto3,enum=agentruntime.v1.ToolStatus" json:"status,omitempty"`
+	// Run by the model provider (WebSearch, WebFetch), not by the runtime: its result is a
+	// WebSearchResultBlock or WebFetchResultBlock.
+	ServerTool    bool `protobuf:"varint,5,opt,name=server_tool,json=serverTool,proto3" json:"server_tool,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ToolUseBlock) Reset() {
 	*x = ToolUseBlock{}
-	mi := &file_agentruntime_v1_block_proto_msgTypes[5]
+	mi := &file_agentruntime_v1_block_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -596,7 +815,7 @@ func (x *ToolUseBlock) String() string {
 func (*ToolUseBlock) ProtoMessage() {}
 
 func (x *ToolUseBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_block_proto_msgTypes[5]
+	mi := &file_agentruntime_v1_block_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -609,7 +828,7 @@ func (x *ToolUseBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolUseBlock.ProtoReflect.Descriptor instead.
 func (*ToolUseBlock) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_block_proto_rawDescGZIP(), []int{5}
+	return file_agentruntime_v1_block_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ToolUseBlock) GetToolUseId() string {
@@ -640,6 +859,13 @@ func (x *ToolUseBlock) GetStatus() ToolStatus {
 	return ToolStatus_TOOL_STATUS_UNSPECIFIED
 }
 
+func (x *ToolUseBlock) GetServerTool() bool {
+	if x != nil {
+		return x.ServerTool
+	}
+	return false
+}
+
 // The outcome of a tool call.
 type ToolResultBlock struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -653,7 +879,7 @@ type ToolResultBlock struct {
 
 func (x *ToolResultBlock) Reset() {
 	*x = ToolResultBlock{}
-	mi := &file_agentruntime_v1_block_proto_msgTypes[6]
+	mi := &file_agentruntime_v1_block_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -665,7 +891,7 @@ func (x *ToolResultBlock) String() string {
 func (*ToolResultBlock) ProtoMessage() {}
 
 func (x *ToolResultBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_block_proto_msgTypes[6]
+	mi := &file_agentruntime_v1_block_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -678,7 +904,7 @@ func (x *ToolResultBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolResultBlock.ProtoReflect.Descriptor instead.
 func (*ToolResultBlock) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_block_proto_rawDescGZIP(), []int{6}
+	return file_agentruntime_v1_block_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ToolResultBlock) GetToolUseId() string {
@@ -727,7 +953,7 @@ type SubagentBlock struct {
 
 func (x *SubagentBlock) Reset() {
 	*x = SubagentBlock{}
-	mi := &file_agentruntime_v1_block_proto_msgTypes[7]
+	mi := &file_agentruntime_v1_block_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -739,7 +965,7 @@ func (x *SubagentBlock) String() string {
 func (*SubagentBlock) ProtoMessage() {}
 
 func (x *SubagentBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_block_proto_msgTypes[7]
+	mi := &file_agentruntime_v1_block_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -752,7 +978,7 @@ func (x *SubagentBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubagentBlock.ProtoReflect.Descriptor instead.
 func (*SubagentBlock) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_block_proto_rawDescGZIP(), []int{7}
+	return file_agentruntime_v1_block_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SubagentBlock) GetSubagentId() string {
@@ -807,7 +1033,7 @@ type SystemBlock struct {
 
 func (x *SystemBlock) Reset() {
 	*x = SystemBlock{}
-	mi := &file_agentruntime_v1_block_proto_msgTypes[8]
+	mi := &file_agentruntime_v1_block_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -819,7 +1045,7 @@ func (x *SystemBlock) String() string {
 func (*SystemBlock) ProtoMessage() {}
 
 func (x *SystemBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_block_proto_msgTypes[8]
+	mi := &file_agentruntime_v1_block_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -832,7 +1058,7 @@ func (x *SystemBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SystemBlock.ProtoReflect.Descriptor instead.
 func (*SystemBlock) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_block_proto_rawDescGZIP(), []int{8}
+	return file_agentruntime_v1_block_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SystemBlock) GetText() string {
@@ -854,7 +1080,7 @@ type ErrorBlock struct {
 
 func (x *ErrorBlock) Reset() {
 	*x = ErrorBlock{}
-	mi := &file_agentruntime_v1_block_proto_msgTypes[9]
+	mi := &file_agentruntime_v1_block_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -866,7 +1092,7 @@ func (x *ErrorBlock) String() string {
 func (*ErrorBlock) ProtoMessage() {}
 
 func (x *ErrorBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_block_proto_msgTypes[9]
+	mi := &file_agentruntime_v1_block_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -879,7 +1105,7 @@ func (x *ErrorBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorBlock.ProtoReflect.Descriptor instead.
 func (*ErrorBlock) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_block_proto_rawDescGZIP(), []int{9}
+	return file_agentruntime_v1_block_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ErrorBlock) GetReason() string {
@@ -896,11 +1122,405 @@ func (x *ErrorBlock) GetMessage() string {
 	return ""
 }
 
+// One item of the agent's to-do list (Claude Code's TodoWrite).
+type TodoItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What to do, imperative ("Run the tests").
+	Content string     `protobuf:"bytes,1,opt,name=content,proto3" json:"content,omitempty"`
+	Status  TodoStatus `protobuf:"varint,2,opt,name=status,proto3,enum=agentruntime.v1.TodoStatus" json:"status,omitempty"`
+	// Shown while in progress ("Running the tests").
+	ActiveForm    string `protobuf:"bytes,3,opt,name=active_form,json=activeForm,proto3" json:"active_form,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TodoItem) Reset() {
+	*x = TodoItem{}
+	mi := &file_agentruntime_v1_block_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TodoItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TodoItem) ProtoMessage() {}
+
+func (x *TodoItem) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_block_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TodoItem.ProtoReflect.Descriptor instead.
+func (*TodoItem) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_block_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TodoItem) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
+}
+
+func (x *TodoItem) GetStatus() TodoStatus {
+	if x != nil {
+		return x.Status
+	}
+	return TodoStatus_TODO_STATUS_UNSPECIFIED
+}
+
+func (x *TodoItem) GetActiveForm() string {
+	if x != nil {
+		return x.ActiveForm
+	}
+	return ""
+}
+
+// The agent's to-do list as a TodoWrite call left it.
+type TodoListBlock struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Items []*TodoItem            `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	// The TodoWrite call.
+	ToolUseId     string `protobuf:"bytes,2,opt,name=tool_use_id,json=toolUseId,proto3" json:"tool_use_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TodoListBlock) Reset() {
+	*x = TodoListBlock{}
+	mi := &file_agentruntime_v1_block_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TodoListBlock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TodoListBlock) ProtoMessage() {}
+
+func (x *TodoListBlock) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_block_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TodoListBlock.ProtoReflect.Descriptor instead.
+func (*TodoListBlock) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_block_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *TodoListBlock) GetItems() []*TodoItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *TodoListBlock) GetToolUseId() string {
+	if x != nil {
+		return x.ToolUseId
+	}
+	return ""
+}
+
+// The model's context was compacted: earlier messages were replaced by a summary. The blocks
+// before it stay in ListMessages.
+type CompactionBlock struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The summary the model continues from.
+	Summary string `protobuf:"bytes,1,opt,name=summary,proto3" json:"summary,omitempty"`
+	// Input tokens of the step that passed the threshold.
+	TokensBefore int64 `protobuf:"varint,2,opt,name=tokens_before,json=tokensBefore,proto3" json:"tokens_before,omitempty"`
+	// Messages replaced by the summary.
+	MessagesCompacted int32 `protobuf:"varint,3,opt,name=messages_compacted,json=messagesCompacted,proto3" json:"messages_compacted,omitempty"`
+	// `server` (the Messages API's compaction) or `runtime` (a summarising step of the runtime).
+	Method        string `protobuf:"bytes,4,opt,name=method,proto3" json:"method,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompactionBlock) Reset() {
+	*x = CompactionBlock{}
+	mi := &file_agentruntime_v1_block_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompactionBlock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompactionBlock) ProtoMessage() {}
+
+func (x *CompactionBlock) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_block_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompactionBlock.ProtoReflect.Descriptor instead.
+func (*CompactionBlock) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_block_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *CompactionBlock) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+func (x *CompactionBlock) GetTokensBefore() int64 {
+	if x != nil {
+		return x.TokensBefore
+	}
+	return 0
+}
+
+func (x *CompactionBlock) GetMessagesCompacted() int32 {
+	if x != nil {
+		return x.MessagesCompacted
+	}
+	return 0
+}
+
+func (x *CompactionBlock) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+// The result of a web search run by the model provider.
+type WebSearchResultBlock struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ToolUseId string                 `protobuf:"bytes,1,opt,name=tool_use_id,json=toolUseId,proto3" json:"tool_use_id,omitempty"`
+	Results   []*WebSearchResult     `protobuf:"bytes,2,rep,name=results,proto3" json:"results,omitempty"`
+	// Set when the search failed, for example `max_uses_exceeded`.
+	ErrorCode     string `protobuf:"bytes,3,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebSearchResultBlock) Reset() {
+	*x = WebSearchResultBlock{}
+	mi := &file_agentruntime_v1_block_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebSearchResultBlock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebSearchResultBlock) ProtoMessage() {}
+
+func (x *WebSearchResultBlock) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_block_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebSearchResultBlock.ProtoReflect.Descriptor instead.
+func (*WebSearchResultBlock) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_block_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *WebSearchResultBlock) GetToolUseId() string {
+	if x != nil {
+		return x.ToolUseId
+	}
+	return ""
+}
+
+func (x *WebSearchResultBlock) GetResults() []*WebSearchResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *WebSearchResultBlock) GetErrorCode() string {
+	if x != nil {
+		return x.ErrorCode
+	}
+	return ""
+}
+
+// One search hit.
+type WebSearchResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Url   string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	Title string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// How old the page is, as the provider says ("2 days ago"), when known.
+	PageAge       string `protobuf:"bytes,3,opt,name=page_age,json=pageAge,proto3" json:"page_age,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebSearchResult) Reset() {
+	*x = WebSearchResult{}
+	mi := &file_agentruntime_v1_block_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebSearchResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebSearchResult) ProtoMessage() {}
+
+func (x *WebSearchResult) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_block_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebSearchResult.ProtoReflect.Descriptor instead.
+func (*WebSearchResult) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_block_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *WebSearchResult) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *WebSearchResult) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *WebSearchResult) GetPageAge() string {
+	if x != nil {
+		return x.PageAge
+	}
+	return ""
+}
+
+// The result of a web fetch run by the model provider.
+type WebFetchResultBlock struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ToolUseId string                 `protobuf:"bytes,1,opt,name=tool_use_id,json=toolUseId,proto3" json:"tool_use_id,omitempty"`
+	Url       string                 `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	Title     string                 `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	// The fetched text, at most 100,000 characters (the rest is cut).
+	Content string `protobuf:"bytes,4,opt,name=content,proto3" json:"content,omitempty"`
+	// Set when the fetch failed, for example `url_not_accessible`.
+	ErrorCode     string `protobuf:"bytes,5,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebFetchResultBlock) Reset() {
+	*x = WebFetchResultBlock{}
+	mi := &file_agentruntime_v1_block_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebFetchResultBlock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebFetchResultBlock) ProtoMessage() {}
+
+func (x *WebFetchResultBlock) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_block_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebFetchResultBlock.ProtoReflect.Descriptor instead.
+func (*WebFetchResultBlock) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_block_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *WebFetchResultBlock) GetToolUseId() string {
+	if x != nil {
+		return x.ToolUseId
+	}
+	return ""
+}
+
+func (x *WebFetchResultBlock) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *WebFetchResultBlock) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *WebFetchResultBlock) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
+}
+
+func (x *WebFetchResultBlock) GetErrorCode() string {
+	if x != nil {
+		return x.ErrorCode
+	}
+	return ""
+}
+
 var File_agentruntime_v1_block_proto protoreflect.FileDescriptor
 
 const file_agentruntime_v1_block_proto_rawDesc = "" +
 	"\n" +
-	"\x1bagentruntime/v1/block.proto\x12\x0fagentruntime.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x99\x05\n" +
+	"\x1bagentruntime/v1/block.proto\x12\x0fagentruntime.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\a\n" +
 	"\x05Block\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\aturn_id\x18\x02 \x01(\tR\x06turnId\x12\x1f\n" +
@@ -917,28 +1537,45 @@ const file_agentruntime_v1_block_proto_rawDesc = "" +
 	"toolResult\x12<\n" +
 	"\bsubagent\x18\x0f \x01(\v2\x1e.agentruntime.v1.SubagentBlockH\x00R\bsubagent\x126\n" +
 	"\x06system\x18\x10 \x01(\v2\x1c.agentruntime.v1.SystemBlockH\x00R\x06system\x123\n" +
-	"\x05error\x18\x11 \x01(\v2\x1b.agentruntime.v1.ErrorBlockH\x00R\x05errorB\t\n" +
-	"\acontent\"e\n" +
+	"\x05error\x18\x11 \x01(\v2\x1b.agentruntime.v1.ErrorBlockH\x00R\x05error\x12=\n" +
+	"\ttodo_list\x18\x12 \x01(\v2\x1e.agentruntime.v1.TodoListBlockH\x00R\btodoList\x12B\n" +
+	"\n" +
+	"compaction\x18\x13 \x01(\v2 .agentruntime.v1.CompactionBlockH\x00R\n" +
+	"compaction\x12S\n" +
+	"\x11web_search_result\x18\x14 \x01(\v2%.agentruntime.v1.WebSearchResultBlockH\x00R\x0fwebSearchResult\x12P\n" +
+	"\x10web_fetch_result\x18\x15 \x01(\v2$.agentruntime.v1.WebFetchResultBlockH\x00R\x0ewebFetchResultB\t\n" +
+	"\acontent\"\xd1\x01\n" +
 	"\x10UserMessageBlock\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12=\n" +
-	"\vattachments\x18\x02 \x03(\v2\x1b.agentruntime.v1.AttachmentR\vattachments\"S\n" +
+	"\vattachments\x18\x02 \x03(\v2\x1b.agentruntime.v1.AttachmentR\vattachments\x12\x18\n" +
+	"\acommand\x18\x03 \x01(\tR\acommand\x12+\n" +
+	"\x11command_arguments\x18\x04 \x01(\tR\x10commandArguments\x12#\n" +
+	"\rexpanded_text\x18\x05 \x01(\tR\fexpandedText\"S\n" +
 	"\n" +
 	"Attachment\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
 	"media_type\x18\x02 \x01(\tR\tmediaType\x12\x12\n" +
-	"\x04data\x18\x03 \x01(\fR\x04data\"(\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\"a\n" +
 	"\x12AssistantTextBlock\x12\x12\n" +
-	"\x04text\x18\x01 \x01(\tR\x04text\"I\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x127\n" +
+	"\tcitations\x18\x02 \x03(\v2\x19.agentruntime.v1.CitationR\tcitations\"Q\n" +
+	"\bCitation\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12\x1d\n" +
+	"\n" +
+	"cited_text\x18\x03 \x01(\tR\tcitedText\"I\n" +
 	"\rThinkingBlock\x12\x1a\n" +
 	"\bthinking\x18\x01 \x01(\tR\bthinking\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\tR\tsignature\"\x9f\x01\n" +
+	"\tsignature\x18\x02 \x01(\tR\tsignature\"\xc0\x01\n" +
 	"\fToolUseBlock\x12\x1e\n" +
 	"\vtool_use_id\x18\x01 \x01(\tR\ttoolUseId\x12\x1b\n" +
 	"\ttool_name\x18\x02 \x01(\tR\btoolName\x12\x1d\n" +
 	"\n" +
 	"input_json\x18\x03 \x01(\tR\tinputJson\x123\n" +
-	"\x06status\x18\x04 \x01(\x0e2\x1b.agentruntime.v1.ToolStatusR\x06status\"\x9b\x01\n" +
+	"\x06status\x18\x04 \x01(\x0e2\x1b.agentruntime.v1.ToolStatusR\x06status\x12\x1f\n" +
+	"\vserver_tool\x18\x05 \x01(\bR\n" +
+	"serverTool\"\x9b\x01\n" +
 	"\x0fToolResultBlock\x12\x1e\n" +
 	"\vtool_use_id\x18\x01 \x01(\tR\ttoolUseId\x12\x16\n" +
 	"\x06output\x18\x02 \x01(\tR\x06output\x12\x19\n" +
@@ -957,7 +1594,36 @@ const file_agentruntime_v1_block_proto_rawDesc = "" +
 	"\n" +
 	"ErrorBlock\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage*\xa9\x01\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"z\n" +
+	"\bTodoItem\x12\x18\n" +
+	"\acontent\x18\x01 \x01(\tR\acontent\x123\n" +
+	"\x06status\x18\x02 \x01(\x0e2\x1b.agentruntime.v1.TodoStatusR\x06status\x12\x1f\n" +
+	"\vactive_form\x18\x03 \x01(\tR\n" +
+	"activeForm\"`\n" +
+	"\rTodoListBlock\x12/\n" +
+	"\x05items\x18\x01 \x03(\v2\x19.agentruntime.v1.TodoItemR\x05items\x12\x1e\n" +
+	"\vtool_use_id\x18\x02 \x01(\tR\ttoolUseId\"\x97\x01\n" +
+	"\x0fCompactionBlock\x12\x18\n" +
+	"\asummary\x18\x01 \x01(\tR\asummary\x12#\n" +
+	"\rtokens_before\x18\x02 \x01(\x03R\ftokensBefore\x12-\n" +
+	"\x12messages_compacted\x18\x03 \x01(\x05R\x11messagesCompacted\x12\x16\n" +
+	"\x06method\x18\x04 \x01(\tR\x06method\"\x91\x01\n" +
+	"\x14WebSearchResultBlock\x12\x1e\n" +
+	"\vtool_use_id\x18\x01 \x01(\tR\ttoolUseId\x12:\n" +
+	"\aresults\x18\x02 \x03(\v2 .agentruntime.v1.WebSearchResultR\aresults\x12\x1d\n" +
+	"\n" +
+	"error_code\x18\x03 \x01(\tR\terrorCode\"T\n" +
+	"\x0fWebSearchResult\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12\x19\n" +
+	"\bpage_age\x18\x03 \x01(\tR\apageAge\"\x96\x01\n" +
+	"\x13WebFetchResultBlock\x12\x1e\n" +
+	"\vtool_use_id\x18\x01 \x01(\tR\ttoolUseId\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12\x14\n" +
+	"\x05title\x18\x03 \x01(\tR\x05title\x12\x18\n" +
+	"\acontent\x18\x04 \x01(\tR\acontent\x12\x1d\n" +
+	"\n" +
+	"error_code\x18\x05 \x01(\tR\terrorCode*\xa9\x01\n" +
 	"\n" +
 	"ToolStatus\x12\x1b\n" +
 	"\x17TOOL_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -971,7 +1637,13 @@ const file_agentruntime_v1_block_proto_rawDesc = "" +
 	"\x17SUBAGENT_STATUS_RUNNING\x10\x01\x12\x1d\n" +
 	"\x19SUBAGENT_STATUS_COMPLETED\x10\x02\x12\x1a\n" +
 	"\x16SUBAGENT_STATUS_FAILED\x10\x03\x12\x1d\n" +
-	"\x19SUBAGENT_STATUS_CANCELLED\x10\x04BMZKgithub.com/agentruntime/agent-runtime/gen/go/agentruntime/v1;agentruntimev1b\x06proto3"
+	"\x19SUBAGENT_STATUS_CANCELLED\x10\x04*z\n" +
+	"\n" +
+	"TodoStatus\x12\x1b\n" +
+	"\x17TODO_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13TODO_STATUS_PENDING\x10\x01\x12\x1b\n" +
+	"\x17TODO_STATUS_IN_PROGRESS\x10\x02\x12\x19\n" +
+	"\x15TODO_STATUS_COMPLETED\x10\x03BMZKgithub.com/agentruntime/agent-runtime/gen/go/agentruntime/v1;agentruntimev1b\x06proto3"
 
 var (
 	file_agentruntime_v1_block_proto_rawDescOnce sync.Once
@@ -985,43 +1657,59 @@ func file_agentruntime_v1_block_proto_rawDescGZIP() []byte {
 	return file_agentruntime_v1_block_proto_rawDescData
 }
 
-var file_agentruntime_v1_block_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_agentruntime_v1_block_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_agentruntime_v1_block_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_agentruntime_v1_block_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_agentruntime_v1_block_proto_goTypes = []any{
 	(ToolStatus)(0),               // 0: agentruntime.v1.ToolStatus
 	(SubagentStatus)(0),           // 1: agentruntime.v1.SubagentStatus
-	(*Block)(nil),                 // 2: agentruntime.v1.Block
-	(*UserMessageBlock)(nil),      // 3: agentruntime.v1.UserMessageBlock
-	(*Attachment)(nil),            // 4: agentruntime.v1.Attachment
-	(*AssistantTextBlock)(nil),    // 5: agentruntime.v1.AssistantTextBlock
-	(*ThinkingBlock)(nil),         // 6: agentruntime.v1.ThinkingBlock
-	(*ToolUseBlock)(nil),          // 7: agentruntime.v1.ToolUseBlock
-	(*ToolResultBlock)(nil),       // 8: agentruntime.v1.ToolResultBlock
-	(*SubagentBlock)(nil),         // 9: agentruntime.v1.SubagentBlock
-	(*SystemBlock)(nil),           // 10: agentruntime.v1.SystemBlock
-	(*ErrorBlock)(nil),            // 11: agentruntime.v1.ErrorBlock
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 13: google.protobuf.Duration
+	(TodoStatus)(0),               // 2: agentruntime.v1.TodoStatus
+	(*Block)(nil),                 // 3: agentruntime.v1.Block
+	(*UserMessageBlock)(nil),      // 4: agentruntime.v1.UserMessageBlock
+	(*Attachment)(nil),            // 5: agentruntime.v1.Attachment
+	(*AssistantTextBlock)(nil),    // 6: agentruntime.v1.AssistantTextBlock
+	(*Citation)(nil),              // 7: agentruntime.v1.Citation
+	(*ThinkingBlock)(nil),         // 8: agentruntime.v1.ThinkingBlock
+	(*ToolUseBlock)(nil),          // 9: agentruntime.v1.ToolUseBlock
+	(*ToolResultBlock)(nil),       // 10: agentruntime.v1.ToolResultBlock
+	(*SubagentBlock)(nil),         // 11: agentruntime.v1.SubagentBlock
+	(*SystemBlock)(nil),           // 12: agentruntime.v1.SystemBlock
+	(*ErrorBlock)(nil),            // 13: agentruntime.v1.ErrorBlock
+	(*TodoItem)(nil),              // 14: agentruntime.v1.TodoItem
+	(*TodoListBlock)(nil),         // 15: agentruntime.v1.TodoListBlock
+	(*CompactionBlock)(nil),       // 16: agentruntime.v1.CompactionBlock
+	(*WebSearchResultBlock)(nil),  // 17: agentruntime.v1.WebSearchResultBlock
+	(*WebSearchResult)(nil),       // 18: agentruntime.v1.WebSearchResult
+	(*WebFetchResultBlock)(nil),   // 19: agentruntime.v1.WebFetchResultBlock
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 21: google.protobuf.Duration
 }
 var file_agentruntime_v1_block_proto_depIdxs = []int32{
-	12, // 0: agentruntime.v1.Block.create_time:type_name -> google.protobuf.Timestamp
-	3,  // 1: agentruntime.v1.Block.user_message:type_name -> agentruntime.v1.UserMessageBlock
-	5,  // 2: agentruntime.v1.Block.assistant_text:type_name -> agentruntime.v1.AssistantTextBlock
-	6,  // 3: agentruntime.v1.Block.thinking:type_name -> agentruntime.v1.ThinkingBlock
-	7,  // 4: agentruntime.v1.Block.tool_use:type_name -> agentruntime.v1.ToolUseBlock
-	8,  // 5: agentruntime.v1.Block.tool_result:type_name -> agentruntime.v1.ToolResultBlock
-	9,  // 6: agentruntime.v1.Block.subagent:type_name -> agentruntime.v1.SubagentBlock
-	10, // 7: agentruntime.v1.Block.system:type_name -> agentruntime.v1.SystemBlock
-	11, // 8: agentruntime.v1.Block.error:type_name -> agentruntime.v1.ErrorBlock
-	4,  // 9: agentruntime.v1.UserMessageBlock.attachments:type_name -> agentruntime.v1.Attachment
-	0,  // 10: agentruntime.v1.ToolUseBlock.status:type_name -> agentruntime.v1.ToolStatus
-	13, // 11: agentruntime.v1.ToolResultBlock.duration:type_name -> google.protobuf.Duration
-	1,  // 12: agentruntime.v1.SubagentBlock.status:type_name -> agentruntime.v1.SubagentStatus
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	20, // 0: agentruntime.v1.Block.create_time:type_name -> google.protobuf.Timestamp
+	4,  // 1: agentruntime.v1.Block.user_message:type_name -> agentruntime.v1.UserMessageBlock
+	6,  // 2: agentruntime.v1.Block.assistant_text:type_name -> agentruntime.v1.AssistantTextBlock
+	8,  // 3: agentruntime.v1.Block.thinking:type_name -> agentruntime.v1.ThinkingBlock
+	9,  // 4: agentruntime.v1.Block.tool_use:type_name -> agentruntime.v1.ToolUseBlock
+	10, // 5: agentruntime.v1.Block.tool_result:type_name -> agentruntime.v1.ToolResultBlock
+	11, // 6: agentruntime.v1.Block.subagent:type_name -> agentruntime.v1.SubagentBlock
+	12, // 7: agentruntime.v1.Block.system:type_name -> agentruntime.v1.SystemBlock
+	13, // 8: agentruntime.v1.Block.error:type_name -> agentruntime.v1.ErrorBlock
+	15, // 9: agentruntime.v1.Block.todo_list:type_name -> agentruntime.v1.TodoListBlock
+	16, // 10: agentruntime.v1.Block.compaction:type_name -> agentruntime.v1.CompactionBlock
+	17, // 11: agentruntime.v1.Block.web_search_result:type_name -> agentruntime.v1.WebSearchResultBlock
+	19, // 12: agentruntime.v1.Block.web_fetch_result:type_name -> agentruntime.v1.WebFetchResultBlock
+	5,  // 13: agentruntime.v1.UserMessageBlock.attachments:type_name -> agentruntime.v1.Attachment
+	7,  // 14: agentruntime.v1.AssistantTextBlock.citations:type_name -> agentruntime.v1.Citation
+	0,  // 15: agentruntime.v1.ToolUseBlock.status:type_name -> agentruntime.v1.ToolStatus
+	21, // 16: agentruntime.v1.ToolResultBlock.duration:type_name -> google.protobuf.Duration
+	1,  // 17: agentruntime.v1.SubagentBlock.status:type_name -> agentruntime.v1.SubagentStatus
+	2,  // 18: agentruntime.v1.TodoItem.status:type_name -> agentruntime.v1.TodoStatus
+	14, // 19: agentruntime.v1.TodoListBlock.items:type_name -> agentruntime.v1.TodoItem
+	18, // 20: agentruntime.v1.WebSearchResultBlock.results:type_name -> agentruntime.v1.WebSearchResult
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_agentruntime_v1_block_proto_init() }
@@ -1038,14 +1726,18 @@ func file_agentruntime_v1_block_proto_init() {
 		(*Block_Subagent)(nil),
 		(*Block_System)(nil),
 		(*Block_Error)(nil),
+		(*Block_TodoList)(nil),
+		(*Block_Compaction)(nil),
+		(*Block_WebSearchResult)(nil),
+		(*Block_WebFetchResult)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentruntime_v1_block_proto_rawDesc), len(file_agentruntime_v1_block_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   10,
+			NumEnums:      3,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -22,6 +22,58 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// The state of a profile's MCP server for this session.
+type McpServerState int32
+
+const (
+	McpServerState_MCP_SERVER_STATE_UNSPECIFIED McpServerState = 0
+	// Connected; `tools` are offered to the model.
+	McpServerState_MCP_SERVER_STATE_CONNECTED McpServerState = 1
+	// It failed to start or connect, or it died: the turn goes on without its tools.
+	McpServerState_MCP_SERVER_STATE_FAILED McpServerState = 2
+)
+
+// Enum value maps for McpServerState.
+var (
+	McpServerState_name = map[int32]string{
+		0: "MCP_SERVER_STATE_UNSPECIFIED",
+		1: "MCP_SERVER_STATE_CONNECTED",
+		2: "MCP_SERVER_STATE_FAILED",
+	}
+	McpServerState_value = map[string]int32{
+		"MCP_SERVER_STATE_UNSPECIFIED": 0,
+		"MCP_SERVER_STATE_CONNECTED":   1,
+		"MCP_SERVER_STATE_FAILED":      2,
+	}
+)
+
+func (x McpServerState) Enum() *McpServerState {
+	p := new(McpServerState)
+	*p = x
+	return p
+}
+
+func (x McpServerState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (McpServerState) Descriptor() protoreflect.EnumDescriptor {
+	return file_agentruntime_v1_event_proto_enumTypes[0].Descriptor()
+}
+
+func (McpServerState) Type() protoreflect.EnumType {
+	return &file_agentruntime_v1_event_proto_enumTypes[0]
+}
+
+func (x McpServerState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use McpServerState.Descriptor instead.
+func (McpServerState) EnumDescriptor() ([]byte, []int) {
+	return file_agentruntime_v1_event_proto_rawDescGZIP(), []int{0}
+}
+
 // One thing that happened in a session. Events are ordered by sequence and can be replayed.
 type SessionEvent struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -49,6 +101,10 @@ type SessionEvent struct {
 	//	*SessionEvent_TurnStarted
 	//	*SessionEvent_TurnCompleted
 	//	*SessionEvent_Error
+	//	*SessionEvent_TodosUpdated
+	//	*SessionEvent_McpServerStatus
+	//	*SessionEvent_ContextCompacted
+	//	*SessionEvent_ContextEdited
 	Payload       isSessionEvent_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -252,6 +308,42 @@ func (x *SessionEvent) GetError() *ErrorOccurred {
 	return nil
 }
 
+func (x *SessionEvent) GetTodosUpdated() *TodosUpdated {
+	if x != nil {
+		if x, ok := x.Payload.(*SessionEvent_TodosUpdated); ok {
+			return x.TodosUpdated
+		}
+	}
+	return nil
+}
+
+func (x *SessionEvent) GetMcpServerStatus() *McpServerStatus {
+	if x != nil {
+		if x, ok := x.Payload.(*SessionEvent_McpServerStatus); ok {
+			return x.McpServerStatus
+		}
+	}
+	return nil
+}
+
+func (x *SessionEvent) GetContextCompacted() *ContextCompacted {
+	if x != nil {
+		if x, ok := x.Payload.(*SessionEvent_ContextCompacted); ok {
+			return x.ContextCompacted
+		}
+	}
+	return nil
+}
+
+func (x *SessionEvent) GetContextEdited() *ContextEdited {
+	if x != nil {
+		if x, ok := x.Payload.(*SessionEvent_ContextEdited); ok {
+			return x.ContextEdited
+		}
+	}
+	return nil
+}
+
 type isSessionEvent_Payload interface {
 	isSessionEvent_Payload()
 }
@@ -312,6 +404,22 @@ type SessionEvent_Error struct {
 	Error *ErrorOccurred `protobuf:"bytes,23,opt,name=error,proto3,oneof"`
 }
 
+type SessionEvent_TodosUpdated struct {
+	TodosUpdated *TodosUpdated `protobuf:"bytes,24,opt,name=todos_updated,json=todosUpdated,proto3,oneof"`
+}
+
+type SessionEvent_McpServerStatus struct {
+	McpServerStatus *McpServerStatus `protobuf:"bytes,25,opt,name=mcp_server_status,json=mcpServerStatus,proto3,oneof"`
+}
+
+type SessionEvent_ContextCompacted struct {
+	ContextCompacted *ContextCompacted `protobuf:"bytes,26,opt,name=context_compacted,json=contextCompacted,proto3,oneof"`
+}
+
+type SessionEvent_ContextEdited struct {
+	ContextEdited *ContextEdited `protobuf:"bytes,27,opt,name=context_edited,json=contextEdited,proto3,oneof"`
+}
+
 func (*SessionEvent_BlockStarted) isSessionEvent_Payload() {}
 
 func (*SessionEvent_BlockDelta) isSessionEvent_Payload() {}
@@ -339,6 +447,14 @@ func (*SessionEvent_TurnStarted) isSessionEvent_Payload() {}
 func (*SessionEvent_TurnCompleted) isSessionEvent_Payload() {}
 
 func (*SessionEvent_Error) isSessionEvent_Payload() {}
+
+func (*SessionEvent_TodosUpdated) isSessionEvent_Payload() {}
+
+func (*SessionEvent_McpServerStatus) isSessionEvent_Payload() {}
+
+func (*SessionEvent_ContextCompacted) isSessionEvent_Payload() {}
+
+func (*SessionEvent_ContextEdited) isSessionEvent_Payload() {}
 
 // A block began; it carries the block as it is so far.
 type BlockStarted struct {
@@ -1169,11 +1285,243 @@ func (x *ErrorOccurred) GetRetryable() bool {
 	return false
 }
 
+// The agent's to-do list changed (a TodoWrite call); the session keeps the latest list.
+type TodosUpdated struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*TodoItem            `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TodosUpdated) Reset() {
+	*x = TodosUpdated{}
+	mi := &file_agentruntime_v1_event_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TodosUpdated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TodosUpdated) ProtoMessage() {}
+
+func (x *TodosUpdated) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_event_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TodosUpdated.ProtoReflect.Descriptor instead.
+func (*TodosUpdated) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_event_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *TodosUpdated) GetItems() []*TodoItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// An MCP server connected, or failed.
+type McpServerStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	State McpServerState         `protobuf:"varint,2,opt,name=state,proto3,enum=agentruntime.v1.McpServerState" json:"state,omitempty"`
+	// Why it failed (the server's output or the connection error).
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// The tools offered to the model (`mcp__<name>__<tool>`).
+	Tools         []string `protobuf:"bytes,4,rep,name=tools,proto3" json:"tools,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *McpServerStatus) Reset() {
+	*x = McpServerStatus{}
+	mi := &file_agentruntime_v1_event_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *McpServerStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*McpServerStatus) ProtoMessage() {}
+
+func (x *McpServerStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_event_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use McpServerStatus.ProtoReflect.Descriptor instead.
+func (*McpServerStatus) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_event_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *McpServerStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *McpServerStatus) GetState() McpServerState {
+	if x != nil {
+		return x.State
+	}
+	return McpServerState_MCP_SERVER_STATE_UNSPECIFIED
+}
+
+func (x *McpServerStatus) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *McpServerStatus) GetTools() []string {
+	if x != nil {
+		return x.Tools
+	}
+	return nil
+}
+
+// The model's context was compacted (see the CompactionBlock with `block_id`).
+type ContextCompacted struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	BlockId           string                 `protobuf:"bytes,1,opt,name=block_id,json=blockId,proto3" json:"block_id,omitempty"`
+	TokensBefore      int64                  `protobuf:"varint,2,opt,name=tokens_before,json=tokensBefore,proto3" json:"tokens_before,omitempty"`
+	MessagesCompacted int32                  `protobuf:"varint,3,opt,name=messages_compacted,json=messagesCompacted,proto3" json:"messages_compacted,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ContextCompacted) Reset() {
+	*x = ContextCompacted{}
+	mi := &file_agentruntime_v1_event_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContextCompacted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContextCompacted) ProtoMessage() {}
+
+func (x *ContextCompacted) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_event_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContextCompacted.ProtoReflect.Descriptor instead.
+func (*ContextCompacted) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_event_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ContextCompacted) GetBlockId() string {
+	if x != nil {
+		return x.BlockId
+	}
+	return ""
+}
+
+func (x *ContextCompacted) GetTokensBefore() int64 {
+	if x != nil {
+		return x.TokensBefore
+	}
+	return 0
+}
+
+func (x *ContextCompacted) GetMessagesCompacted() int32 {
+	if x != nil {
+		return x.MessagesCompacted
+	}
+	return 0
+}
+
+// Old tool results were cleared from the model's context (context editing); the blocks keep
+// them.
+type ContextEdited struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	ClearedToolResults int32                  `protobuf:"varint,1,opt,name=cleared_tool_results,json=clearedToolResults,proto3" json:"cleared_tool_results,omitempty"`
+	// Input tokens the provider reports cleared, when it says.
+	ClearedInputTokens int64 `protobuf:"varint,2,opt,name=cleared_input_tokens,json=clearedInputTokens,proto3" json:"cleared_input_tokens,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *ContextEdited) Reset() {
+	*x = ContextEdited{}
+	mi := &file_agentruntime_v1_event_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContextEdited) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContextEdited) ProtoMessage() {}
+
+func (x *ContextEdited) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_event_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContextEdited.ProtoReflect.Descriptor instead.
+func (*ContextEdited) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_event_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ContextEdited) GetClearedToolResults() int32 {
+	if x != nil {
+		return x.ClearedToolResults
+	}
+	return 0
+}
+
+func (x *ContextEdited) GetClearedInputTokens() int64 {
+	if x != nil {
+		return x.ClearedInputTokens
+	}
+	return 0
+}
+
 var File_agentruntime_v1_event_proto protoreflect.FileDescriptor
 
 const file_agentruntime_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1bagentruntime/v1/event.proto\x12\x0fagentruntime.v1\x1a\x1bagentruntime/v1/block.proto\x1a\x1dagentruntime/v1/session.proto\x1a\x1fagentruntime/v1/workspace.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa2\t\n" +
+	"\x1bagentruntime/v1/event.proto\x12\x0fagentruntime.v1\x1a\x1bagentruntime/v1/block.proto\x1a\x1dagentruntime/v1/session.proto\x1a\x1fagentruntime/v1/workspace.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\v\n" +
 	"\fSessionEvent\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1a\n" +
@@ -1197,7 +1545,11 @@ const file_agentruntime_v1_event_proto_rawDesc = "" +
 	"\x12subagent_completed\x18\x14 \x01(\v2\".agentruntime.v1.SubagentCompletedH\x00R\x11subagentCompleted\x12A\n" +
 	"\fturn_started\x18\x15 \x01(\v2\x1c.agentruntime.v1.TurnStartedH\x00R\vturnStarted\x12G\n" +
 	"\x0eturn_completed\x18\x16 \x01(\v2\x1e.agentruntime.v1.TurnCompletedH\x00R\rturnCompleted\x126\n" +
-	"\x05error\x18\x17 \x01(\v2\x1e.agentruntime.v1.ErrorOccurredH\x00R\x05errorB\t\n" +
+	"\x05error\x18\x17 \x01(\v2\x1e.agentruntime.v1.ErrorOccurredH\x00R\x05error\x12D\n" +
+	"\rtodos_updated\x18\x18 \x01(\v2\x1d.agentruntime.v1.TodosUpdatedH\x00R\ftodosUpdated\x12N\n" +
+	"\x11mcp_server_status\x18\x19 \x01(\v2 .agentruntime.v1.McpServerStatusH\x00R\x0fmcpServerStatus\x12P\n" +
+	"\x11context_compacted\x18\x1a \x01(\v2!.agentruntime.v1.ContextCompactedH\x00R\x10contextCompacted\x12G\n" +
+	"\x0econtext_edited\x18\x1b \x01(\v2\x1e.agentruntime.v1.ContextEditedH\x00R\rcontextEditedB\t\n" +
 	"\apayload\"<\n" +
 	"\fBlockStarted\x12,\n" +
 	"\x05block\x18\x01 \x01(\v2\x16.agentruntime.v1.BlockR\x05block\"\x9f\x01\n" +
@@ -1249,7 +1601,25 @@ const file_agentruntime_v1_event_proto_rawDesc = "" +
 	"\rErrorOccurred\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1c\n" +
-	"\tretryable\x18\x03 \x01(\bR\tretryableBMZKgithub.com/agentruntime/agent-runtime/gen/go/agentruntime/v1;agentruntimev1b\x06proto3"
+	"\tretryable\x18\x03 \x01(\bR\tretryable\"?\n" +
+	"\fTodosUpdated\x12/\n" +
+	"\x05items\x18\x01 \x03(\v2\x19.agentruntime.v1.TodoItemR\x05items\"\x8c\x01\n" +
+	"\x0fMcpServerStatus\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x1f.agentruntime.v1.McpServerStateR\x05state\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12\x14\n" +
+	"\x05tools\x18\x04 \x03(\tR\x05tools\"\x81\x01\n" +
+	"\x10ContextCompacted\x12\x19\n" +
+	"\bblock_id\x18\x01 \x01(\tR\ablockId\x12#\n" +
+	"\rtokens_before\x18\x02 \x01(\x03R\ftokensBefore\x12-\n" +
+	"\x12messages_compacted\x18\x03 \x01(\x05R\x11messagesCompacted\"s\n" +
+	"\rContextEdited\x120\n" +
+	"\x14cleared_tool_results\x18\x01 \x01(\x05R\x12clearedToolResults\x120\n" +
+	"\x14cleared_input_tokens\x18\x02 \x01(\x03R\x12clearedInputTokens*o\n" +
+	"\x0eMcpServerState\x12 \n" +
+	"\x1cMCP_SERVER_STATE_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aMCP_SERVER_STATE_CONNECTED\x10\x01\x12\x1b\n" +
+	"\x17MCP_SERVER_STATE_FAILED\x10\x02BMZKgithub.com/agentruntime/agent-runtime/gen/go/agentruntime/v1;agentruntimev1b\x06proto3"
 
 var (
 	file_agentruntime_v1_event_proto_rawDescOnce sync.Once
@@ -1263,66 +1633,79 @@ func file_agentruntime_v1_event_proto_rawDescGZIP() []byte {
 	return file_agentruntime_v1_event_proto_rawDescData
 }
 
-var file_agentruntime_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_agentruntime_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_agentruntime_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_agentruntime_v1_event_proto_goTypes = []any{
-	(*SessionEvent)(nil),          // 0: agentruntime.v1.SessionEvent
-	(*BlockStarted)(nil),          // 1: agentruntime.v1.BlockStarted
-	(*BlockDelta)(nil),            // 2: agentruntime.v1.BlockDelta
-	(*BlockUpdated)(nil),          // 3: agentruntime.v1.BlockUpdated
-	(*BlockCompleted)(nil),        // 4: agentruntime.v1.BlockCompleted
-	(*StatusChanged)(nil),         // 5: agentruntime.v1.StatusChanged
-	(*UsageUpdated)(nil),          // 6: agentruntime.v1.UsageUpdated
-	(*FileCreated)(nil),           // 7: agentruntime.v1.FileCreated
-	(*FileModified)(nil),          // 8: agentruntime.v1.FileModified
-	(*FileDeleted)(nil),           // 9: agentruntime.v1.FileDeleted
-	(*SubagentDiscovered)(nil),    // 10: agentruntime.v1.SubagentDiscovered
-	(*SubagentCompleted)(nil),     // 11: agentruntime.v1.SubagentCompleted
-	(*TurnStarted)(nil),           // 12: agentruntime.v1.TurnStarted
-	(*TurnCompleted)(nil),         // 13: agentruntime.v1.TurnCompleted
-	(*ErrorOccurred)(nil),         // 14: agentruntime.v1.ErrorOccurred
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
-	(*Block)(nil),                 // 16: agentruntime.v1.Block
-	(SessionState)(0),             // 17: agentruntime.v1.SessionState
-	(SandboxStatus)(0),            // 18: agentruntime.v1.SandboxStatus
-	(*Usage)(nil),                 // 19: agentruntime.v1.Usage
-	(*FileInfo)(nil),              // 20: agentruntime.v1.FileInfo
-	(SubagentStatus)(0),           // 21: agentruntime.v1.SubagentStatus
-	(*Turn)(nil),                  // 22: agentruntime.v1.Turn
+	(McpServerState)(0),           // 0: agentruntime.v1.McpServerState
+	(*SessionEvent)(nil),          // 1: agentruntime.v1.SessionEvent
+	(*BlockStarted)(nil),          // 2: agentruntime.v1.BlockStarted
+	(*BlockDelta)(nil),            // 3: agentruntime.v1.BlockDelta
+	(*BlockUpdated)(nil),          // 4: agentruntime.v1.BlockUpdated
+	(*BlockCompleted)(nil),        // 5: agentruntime.v1.BlockCompleted
+	(*StatusChanged)(nil),         // 6: agentruntime.v1.StatusChanged
+	(*UsageUpdated)(nil),          // 7: agentruntime.v1.UsageUpdated
+	(*FileCreated)(nil),           // 8: agentruntime.v1.FileCreated
+	(*FileModified)(nil),          // 9: agentruntime.v1.FileModified
+	(*FileDeleted)(nil),           // 10: agentruntime.v1.FileDeleted
+	(*SubagentDiscovered)(nil),    // 11: agentruntime.v1.SubagentDiscovered
+	(*SubagentCompleted)(nil),     // 12: agentruntime.v1.SubagentCompleted
+	(*TurnStarted)(nil),           // 13: agentruntime.v1.TurnStarted
+	(*TurnCompleted)(nil),         // 14: agentruntime.v1.TurnCompleted
+	(*ErrorOccurred)(nil),         // 15: agentruntime.v1.ErrorOccurred
+	(*TodosUpdated)(nil),          // 16: agentruntime.v1.TodosUpdated
+	(*McpServerStatus)(nil),       // 17: agentruntime.v1.McpServerStatus
+	(*ContextCompacted)(nil),      // 18: agentruntime.v1.ContextCompacted
+	(*ContextEdited)(nil),         // 19: agentruntime.v1.ContextEdited
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
+	(*Block)(nil),                 // 21: agentruntime.v1.Block
+	(SessionState)(0),             // 22: agentruntime.v1.SessionState
+	(SandboxStatus)(0),            // 23: agentruntime.v1.SandboxStatus
+	(*Usage)(nil),                 // 24: agentruntime.v1.Usage
+	(*FileInfo)(nil),              // 25: agentruntime.v1.FileInfo
+	(SubagentStatus)(0),           // 26: agentruntime.v1.SubagentStatus
+	(*Turn)(nil),                  // 27: agentruntime.v1.Turn
+	(*TodoItem)(nil),              // 28: agentruntime.v1.TodoItem
 }
 var file_agentruntime_v1_event_proto_depIdxs = []int32{
-	15, // 0: agentruntime.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	1,  // 1: agentruntime.v1.SessionEvent.block_started:type_name -> agentruntime.v1.BlockStarted
-	2,  // 2: agentruntime.v1.SessionEvent.block_delta:type_name -> agentruntime.v1.BlockDelta
-	3,  // 3: agentruntime.v1.SessionEvent.block_updated:type_name -> agentruntime.v1.BlockUpdated
-	4,  // 4: agentruntime.v1.SessionEvent.block_completed:type_name -> agentruntime.v1.BlockCompleted
-	5,  // 5: agentruntime.v1.SessionEvent.status_changed:type_name -> agentruntime.v1.StatusChanged
-	6,  // 6: agentruntime.v1.SessionEvent.usage_updated:type_name -> agentruntime.v1.UsageUpdated
-	7,  // 7: agentruntime.v1.SessionEvent.file_created:type_name -> agentruntime.v1.FileCreated
-	8,  // 8: agentruntime.v1.SessionEvent.file_modified:type_name -> agentruntime.v1.FileModified
-	9,  // 9: agentruntime.v1.SessionEvent.file_deleted:type_name -> agentruntime.v1.FileDeleted
-	10, // 10: agentruntime.v1.SessionEvent.subagent_discovered:type_name -> agentruntime.v1.SubagentDiscovered
-	11, // 11: agentruntime.v1.SessionEvent.subagent_completed:type_name -> agentruntime.v1.SubagentCompleted
-	12, // 12: agentruntime.v1.SessionEvent.turn_started:type_name -> agentruntime.v1.TurnStarted
-	13, // 13: agentruntime.v1.SessionEvent.turn_completed:type_name -> agentruntime.v1.TurnCompleted
-	14, // 14: agentruntime.v1.SessionEvent.error:type_name -> agentruntime.v1.ErrorOccurred
-	16, // 15: agentruntime.v1.BlockStarted.block:type_name -> agentruntime.v1.Block
-	16, // 16: agentruntime.v1.BlockUpdated.block:type_name -> agentruntime.v1.Block
-	16, // 17: agentruntime.v1.BlockCompleted.block:type_name -> agentruntime.v1.Block
-	17, // 18: agentruntime.v1.StatusChanged.state:type_name -> agentruntime.v1.SessionState
-	18, // 19: agentruntime.v1.StatusChanged.sandbox_status:type_name -> agentruntime.v1.SandboxStatus
-	19, // 20: agentruntime.v1.UsageUpdated.step:type_name -> agentruntime.v1.Usage
-	19, // 21: agentruntime.v1.UsageUpdated.turn:type_name -> agentruntime.v1.Usage
-	19, // 22: agentruntime.v1.UsageUpdated.session:type_name -> agentruntime.v1.Usage
-	20, // 23: agentruntime.v1.FileCreated.file:type_name -> agentruntime.v1.FileInfo
-	20, // 24: agentruntime.v1.FileModified.file:type_name -> agentruntime.v1.FileInfo
-	21, // 25: agentruntime.v1.SubagentCompleted.status:type_name -> agentruntime.v1.SubagentStatus
-	22, // 26: agentruntime.v1.TurnStarted.turn:type_name -> agentruntime.v1.Turn
-	22, // 27: agentruntime.v1.TurnCompleted.turn:type_name -> agentruntime.v1.Turn
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	20, // 0: agentruntime.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	2,  // 1: agentruntime.v1.SessionEvent.block_started:type_name -> agentruntime.v1.BlockStarted
+	3,  // 2: agentruntime.v1.SessionEvent.block_delta:type_name -> agentruntime.v1.BlockDelta
+	4,  // 3: agentruntime.v1.SessionEvent.block_updated:type_name -> agentruntime.v1.BlockUpdated
+	5,  // 4: agentruntime.v1.SessionEvent.block_completed:type_name -> agentruntime.v1.BlockCompleted
+	6,  // 5: agentruntime.v1.SessionEvent.status_changed:type_name -> agentruntime.v1.StatusChanged
+	7,  // 6: agentruntime.v1.SessionEvent.usage_updated:type_name -> agentruntime.v1.UsageUpdated
+	8,  // 7: agentruntime.v1.SessionEvent.file_created:type_name -> agentruntime.v1.FileCreated
+	9,  // 8: agentruntime.v1.SessionEvent.file_modified:type_name -> agentruntime.v1.FileModified
+	10, // 9: agentruntime.v1.SessionEvent.file_deleted:type_name -> agentruntime.v1.FileDeleted
+	11, // 10: agentruntime.v1.SessionEvent.subagent_discovered:type_name -> agentruntime.v1.SubagentDiscovered
+	12, // 11: agentruntime.v1.SessionEvent.subagent_completed:type_name -> agentruntime.v1.SubagentCompleted
+	13, // 12: agentruntime.v1.SessionEvent.turn_started:type_name -> agentruntime.v1.TurnStarted
+	14, // 13: agentruntime.v1.SessionEvent.turn_completed:type_name -> agentruntime.v1.TurnCompleted
+	15, // 14: agentruntime.v1.SessionEvent.error:type_name -> agentruntime.v1.ErrorOccurred
+	16, // 15: agentruntime.v1.SessionEvent.todos_updated:type_name -> agentruntime.v1.TodosUpdated
+	17, // 16: agentruntime.v1.SessionEvent.mcp_server_status:type_name -> agentruntime.v1.McpServerStatus
+	18, // 17: agentruntime.v1.SessionEvent.context_compacted:type_name -> agentruntime.v1.ContextCompacted
+	19, // 18: agentruntime.v1.SessionEvent.context_edited:type_name -> agentruntime.v1.ContextEdited
+	21, // 19: agentruntime.v1.BlockStarted.block:type_name -> agentruntime.v1.Block
+	21, // 20: agentruntime.v1.BlockUpdated.block:type_name -> agentruntime.v1.Block
+	21, // 21: agentruntime.v1.BlockCompleted.block:type_name -> agentruntime.v1.Block
+	22, // 22: agentruntime.v1.StatusChanged.state:type_name -> agentruntime.v1.SessionState
+	23, // 23: agentruntime.v1.StatusChanged.sandbox_status:type_name -> agentruntime.v1.SandboxStatus
+	24, // 24: agentruntime.v1.UsageUpdated.step:type_name -> agentruntime.v1.Usage
+	24, // 25: agentruntime.v1.UsageUpdated.turn:type_name -> agentruntime.v1.Usage
+	24, // 26: agentruntime.v1.UsageUpdated.session:type_name -> agentruntime.v1.Usage
+	25, // 27: agentruntime.v1.FileCreated.file:type_name -> agentruntime.v1.FileInfo
+	25, // 28: agentruntime.v1.FileModified.file:type_name -> agentruntime.v1.FileInfo
+	26, // 29: agentruntime.v1.SubagentCompleted.status:type_name -> agentruntime.v1.SubagentStatus
+	27, // 30: agentruntime.v1.TurnStarted.turn:type_name -> agentruntime.v1.Turn
+	27, // 31: agentruntime.v1.TurnCompleted.turn:type_name -> agentruntime.v1.Turn
+	28, // 32: agentruntime.v1.TodosUpdated.items:type_name -> agentruntime.v1.TodoItem
+	0,  // 33: agentruntime.v1.McpServerStatus.state:type_name -> agentruntime.v1.McpServerState
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_agentruntime_v1_event_proto_init() }
@@ -1348,6 +1731,10 @@ func file_agentruntime_v1_event_proto_init() {
 		(*SessionEvent_TurnStarted)(nil),
 		(*SessionEvent_TurnCompleted)(nil),
 		(*SessionEvent_Error)(nil),
+		(*SessionEvent_TodosUpdated)(nil),
+		(*SessionEvent_McpServerStatus)(nil),
+		(*SessionEvent_ContextCompacted)(nil),
+		(*SessionEvent_ContextEdited)(nil),
 	}
 	file_agentruntime_v1_event_proto_msgTypes[2].OneofWrappers = []any{
 		(*BlockDelta_Text)(nil),
@@ -1360,13 +1747,14 @@ func file_agentruntime_v1_event_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentruntime_v1_event_proto_rawDesc), len(file_agentruntime_v1_event_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   15,
+			NumEnums:      1,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_agentruntime_v1_event_proto_goTypes,
 		DependencyIndexes: file_agentruntime_v1_event_proto_depIdxs,
+		EnumInfos:         file_agentruntime_v1_event_proto_enumTypes,
 		MessageInfos:      file_agentruntime_v1_event_proto_msgTypes,
 	}.Build()
 	File_agentruntime_v1_event_proto = out.File

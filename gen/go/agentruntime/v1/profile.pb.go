@@ -143,7 +143,9 @@ type AgentProfile struct {
 	ModelProvider ModelProvider `protobuf:"varint,5,opt,name=model_provider,json=modelProvider,proto3,enum=agentruntime.v1.ModelProvider" json:"model_provider,omitempty"`
 	// Model id, for example `claude-sonnet-5-5`. Empty means the server default.
 	Model string `protobuf:"bytes,6,opt,name=model,proto3" json:"model,omitempty"`
-	// Tool names offered to the agent: Read, Write, Edit, Bash, Glob, Grep, Task.
+	// Tool names offered to the agent, with Claude Code's names: Read, Write, Edit, Bash, Glob,
+	// Grep, Task, TodoWrite, Skill, WebSearch, WebFetch. Another name is InvalidArgument. MCP
+	// servers' tools are chosen on each server (`McpServer.allowed_tools`).
 	Tools []string `protobuf:"bytes,7,rep,name=tools,proto3" json:"tools,omitempty"`
 	// Most model steps in one turn; 0 means the server default (50).
 	MaxTurns int32 `protobuf:"varint,8,opt,name=max_turns,json=maxTurns,proto3" json:"max_turns,omitempty"`
@@ -160,7 +162,19 @@ type AgentProfile struct {
 	// Output only.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// Output only.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Project instructions (`CLAUDE.md`), read from the workspace on every turn.
+	Instructions *InstructionsSettings `protobuf:"bytes,16,opt,name=instructions,proto3" json:"instructions,omitempty"`
+	// Skills the agent may use: listed to the model by name and description, read when used.
+	Skills []*Skill `protobuf:"bytes,17,rep,name=skills,proto3" json:"skills,omitempty"`
+	// Slash commands: a message `/name arguments` runs the command's prompt.
+	Commands []*Command `protobuf:"bytes,18,rep,name=commands,proto3" json:"commands,omitempty"`
+	// MCP servers whose tools the agent may call.
+	McpServers []*McpServer `protobuf:"bytes,19,rep,name=mcp_servers,json=mcpServers,proto3" json:"mcp_servers,omitempty"`
+	// Packages installed into the sandbox when it first starts.
+	Dependencies *Dependencies `protobuf:"bytes,20,opt,name=dependencies,proto3" json:"dependencies,omitempty"`
+	// How a long conversation is kept within the model's context window.
+	Context       *ContextSettings `protobuf:"bytes,21,opt,name=context,proto3" json:"context,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -300,6 +314,624 @@ func (x *AgentProfile) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *AgentProfile) GetInstructions() *InstructionsSettings {
+	if x != nil {
+		return x.Instructions
+	}
+	return nil
+}
+
+func (x *AgentProfile) GetSkills() []*Skill {
+	if x != nil {
+		return x.Skills
+	}
+	return nil
+}
+
+func (x *AgentProfile) GetCommands() []*Command {
+	if x != nil {
+		return x.Commands
+	}
+	return nil
+}
+
+func (x *AgentProfile) GetMcpServers() []*McpServer {
+	if x != nil {
+		return x.McpServers
+	}
+	return nil
+}
+
+func (x *AgentProfile) GetDependencies() *Dependencies {
+	if x != nil {
+		return x.Dependencies
+	}
+	return nil
+}
+
+func (x *AgentProfile) GetContext() *ContextSettings {
+	if x != nil {
+		return x.Context
+	}
+	return nil
+}
+
+// Project instructions: a file in the workspace root, given to the model as project
+// instructions on every turn. The agent may edit it; the next turn sees the change.
+type InstructionsSettings struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The file's name in the workspace root; empty means `CLAUDE.md`. Letters, digits, `.`, `-`
+	// and `_`, at most 64 characters.
+	FileName string `protobuf:"bytes,1,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	// Written to the file when a session's workspace has none (at most 100,000 characters).
+	// Empty: nothing is written, and the file is read if the workspace has one.
+	Content       string `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstructionsSettings) Reset() {
+	*x = InstructionsSettings{}
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstructionsSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstructionsSettings) ProtoMessage() {}
+
+func (x *InstructionsSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstructionsSettings.ProtoReflect.Descriptor instead.
+func (*InstructionsSettings) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *InstructionsSettings) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+func (x *InstructionsSettings) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
+}
+
+// An Agent Skill: a folder `.claude/skills/<name>/` with a `SKILL.md` and supporting files.
+type Skill struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Lowercase letters, digits and `-`, at most 64 characters; unique within the profile.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What it does and when to use it, at most 1,024 characters; this is what the model sees
+	// until it uses the skill.
+	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// The body of `SKILL.md` (markdown; the runtime writes the front matter with name and
+	// description), at most 100,000 characters.
+	Body string `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
+	// Supporting files (scripts, references), paths relative to the skill's folder.
+	Files []*WorkspaceFile `protobuf:"bytes,4,rep,name=files,proto3" json:"files,omitempty"`
+	// Packages its scripts need, installed like the profile's.
+	Dependencies  *Dependencies `protobuf:"bytes,5,opt,name=dependencies,proto3" json:"dependencies,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Skill) Reset() {
+	*x = Skill{}
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Skill) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Skill) ProtoMessage() {}
+
+func (x *Skill) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Skill.ProtoReflect.Descriptor instead.
+func (*Skill) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Skill) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Skill) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Skill) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *Skill) GetFiles() []*WorkspaceFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *Skill) GetDependencies() *Dependencies {
+	if x != nil {
+		return x.Dependencies
+	}
+	return nil
+}
+
+// A slash command.
+type Command struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Letters, digits, `-`, `_` and `:`, at most 64 characters; unique within the profile.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Shown when listing commands, at most 1,024 characters.
+	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// What the model gets, at most 100,000 characters; `$ARGUMENTS` is replaced by the text after
+	// the command's name (appended when the prompt has no `$ARGUMENTS`).
+	Prompt        string `protobuf:"bytes,3,opt,name=prompt,proto3" json:"prompt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Command) Reset() {
+	*x = Command{}
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Command) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Command) ProtoMessage() {}
+
+func (x *Command) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Command.ProtoReflect.Descriptor instead.
+func (*Command) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Command) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Command) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Command) GetPrompt() string {
+	if x != nil {
+		return x.Prompt
+	}
+	return ""
+}
+
+// npm and pip packages (specs as the installers take them: `lodash@4.17.21`, `requests==2.32.3`).
+type Dependencies struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most 64 specs.
+	Npm []string `protobuf:"bytes,1,rep,name=npm,proto3" json:"npm,omitempty"`
+	// At most 64 specs.
+	Pip           []string `protobuf:"bytes,2,rep,name=pip,proto3" json:"pip,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Dependencies) Reset() {
+	*x = Dependencies{}
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Dependencies) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Dependencies) ProtoMessage() {}
+
+func (x *Dependencies) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Dependencies.ProtoReflect.Descriptor instead.
+func (*Dependencies) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Dependencies) GetNpm() []string {
+	if x != nil {
+		return x.Npm
+	}
+	return nil
+}
+
+func (x *Dependencies) GetPip() []string {
+	if x != nil {
+		return x.Pip
+	}
+	return nil
+}
+
+// An MCP server. Its tools appear to the model as `mcp__<name>__<tool>`.
+type McpServer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Letters, digits, `-` and `_`, at most 64 characters; unique within the profile.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Types that are valid to be assigned to Transport:
+	//
+	//	*McpServer_Http
+	//	*McpServer_Stdio
+	Transport isMcpServer_Transport `protobuf_oneof:"transport"`
+	// The server's tools offered to the model, by the server's name for them; empty means all.
+	AllowedTools  []string `protobuf:"bytes,4,rep,name=allowed_tools,json=allowedTools,proto3" json:"allowed_tools,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *McpServer) Reset() {
+	*x = McpServer{}
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *McpServer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*McpServer) ProtoMessage() {}
+
+func (x *McpServer) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use McpServer.ProtoReflect.Descriptor instead.
+func (*McpServer) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *McpServer) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *McpServer) GetTransport() isMcpServer_Transport {
+	if x != nil {
+		return x.Transport
+	}
+	return nil
+}
+
+func (x *McpServer) GetHttp() *McpHttpServer {
+	if x != nil {
+		if x, ok := x.Transport.(*McpServer_Http); ok {
+			return x.Http
+		}
+	}
+	return nil
+}
+
+func (x *McpServer) GetStdio() *McpStdioServer {
+	if x != nil {
+		if x, ok := x.Transport.(*McpServer_Stdio); ok {
+			return x.Stdio
+		}
+	}
+	return nil
+}
+
+func (x *McpServer) GetAllowedTools() []string {
+	if x != nil {
+		return x.AllowedTools
+	}
+	return nil
+}
+
+type isMcpServer_Transport interface {
+	isMcpServer_Transport()
+}
+
+type McpServer_Http struct {
+	// A remote server, connected by the runtime (streamable HTTP).
+	Http *McpHttpServer `protobuf:"bytes,2,opt,name=http,proto3,oneof"`
+}
+
+type McpServer_Stdio struct {
+	// A server the runtime starts inside the session's sandbox, speaking MCP on stdin/stdout.
+	Stdio *McpStdioServer `protobuf:"bytes,3,opt,name=stdio,proto3,oneof"`
+}
+
+func (*McpServer_Http) isMcpServer_Transport() {}
+
+func (*McpServer_Stdio) isMcpServer_Transport() {}
+
+// A remote MCP server.
+type McpHttpServer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `http://` or `https://`.
+	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// Headers sent on every request.
+	Headers map[string]string `protobuf:"bytes,2,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Headers whose value is a secret of the tenant: header name -> secret name.
+	SecretHeaders map[string]string `protobuf:"bytes,3,rep,name=secret_headers,json=secretHeaders,proto3" json:"secret_headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *McpHttpServer) Reset() {
+	*x = McpHttpServer{}
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *McpHttpServer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*McpHttpServer) ProtoMessage() {}
+
+func (x *McpHttpServer) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use McpHttpServer.ProtoReflect.Descriptor instead.
+func (*McpHttpServer) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *McpHttpServer) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *McpHttpServer) GetHeaders() map[string]string {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *McpHttpServer) GetSecretHeaders() map[string]string {
+	if x != nil {
+		return x.SecretHeaders
+	}
+	return nil
+}
+
+// An MCP server started in the sandbox.
+type McpStdioServer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Run by `bash -c` in the workspace, with `args` appended (each quoted).
+	Command string            `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
+	Args    []string          `protobuf:"bytes,2,rep,name=args,proto3" json:"args,omitempty"`
+	Env     map[string]string `protobuf:"bytes,3,rep,name=env,proto3" json:"env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Environment variables whose value is a secret of the tenant: variable -> secret name.
+	SecretEnv     map[string]string `protobuf:"bytes,4,rep,name=secret_env,json=secretEnv,proto3" json:"secret_env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *McpStdioServer) Reset() {
+	*x = McpStdioServer{}
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *McpStdioServer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*McpStdioServer) ProtoMessage() {}
+
+func (x *McpStdioServer) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use McpStdioServer.ProtoReflect.Descriptor instead.
+func (*McpStdioServer) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *McpStdioServer) GetCommand() string {
+	if x != nil {
+		return x.Command
+	}
+	return ""
+}
+
+func (x *McpStdioServer) GetArgs() []string {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *McpStdioServer) GetEnv() map[string]string {
+	if x != nil {
+		return x.Env
+	}
+	return nil
+}
+
+func (x *McpStdioServer) GetSecretEnv() map[string]string {
+	if x != nil {
+		return x.SecretEnv
+	}
+	return nil
+}
+
+// How a long conversation is kept within the model's context window. What clients read
+// (ListMessages) always holds everything; only what the model is sent shrinks.
+type ContextSettings struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Compact when a step's input passes this many tokens; 0 means the default (80% of the
+	// model's context window). At least 10,000 when set.
+	CompactionThresholdTokens int32 `protobuf:"varint,1,opt,name=compaction_threshold_tokens,json=compactionThresholdTokens,proto3" json:"compaction_threshold_tokens,omitempty"`
+	// Never compact: a conversation that outgrows the window ends its turn with an error.
+	CompactionDisabled bool `protobuf:"varint,2,opt,name=compaction_disabled,json=compactionDisabled,proto3" json:"compaction_disabled,omitempty"`
+	// Clear old tool results from the model's context when a step's input passes this many
+	// tokens; 0 means never.
+	ClearToolResultsThresholdTokens int32 `protobuf:"varint,3,opt,name=clear_tool_results_threshold_tokens,json=clearToolResultsThresholdTokens,proto3" json:"clear_tool_results_threshold_tokens,omitempty"`
+	// The most recent tool results kept when clearing; 0 means 3.
+	ClearToolResultsKeep int32 `protobuf:"varint,4,opt,name=clear_tool_results_keep,json=clearToolResultsKeep,proto3" json:"clear_tool_results_keep,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *ContextSettings) Reset() {
+	*x = ContextSettings{}
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContextSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContextSettings) ProtoMessage() {}
+
+func (x *ContextSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContextSettings.ProtoReflect.Descriptor instead.
+func (*ContextSettings) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ContextSettings) GetCompactionThresholdTokens() int32 {
+	if x != nil {
+		return x.CompactionThresholdTokens
+	}
+	return 0
+}
+
+func (x *ContextSettings) GetCompactionDisabled() bool {
+	if x != nil {
+		return x.CompactionDisabled
+	}
+	return false
+}
+
+func (x *ContextSettings) GetClearToolResultsThresholdTokens() int32 {
+	if x != nil {
+		return x.ClearToolResultsThresholdTokens
+	}
+	return 0
+}
+
+func (x *ContextSettings) GetClearToolResultsKeep() int32 {
+	if x != nil {
+		return x.ClearToolResultsKeep
+	}
+	return 0
+}
+
 // A subagent the main agent can hand a task to.
 type SubagentDefinition struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -319,7 +951,7 @@ type SubagentDefinition struct {
 
 func (x *SubagentDefinition) Reset() {
 	*x = SubagentDefinition{}
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[1]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -331,7 +963,7 @@ func (x *SubagentDefinition) String() string {
 func (*SubagentDefinition) ProtoMessage() {}
 
 func (x *SubagentDefinition) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[1]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -344,7 +976,7 @@ func (x *SubagentDefinition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubagentDefinition.ProtoReflect.Descriptor instead.
 func (*SubagentDefinition) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{1}
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SubagentDefinition) GetName() string {
@@ -394,7 +1026,7 @@ type ThinkingSettings struct {
 
 func (x *ThinkingSettings) Reset() {
 	*x = ThinkingSettings{}
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[2]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -406,7 +1038,7 @@ func (x *ThinkingSettings) String() string {
 func (*ThinkingSettings) ProtoMessage() {}
 
 func (x *ThinkingSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[2]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -419,7 +1051,7 @@ func (x *ThinkingSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ThinkingSettings.ProtoReflect.Descriptor instead.
 func (*ThinkingSettings) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{2}
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ThinkingSettings) GetEnabled() bool {
@@ -452,13 +1084,16 @@ type SandboxSettings struct {
 	MemoryMib int32 `protobuf:"varint,6,opt,name=memory_mib,json=memoryMib,proto3" json:"memory_mib,omitempty"`
 	// Provider-specific options, passed through as strings.
 	ProviderOptions map[string]string `protobuf:"bytes,7,rep,name=provider_options,json=providerOptions,proto3" json:"provider_options,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Environment variables whose value is a secret of the tenant: variable -> secret name.
+	// Counted with `env` against its limit.
+	SecretEnv     map[string]string `protobuf:"bytes,8,rep,name=secret_env,json=secretEnv,proto3" json:"secret_env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SandboxSettings) Reset() {
 	*x = SandboxSettings{}
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[3]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -470,7 +1105,7 @@ func (x *SandboxSettings) String() string {
 func (*SandboxSettings) ProtoMessage() {}
 
 func (x *SandboxSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[3]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -483,7 +1118,7 @@ func (x *SandboxSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SandboxSettings.ProtoReflect.Descriptor instead.
 func (*SandboxSettings) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{3}
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SandboxSettings) GetProvider() SandboxProviderKind {
@@ -535,11 +1170,18 @@ func (x *SandboxSettings) GetProviderOptions() map[string]string {
 	return nil
 }
 
+func (x *SandboxSettings) GetSecretEnv() map[string]string {
+	if x != nil {
+		return x.SecretEnv
+	}
+	return nil
+}
+
 var File_agentruntime_v1_profile_proto protoreflect.FileDescriptor
 
 const file_agentruntime_v1_profile_proto_rawDesc = "" +
 	"\n" +
-	"\x1dagentruntime/v1/profile.proto\x12\x0fagentruntime.v1\x1a\x1fagentruntime/v1/workspace.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb2\x05\n" +
+	"\x1dagentruntime/v1/profile.proto\x12\x0fagentruntime.v1\x1a\x1fagentruntime/v1/workspace.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\b\n" +
 	"\fAgentProfile\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
@@ -558,7 +1200,63 @@ const file_agentruntime_v1_profile_proto_rawDesc = "" +
 	"\vcreate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\x8e\x01\n" +
+	"updateTime\x12I\n" +
+	"\finstructions\x18\x10 \x01(\v2%.agentruntime.v1.InstructionsSettingsR\finstructions\x12.\n" +
+	"\x06skills\x18\x11 \x03(\v2\x16.agentruntime.v1.SkillR\x06skills\x124\n" +
+	"\bcommands\x18\x12 \x03(\v2\x18.agentruntime.v1.CommandR\bcommands\x12;\n" +
+	"\vmcp_servers\x18\x13 \x03(\v2\x1a.agentruntime.v1.McpServerR\n" +
+	"mcpServers\x12A\n" +
+	"\fdependencies\x18\x14 \x01(\v2\x1d.agentruntime.v1.DependenciesR\fdependencies\x12:\n" +
+	"\acontext\x18\x15 \x01(\v2 .agentruntime.v1.ContextSettingsR\acontext\"M\n" +
+	"\x14InstructionsSettings\x12\x1b\n" +
+	"\tfile_name\x18\x01 \x01(\tR\bfileName\x12\x18\n" +
+	"\acontent\x18\x02 \x01(\tR\acontent\"\xca\x01\n" +
+	"\x05Skill\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x12\n" +
+	"\x04body\x18\x03 \x01(\tR\x04body\x124\n" +
+	"\x05files\x18\x04 \x03(\v2\x1e.agentruntime.v1.WorkspaceFileR\x05files\x12A\n" +
+	"\fdependencies\x18\x05 \x01(\v2\x1d.agentruntime.v1.DependenciesR\fdependencies\"W\n" +
+	"\aCommand\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x16\n" +
+	"\x06prompt\x18\x03 \x01(\tR\x06prompt\"2\n" +
+	"\fDependencies\x12\x10\n" +
+	"\x03npm\x18\x01 \x03(\tR\x03npm\x12\x10\n" +
+	"\x03pip\x18\x02 \x03(\tR\x03pip\"\xc0\x01\n" +
+	"\tMcpServer\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
+	"\x04http\x18\x02 \x01(\v2\x1e.agentruntime.v1.McpHttpServerH\x00R\x04http\x127\n" +
+	"\x05stdio\x18\x03 \x01(\v2\x1f.agentruntime.v1.McpStdioServerH\x00R\x05stdio\x12#\n" +
+	"\rallowed_tools\x18\x04 \x03(\tR\fallowedToolsB\v\n" +
+	"\ttransport\"\xc0\x02\n" +
+	"\rMcpHttpServer\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12E\n" +
+	"\aheaders\x18\x02 \x03(\v2+.agentruntime.v1.McpHttpServer.HeadersEntryR\aheaders\x12X\n" +
+	"\x0esecret_headers\x18\x03 \x03(\v21.agentruntime.v1.McpHttpServer.SecretHeadersEntryR\rsecretHeaders\x1a:\n" +
+	"\fHeadersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a@\n" +
+	"\x12SecretHeadersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xbf\x02\n" +
+	"\x0eMcpStdioServer\x12\x18\n" +
+	"\acommand\x18\x01 \x01(\tR\acommand\x12\x12\n" +
+	"\x04args\x18\x02 \x03(\tR\x04args\x12:\n" +
+	"\x03env\x18\x03 \x03(\v2(.agentruntime.v1.McpStdioServer.EnvEntryR\x03env\x12M\n" +
+	"\n" +
+	"secret_env\x18\x04 \x03(\v2..agentruntime.v1.McpStdioServer.SecretEnvEntryR\tsecretEnv\x1a6\n" +
+	"\bEnvEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a<\n" +
+	"\x0eSecretEnvEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x87\x02\n" +
+	"\x0fContextSettings\x12>\n" +
+	"\x1bcompaction_threshold_tokens\x18\x01 \x01(\x05R\x19compactionThresholdTokens\x12/\n" +
+	"\x13compaction_disabled\x18\x02 \x01(\bR\x12compactionDisabled\x12L\n" +
+	"#clear_tool_results_threshold_tokens\x18\x03 \x01(\x05R\x1fclearToolResultsThresholdTokens\x125\n" +
+	"\x17clear_tool_results_keep\x18\x04 \x01(\x05R\x14clearToolResultsKeep\"\x8e\x01\n" +
 	"\x12SubagentDefinition\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x16\n" +
@@ -567,7 +1265,7 @@ const file_agentruntime_v1_profile_proto_rawDesc = "" +
 	"\x05model\x18\x05 \x01(\tR\x05model\"Q\n" +
 	"\x10ThinkingSettings\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x12#\n" +
-	"\rbudget_tokens\x18\x02 \x01(\x05R\fbudgetTokens\"\xde\x03\n" +
+	"\rbudget_tokens\x18\x02 \x01(\x05R\fbudgetTokens\"\xec\x04\n" +
 	"\x0fSandboxSettings\x12@\n" +
 	"\bprovider\x18\x01 \x01(\x0e2$.agentruntime.v1.SandboxProviderKindR\bprovider\x12'\n" +
 	"\x0fnetwork_allowed\x18\x02 \x01(\bR\x0enetworkAllowed\x12;\n" +
@@ -576,11 +1274,16 @@ const file_agentruntime_v1_profile_proto_rawDesc = "" +
 	"\x03cpu\x18\x05 \x01(\x01R\x03cpu\x12\x1d\n" +
 	"\n" +
 	"memory_mib\x18\x06 \x01(\x05R\tmemoryMib\x12`\n" +
-	"\x10provider_options\x18\a \x03(\v25.agentruntime.v1.SandboxSettings.ProviderOptionsEntryR\x0fproviderOptions\x1a6\n" +
+	"\x10provider_options\x18\a \x03(\v25.agentruntime.v1.SandboxSettings.ProviderOptionsEntryR\x0fproviderOptions\x12N\n" +
+	"\n" +
+	"secret_env\x18\b \x03(\v2/.agentruntime.v1.SandboxSettings.SecretEnvEntryR\tsecretEnv\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aB\n" +
 	"\x14ProviderOptionsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a<\n" +
+	"\x0eSecretEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*f\n" +
 	"\rModelProvider\x12\x1e\n" +
@@ -605,35 +1308,63 @@ func file_agentruntime_v1_profile_proto_rawDescGZIP() []byte {
 }
 
 var file_agentruntime_v1_profile_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_agentruntime_v1_profile_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_agentruntime_v1_profile_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_agentruntime_v1_profile_proto_goTypes = []any{
 	(ModelProvider)(0),            // 0: agentruntime.v1.ModelProvider
 	(SandboxProviderKind)(0),      // 1: agentruntime.v1.SandboxProviderKind
 	(*AgentProfile)(nil),          // 2: agentruntime.v1.AgentProfile
-	(*SubagentDefinition)(nil),    // 3: agentruntime.v1.SubagentDefinition
-	(*ThinkingSettings)(nil),      // 4: agentruntime.v1.ThinkingSettings
-	(*SandboxSettings)(nil),       // 5: agentruntime.v1.SandboxSettings
-	nil,                           // 6: agentruntime.v1.SandboxSettings.EnvEntry
-	nil,                           // 7: agentruntime.v1.SandboxSettings.ProviderOptionsEntry
-	(*WorkspaceFile)(nil),         // 8: agentruntime.v1.WorkspaceFile
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*InstructionsSettings)(nil),  // 3: agentruntime.v1.InstructionsSettings
+	(*Skill)(nil),                 // 4: agentruntime.v1.Skill
+	(*Command)(nil),               // 5: agentruntime.v1.Command
+	(*Dependencies)(nil),          // 6: agentruntime.v1.Dependencies
+	(*McpServer)(nil),             // 7: agentruntime.v1.McpServer
+	(*McpHttpServer)(nil),         // 8: agentruntime.v1.McpHttpServer
+	(*McpStdioServer)(nil),        // 9: agentruntime.v1.McpStdioServer
+	(*ContextSettings)(nil),       // 10: agentruntime.v1.ContextSettings
+	(*SubagentDefinition)(nil),    // 11: agentruntime.v1.SubagentDefinition
+	(*ThinkingSettings)(nil),      // 12: agentruntime.v1.ThinkingSettings
+	(*SandboxSettings)(nil),       // 13: agentruntime.v1.SandboxSettings
+	nil,                           // 14: agentruntime.v1.McpHttpServer.HeadersEntry
+	nil,                           // 15: agentruntime.v1.McpHttpServer.SecretHeadersEntry
+	nil,                           // 16: agentruntime.v1.McpStdioServer.EnvEntry
+	nil,                           // 17: agentruntime.v1.McpStdioServer.SecretEnvEntry
+	nil,                           // 18: agentruntime.v1.SandboxSettings.EnvEntry
+	nil,                           // 19: agentruntime.v1.SandboxSettings.ProviderOptionsEntry
+	nil,                           // 20: agentruntime.v1.SandboxSettings.SecretEnvEntry
+	(*WorkspaceFile)(nil),         // 21: agentruntime.v1.WorkspaceFile
+	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
 }
 var file_agentruntime_v1_profile_proto_depIdxs = []int32{
 	0,  // 0: agentruntime.v1.AgentProfile.model_provider:type_name -> agentruntime.v1.ModelProvider
-	3,  // 1: agentruntime.v1.AgentProfile.subagents:type_name -> agentruntime.v1.SubagentDefinition
-	8,  // 2: agentruntime.v1.AgentProfile.default_files:type_name -> agentruntime.v1.WorkspaceFile
-	5,  // 3: agentruntime.v1.AgentProfile.sandbox:type_name -> agentruntime.v1.SandboxSettings
-	4,  // 4: agentruntime.v1.AgentProfile.thinking:type_name -> agentruntime.v1.ThinkingSettings
-	9,  // 5: agentruntime.v1.AgentProfile.create_time:type_name -> google.protobuf.Timestamp
-	9,  // 6: agentruntime.v1.AgentProfile.update_time:type_name -> google.protobuf.Timestamp
-	1,  // 7: agentruntime.v1.SandboxSettings.provider:type_name -> agentruntime.v1.SandboxProviderKind
-	6,  // 8: agentruntime.v1.SandboxSettings.env:type_name -> agentruntime.v1.SandboxSettings.EnvEntry
-	7,  // 9: agentruntime.v1.SandboxSettings.provider_options:type_name -> agentruntime.v1.SandboxSettings.ProviderOptionsEntry
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	11, // 1: agentruntime.v1.AgentProfile.subagents:type_name -> agentruntime.v1.SubagentDefinition
+	21, // 2: agentruntime.v1.AgentProfile.default_files:type_name -> agentruntime.v1.WorkspaceFile
+	13, // 3: agentruntime.v1.AgentProfile.sandbox:type_name -> agentruntime.v1.SandboxSettings
+	12, // 4: agentruntime.v1.AgentProfile.thinking:type_name -> agentruntime.v1.ThinkingSettings
+	22, // 5: agentruntime.v1.AgentProfile.create_time:type_name -> google.protobuf.Timestamp
+	22, // 6: agentruntime.v1.AgentProfile.update_time:type_name -> google.protobuf.Timestamp
+	3,  // 7: agentruntime.v1.AgentProfile.instructions:type_name -> agentruntime.v1.InstructionsSettings
+	4,  // 8: agentruntime.v1.AgentProfile.skills:type_name -> agentruntime.v1.Skill
+	5,  // 9: agentruntime.v1.AgentProfile.commands:type_name -> agentruntime.v1.Command
+	7,  // 10: agentruntime.v1.AgentProfile.mcp_servers:type_name -> agentruntime.v1.McpServer
+	6,  // 11: agentruntime.v1.AgentProfile.dependencies:type_name -> agentruntime.v1.Dependencies
+	10, // 12: agentruntime.v1.AgentProfile.context:type_name -> agentruntime.v1.ContextSettings
+	21, // 13: agentruntime.v1.Skill.files:type_name -> agentruntime.v1.WorkspaceFile
+	6,  // 14: agentruntime.v1.Skill.dependencies:type_name -> agentruntime.v1.Dependencies
+	8,  // 15: agentruntime.v1.McpServer.http:type_name -> agentruntime.v1.McpHttpServer
+	9,  // 16: agentruntime.v1.McpServer.stdio:type_name -> agentruntime.v1.McpStdioServer
+	14, // 17: agentruntime.v1.McpHttpServer.headers:type_name -> agentruntime.v1.McpHttpServer.HeadersEntry
+	15, // 18: agentruntime.v1.McpHttpServer.secret_headers:type_name -> agentruntime.v1.McpHttpServer.SecretHeadersEntry
+	16, // 19: agentruntime.v1.McpStdioServer.env:type_name -> agentruntime.v1.McpStdioServer.EnvEntry
+	17, // 20: agentruntime.v1.McpStdioServer.secret_env:type_name -> agentruntime.v1.McpStdioServer.SecretEnvEntry
+	1,  // 21: agentruntime.v1.SandboxSettings.provider:type_name -> agentruntime.v1.SandboxProviderKind
+	18, // 22: agentruntime.v1.SandboxSettings.env:type_name -> agentruntime.v1.SandboxSettings.EnvEntry
+	19, // 23: agentruntime.v1.SandboxSettings.provider_options:type_name -> agentruntime.v1.SandboxSettings.ProviderOptionsEntry
+	20, // 24: agentruntime.v1.SandboxSettings.secret_env:type_name -> agentruntime.v1.SandboxSettings.SecretEnvEntry
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_agentruntime_v1_profile_proto_init() }
@@ -642,13 +1373,17 @@ func file_agentruntime_v1_profile_proto_init() {
 		return
 	}
 	file_agentruntime_v1_workspace_proto_init()
+	file_agentruntime_v1_profile_proto_msgTypes[5].OneofWrappers = []any{
+		(*McpServer_Http)(nil),
+		(*McpServer_Stdio)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentruntime_v1_profile_proto_rawDesc), len(file_agentruntime_v1_profile_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   6,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

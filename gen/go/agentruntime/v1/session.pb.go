@@ -222,8 +222,10 @@ type Session struct {
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Output only: the last message, turn or update. Sessions list newest activity first.
 	LastActivityTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=last_activity_time,json=lastActivityTime,proto3" json:"last_activity_time,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Output only: the agent's to-do list as its last TodoWrite left it.
+	Todos         []*TodoItem `protobuf:"bytes,13,rep,name=todos,proto3" json:"todos,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Session) Reset() {
@@ -336,6 +338,13 @@ func (x *Session) GetUpdateTime() *timestamppb.Timestamp {
 func (x *Session) GetLastActivityTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.LastActivityTime
+	}
+	return nil
+}
+
+func (x *Session) GetTodos() []*TodoItem {
+	if x != nil {
+		return x.Todos
 	}
 	return nil
 }
@@ -628,9 +637,13 @@ type Usage struct {
 	// model step is priced, so sums carry no float noise.
 	CostUsd float64 `protobuf:"fixed64,5,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`
 	// The same cost in whole micro-dollars (USD / 1,000,000): exact, for accounting.
-	CostMicroUsd  int64 `protobuf:"varint,6,opt,name=cost_micro_usd,json=costMicroUsd,proto3" json:"cost_micro_usd,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CostMicroUsd int64 `protobuf:"varint,6,opt,name=cost_micro_usd,json=costMicroUsd,proto3" json:"cost_micro_usd,omitempty"`
+	// Web searches run by the model provider (each priced; included in the cost).
+	WebSearchRequests int64 `protobuf:"varint,7,opt,name=web_search_requests,json=webSearchRequests,proto3" json:"web_search_requests,omitempty"`
+	// Web fetches run by the model provider.
+	WebFetchRequests int64 `protobuf:"varint,8,opt,name=web_fetch_requests,json=webFetchRequests,proto3" json:"web_fetch_requests,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Usage) Reset() {
@@ -705,11 +718,25 @@ func (x *Usage) GetCostMicroUsd() int64 {
 	return 0
 }
 
+func (x *Usage) GetWebSearchRequests() int64 {
+	if x != nil {
+		return x.WebSearchRequests
+	}
+	return 0
+}
+
+func (x *Usage) GetWebFetchRequests() int64 {
+	if x != nil {
+		return x.WebFetchRequests
+	}
+	return 0
+}
+
 var File_agentruntime_v1_session_proto protoreflect.FileDescriptor
 
 const file_agentruntime_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1dagentruntime/v1/session.proto\x12\x0fagentruntime.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9a\x05\n" +
+	"\x1dagentruntime/v1/session.proto\x12\x0fagentruntime.v1\x1a\x1bagentruntime/v1/block.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x05\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12(\n" +
 	"\x10agent_profile_id\x18\x02 \x01(\tR\x0eagentProfileId\x12\x12\n" +
@@ -725,7 +752,8 @@ const file_agentruntime_v1_session_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12H\n" +
-	"\x12last_activity_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\x10lastActivityTime\x1a;\n" +
+	"\x12last_activity_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\x10lastActivityTime\x12/\n" +
+	"\x05todos\x18\r \x03(\v2\x19.agentruntime.v1.TodoItemR\x05todos\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"&\n" +
@@ -749,14 +777,16 @@ const file_agentruntime_v1_session_proto_rawDesc = "" +
 	"\rQueuedMessage\x12\x17\n" +
 	"\aturn_id\x18\x01 \x01(\tR\x06turnId\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12=\n" +
-	"\fenqueue_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\venqueueTime\"\x86\x02\n" +
+	"\fenqueue_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\venqueueTime\"\xe4\x02\n" +
 	"\x05Usage\x12!\n" +
 	"\finput_tokens\x18\x01 \x01(\x03R\vinputTokens\x12#\n" +
 	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\x125\n" +
 	"\x17cache_read_input_tokens\x18\x03 \x01(\x03R\x14cacheReadInputTokens\x12=\n" +
 	"\x1bcache_creation_input_tokens\x18\x04 \x01(\x03R\x18cacheCreationInputTokens\x12\x19\n" +
 	"\bcost_usd\x18\x05 \x01(\x01R\acostUsd\x12$\n" +
-	"\x0ecost_micro_usd\x18\x06 \x01(\x03R\fcostMicroUsd*`\n" +
+	"\x0ecost_micro_usd\x18\x06 \x01(\x03R\fcostMicroUsd\x12.\n" +
+	"\x13web_search_requests\x18\a \x01(\x03R\x11webSearchRequests\x12,\n" +
+	"\x12web_fetch_requests\x18\b \x01(\x03R\x10webFetchRequests*`\n" +
 	"\fSessionState\x12\x1d\n" +
 	"\x19SESSION_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12SESSION_STATE_IDLE\x10\x01\x12\x19\n" +
@@ -802,6 +832,7 @@ var file_agentruntime_v1_session_proto_goTypes = []any{
 	(*Usage)(nil),                 // 8: agentruntime.v1.Usage
 	nil,                           // 9: agentruntime.v1.Session.MetadataEntry
 	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*TodoItem)(nil),              // 11: agentruntime.v1.TodoItem
 }
 var file_agentruntime_v1_session_proto_depIdxs = []int32{
 	9,  // 0: agentruntime.v1.Session.metadata:type_name -> agentruntime.v1.Session.MetadataEntry
@@ -812,19 +843,20 @@ var file_agentruntime_v1_session_proto_depIdxs = []int32{
 	10, // 5: agentruntime.v1.Session.create_time:type_name -> google.protobuf.Timestamp
 	10, // 6: agentruntime.v1.Session.update_time:type_name -> google.protobuf.Timestamp
 	10, // 7: agentruntime.v1.Session.last_activity_time:type_name -> google.protobuf.Timestamp
-	1,  // 8: agentruntime.v1.SessionRuntime.sandbox_status:type_name -> agentruntime.v1.SandboxStatus
-	6,  // 9: agentruntime.v1.SessionRuntime.current_turn:type_name -> agentruntime.v1.Turn
-	7,  // 10: agentruntime.v1.SessionRuntime.queued_messages:type_name -> agentruntime.v1.QueuedMessage
-	10, // 11: agentruntime.v1.Turn.start_time:type_name -> google.protobuf.Timestamp
-	2,  // 12: agentruntime.v1.Turn.outcome:type_name -> agentruntime.v1.TurnOutcome
-	10, // 13: agentruntime.v1.Turn.end_time:type_name -> google.protobuf.Timestamp
-	8,  // 14: agentruntime.v1.Turn.usage:type_name -> agentruntime.v1.Usage
-	10, // 15: agentruntime.v1.QueuedMessage.enqueue_time:type_name -> google.protobuf.Timestamp
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	11, // 8: agentruntime.v1.Session.todos:type_name -> agentruntime.v1.TodoItem
+	1,  // 9: agentruntime.v1.SessionRuntime.sandbox_status:type_name -> agentruntime.v1.SandboxStatus
+	6,  // 10: agentruntime.v1.SessionRuntime.current_turn:type_name -> agentruntime.v1.Turn
+	7,  // 11: agentruntime.v1.SessionRuntime.queued_messages:type_name -> agentruntime.v1.QueuedMessage
+	10, // 12: agentruntime.v1.Turn.start_time:type_name -> google.protobuf.Timestamp
+	2,  // 13: agentruntime.v1.Turn.outcome:type_name -> agentruntime.v1.TurnOutcome
+	10, // 14: agentruntime.v1.Turn.end_time:type_name -> google.protobuf.Timestamp
+	8,  // 15: agentruntime.v1.Turn.usage:type_name -> agentruntime.v1.Usage
+	10, // 16: agentruntime.v1.QueuedMessage.enqueue_time:type_name -> google.protobuf.Timestamp
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_agentruntime_v1_session_proto_init() }
@@ -832,6 +864,7 @@ func file_agentruntime_v1_session_proto_init() {
 	if File_agentruntime_v1_session_proto != nil {
 		return
 	}
+	file_agentruntime_v1_block_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -15,7 +15,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61gentruntime/v1/block.proto\x12\x0f\x61gentruntime.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x99\x05\n\x05\x42lock\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n\x07turn_id\x18\x02 \x01(\tR\x06turnId\x12\x1f\n\x0bsubagent_id\x18\x03 \x01(\tR\nsubagentId\x12;\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12\x46\n\x0cuser_message\x18\n \x01(\x0b\x32!.agentruntime.v1.UserMessageBlockH\x00R\x0buserMessage\x12L\n\x0e\x61ssistant_text\x18\x0b \x01(\x0b\x32#.agentruntime.v1.AssistantTextBlockH\x00R\rassistantText\x12<\n\x08thinking\x18\x0c \x01(\x0b\x32\x1e.agentruntime.v1.ThinkingBlockH\x00R\x08thinking\x12:\n\x08tool_use\x18\r \x01(\x0b\x32\x1d.agentruntime.v1.ToolUseBlockH\x00R\x07toolUse\x12\x43\n\x0btool_result\x18\x0e \x01(\x0b\x32 .agentruntime.v1.ToolResultBlockH\x00R\ntoolResult\x12<\n\x08subagent\x18\x0f \x01(\x0b\x32\x1e.agentruntime.v1.SubagentBlockH\x00R\x08subagent\x12\x36\n\x06system\x18\x10 \x01(\x0b\x32\x1c.agentruntime.v1.SystemBlockH\x00R\x06system\x12\x33\n\x05\x65rror\x18\x11 \x01(\x0b\x32\x1b.agentruntime.v1.ErrorBlockH\x00R\x05\x65rrorB\t\n\x07\x63ontent\"e\n\x10UserMessageBlock\x12\x12\n\x04text\x18\x01 \x01(\tR\x04text\x12=\n\x0b\x61ttachments\x18\x02 \x03(\x0b\x32\x1b.agentruntime.v1.AttachmentR\x0b\x61ttachments\"S\n\nAttachment\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n\nmedia_type\x18\x02 \x01(\tR\tmediaType\x12\x12\n\x04\x64\x61ta\x18\x03 \x01(\x0cR\x04\x64\x61ta\"(\n\x12\x41ssistantTextBlock\x12\x12\n\x04text\x18\x01 \x01(\tR\x04text\"I\n\rThinkingBlock\x12\x1a\n\x08thinking\x18\x01 \x01(\tR\x08thinking\x12\x1c\n\tsignature\x18\x02 \x01(\tR\tsignature\"\x9f\x01\n\x0cToolUseBlock\x12\x1e\n\x0btool_use_id\x18\x01 \x01(\tR\ttoolUseId\x12\x1b\n\ttool_name\x18\x02 \x01(\tR\x08toolName\x12\x1d\n\ninput_json\x18\x03 \x01(\tR\tinputJson\x12\x33\n\x06status\x18\x04 \x01(\x0e\x32\x1b.agentruntime.v1.ToolStatusR\x06status\"\x9b\x01\n\x0fToolResultBlock\x12\x1e\n\x0btool_use_id\x18\x01 \x01(\tR\ttoolUseId\x12\x16\n\x06output\x18\x02 \x01(\tR\x06output\x12\x19\n\x08is_error\x18\x03 \x01(\x08R\x07isError\x12\x35\n\x08\x64uration\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationR\x08\x64uration\"\xcd\x01\n\rSubagentBlock\x12\x1f\n\x0bsubagent_id\x18\x01 \x01(\tR\nsubagentId\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n\x06prompt\x18\x03 \x01(\tR\x06prompt\x12\x37\n\x06status\x18\x04 \x01(\x0e\x32\x1f.agentruntime.v1.SubagentStatusR\x06status\x12\x16\n\x06result\x18\x05 \x01(\tR\x06result\x12\x1e\n\x0btool_use_id\x18\x06 \x01(\tR\ttoolUseId\"!\n\x0bSystemBlock\x12\x12\n\x04text\x18\x01 \x01(\tR\x04text\">\n\nErrorBlock\x12\x16\n\x06reason\x18\x01 \x01(\tR\x06reason\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message*\xa9\x01\n\nToolStatus\x12\x1b\n\x17TOOL_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TOOL_STATUS_PENDING\x10\x01\x12\x17\n\x13TOOL_STATUS_RUNNING\x10\x02\x12\x19\n\x15TOOL_STATUS_SUCCEEDED\x10\x03\x12\x16\n\x12TOOL_STATUS_FAILED\x10\x04\x12\x19\n\x15TOOL_STATUS_CANCELLED\x10\x05*\xa8\x01\n\x0eSubagentStatus\x12\x1f\n\x1bSUBAGENT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17SUBAGENT_STATUS_RUNNING\x10\x01\x12\x1d\n\x19SUBAGENT_STATUS_COMPLETED\x10\x02\x12\x1a\n\x16SUBAGENT_STATUS_FAILED\x10\x03\x12\x1d\n\x19SUBAGENT_STATUS_CANCELLED\x10\x04\x42MZKgithub.com/agentruntime/agent-runtime/gen/go/agentruntime/v1;agentruntimev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61gentruntime/v1/block.proto\x12\x0f\x61gentruntime.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x07\n\x05\x42lock\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n\x07turn_id\x18\x02 \x01(\tR\x06turnId\x12\x1f\n\x0bsubagent_id\x18\x03 \x01(\tR\nsubagentId\x12;\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12\x46\n\x0cuser_message\x18\n \x01(\x0b\x32!.agentruntime.v1.UserMessageBlockH\x00R\x0buserMessage\x12L\n\x0e\x61ssistant_text\x18\x0b \x01(\x0b\x32#.agentruntime.v1.AssistantTextBlockH\x00R\rassistantText\x12<\n\x08thinking\x18\x0c \x01(\x0b\x32\x1e.agentruntime.v1.ThinkingBlockH\x00R\x08thinking\x12:\n\x08tool_use\x18\r \x01(\x0b\x32\x1d.agentruntime.v1.ToolUseBlockH\x00R\x07toolUse\x12\x43\n\x0btool_result\x18\x0e \x01(\x0b\x32 .agentruntime.v1.ToolResultBlockH\x00R\ntoolResult\x12<\n\x08subagent\x18\x0f \x01(\x0b\x32\x1e.agentruntime.v1.SubagentBlockH\x00R\x08subagent\x12\x36\n\x06system\x18\x10 \x01(\x0b\x32\x1c.agentruntime.v1.SystemBlockH\x00R\x06system\x12\x33\n\x05\x65rror\x18\x11 \x01(\x0b\x32\x1b.agentruntime.v1.ErrorBlockH\x00R\x05\x65rror\x12=\n\ttodo_list\x18\x12 \x01(\x0b\x32\x1e.agentruntime.v1.TodoListBlockH\x00R\x08todoList\x12\x42\n\ncompaction\x18\x13 \x01(\x0b\x32 .agentruntime.v1.CompactionBlockH\x00R\ncompaction\x12S\n\x11web_search_result\x18\x14 \x01(\x0b\x32%.agentruntime.v1.WebSearchResultBlockH\x00R\x0fwebSearchResult\x12P\n\x10web_fetch_result\x18\x15 \x01(\x0b\x32$.agentruntime.v1.WebFetchResultBlockH\x00R\x0ewebFetchResultB\t\n\x07\x63ontent\"\xd1\x01\n\x10UserMessageBlock\x12\x12\n\x04text\x18\x01 \x01(\tR\x04text\x12=\n\x0b\x61ttachments\x18\x02 \x03(\x0b\x32\x1b.agentruntime.v1.AttachmentR\x0b\x61ttachments\x12\x18\n\x07\x63ommand\x18\x03 \x01(\tR\x07\x63ommand\x12+\n\x11\x63ommand_arguments\x18\x04 \x01(\tR\x10\x63ommandArguments\x12#\n\rexpanded_text\x18\x05 \x01(\tR\x0c\x65xpandedText\"S\n\nAttachment\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n\nmedia_type\x18\x02 \x01(\tR\tmediaType\x12\x12\n\x04\x64\x61ta\x18\x03 \x01(\x0cR\x04\x64\x61ta\"a\n\x12\x41ssistantTextBlock\x12\x12\n\x04text\x18\x01 \x01(\tR\x04text\x12\x37\n\tcitations\x18\x02 \x03(\x0b\x32\x19.agentruntime.v1.CitationR\tcitations\"Q\n\x08\x43itation\x12\x10\n\x03url\x18\x01 \x01(\tR\x03url\x12\x14\n\x05title\x18\x02 \x01(\tR\x05title\x12\x1d\n\ncited_text\x18\x03 \x01(\tR\tcitedText\"I\n\rThinkingBlock\x12\x1a\n\x08thinking\x18\x01 \x01(\tR\x08thinking\x12\x1c\n\tsignature\x18\x02 \x01(\tR\tsignature\"\xc0\x01\n\x0cToolUseBlock\x12\x1e\n\x0btool_use_id\x18\x01 \x01(\tR\ttoolUseId\x12\x1b\n\ttool_name\x18\x02 \x01(\tR\x08toolName\x12\x1d\n\ninput_json\x18\x03 \x01(\tR\tinputJson\x12\x33\n\x06status\x18\x04 \x01(\x0e\x32\x1b.agentruntime.v1.ToolStatusR\x06status\x12\x1f\n\x0bserver_tool\x18\x05 \x01(\x08R\nserverTool\"\x9b\x01\n\x0fToolResultBlock\x12\x1e\n\x0btool_use_id\x18\x01 \x01(\tR\ttoolUseId\x12\x16\n\x06output\x18\x02 \x01(\tR\x06output\x12\x19\n\x08is_error\x18\x03 \x01(\x08R\x07isError\x12\x35\n\x08\x64uration\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationR\x08\x64uration\"\xcd\x01\n\rSubagentBlock\x12\x1f\n\x0bsubagent_id\x18\x01 \x01(\tR\nsubagentId\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n\x06prompt\x18\x03 \x01(\tR\x06prompt\x12\x37\n\x06status\x18\x04 \x01(\x0e\x32\x1f.agentruntime.v1.SubagentStatusR\x06status\x12\x16\n\x06result\x18\x05 \x01(\tR\x06result\x12\x1e\n\x0btool_use_id\x18\x06 \x01(\tR\ttoolUseId\"!\n\x0bSystemBlock\x12\x12\n\x04text\x18\x01 \x01(\tR\x04text\">\n\nErrorBlock\x12\x16\n\x06reason\x18\x01 \x01(\tR\x06reason\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\"z\n\x08TodoItem\x12\x18\n\x07\x63ontent\x18\x01 \x01(\tR\x07\x63ontent\x12\x33\n\x06status\x18\x02 \x01(\x0e\x32\x1b.agentruntime.v1.TodoStatusR\x06status\x12\x1f\n\x0b\x61\x63tive_form\x18\x03 \x01(\tR\nactiveForm\"`\n\rTodoListBlock\x12/\n\x05items\x18\x01 \x03(\x0b\x32\x19.agentruntime.v1.TodoItemR\x05items\x12\x1e\n\x0btool_use_id\x18\x02 \x01(\tR\ttoolUseId\"\x97\x01\n\x0f\x43ompactionBlock\x12\x18\n\x07summary\x18\x01 \x01(\tR\x07summary\x12#\n\rtokens_before\x18\x02 \x01(\x03R\x0ctokensBefore\x12-\n\x12messages_compacted\x18\x03 \x01(\x05R\x11messagesCompacted\x12\x16\n\x06method\x18\x04 \x01(\tR\x06method\"\x91\x01\n\x14WebSearchResultBlock\x12\x1e\n\x0btool_use_id\x18\x01 \x01(\tR\ttoolUseId\x12:\n\x07results\x18\x02 \x03(\x0b\x32 .agentruntime.v1.WebSearchResultR\x07results\x12\x1d\n\nerror_code\x18\x03 \x01(\tR\terrorCode\"T\n\x0fWebSearchResult\x12\x10\n\x03url\x18\x01 \x01(\tR\x03url\x12\x14\n\x05title\x18\x02 \x01(\tR\x05title\x12\x19\n\x08page_age\x18\x03 \x01(\tR\x07pageAge\"\x96\x01\n\x13WebFetchResultBlock\x12\x1e\n\x0btool_use_id\x18\x01 \x01(\tR\ttoolUseId\x12\x10\n\x03url\x18\x02 \x01(\tR\x03url\x12\x14\n\x05title\x18\x03 \x01(\tR\x05title\x12\x18\n\x07\x63ontent\x18\x04 \x01(\tR\x07\x63ontent\x12\x1d\n\nerror_code\x18\x05 \x01(\tR\terrorCode*\xa9\x01\n\nToolStatus\x12\x1b\n\x17TOOL_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TOOL_STATUS_PENDING\x10\x01\x12\x17\n\x13TOOL_STATUS_RUNNING\x10\x02\x12\x19\n\x15TOOL_STATUS_SUCCEEDED\x10\x03\x12\x16\n\x12TOOL_STATUS_FAILED\x10\x04\x12\x19\n\x15TOOL_STATUS_CANCELLED\x10\x05*\xa8\x01\n\x0eSubagentStatus\x12\x1f\n\x1bSUBAGENT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17SUBAGENT_STATUS_RUNNING\x10\x01\x12\x1d\n\x19SUBAGENT_STATUS_COMPLETED\x10\x02\x12\x1a\n\x16SUBAGENT_STATUS_FAILED\x10\x03\x12\x1d\n\x19SUBAGENT_STATUS_CANCELLED\x10\x04*z\n\nTodoStatus\x12\x1b\n\x17TODO_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TODO_STATUS_PENDING\x10\x01\x12\x1b\n\x17TODO_STATUS_IN_PROGRESS\x10\x02\x12\x19\n\x15TODO_STATUS_COMPLETED\x10\x03\x42MZKgithub.com/agentruntime/agent-runtime/gen/go/agentruntime/v1;agentruntimev1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agentruntime.v1.block_pb2', globals())
@@ -23,28 +23,44 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   DESCRIPTOR._serialized_options = b'ZKgithub.com/agentruntime/agent-runtime/gen/go/agentruntime/v1;agentruntimev1'
-  _TOOLSTATUS._serialized_start=1714
-  _TOOLSTATUS._serialized_end=1883
-  _SUBAGENTSTATUS._serialized_start=1886
-  _SUBAGENTSTATUS._serialized_end=2054
+  _TOOLSTATUS._serialized_start=3057
+  _TOOLSTATUS._serialized_end=3226
+  _SUBAGENTSTATUS._serialized_start=3229
+  _SUBAGENTSTATUS._serialized_end=3397
+  _TODOSTATUS._serialized_start=3399
+  _TODOSTATUS._serialized_end=3521
   _BLOCK._serialized_start=114
-  _BLOCK._serialized_end=779
-  _USERMESSAGEBLOCK._serialized_start=781
-  _USERMESSAGEBLOCK._serialized_end=882
-  _ATTACHMENT._serialized_start=884
-  _ATTACHMENT._serialized_end=967
-  _ASSISTANTTEXTBLOCK._serialized_start=969
-  _ASSISTANTTEXTBLOCK._serialized_end=1009
-  _THINKINGBLOCK._serialized_start=1011
-  _THINKINGBLOCK._serialized_end=1084
-  _TOOLUSEBLOCK._serialized_start=1087
-  _TOOLUSEBLOCK._serialized_end=1246
-  _TOOLRESULTBLOCK._serialized_start=1249
-  _TOOLRESULTBLOCK._serialized_end=1404
-  _SUBAGENTBLOCK._serialized_start=1407
-  _SUBAGENTBLOCK._serialized_end=1612
-  _SYSTEMBLOCK._serialized_start=1614
-  _SYSTEMBLOCK._serialized_end=1647
-  _ERRORBLOCK._serialized_start=1649
-  _ERRORBLOCK._serialized_end=1711
+  _BLOCK._serialized_end=1077
+  _USERMESSAGEBLOCK._serialized_start=1080
+  _USERMESSAGEBLOCK._serialized_end=1289
+  _ATTACHMENT._serialized_start=1291
+  _ATTACHMENT._serialized_end=1374
+  _ASSISTANTTEXTBLOCK._serialized_start=1376
+  _ASSISTANTTEXTBLOCK._serialized_end=1473
+  _CITATION._serialized_start=1475
+  _CITATION._serialized_end=1556
+  _THINKINGBLOCK._serialized_start=1558
+  _THINKINGBLOCK._serialized_end=1631
+  _TOOLUSEBLOCK._serialized_start=1634
+  _TOOLUSEBLOCK._serialized_end=1826
+  _TOOLRESULTBLOCK._serialized_start=1829
+  _TOOLRESULTBLOCK._serialized_end=1984
+  _SUBAGENTBLOCK._serialized_start=1987
+  _SUBAGENTBLOCK._serialized_end=2192
+  _SYSTEMBLOCK._serialized_start=2194
+  _SYSTEMBLOCK._serialized_end=2227
+  _ERRORBLOCK._serialized_start=2229
+  _ERRORBLOCK._serialized_end=2291
+  _TODOITEM._serialized_start=2293
+  _TODOITEM._serialized_end=2415
+  _TODOLISTBLOCK._serialized_start=2417
+  _TODOLISTBLOCK._serialized_end=2513
+  _COMPACTIONBLOCK._serialized_start=2516
+  _COMPACTIONBLOCK._serialized_end=2667
+  _WEBSEARCHRESULTBLOCK._serialized_start=2670
+  _WEBSEARCHRESULTBLOCK._serialized_end=2815
+  _WEBSEARCHRESULT._serialized_start=2817
+  _WEBSEARCHRESULT._serialized_end=2901
+  _WEBFETCHRESULTBLOCK._serialized_start=2904
+  _WEBFETCHRESULTBLOCK._serialized_end=3054
 # @@protoc_insertion_point(module_scope)

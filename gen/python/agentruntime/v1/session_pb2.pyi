@@ -1,3 +1,4 @@
+from agentruntime.v1 import block_pb2 as _block_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -33,7 +34,7 @@ class QueuedMessage(_message.Message):
     def __init__(self, turn_id: _Optional[str] = ..., text: _Optional[str] = ..., enqueue_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Session(_message.Message):
-    __slots__ = ["agent_profile_id", "create_time", "id", "last_activity_time", "last_sequence", "metadata", "name", "options", "runtime", "state", "update_time", "usage"]
+    __slots__ = ["agent_profile_id", "create_time", "id", "last_activity_time", "last_sequence", "metadata", "name", "options", "runtime", "state", "todos", "update_time", "usage"]
     class MetadataEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -51,6 +52,7 @@ class Session(_message.Message):
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     RUNTIME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    TODOS_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     agent_profile_id: str
@@ -63,9 +65,10 @@ class Session(_message.Message):
     options: SessionOptions
     runtime: SessionRuntime
     state: SessionState
+    todos: _containers.RepeatedCompositeFieldContainer[_block_pb2.TodoItem]
     update_time: _timestamp_pb2.Timestamp
     usage: Usage
-    def __init__(self, id: _Optional[str] = ..., agent_profile_id: _Optional[str] = ..., name: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., options: _Optional[_Union[SessionOptions, _Mapping]] = ..., state: _Optional[_Union[SessionState, str]] = ..., runtime: _Optional[_Union[SessionRuntime, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., last_sequence: _Optional[int] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_activity_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., agent_profile_id: _Optional[str] = ..., name: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., options: _Optional[_Union[SessionOptions, _Mapping]] = ..., state: _Optional[_Union[SessionState, str]] = ..., runtime: _Optional[_Union[SessionRuntime, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., last_sequence: _Optional[int] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_activity_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., todos: _Optional[_Iterable[_Union[_block_pb2.TodoItem, _Mapping]]] = ...) -> None: ...
 
 class SessionOptions(_message.Message):
     __slots__ = ["model"]
@@ -104,20 +107,24 @@ class Turn(_message.Message):
     def __init__(self, id: _Optional[str] = ..., user_block_id: _Optional[str] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., outcome: _Optional[_Union[TurnOutcome, str]] = ..., end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ...) -> None: ...
 
 class Usage(_message.Message):
-    __slots__ = ["cache_creation_input_tokens", "cache_read_input_tokens", "cost_micro_usd", "cost_usd", "input_tokens", "output_tokens"]
+    __slots__ = ["cache_creation_input_tokens", "cache_read_input_tokens", "cost_micro_usd", "cost_usd", "input_tokens", "output_tokens", "web_fetch_requests", "web_search_requests"]
     CACHE_CREATION_INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     CACHE_READ_INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     COST_MICRO_USD_FIELD_NUMBER: _ClassVar[int]
     COST_USD_FIELD_NUMBER: _ClassVar[int]
     INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    WEB_FETCH_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    WEB_SEARCH_REQUESTS_FIELD_NUMBER: _ClassVar[int]
     cache_creation_input_tokens: int
     cache_read_input_tokens: int
     cost_micro_usd: int
     cost_usd: float
     input_tokens: int
     output_tokens: int
-    def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_input_tokens: _Optional[int] = ..., cache_creation_input_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., cost_micro_usd: _Optional[int] = ...) -> None: ...
+    web_fetch_requests: int
+    web_search_requests: int
+    def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_input_tokens: _Optional[int] = ..., cache_creation_input_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., cost_micro_usd: _Optional[int] = ..., web_search_requests: _Optional[int] = ..., web_fetch_requests: _Optional[int] = ...) -> None: ...
 
 class SessionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

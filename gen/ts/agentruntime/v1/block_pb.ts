@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agentruntime/v1/block.proto.
  */
 export const file_agentruntime_v1_block: GenFile = /*@__PURE__*/
-  fileDesc("ChthZ2VudHJ1bnRpbWUvdjEvYmxvY2sucHJvdG8SD2FnZW50cnVudGltZS52MSKhBAoFQmxvY2sSCgoCaWQYASABKAkSDwoHdHVybl9pZBgCIAEoCRITCgtzdWJhZ2VudF9pZBgDIAEoCRIvCgtjcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOQoMdXNlcl9tZXNzYWdlGAogASgLMiEuYWdlbnRydW50aW1lLnYxLlVzZXJNZXNzYWdlQmxvY2tIABI9Cg5hc3Npc3RhbnRfdGV4dBgLIAEoCzIjLmFnZW50cnVudGltZS52MS5Bc3Npc3RhbnRUZXh0QmxvY2tIABIyCgh0aGlua2luZxgMIAEoCzIeLmFnZW50cnVudGltZS52MS5UaGlua2luZ0Jsb2NrSAASMQoIdG9vbF91c2UYDSABKAsyHS5hZ2VudHJ1bnRpbWUudjEuVG9vbFVzZUJsb2NrSAASNwoLdG9vbF9yZXN1bHQYDiABKAsyIC5hZ2VudHJ1bnRpbWUudjEuVG9vbFJlc3VsdEJsb2NrSAASMgoIc3ViYWdlbnQYDyABKAsyHi5hZ2VudHJ1bnRpbWUudjEuU3ViYWdlbnRCbG9ja0gAEi4KBnN5c3RlbRgQIAEoCzIcLmFnZW50cnVudGltZS52MS5TeXN0ZW1CbG9ja0gAEiwKBWVycm9yGBEgASgLMhsuYWdlbnRydW50aW1lLnYxLkVycm9yQmxvY2tIAEIJCgdjb250ZW50IlIKEFVzZXJNZXNzYWdlQmxvY2sSDAoEdGV4dBgBIAEoCRIwCgthdHRhY2htZW50cxgCIAMoCzIbLmFnZW50cnVudGltZS52MS5BdHRhY2htZW50IjwKCkF0dGFjaG1lbnQSDAoEbmFtZRgBIAEoCRISCgptZWRpYV90eXBlGAIgASgJEgwKBGRhdGEYAyABKAwiIgoSQXNzaXN0YW50VGV4dEJsb2NrEgwKBHRleHQYASABKAkiNAoNVGhpbmtpbmdCbG9jaxIQCgh0aGlua2luZxgBIAEoCRIRCglzaWduYXR1cmUYAiABKAkidwoMVG9vbFVzZUJsb2NrEhMKC3Rvb2xfdXNlX2lkGAEgASgJEhEKCXRvb2xfbmFtZRgCIAEoCRISCgppbnB1dF9qc29uGAMgASgJEisKBnN0YXR1cxgEIAEoDjIbLmFnZW50cnVudGltZS52MS5Ub29sU3RhdHVzInUKD1Rvb2xSZXN1bHRCbG9jaxITCgt0b29sX3VzZV9pZBgBIAEoCRIOCgZvdXRwdXQYAiABKAkSEAoIaXNfZXJyb3IYAyABKAgSKwoIZHVyYXRpb24YBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24imAEKDVN1YmFnZW50QmxvY2sSEwoLc3ViYWdlbnRfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZwcm9tcHQYAyABKAkSLwoGc3RhdHVzGAQgASgOMh8uYWdlbnRydW50aW1lLnYxLlN1YmFnZW50U3RhdHVzEg4KBnJlc3VsdBgFIAEoCRITCgt0b29sX3VzZV9pZBgGIAEoCSIbCgtTeXN0ZW1CbG9jaxIMCgR0ZXh0GAEgASgJIi0KCkVycm9yQmxvY2sSDgoGcmVhc29uGAEgASgJEg8KB21lc3NhZ2UYAiABKAkqqQEKClRvb2xTdGF0dXMSGwoXVE9PTF9TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNUT09MX1NUQVRVU19QRU5ESU5HEAESFwoTVE9PTF9TVEFUVVNfUlVOTklORxACEhkKFVRPT0xfU1RBVFVTX1NVQ0NFRURFRBADEhYKElRPT0xfU1RBVFVTX0ZBSUxFRBAEEhkKFVRPT0xfU1RBVFVTX0NBTkNFTExFRBAFKqgBCg5TdWJhZ2VudFN0YXR1cxIfChtTVUJBR0VOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIbChdTVUJBR0VOVF9TVEFUVVNfUlVOTklORxABEh0KGVNVQkFHRU5UX1NUQVRVU19DT01QTEVURUQQAhIaChZTVUJBR0VOVF9TVEFUVVNfRkFJTEVEEAMSHQoZU1VCQUdFTlRfU1RBVFVTX0NBTkNFTExFRBAEQk1aS2dpdGh1Yi5jb20vYWdlbnRydW50aW1lL2FnZW50LXJ1bnRpbWUvZ2VuL2dvL2FnZW50cnVudGltZS92MTthZ2VudHJ1bnRpbWV2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChthZ2VudHJ1bnRpbWUvdjEvYmxvY2sucHJvdG8SD2FnZW50cnVudGltZS52MSKUBgoFQmxvY2sSCgoCaWQYASABKAkSDwoHdHVybl9pZBgCIAEoCRITCgtzdWJhZ2VudF9pZBgDIAEoCRIvCgtjcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOQoMdXNlcl9tZXNzYWdlGAogASgLMiEuYWdlbnRydW50aW1lLnYxLlVzZXJNZXNzYWdlQmxvY2tIABI9Cg5hc3Npc3RhbnRfdGV4dBgLIAEoCzIjLmFnZW50cnVudGltZS52MS5Bc3Npc3RhbnRUZXh0QmxvY2tIABIyCgh0aGlua2luZxgMIAEoCzIeLmFnZW50cnVudGltZS52MS5UaGlua2luZ0Jsb2NrSAASMQoIdG9vbF91c2UYDSABKAsyHS5hZ2VudHJ1bnRpbWUudjEuVG9vbFVzZUJsb2NrSAASNwoLdG9vbF9yZXN1bHQYDiABKAsyIC5hZ2VudHJ1bnRpbWUudjEuVG9vbFJlc3VsdEJsb2NrSAASMgoIc3ViYWdlbnQYDyABKAsyHi5hZ2VudHJ1bnRpbWUudjEuU3ViYWdlbnRCbG9ja0gAEi4KBnN5c3RlbRgQIAEoCzIcLmFnZW50cnVudGltZS52MS5TeXN0ZW1CbG9ja0gAEiwKBWVycm9yGBEgASgLMhsuYWdlbnRydW50aW1lLnYxLkVycm9yQmxvY2tIABIzCgl0b2RvX2xpc3QYEiABKAsyHi5hZ2VudHJ1bnRpbWUudjEuVG9kb0xpc3RCbG9ja0gAEjYKCmNvbXBhY3Rpb24YEyABKAsyIC5hZ2VudHJ1bnRpbWUudjEuQ29tcGFjdGlvbkJsb2NrSAASQgoRd2ViX3NlYXJjaF9yZXN1bHQYFCABKAsyJS5hZ2VudHJ1bnRpbWUudjEuV2ViU2VhcmNoUmVzdWx0QmxvY2tIABJAChB3ZWJfZmV0Y2hfcmVzdWx0GBUgASgLMiQuYWdlbnRydW50aW1lLnYxLldlYkZldGNoUmVzdWx0QmxvY2tIAEIJCgdjb250ZW50IpUBChBVc2VyTWVzc2FnZUJsb2NrEgwKBHRleHQYASABKAkSMAoLYXR0YWNobWVudHMYAiADKAsyGy5hZ2VudHJ1bnRpbWUudjEuQXR0YWNobWVudBIPCgdjb21tYW5kGAMgASgJEhkKEWNvbW1hbmRfYXJndW1lbnRzGAQgASgJEhUKDWV4cGFuZGVkX3RleHQYBSABKAkiPAoKQXR0YWNobWVudBIMCgRuYW1lGAEgASgJEhIKCm1lZGlhX3R5cGUYAiABKAkSDAoEZGF0YRgDIAEoDCJQChJBc3Npc3RhbnRUZXh0QmxvY2sSDAoEdGV4dBgBIAEoCRIsCgljaXRhdGlvbnMYAiADKAsyGS5hZ2VudHJ1bnRpbWUudjEuQ2l0YXRpb24iOgoIQ2l0YXRpb24SCwoDdXJsGAEgASgJEg0KBXRpdGxlGAIgASgJEhIKCmNpdGVkX3RleHQYAyABKAkiNAoNVGhpbmtpbmdCbG9jaxIQCgh0aGlua2luZxgBIAEoCRIRCglzaWduYXR1cmUYAiABKAkijAEKDFRvb2xVc2VCbG9jaxITCgt0b29sX3VzZV9pZBgBIAEoCRIRCgl0b29sX25hbWUYAiABKAkSEgoKaW5wdXRfanNvbhgDIAEoCRIrCgZzdGF0dXMYBCABKA4yGy5hZ2VudHJ1bnRpbWUudjEuVG9vbFN0YXR1cxITCgtzZXJ2ZXJfdG9vbBgFIAEoCCJ1Cg9Ub29sUmVzdWx0QmxvY2sSEwoLdG9vbF91c2VfaWQYASABKAkSDgoGb3V0cHV0GAIgASgJEhAKCGlzX2Vycm9yGAMgASgIEisKCGR1cmF0aW9uGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIpgBCg1TdWJhZ2VudEJsb2NrEhMKC3N1YmFnZW50X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDgoGcHJvbXB0GAMgASgJEi8KBnN0YXR1cxgEIAEoDjIfLmFnZW50cnVudGltZS52MS5TdWJhZ2VudFN0YXR1cxIOCgZyZXN1bHQYBSABKAkSEwoLdG9vbF91c2VfaWQYBiABKAkiGwoLU3lzdGVtQmxvY2sSDAoEdGV4dBgBIAEoCSItCgpFcnJvckJsb2NrEg4KBnJlYXNvbhgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIl0KCFRvZG9JdGVtEg8KB2NvbnRlbnQYASABKAkSKwoGc3RhdHVzGAIgASgOMhsuYWdlbnRydW50aW1lLnYxLlRvZG9TdGF0dXMSEwoLYWN0aXZlX2Zvcm0YAyABKAkiTgoNVG9kb0xpc3RCbG9jaxIoCgVpdGVtcxgBIAMoCzIZLmFnZW50cnVudGltZS52MS5Ub2RvSXRlbRITCgt0b29sX3VzZV9pZBgCIAEoCSJlCg9Db21wYWN0aW9uQmxvY2sSDwoHc3VtbWFyeRgBIAEoCRIVCg10b2tlbnNfYmVmb3JlGAIgASgDEhoKEm1lc3NhZ2VzX2NvbXBhY3RlZBgDIAEoBRIOCgZtZXRob2QYBCABKAkicgoUV2ViU2VhcmNoUmVzdWx0QmxvY2sSEwoLdG9vbF91c2VfaWQYASABKAkSMQoHcmVzdWx0cxgCIAMoCzIgLmFnZW50cnVudGltZS52MS5XZWJTZWFyY2hSZXN1bHQSEgoKZXJyb3JfY29kZRgDIAEoCSI/Cg9XZWJTZWFyY2hSZXN1bHQSCwoDdXJsGAEgASgJEg0KBXRpdGxlGAIgASgJEhAKCHBhZ2VfYWdlGAMgASgJImsKE1dlYkZldGNoUmVzdWx0QmxvY2sSEwoLdG9vbF91c2VfaWQYASABKAkSCwoDdXJsGAIgASgJEg0KBXRpdGxlGAMgASgJEg8KB2NvbnRlbnQYBCABKAkSEgoKZXJyb3JfY29kZRgFIAEoCSqpAQoKVG9vbFN0YXR1cxIbChdUT09MX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1RPT0xfU1RBVFVTX1BFTkRJTkcQARIXChNUT09MX1NUQVRVU19SVU5OSU5HEAISGQoVVE9PTF9TVEFUVVNfU1VDQ0VFREVEEAMSFgoSVE9PTF9TVEFUVVNfRkFJTEVEEAQSGQoVVE9PTF9TVEFUVVNfQ0FOQ0VMTEVEEAUqqAEKDlN1YmFnZW50U3RhdHVzEh8KG1NVQkFHRU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEhsKF1NVQkFHRU5UX1NUQVRVU19SVU5OSU5HEAESHQoZU1VCQUdFTlRfU1RBVFVTX0NPTVBMRVRFRBACEhoKFlNVQkFHRU5UX1NUQVRVU19GQUlMRUQQAxIdChlTVUJBR0VOVF9TVEFUVVNfQ0FOQ0VMTEVEEAQqegoKVG9kb1N0YXR1cxIbChdUT0RPX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1RPRE9fU1RBVFVTX1BFTkRJTkcQARIbChdUT0RPX1NUQVRVU19JTl9QUk9HUkVTUxACEhkKFVRPRE9fU1RBVFVTX0NPTVBMRVRFRBADQk1aS2dpdGh1Yi5jb20vYWdlbnRydW50aW1lL2FnZW50LXJ1bnRpbWUvZ2VuL2dvL2FnZW50cnVudGltZS92MTthZ2VudHJ1bnRpbWV2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * One piece of the conversation. A block's id is the same live, on replay and after a restart.
@@ -97,6 +97,30 @@ export type Block = Message<"agentruntime.v1.Block"> & {
      */
     value: ErrorBlock;
     case: "error";
+  } | {
+    /**
+     * @generated from field: agentruntime.v1.TodoListBlock todo_list = 18;
+     */
+    value: TodoListBlock;
+    case: "todoList";
+  } | {
+    /**
+     * @generated from field: agentruntime.v1.CompactionBlock compaction = 19;
+     */
+    value: CompactionBlock;
+    case: "compaction";
+  } | {
+    /**
+     * @generated from field: agentruntime.v1.WebSearchResultBlock web_search_result = 20;
+     */
+    value: WebSearchResultBlock;
+    case: "webSearchResult";
+  } | {
+    /**
+     * @generated from field: agentruntime.v1.WebFetchResultBlock web_fetch_result = 21;
+     */
+    value: WebFetchResultBlock;
+    case: "webFetchResult";
   } | { case: undefined; value?: undefined };
 };
 
@@ -114,6 +138,8 @@ export const BlockSchema: GenMessage<Block> = /*@__PURE__*/
  */
 export type UserMessageBlock = Message<"agentruntime.v1.UserMessageBlock"> & {
   /**
+   * What the user typed.
+   *
    * @generated from field: string text = 1;
    */
   text: string;
@@ -122,6 +148,27 @@ export type UserMessageBlock = Message<"agentruntime.v1.UserMessageBlock"> & {
    * @generated from field: repeated agentruntime.v1.Attachment attachments = 2;
    */
   attachments: Attachment[];
+
+  /**
+   * Set when the text ran a slash command: its name, without `/`.
+   *
+   * @generated from field: string command = 3;
+   */
+  command: string;
+
+  /**
+   * The command's arguments: the text after its name.
+   *
+   * @generated from field: string command_arguments = 4;
+   */
+  commandArguments: string;
+
+  /**
+   * What the model got when it is not `text`: the command's prompt with its arguments.
+   *
+   * @generated from field: string expanded_text = 5;
+   */
+  expandedText: string;
 };
 
 /**
@@ -176,6 +223,13 @@ export type AssistantTextBlock = Message<"agentruntime.v1.AssistantTextBlock"> &
    * @generated from field: string text = 1;
    */
   text: string;
+
+  /**
+   * Sources the text cites (web search and web fetch results).
+   *
+   * @generated from field: repeated agentruntime.v1.Citation citations = 2;
+   */
+  citations: Citation[];
 };
 
 /**
@@ -184,6 +238,37 @@ export type AssistantTextBlock = Message<"agentruntime.v1.AssistantTextBlock"> &
  */
 export const AssistantTextBlockSchema: GenMessage<AssistantTextBlock> = /*@__PURE__*/
   messageDesc(file_agentruntime_v1_block, 3);
+
+/**
+ * A source cited by the model.
+ *
+ * @generated from message agentruntime.v1.Citation
+ */
+export type Citation = Message<"agentruntime.v1.Citation"> & {
+  /**
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * @generated from field: string title = 2;
+   */
+  title: string;
+
+  /**
+   * The passage cited, as the model quoted it.
+   *
+   * @generated from field: string cited_text = 3;
+   */
+  citedText: string;
+};
+
+/**
+ * Describes the message agentruntime.v1.Citation.
+ * Use `create(CitationSchema)` to create a new message.
+ */
+export const CitationSchema: GenMessage<Citation> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_block, 4);
 
 /**
  * The model's extended thinking.
@@ -209,7 +294,7 @@ export type ThinkingBlock = Message<"agentruntime.v1.ThinkingBlock"> & {
  * Use `create(ThinkingBlockSchema)` to create a new message.
  */
 export const ThinkingBlockSchema: GenMessage<ThinkingBlock> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_block, 4);
+  messageDesc(file_agentruntime_v1_block, 5);
 
 /**
  * A tool call by the model.
@@ -240,6 +325,14 @@ export type ToolUseBlock = Message<"agentruntime.v1.ToolUseBlock"> & {
    * @generated from field: agentruntime.v1.ToolStatus status = 4;
    */
   status: ToolStatus;
+
+  /**
+   * Run by the model provider (WebSearch, WebFetch), not by the runtime: its result is a
+   * WebSearchResultBlock or WebFetchResultBlock.
+   *
+   * @generated from field: bool server_tool = 5;
+   */
+  serverTool: boolean;
 };
 
 /**
@@ -247,7 +340,7 @@ export type ToolUseBlock = Message<"agentruntime.v1.ToolUseBlock"> & {
  * Use `create(ToolUseBlockSchema)` to create a new message.
  */
 export const ToolUseBlockSchema: GenMessage<ToolUseBlock> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_block, 5);
+  messageDesc(file_agentruntime_v1_block, 6);
 
 /**
  * The outcome of a tool call.
@@ -281,7 +374,7 @@ export type ToolResultBlock = Message<"agentruntime.v1.ToolResultBlock"> & {
  * Use `create(ToolResultBlockSchema)` to create a new message.
  */
 export const ToolResultBlockSchema: GenMessage<ToolResultBlock> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_block, 6);
+  messageDesc(file_agentruntime_v1_block, 7);
 
 /**
  * A subagent run started by a Task tool call.
@@ -331,7 +424,7 @@ export type SubagentBlock = Message<"agentruntime.v1.SubagentBlock"> & {
  * Use `create(SubagentBlockSchema)` to create a new message.
  */
 export const SubagentBlockSchema: GenMessage<SubagentBlock> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_block, 7);
+  messageDesc(file_agentruntime_v1_block, 8);
 
 /**
  * A note from the runtime, such as an interrupted turn.
@@ -350,7 +443,7 @@ export type SystemBlock = Message<"agentruntime.v1.SystemBlock"> & {
  * Use `create(SystemBlockSchema)` to create a new message.
  */
 export const SystemBlockSchema: GenMessage<SystemBlock> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_block, 8);
+  messageDesc(file_agentruntime_v1_block, 9);
 
 /**
  * An error shown in the conversation.
@@ -376,7 +469,214 @@ export type ErrorBlock = Message<"agentruntime.v1.ErrorBlock"> & {
  * Use `create(ErrorBlockSchema)` to create a new message.
  */
 export const ErrorBlockSchema: GenMessage<ErrorBlock> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_block, 9);
+  messageDesc(file_agentruntime_v1_block, 10);
+
+/**
+ * One item of the agent's to-do list (Claude Code's TodoWrite).
+ *
+ * @generated from message agentruntime.v1.TodoItem
+ */
+export type TodoItem = Message<"agentruntime.v1.TodoItem"> & {
+  /**
+   * What to do, imperative ("Run the tests").
+   *
+   * @generated from field: string content = 1;
+   */
+  content: string;
+
+  /**
+   * @generated from field: agentruntime.v1.TodoStatus status = 2;
+   */
+  status: TodoStatus;
+
+  /**
+   * Shown while in progress ("Running the tests").
+   *
+   * @generated from field: string active_form = 3;
+   */
+  activeForm: string;
+};
+
+/**
+ * Describes the message agentruntime.v1.TodoItem.
+ * Use `create(TodoItemSchema)` to create a new message.
+ */
+export const TodoItemSchema: GenMessage<TodoItem> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_block, 11);
+
+/**
+ * The agent's to-do list as a TodoWrite call left it.
+ *
+ * @generated from message agentruntime.v1.TodoListBlock
+ */
+export type TodoListBlock = Message<"agentruntime.v1.TodoListBlock"> & {
+  /**
+   * @generated from field: repeated agentruntime.v1.TodoItem items = 1;
+   */
+  items: TodoItem[];
+
+  /**
+   * The TodoWrite call.
+   *
+   * @generated from field: string tool_use_id = 2;
+   */
+  toolUseId: string;
+};
+
+/**
+ * Describes the message agentruntime.v1.TodoListBlock.
+ * Use `create(TodoListBlockSchema)` to create a new message.
+ */
+export const TodoListBlockSchema: GenMessage<TodoListBlock> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_block, 12);
+
+/**
+ * The model's context was compacted: earlier messages were replaced by a summary. The blocks
+ * before it stay in ListMessages.
+ *
+ * @generated from message agentruntime.v1.CompactionBlock
+ */
+export type CompactionBlock = Message<"agentruntime.v1.CompactionBlock"> & {
+  /**
+   * The summary the model continues from.
+   *
+   * @generated from field: string summary = 1;
+   */
+  summary: string;
+
+  /**
+   * Input tokens of the step that passed the threshold.
+   *
+   * @generated from field: int64 tokens_before = 2;
+   */
+  tokensBefore: bigint;
+
+  /**
+   * Messages replaced by the summary.
+   *
+   * @generated from field: int32 messages_compacted = 3;
+   */
+  messagesCompacted: number;
+
+  /**
+   * `server` (the Messages API's compaction) or `runtime` (a summarising step of the runtime).
+   *
+   * @generated from field: string method = 4;
+   */
+  method: string;
+};
+
+/**
+ * Describes the message agentruntime.v1.CompactionBlock.
+ * Use `create(CompactionBlockSchema)` to create a new message.
+ */
+export const CompactionBlockSchema: GenMessage<CompactionBlock> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_block, 13);
+
+/**
+ * The result of a web search run by the model provider.
+ *
+ * @generated from message agentruntime.v1.WebSearchResultBlock
+ */
+export type WebSearchResultBlock = Message<"agentruntime.v1.WebSearchResultBlock"> & {
+  /**
+   * @generated from field: string tool_use_id = 1;
+   */
+  toolUseId: string;
+
+  /**
+   * @generated from field: repeated agentruntime.v1.WebSearchResult results = 2;
+   */
+  results: WebSearchResult[];
+
+  /**
+   * Set when the search failed, for example `max_uses_exceeded`.
+   *
+   * @generated from field: string error_code = 3;
+   */
+  errorCode: string;
+};
+
+/**
+ * Describes the message agentruntime.v1.WebSearchResultBlock.
+ * Use `create(WebSearchResultBlockSchema)` to create a new message.
+ */
+export const WebSearchResultBlockSchema: GenMessage<WebSearchResultBlock> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_block, 14);
+
+/**
+ * One search hit.
+ *
+ * @generated from message agentruntime.v1.WebSearchResult
+ */
+export type WebSearchResult = Message<"agentruntime.v1.WebSearchResult"> & {
+  /**
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * @generated from field: string title = 2;
+   */
+  title: string;
+
+  /**
+   * How old the page is, as the provider says ("2 days ago"), when known.
+   *
+   * @generated from field: string page_age = 3;
+   */
+  pageAge: string;
+};
+
+/**
+ * Describes the message agentruntime.v1.WebSearchResult.
+ * Use `create(WebSearchResultSchema)` to create a new message.
+ */
+export const WebSearchResultSchema: GenMessage<WebSearchResult> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_block, 15);
+
+/**
+ * The result of a web fetch run by the model provider.
+ *
+ * @generated from message agentruntime.v1.WebFetchResultBlock
+ */
+export type WebFetchResultBlock = Message<"agentruntime.v1.WebFetchResultBlock"> & {
+  /**
+   * @generated from field: string tool_use_id = 1;
+   */
+  toolUseId: string;
+
+  /**
+   * @generated from field: string url = 2;
+   */
+  url: string;
+
+  /**
+   * @generated from field: string title = 3;
+   */
+  title: string;
+
+  /**
+   * The fetched text, at most 100,000 characters (the rest is cut).
+   *
+   * @generated from field: string content = 4;
+   */
+  content: string;
+
+  /**
+   * Set when the fetch failed, for example `url_not_accessible`.
+   *
+   * @generated from field: string error_code = 5;
+   */
+  errorCode: string;
+};
+
+/**
+ * Describes the message agentruntime.v1.WebFetchResultBlock.
+ * Use `create(WebFetchResultBlockSchema)` to create a new message.
+ */
+export const WebFetchResultBlockSchema: GenMessage<WebFetchResultBlock> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_block, 16);
 
 /**
  * The lifecycle of a tool call.
@@ -460,4 +760,37 @@ export enum SubagentStatus {
  */
 export const SubagentStatusSchema: GenEnum<SubagentStatus> = /*@__PURE__*/
   enumDesc(file_agentruntime_v1_block, 1);
+
+/**
+ * The state of a to-do item.
+ *
+ * @generated from enum agentruntime.v1.TodoStatus
+ */
+export enum TodoStatus {
+  /**
+   * @generated from enum value: TODO_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: TODO_STATUS_PENDING = 1;
+   */
+  PENDING = 1,
+
+  /**
+   * @generated from enum value: TODO_STATUS_IN_PROGRESS = 2;
+   */
+  IN_PROGRESS = 2,
+
+  /**
+   * @generated from enum value: TODO_STATUS_COMPLETED = 3;
+   */
+  COMPLETED = 3,
+}
+
+/**
+ * Describes the enum agentruntime.v1.TodoStatus.
+ */
+export const TodoStatusSchema: GenEnum<TodoStatus> = /*@__PURE__*/
+  enumDesc(file_agentruntime_v1_block, 2);
 

@@ -2,9 +2,9 @@
 // @generated from file agentruntime/v1/event.proto (package agentruntime.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Block, SubagentStatus } from "./block_pb.js";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Block, SubagentStatus, TodoItem } from "./block_pb.js";
 import { file_agentruntime_v1_block } from "./block_pb.js";
 import type { SandboxStatus, SessionState, Turn, Usage } from "./session_pb.js";
 import { file_agentruntime_v1_session } from "./session_pb.js";
@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agentruntime/v1/event.proto.
  */
 export const file_agentruntime_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChthZ2VudHJ1bnRpbWUvdjEvZXZlbnQucHJvdG8SD2FnZW50cnVudGltZS52MSKsBwoMU2Vzc2lvbkV2ZW50EhIKCnNlc3Npb25faWQYASABKAkSEAoIc2VxdWVuY2UYAiABKAMSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdHVybl9pZBgEIAEoCRITCgtzdWJhZ2VudF9pZBgFIAEoCRI2Cg1ibG9ja19zdGFydGVkGAogASgLMh0uYWdlbnRydW50aW1lLnYxLkJsb2NrU3RhcnRlZEgAEjIKC2Jsb2NrX2RlbHRhGAsgASgLMhsuYWdlbnRydW50aW1lLnYxLkJsb2NrRGVsdGFIABI2Cg1ibG9ja191cGRhdGVkGAwgASgLMh0uYWdlbnRydW50aW1lLnYxLkJsb2NrVXBkYXRlZEgAEjoKD2Jsb2NrX2NvbXBsZXRlZBgNIAEoCzIfLmFnZW50cnVudGltZS52MS5CbG9ja0NvbXBsZXRlZEgAEjgKDnN0YXR1c19jaGFuZ2VkGA4gASgLMh4uYWdlbnRydW50aW1lLnYxLlN0YXR1c0NoYW5nZWRIABI2Cg11c2FnZV91cGRhdGVkGA8gASgLMh0uYWdlbnRydW50aW1lLnYxLlVzYWdlVXBkYXRlZEgAEjQKDGZpbGVfY3JlYXRlZBgQIAEoCzIcLmFnZW50cnVudGltZS52MS5GaWxlQ3JlYXRlZEgAEjYKDWZpbGVfbW9kaWZpZWQYESABKAsyHS5hZ2VudHJ1bnRpbWUudjEuRmlsZU1vZGlmaWVkSAASNAoMZmlsZV9kZWxldGVkGBIgASgLMhwuYWdlbnRydW50aW1lLnYxLkZpbGVEZWxldGVkSAASQgoTc3ViYWdlbnRfZGlzY292ZXJlZBgTIAEoCzIjLmFnZW50cnVudGltZS52MS5TdWJhZ2VudERpc2NvdmVyZWRIABJAChJzdWJhZ2VudF9jb21wbGV0ZWQYFCABKAsyIi5hZ2VudHJ1bnRpbWUudjEuU3ViYWdlbnRDb21wbGV0ZWRIABI0Cgx0dXJuX3N0YXJ0ZWQYFSABKAsyHC5hZ2VudHJ1bnRpbWUudjEuVHVyblN0YXJ0ZWRIABI4Cg50dXJuX2NvbXBsZXRlZBgWIAEoCzIeLmFnZW50cnVudGltZS52MS5UdXJuQ29tcGxldGVkSAASLwoFZXJyb3IYFyABKAsyHi5hZ2VudHJ1bnRpbWUudjEuRXJyb3JPY2N1cnJlZEgAQgkKB3BheWxvYWQiNQoMQmxvY2tTdGFydGVkEiUKBWJsb2NrGAEgASgLMhYuYWdlbnRydW50aW1lLnYxLkJsb2NrInMKCkJsb2NrRGVsdGESEAoIYmxvY2tfaWQYASABKAkSDgoEdGV4dBgCIAEoCUgAEhIKCHRoaW5raW5nGAMgASgJSAASFAoKaW5wdXRfanNvbhgEIAEoCUgAEhAKBm91dHB1dBgFIAEoCUgAQgcKBWRlbHRhIjUKDEJsb2NrVXBkYXRlZBIlCgVibG9jaxgBIAEoCzIWLmFnZW50cnVudGltZS52MS5CbG9jayI3Cg5CbG9ja0NvbXBsZXRlZBIlCgVibG9jaxgBIAEoCzIWLmFnZW50cnVudGltZS52MS5CbG9jayKGAQoNU3RhdHVzQ2hhbmdlZBIsCgVzdGF0ZRgBIAEoDjIdLmFnZW50cnVudGltZS52MS5TZXNzaW9uU3RhdGUSNgoOc2FuZGJveF9zdGF0dXMYAiABKA4yHi5hZ2VudHJ1bnRpbWUudjEuU2FuZGJveFN0YXR1cxIPCgdtZXNzYWdlGAMgASgJIpIBCgxVc2FnZVVwZGF0ZWQSJAoEc3RlcBgBIAEoCzIWLmFnZW50cnVudGltZS52MS5Vc2FnZRIkCgR0dXJuGAIgASgLMhYuYWdlbnRydW50aW1lLnYxLlVzYWdlEicKB3Nlc3Npb24YAyABKAsyFi5hZ2VudHJ1bnRpbWUudjEuVXNhZ2USDQoFbW9kZWwYBCABKAkiNgoLRmlsZUNyZWF0ZWQSJwoEZmlsZRgBIAEoCzIZLmFnZW50cnVudGltZS52MS5GaWxlSW5mbyI3CgxGaWxlTW9kaWZpZWQSJwoEZmlsZRgBIAEoCzIZLmFnZW50cnVudGltZS52MS5GaWxlSW5mbyIbCgtGaWxlRGVsZXRlZBIMCgRwYXRoGAEgASgJInEKElN1YmFnZW50RGlzY292ZXJlZBITCgtzdWJhZ2VudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEg4KBnByb21wdBgEIAEoCRITCgt0b29sX3VzZV9pZBgFIAEoCSJpChFTdWJhZ2VudENvbXBsZXRlZBITCgtzdWJhZ2VudF9pZBgBIAEoCRIvCgZzdGF0dXMYAiABKA4yHy5hZ2VudHJ1bnRpbWUudjEuU3ViYWdlbnRTdGF0dXMSDgoGcmVzdWx0GAMgASgJIjIKC1R1cm5TdGFydGVkEiMKBHR1cm4YASABKAsyFS5hZ2VudHJ1bnRpbWUudjEuVHVybiJECg1UdXJuQ29tcGxldGVkEiMKBHR1cm4YASABKAsyFS5hZ2VudHJ1bnRpbWUudjEuVHVybhIOCgZyZWFzb24YAiABKAkiQwoNRXJyb3JPY2N1cnJlZBIOCgZyZWFzb24YASABKAkSDwoHbWVzc2FnZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAhCTVpLZ2l0aHViLmNvbS9hZ2VudHJ1bnRpbWUvYWdlbnQtcnVudGltZS9nZW4vZ28vYWdlbnRydW50aW1lL3YxO2FnZW50cnVudGltZXYxYgZwcm90bzM", [file_agentruntime_v1_block, file_agentruntime_v1_session, file_agentruntime_v1_workspace, file_google_protobuf_timestamp]);
+  fileDesc("ChthZ2VudHJ1bnRpbWUvdjEvZXZlbnQucHJvdG8SD2FnZW50cnVudGltZS52MSKdCQoMU2Vzc2lvbkV2ZW50EhIKCnNlc3Npb25faWQYASABKAkSEAoIc2VxdWVuY2UYAiABKAMSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdHVybl9pZBgEIAEoCRITCgtzdWJhZ2VudF9pZBgFIAEoCRI2Cg1ibG9ja19zdGFydGVkGAogASgLMh0uYWdlbnRydW50aW1lLnYxLkJsb2NrU3RhcnRlZEgAEjIKC2Jsb2NrX2RlbHRhGAsgASgLMhsuYWdlbnRydW50aW1lLnYxLkJsb2NrRGVsdGFIABI2Cg1ibG9ja191cGRhdGVkGAwgASgLMh0uYWdlbnRydW50aW1lLnYxLkJsb2NrVXBkYXRlZEgAEjoKD2Jsb2NrX2NvbXBsZXRlZBgNIAEoCzIfLmFnZW50cnVudGltZS52MS5CbG9ja0NvbXBsZXRlZEgAEjgKDnN0YXR1c19jaGFuZ2VkGA4gASgLMh4uYWdlbnRydW50aW1lLnYxLlN0YXR1c0NoYW5nZWRIABI2Cg11c2FnZV91cGRhdGVkGA8gASgLMh0uYWdlbnRydW50aW1lLnYxLlVzYWdlVXBkYXRlZEgAEjQKDGZpbGVfY3JlYXRlZBgQIAEoCzIcLmFnZW50cnVudGltZS52MS5GaWxlQ3JlYXRlZEgAEjYKDWZpbGVfbW9kaWZpZWQYESABKAsyHS5hZ2VudHJ1bnRpbWUudjEuRmlsZU1vZGlmaWVkSAASNAoMZmlsZV9kZWxldGVkGBIgASgLMhwuYWdlbnRydW50aW1lLnYxLkZpbGVEZWxldGVkSAASQgoTc3ViYWdlbnRfZGlzY292ZXJlZBgTIAEoCzIjLmFnZW50cnVudGltZS52MS5TdWJhZ2VudERpc2NvdmVyZWRIABJAChJzdWJhZ2VudF9jb21wbGV0ZWQYFCABKAsyIi5hZ2VudHJ1bnRpbWUudjEuU3ViYWdlbnRDb21wbGV0ZWRIABI0Cgx0dXJuX3N0YXJ0ZWQYFSABKAsyHC5hZ2VudHJ1bnRpbWUudjEuVHVyblN0YXJ0ZWRIABI4Cg50dXJuX2NvbXBsZXRlZBgWIAEoCzIeLmFnZW50cnVudGltZS52MS5UdXJuQ29tcGxldGVkSAASLwoFZXJyb3IYFyABKAsyHi5hZ2VudHJ1bnRpbWUudjEuRXJyb3JPY2N1cnJlZEgAEjYKDXRvZG9zX3VwZGF0ZWQYGCABKAsyHS5hZ2VudHJ1bnRpbWUudjEuVG9kb3NVcGRhdGVkSAASPQoRbWNwX3NlcnZlcl9zdGF0dXMYGSABKAsyIC5hZ2VudHJ1bnRpbWUudjEuTWNwU2VydmVyU3RhdHVzSAASPgoRY29udGV4dF9jb21wYWN0ZWQYGiABKAsyIS5hZ2VudHJ1bnRpbWUudjEuQ29udGV4dENvbXBhY3RlZEgAEjgKDmNvbnRleHRfZWRpdGVkGBsgASgLMh4uYWdlbnRydW50aW1lLnYxLkNvbnRleHRFZGl0ZWRIAEIJCgdwYXlsb2FkIjUKDEJsb2NrU3RhcnRlZBIlCgVibG9jaxgBIAEoCzIWLmFnZW50cnVudGltZS52MS5CbG9jayJzCgpCbG9ja0RlbHRhEhAKCGJsb2NrX2lkGAEgASgJEg4KBHRleHQYAiABKAlIABISCgh0aGlua2luZxgDIAEoCUgAEhQKCmlucHV0X2pzb24YBCABKAlIABIQCgZvdXRwdXQYBSABKAlIAEIHCgVkZWx0YSI1CgxCbG9ja1VwZGF0ZWQSJQoFYmxvY2sYASABKAsyFi5hZ2VudHJ1bnRpbWUudjEuQmxvY2siNwoOQmxvY2tDb21wbGV0ZWQSJQoFYmxvY2sYASABKAsyFi5hZ2VudHJ1bnRpbWUudjEuQmxvY2sihgEKDVN0YXR1c0NoYW5nZWQSLAoFc3RhdGUYASABKA4yHS5hZ2VudHJ1bnRpbWUudjEuU2Vzc2lvblN0YXRlEjYKDnNhbmRib3hfc3RhdHVzGAIgASgOMh4uYWdlbnRydW50aW1lLnYxLlNhbmRib3hTdGF0dXMSDwoHbWVzc2FnZRgDIAEoCSKSAQoMVXNhZ2VVcGRhdGVkEiQKBHN0ZXAYASABKAsyFi5hZ2VudHJ1bnRpbWUudjEuVXNhZ2USJAoEdHVybhgCIAEoCzIWLmFnZW50cnVudGltZS52MS5Vc2FnZRInCgdzZXNzaW9uGAMgASgLMhYuYWdlbnRydW50aW1lLnYxLlVzYWdlEg0KBW1vZGVsGAQgASgJIjYKC0ZpbGVDcmVhdGVkEicKBGZpbGUYASABKAsyGS5hZ2VudHJ1bnRpbWUudjEuRmlsZUluZm8iNwoMRmlsZU1vZGlmaWVkEicKBGZpbGUYASABKAsyGS5hZ2VudHJ1bnRpbWUudjEuRmlsZUluZm8iGwoLRmlsZURlbGV0ZWQSDAoEcGF0aBgBIAEoCSJxChJTdWJhZ2VudERpc2NvdmVyZWQSEwoLc3ViYWdlbnRfaWQYASABKAkSDAoEbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIOCgZwcm9tcHQYBCABKAkSEwoLdG9vbF91c2VfaWQYBSABKAkiaQoRU3ViYWdlbnRDb21wbGV0ZWQSEwoLc3ViYWdlbnRfaWQYASABKAkSLwoGc3RhdHVzGAIgASgOMh8uYWdlbnRydW50aW1lLnYxLlN1YmFnZW50U3RhdHVzEg4KBnJlc3VsdBgDIAEoCSIyCgtUdXJuU3RhcnRlZBIjCgR0dXJuGAEgASgLMhUuYWdlbnRydW50aW1lLnYxLlR1cm4iRAoNVHVybkNvbXBsZXRlZBIjCgR0dXJuGAEgASgLMhUuYWdlbnRydW50aW1lLnYxLlR1cm4SDgoGcmVhc29uGAIgASgJIkMKDUVycm9yT2NjdXJyZWQSDgoGcmVhc29uGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEQoJcmV0cnlhYmxlGAMgASgIIjgKDFRvZG9zVXBkYXRlZBIoCgVpdGVtcxgBIAMoCzIZLmFnZW50cnVudGltZS52MS5Ub2RvSXRlbSJvCg9NY3BTZXJ2ZXJTdGF0dXMSDAoEbmFtZRgBIAEoCRIuCgVzdGF0ZRgCIAEoDjIfLmFnZW50cnVudGltZS52MS5NY3BTZXJ2ZXJTdGF0ZRIPCgdtZXNzYWdlGAMgASgJEg0KBXRvb2xzGAQgAygJIlcKEENvbnRleHRDb21wYWN0ZWQSEAoIYmxvY2tfaWQYASABKAkSFQoNdG9rZW5zX2JlZm9yZRgCIAEoAxIaChJtZXNzYWdlc19jb21wYWN0ZWQYAyABKAUiSwoNQ29udGV4dEVkaXRlZBIcChRjbGVhcmVkX3Rvb2xfcmVzdWx0cxgBIAEoBRIcChRjbGVhcmVkX2lucHV0X3Rva2VucxgCIAEoAypvCg5NY3BTZXJ2ZXJTdGF0ZRIgChxNQ1BfU0VSVkVSX1NUQVRFX1VOU1BFQ0lGSUVEEAASHgoaTUNQX1NFUlZFUl9TVEFURV9DT05ORUNURUQQARIbChdNQ1BfU0VSVkVSX1NUQVRFX0ZBSUxFRBACQk1aS2dpdGh1Yi5jb20vYWdlbnRydW50aW1lL2FnZW50LXJ1bnRpbWUvZ2VuL2dvL2FnZW50cnVudGltZS92MTthZ2VudHJ1bnRpbWV2MWIGcHJvdG8z", [file_agentruntime_v1_block, file_agentruntime_v1_session, file_agentruntime_v1_workspace, file_google_protobuf_timestamp]);
 
 /**
  * One thing that happened in a session. Events are ordered by sequence and can be replayed.
@@ -144,6 +144,30 @@ export type SessionEvent = Message<"agentruntime.v1.SessionEvent"> & {
      */
     value: ErrorOccurred;
     case: "error";
+  } | {
+    /**
+     * @generated from field: agentruntime.v1.TodosUpdated todos_updated = 24;
+     */
+    value: TodosUpdated;
+    case: "todosUpdated";
+  } | {
+    /**
+     * @generated from field: agentruntime.v1.McpServerStatus mcp_server_status = 25;
+     */
+    value: McpServerStatus;
+    case: "mcpServerStatus";
+  } | {
+    /**
+     * @generated from field: agentruntime.v1.ContextCompacted context_compacted = 26;
+     */
+    value: ContextCompacted;
+    case: "contextCompacted";
+  } | {
+    /**
+     * @generated from field: agentruntime.v1.ContextEdited context_edited = 27;
+     */
+    value: ContextEdited;
+    case: "contextEdited";
   } | { case: undefined; value?: undefined };
 };
 
@@ -536,4 +560,149 @@ export type ErrorOccurred = Message<"agentruntime.v1.ErrorOccurred"> & {
  */
 export const ErrorOccurredSchema: GenMessage<ErrorOccurred> = /*@__PURE__*/
   messageDesc(file_agentruntime_v1_event, 14);
+
+/**
+ * The agent's to-do list changed (a TodoWrite call); the session keeps the latest list.
+ *
+ * @generated from message agentruntime.v1.TodosUpdated
+ */
+export type TodosUpdated = Message<"agentruntime.v1.TodosUpdated"> & {
+  /**
+   * @generated from field: repeated agentruntime.v1.TodoItem items = 1;
+   */
+  items: TodoItem[];
+};
+
+/**
+ * Describes the message agentruntime.v1.TodosUpdated.
+ * Use `create(TodosUpdatedSchema)` to create a new message.
+ */
+export const TodosUpdatedSchema: GenMessage<TodosUpdated> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_event, 15);
+
+/**
+ * An MCP server connected, or failed.
+ *
+ * @generated from message agentruntime.v1.McpServerStatus
+ */
+export type McpServerStatus = Message<"agentruntime.v1.McpServerStatus"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: agentruntime.v1.McpServerState state = 2;
+   */
+  state: McpServerState;
+
+  /**
+   * Why it failed (the server's output or the connection error).
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+
+  /**
+   * The tools offered to the model (`mcp__<name>__<tool>`).
+   *
+   * @generated from field: repeated string tools = 4;
+   */
+  tools: string[];
+};
+
+/**
+ * Describes the message agentruntime.v1.McpServerStatus.
+ * Use `create(McpServerStatusSchema)` to create a new message.
+ */
+export const McpServerStatusSchema: GenMessage<McpServerStatus> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_event, 16);
+
+/**
+ * The model's context was compacted (see the CompactionBlock with `block_id`).
+ *
+ * @generated from message agentruntime.v1.ContextCompacted
+ */
+export type ContextCompacted = Message<"agentruntime.v1.ContextCompacted"> & {
+  /**
+   * @generated from field: string block_id = 1;
+   */
+  blockId: string;
+
+  /**
+   * @generated from field: int64 tokens_before = 2;
+   */
+  tokensBefore: bigint;
+
+  /**
+   * @generated from field: int32 messages_compacted = 3;
+   */
+  messagesCompacted: number;
+};
+
+/**
+ * Describes the message agentruntime.v1.ContextCompacted.
+ * Use `create(ContextCompactedSchema)` to create a new message.
+ */
+export const ContextCompactedSchema: GenMessage<ContextCompacted> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_event, 17);
+
+/**
+ * Old tool results were cleared from the model's context (context editing); the blocks keep
+ * them.
+ *
+ * @generated from message agentruntime.v1.ContextEdited
+ */
+export type ContextEdited = Message<"agentruntime.v1.ContextEdited"> & {
+  /**
+   * @generated from field: int32 cleared_tool_results = 1;
+   */
+  clearedToolResults: number;
+
+  /**
+   * Input tokens the provider reports cleared, when it says.
+   *
+   * @generated from field: int64 cleared_input_tokens = 2;
+   */
+  clearedInputTokens: bigint;
+};
+
+/**
+ * Describes the message agentruntime.v1.ContextEdited.
+ * Use `create(ContextEditedSchema)` to create a new message.
+ */
+export const ContextEditedSchema: GenMessage<ContextEdited> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_event, 18);
+
+/**
+ * The state of a profile's MCP server for this session.
+ *
+ * @generated from enum agentruntime.v1.McpServerState
+ */
+export enum McpServerState {
+  /**
+   * @generated from enum value: MCP_SERVER_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Connected; `tools` are offered to the model.
+   *
+   * @generated from enum value: MCP_SERVER_STATE_CONNECTED = 1;
+   */
+  CONNECTED = 1,
+
+  /**
+   * It failed to start or connect, or it died: the turn goes on without its tools.
+   *
+   * @generated from enum value: MCP_SERVER_STATE_FAILED = 2;
+   */
+  FAILED = 2,
+}
+
+/**
+ * Describes the enum agentruntime.v1.McpServerState.
+ */
+export const McpServerStateSchema: GenEnum<McpServerState> = /*@__PURE__*/
+  enumDesc(file_agentruntime_v1_event, 0);
 

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agentruntime/v1/profile.proto.
  */
 export const file_agentruntime_v1_profile: GenFile = /*@__PURE__*/
-  fileDesc("Ch1hZ2VudHJ1bnRpbWUvdjEvcHJvZmlsZS5wcm90bxIPYWdlbnRydW50aW1lLnYxIpEECgxBZ2VudFByb2ZpbGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIVCg1zeXN0ZW1fcHJvbXB0GAQgASgJEjYKDm1vZGVsX3Byb3ZpZGVyGAUgASgOMh4uYWdlbnRydW50aW1lLnYxLk1vZGVsUHJvdmlkZXISDQoFbW9kZWwYBiABKAkSDQoFdG9vbHMYByADKAkSEQoJbWF4X3R1cm5zGAggASgFEjYKCXN1YmFnZW50cxgJIAMoCzIjLmFnZW50cnVudGltZS52MS5TdWJhZ2VudERlZmluaXRpb24SNQoNZGVmYXVsdF9maWxlcxgKIAMoCzIeLmFnZW50cnVudGltZS52MS5Xb3Jrc3BhY2VGaWxlEjEKB3NhbmRib3gYCyABKAsyIC5hZ2VudHJ1bnRpbWUudjEuU2FuZGJveFNldHRpbmdzEjMKCHRoaW5raW5nGAwgASgLMiEuYWdlbnRydW50aW1lLnYxLlRoaW5raW5nU2V0dGluZ3MSGQoRbWF4X291dHB1dF90b2tlbnMYDSABKAUSLwoLY3JlYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJlChJTdWJhZ2VudERlZmluaXRpb24SDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIOCgZwcm9tcHQYAyABKAkSDQoFdG9vbHMYBCADKAkSDQoFbW9kZWwYBSABKAkiOgoQVGhpbmtpbmdTZXR0aW5ncxIPCgdlbmFibGVkGAEgASgIEhUKDWJ1ZGdldF90b2tlbnMYAiABKAUi/wIKD1NhbmRib3hTZXR0aW5ncxI2Cghwcm92aWRlchgBIAEoDjIkLmFnZW50cnVudGltZS52MS5TYW5kYm94UHJvdmlkZXJLaW5kEhcKD25ldHdvcmtfYWxsb3dlZBgCIAEoCBI2CgNlbnYYAyADKAsyKS5hZ2VudHJ1bnRpbWUudjEuU2FuZGJveFNldHRpbmdzLkVudkVudHJ5Eg0KBWltYWdlGAQgASgJEgsKA2NwdRgFIAEoARISCgptZW1vcnlfbWliGAYgASgFEk8KEHByb3ZpZGVyX29wdGlvbnMYByADKAsyNS5hZ2VudHJ1bnRpbWUudjEuU2FuZGJveFNldHRpbmdzLlByb3ZpZGVyT3B0aW9uc0VudHJ5GioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaNgoUUHJvdmlkZXJPcHRpb25zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASpmCg1Nb2RlbFByb3ZpZGVyEh4KGk1PREVMX1BST1ZJREVSX1VOU1BFQ0lGSUVEEAASHAoYTU9ERUxfUFJPVklERVJfQU5USFJPUElDEAESFwoTTU9ERUxfUFJPVklERVJfREVNTxACKn4KE1NhbmRib3hQcm92aWRlcktpbmQSJQohU0FOREJPWF9QUk9WSURFUl9LSU5EX1VOU1BFQ0lGSUVEEAASHwobU0FOREJPWF9QUk9WSURFUl9LSU5EX0xPQ0FMEAESHwobU0FOREJPWF9QUk9WSURFUl9LSU5EX01PREFMEAJCTVpLZ2l0aHViLmNvbS9hZ2VudHJ1bnRpbWUvYWdlbnQtcnVudGltZS9nZW4vZ28vYWdlbnRydW50aW1lL3YxO2FnZW50cnVudGltZXYxYgZwcm90bzM", [file_agentruntime_v1_workspace, file_google_protobuf_timestamp]);
+  fileDesc("Ch1hZ2VudHJ1bnRpbWUvdjEvcHJvZmlsZS5wcm90bxIPYWdlbnRydW50aW1lLnYxIrsGCgxBZ2VudFByb2ZpbGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIVCg1zeXN0ZW1fcHJvbXB0GAQgASgJEjYKDm1vZGVsX3Byb3ZpZGVyGAUgASgOMh4uYWdlbnRydW50aW1lLnYxLk1vZGVsUHJvdmlkZXISDQoFbW9kZWwYBiABKAkSDQoFdG9vbHMYByADKAkSEQoJbWF4X3R1cm5zGAggASgFEjYKCXN1YmFnZW50cxgJIAMoCzIjLmFnZW50cnVudGltZS52MS5TdWJhZ2VudERlZmluaXRpb24SNQoNZGVmYXVsdF9maWxlcxgKIAMoCzIeLmFnZW50cnVudGltZS52MS5Xb3Jrc3BhY2VGaWxlEjEKB3NhbmRib3gYCyABKAsyIC5hZ2VudHJ1bnRpbWUudjEuU2FuZGJveFNldHRpbmdzEjMKCHRoaW5raW5nGAwgASgLMiEuYWdlbnRydW50aW1lLnYxLlRoaW5raW5nU2V0dGluZ3MSGQoRbWF4X291dHB1dF90b2tlbnMYDSABKAUSLwoLY3JlYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI7CgxpbnN0cnVjdGlvbnMYECABKAsyJS5hZ2VudHJ1bnRpbWUudjEuSW5zdHJ1Y3Rpb25zU2V0dGluZ3MSJgoGc2tpbGxzGBEgAygLMhYuYWdlbnRydW50aW1lLnYxLlNraWxsEioKCGNvbW1hbmRzGBIgAygLMhguYWdlbnRydW50aW1lLnYxLkNvbW1hbmQSLwoLbWNwX3NlcnZlcnMYEyADKAsyGi5hZ2VudHJ1bnRpbWUudjEuTWNwU2VydmVyEjMKDGRlcGVuZGVuY2llcxgUIAEoCzIdLmFnZW50cnVudGltZS52MS5EZXBlbmRlbmNpZXMSMQoHY29udGV4dBgVIAEoCzIgLmFnZW50cnVudGltZS52MS5Db250ZXh0U2V0dGluZ3MiOgoUSW5zdHJ1Y3Rpb25zU2V0dGluZ3MSEQoJZmlsZV9uYW1lGAEgASgJEg8KB2NvbnRlbnQYAiABKAkinAEKBVNraWxsEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSDAoEYm9keRgDIAEoCRItCgVmaWxlcxgEIAMoCzIeLmFnZW50cnVudGltZS52MS5Xb3Jrc3BhY2VGaWxlEjMKDGRlcGVuZGVuY2llcxgFIAEoCzIdLmFnZW50cnVudGltZS52MS5EZXBlbmRlbmNpZXMiPAoHQ29tbWFuZBIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEg4KBnByb21wdBgDIAEoCSIoCgxEZXBlbmRlbmNpZXMSCwoDbnBtGAEgAygJEgsKA3BpcBgCIAMoCSKfAQoJTWNwU2VydmVyEgwKBG5hbWUYASABKAkSLgoEaHR0cBgCIAEoCzIeLmFnZW50cnVudGltZS52MS5NY3BIdHRwU2VydmVySAASMAoFc3RkaW8YAyABKAsyHy5hZ2VudHJ1bnRpbWUudjEuTWNwU3RkaW9TZXJ2ZXJIABIVCg1hbGxvd2VkX3Rvb2xzGAQgAygJQgsKCXRyYW5zcG9ydCKLAgoNTWNwSHR0cFNlcnZlchILCgN1cmwYASABKAkSPAoHaGVhZGVycxgCIAMoCzIrLmFnZW50cnVudGltZS52MS5NY3BIdHRwU2VydmVyLkhlYWRlcnNFbnRyeRJJCg5zZWNyZXRfaGVhZGVycxgDIAMoCzIxLmFnZW50cnVudGltZS52MS5NY3BIdHRwU2VydmVyLlNlY3JldEhlYWRlcnNFbnRyeRouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARo0ChJTZWNyZXRIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKIAgoOTWNwU3RkaW9TZXJ2ZXISDwoHY29tbWFuZBgBIAEoCRIMCgRhcmdzGAIgAygJEjUKA2VudhgDIAMoCzIoLmFnZW50cnVudGltZS52MS5NY3BTdGRpb1NlcnZlci5FbnZFbnRyeRJCCgpzZWNyZXRfZW52GAQgAygLMi4uYWdlbnRydW50aW1lLnYxLk1jcFN0ZGlvU2VydmVyLlNlY3JldEVudkVudHJ5GioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaMAoOU2VjcmV0RW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKhAQoPQ29udGV4dFNldHRpbmdzEiMKG2NvbXBhY3Rpb25fdGhyZXNob2xkX3Rva2VucxgBIAEoBRIbChNjb21wYWN0aW9uX2Rpc2FibGVkGAIgASgIEisKI2NsZWFyX3Rvb2xfcmVzdWx0c190aHJlc2hvbGRfdG9rZW5zGAMgASgFEh8KF2NsZWFyX3Rvb2xfcmVzdWx0c19rZWVwGAQgASgFImUKElN1YmFnZW50RGVmaW5pdGlvbhIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEg4KBnByb21wdBgDIAEoCRINCgV0b29scxgEIAMoCRINCgVtb2RlbBgFIAEoCSI6ChBUaGlua2luZ1NldHRpbmdzEg8KB2VuYWJsZWQYASABKAgSFQoNYnVkZ2V0X3Rva2VucxgCIAEoBSL2AwoPU2FuZGJveFNldHRpbmdzEjYKCHByb3ZpZGVyGAEgASgOMiQuYWdlbnRydW50aW1lLnYxLlNhbmRib3hQcm92aWRlcktpbmQSFwoPbmV0d29ya19hbGxvd2VkGAIgASgIEjYKA2VudhgDIAMoCzIpLmFnZW50cnVudGltZS52MS5TYW5kYm94U2V0dGluZ3MuRW52RW50cnkSDQoFaW1hZ2UYBCABKAkSCwoDY3B1GAUgASgBEhIKCm1lbW9yeV9taWIYBiABKAUSTwoQcHJvdmlkZXJfb3B0aW9ucxgHIAMoCzI1LmFnZW50cnVudGltZS52MS5TYW5kYm94U2V0dGluZ3MuUHJvdmlkZXJPcHRpb25zRW50cnkSQwoKc2VjcmV0X2VudhgIIAMoCzIvLmFnZW50cnVudGltZS52MS5TYW5kYm94U2V0dGluZ3MuU2VjcmV0RW52RW50cnkaKgoIRW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARo2ChRQcm92aWRlck9wdGlvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjAKDlNlY3JldEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEqZgoNTW9kZWxQcm92aWRlchIeChpNT0RFTF9QUk9WSURFUl9VTlNQRUNJRklFRBAAEhwKGE1PREVMX1BST1ZJREVSX0FOVEhST1BJQxABEhcKE01PREVMX1BST1ZJREVSX0RFTU8QAip+ChNTYW5kYm94UHJvdmlkZXJLaW5kEiUKIVNBTkRCT1hfUFJPVklERVJfS0lORF9VTlNQRUNJRklFRBAAEh8KG1NBTkRCT1hfUFJPVklERVJfS0lORF9MT0NBTBABEh8KG1NBTkRCT1hfUFJPVklERVJfS0lORF9NT0RBTBACQk1aS2dpdGh1Yi5jb20vYWdlbnRydW50aW1lL2FnZW50LXJ1bnRpbWUvZ2VuL2dvL2FnZW50cnVudGltZS92MTthZ2VudHJ1bnRpbWV2MWIGcHJvdG8z", [file_agentruntime_v1_workspace, file_google_protobuf_timestamp]);
 
 /**
  * An agent profile: what an agent is (prompt, model, tools) and where its tools run.
@@ -66,7 +66,9 @@ export type AgentProfile = Message<"agentruntime.v1.AgentProfile"> & {
   model: string;
 
   /**
-   * Tool names offered to the agent: Read, Write, Edit, Bash, Glob, Grep, Task.
+   * Tool names offered to the agent, with Claude Code's names: Read, Write, Edit, Bash, Glob,
+   * Grep, Task, TodoWrite, Skill, WebSearch, WebFetch. Another name is InvalidArgument. MCP
+   * servers' tools are chosen on each server (`McpServer.allowed_tools`).
    *
    * @generated from field: repeated string tools = 7;
    */
@@ -127,6 +129,48 @@ export type AgentProfile = Message<"agentruntime.v1.AgentProfile"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 15;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * Project instructions (`CLAUDE.md`), read from the workspace on every turn.
+   *
+   * @generated from field: agentruntime.v1.InstructionsSettings instructions = 16;
+   */
+  instructions?: InstructionsSettings | undefined;
+
+  /**
+   * Skills the agent may use: listed to the model by name and description, read when used.
+   *
+   * @generated from field: repeated agentruntime.v1.Skill skills = 17;
+   */
+  skills: Skill[];
+
+  /**
+   * Slash commands: a message `/name arguments` runs the command's prompt.
+   *
+   * @generated from field: repeated agentruntime.v1.Command commands = 18;
+   */
+  commands: Command[];
+
+  /**
+   * MCP servers whose tools the agent may call.
+   *
+   * @generated from field: repeated agentruntime.v1.McpServer mcp_servers = 19;
+   */
+  mcpServers: McpServer[];
+
+  /**
+   * Packages installed into the sandbox when it first starts.
+   *
+   * @generated from field: agentruntime.v1.Dependencies dependencies = 20;
+   */
+  dependencies?: Dependencies | undefined;
+
+  /**
+   * How a long conversation is kept within the model's context window.
+   *
+   * @generated from field: agentruntime.v1.ContextSettings context = 21;
+   */
+  context?: ContextSettings | undefined;
 };
 
 /**
@@ -135,6 +179,319 @@ export type AgentProfile = Message<"agentruntime.v1.AgentProfile"> & {
  */
 export const AgentProfileSchema: GenMessage<AgentProfile> = /*@__PURE__*/
   messageDesc(file_agentruntime_v1_profile, 0);
+
+/**
+ * Project instructions: a file in the workspace root, given to the model as project
+ * instructions on every turn. The agent may edit it; the next turn sees the change.
+ *
+ * @generated from message agentruntime.v1.InstructionsSettings
+ */
+export type InstructionsSettings = Message<"agentruntime.v1.InstructionsSettings"> & {
+  /**
+   * The file's name in the workspace root; empty means `CLAUDE.md`. Letters, digits, `.`, `-`
+   * and `_`, at most 64 characters.
+   *
+   * @generated from field: string file_name = 1;
+   */
+  fileName: string;
+
+  /**
+   * Written to the file when a session's workspace has none (at most 100,000 characters).
+   * Empty: nothing is written, and the file is read if the workspace has one.
+   *
+   * @generated from field: string content = 2;
+   */
+  content: string;
+};
+
+/**
+ * Describes the message agentruntime.v1.InstructionsSettings.
+ * Use `create(InstructionsSettingsSchema)` to create a new message.
+ */
+export const InstructionsSettingsSchema: GenMessage<InstructionsSettings> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_profile, 1);
+
+/**
+ * An Agent Skill: a folder `.claude/skills/<name>/` with a `SKILL.md` and supporting files.
+ *
+ * @generated from message agentruntime.v1.Skill
+ */
+export type Skill = Message<"agentruntime.v1.Skill"> & {
+  /**
+   * Lowercase letters, digits and `-`, at most 64 characters; unique within the profile.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * What it does and when to use it, at most 1,024 characters; this is what the model sees
+   * until it uses the skill.
+   *
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * The body of `SKILL.md` (markdown; the runtime writes the front matter with name and
+   * description), at most 100,000 characters.
+   *
+   * @generated from field: string body = 3;
+   */
+  body: string;
+
+  /**
+   * Supporting files (scripts, references), paths relative to the skill's folder.
+   *
+   * @generated from field: repeated agentruntime.v1.WorkspaceFile files = 4;
+   */
+  files: WorkspaceFile[];
+
+  /**
+   * Packages its scripts need, installed like the profile's.
+   *
+   * @generated from field: agentruntime.v1.Dependencies dependencies = 5;
+   */
+  dependencies?: Dependencies | undefined;
+};
+
+/**
+ * Describes the message agentruntime.v1.Skill.
+ * Use `create(SkillSchema)` to create a new message.
+ */
+export const SkillSchema: GenMessage<Skill> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_profile, 2);
+
+/**
+ * A slash command.
+ *
+ * @generated from message agentruntime.v1.Command
+ */
+export type Command = Message<"agentruntime.v1.Command"> & {
+  /**
+   * Letters, digits, `-`, `_` and `:`, at most 64 characters; unique within the profile.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Shown when listing commands, at most 1,024 characters.
+   *
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * What the model gets, at most 100,000 characters; `$ARGUMENTS` is replaced by the text after
+   * the command's name (appended when the prompt has no `$ARGUMENTS`).
+   *
+   * @generated from field: string prompt = 3;
+   */
+  prompt: string;
+};
+
+/**
+ * Describes the message agentruntime.v1.Command.
+ * Use `create(CommandSchema)` to create a new message.
+ */
+export const CommandSchema: GenMessage<Command> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_profile, 3);
+
+/**
+ * npm and pip packages (specs as the installers take them: `lodash@4.17.21`, `requests==2.32.3`).
+ *
+ * @generated from message agentruntime.v1.Dependencies
+ */
+export type Dependencies = Message<"agentruntime.v1.Dependencies"> & {
+  /**
+   * At most 64 specs.
+   *
+   * @generated from field: repeated string npm = 1;
+   */
+  npm: string[];
+
+  /**
+   * At most 64 specs.
+   *
+   * @generated from field: repeated string pip = 2;
+   */
+  pip: string[];
+};
+
+/**
+ * Describes the message agentruntime.v1.Dependencies.
+ * Use `create(DependenciesSchema)` to create a new message.
+ */
+export const DependenciesSchema: GenMessage<Dependencies> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_profile, 4);
+
+/**
+ * An MCP server. Its tools appear to the model as `mcp__<name>__<tool>`.
+ *
+ * @generated from message agentruntime.v1.McpServer
+ */
+export type McpServer = Message<"agentruntime.v1.McpServer"> & {
+  /**
+   * Letters, digits, `-` and `_`, at most 64 characters; unique within the profile.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from oneof agentruntime.v1.McpServer.transport
+   */
+  transport: {
+    /**
+     * A remote server, connected by the runtime (streamable HTTP).
+     *
+     * @generated from field: agentruntime.v1.McpHttpServer http = 2;
+     */
+    value: McpHttpServer;
+    case: "http";
+  } | {
+    /**
+     * A server the runtime starts inside the session's sandbox, speaking MCP on stdin/stdout.
+     *
+     * @generated from field: agentruntime.v1.McpStdioServer stdio = 3;
+     */
+    value: McpStdioServer;
+    case: "stdio";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * The server's tools offered to the model, by the server's name for them; empty means all.
+   *
+   * @generated from field: repeated string allowed_tools = 4;
+   */
+  allowedTools: string[];
+};
+
+/**
+ * Describes the message agentruntime.v1.McpServer.
+ * Use `create(McpServerSchema)` to create a new message.
+ */
+export const McpServerSchema: GenMessage<McpServer> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_profile, 5);
+
+/**
+ * A remote MCP server.
+ *
+ * @generated from message agentruntime.v1.McpHttpServer
+ */
+export type McpHttpServer = Message<"agentruntime.v1.McpHttpServer"> & {
+  /**
+   * `http://` or `https://`.
+   *
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * Headers sent on every request.
+   *
+   * @generated from field: map<string, string> headers = 2;
+   */
+  headers: { [key: string]: string };
+
+  /**
+   * Headers whose value is a secret of the tenant: header name -> secret name.
+   *
+   * @generated from field: map<string, string> secret_headers = 3;
+   */
+  secretHeaders: { [key: string]: string };
+};
+
+/**
+ * Describes the message agentruntime.v1.McpHttpServer.
+ * Use `create(McpHttpServerSchema)` to create a new message.
+ */
+export const McpHttpServerSchema: GenMessage<McpHttpServer> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_profile, 6);
+
+/**
+ * An MCP server started in the sandbox.
+ *
+ * @generated from message agentruntime.v1.McpStdioServer
+ */
+export type McpStdioServer = Message<"agentruntime.v1.McpStdioServer"> & {
+  /**
+   * Run by `bash -c` in the workspace, with `args` appended (each quoted).
+   *
+   * @generated from field: string command = 1;
+   */
+  command: string;
+
+  /**
+   * @generated from field: repeated string args = 2;
+   */
+  args: string[];
+
+  /**
+   * @generated from field: map<string, string> env = 3;
+   */
+  env: { [key: string]: string };
+
+  /**
+   * Environment variables whose value is a secret of the tenant: variable -> secret name.
+   *
+   * @generated from field: map<string, string> secret_env = 4;
+   */
+  secretEnv: { [key: string]: string };
+};
+
+/**
+ * Describes the message agentruntime.v1.McpStdioServer.
+ * Use `create(McpStdioServerSchema)` to create a new message.
+ */
+export const McpStdioServerSchema: GenMessage<McpStdioServer> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_profile, 7);
+
+/**
+ * How a long conversation is kept within the model's context window. What clients read
+ * (ListMessages) always holds everything; only what the model is sent shrinks.
+ *
+ * @generated from message agentruntime.v1.ContextSettings
+ */
+export type ContextSettings = Message<"agentruntime.v1.ContextSettings"> & {
+  /**
+   * Compact when a step's input passes this many tokens; 0 means the default (80% of the
+   * model's context window). At least 10,000 when set.
+   *
+   * @generated from field: int32 compaction_threshold_tokens = 1;
+   */
+  compactionThresholdTokens: number;
+
+  /**
+   * Never compact: a conversation that outgrows the window ends its turn with an error.
+   *
+   * @generated from field: bool compaction_disabled = 2;
+   */
+  compactionDisabled: boolean;
+
+  /**
+   * Clear old tool results from the model's context when a step's input passes this many
+   * tokens; 0 means never.
+   *
+   * @generated from field: int32 clear_tool_results_threshold_tokens = 3;
+   */
+  clearToolResultsThresholdTokens: number;
+
+  /**
+   * The most recent tool results kept when clearing; 0 means 3.
+   *
+   * @generated from field: int32 clear_tool_results_keep = 4;
+   */
+  clearToolResultsKeep: number;
+};
+
+/**
+ * Describes the message agentruntime.v1.ContextSettings.
+ * Use `create(ContextSettingsSchema)` to create a new message.
+ */
+export const ContextSettingsSchema: GenMessage<ContextSettings> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_profile, 8);
 
 /**
  * A subagent the main agent can hand a task to.
@@ -183,7 +540,7 @@ export type SubagentDefinition = Message<"agentruntime.v1.SubagentDefinition"> &
  * Use `create(SubagentDefinitionSchema)` to create a new message.
  */
 export const SubagentDefinitionSchema: GenMessage<SubagentDefinition> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_profile, 1);
+  messageDesc(file_agentruntime_v1_profile, 9);
 
 /**
  * Extended thinking settings.
@@ -209,7 +566,7 @@ export type ThinkingSettings = Message<"agentruntime.v1.ThinkingSettings"> & {
  * Use `create(ThinkingSettingsSchema)` to create a new message.
  */
 export const ThinkingSettingsSchema: GenMessage<ThinkingSettings> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_profile, 2);
+  messageDesc(file_agentruntime_v1_profile, 10);
 
 /**
  * Sandbox settings of a profile.
@@ -263,6 +620,14 @@ export type SandboxSettings = Message<"agentruntime.v1.SandboxSettings"> & {
    * @generated from field: map<string, string> provider_options = 7;
    */
   providerOptions: { [key: string]: string };
+
+  /**
+   * Environment variables whose value is a secret of the tenant: variable -> secret name.
+   * Counted with `env` against its limit.
+   *
+   * @generated from field: map<string, string> secret_env = 8;
+   */
+  secretEnv: { [key: string]: string };
 };
 
 /**
@@ -270,7 +635,7 @@ export type SandboxSettings = Message<"agentruntime.v1.SandboxSettings"> & {
  * Use `create(SandboxSettingsSchema)` to create a new message.
  */
 export const SandboxSettingsSchema: GenMessage<SandboxSettings> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_profile, 3);
+  messageDesc(file_agentruntime_v1_profile, 11);
 
 /**
  * The model provider of a profile.
