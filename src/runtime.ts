@@ -12,6 +12,7 @@ import { file_grpc_reflection_v1_reflection } from "#grpc/reflection/v1/reflecti
 import { file_grpc_reflection_v1alpha_reflection } from "#grpc/reflection/v1alpha/reflection_pb.js";
 import { AnthropicModelProvider } from "./adapters/anthropic/model.js";
 import { DemoModelProvider } from "./adapters/demo-model/model.js";
+import { MemorySecrets } from "./adapters/memory/secrets.js";
 import { EventStreams } from "./app/feed/event-streams.js";
 import { Feeds } from "./app/feed/feeds.js";
 import { type ProfileInput, Profiles } from "./app/profiles/profiles.js";
@@ -27,6 +28,7 @@ import type { ModelProviderKind } from "./domain/types.js";
 import type { ModelProvider } from "./ports/model.js";
 import type { PersistenceAdapter } from "./ports/persistence.js";
 import type { SandboxProvider } from "./ports/sandbox.js";
+import type { SecretStore } from "./ports/secrets.js";
 import { authInterceptor } from "./transport/auth.js";
 import { errorInterceptor, requestGate } from "./transport/errors.js";
 import { HealthState, registerHealth } from "./transport/health.js";
@@ -36,6 +38,8 @@ import { registerApi } from "./transport/services.js";
 export interface AgentRuntimeOptions {
   /** Where sessions, profiles, files and events are stored. */
   persistence: PersistenceAdapter;
+  /** The tenants' named secrets. Default: in memory (lost at restart). */
+  secrets?: SecretStore;
   /** API key -> tenant id. Empty: every caller is the tenant "default". */
   apiKeys?: ReadonlyMap<string, string> | Record<string, string>;
   /** Browser origins allowed by CORS; ["*"] allows any. Default ["*"]. */
@@ -143,6 +147,7 @@ const servedFiles = [
 export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<AgentRuntime> {
   const logger = options.logger ?? createLogger();
   const store = options.persistence;
+  const secrets = options.secrets ?? new MemorySecrets();
   const apiKeys =
     options.apiKeys instanceof Map
       ? options.apiKeys
