@@ -1,7 +1,11 @@
 // What a profile carries beyond prompt, model and tools: project instructions, skills, slash
 // commands, MCP servers, dependencies and context settings.
 
-import type { AgentProfile, FileContent } from "./types.js";
+/** A file with its content (profile default files, skill files, session initial files). */
+export interface FileContent {
+  path: string;
+  content: Uint8Array;
+}
 
 /** npm and pip package specs. */
 export interface Dependencies {
@@ -71,15 +75,17 @@ export interface ContextSettings {
   clearToolResultsKeep: number;
 }
 
-/** A profile's skills, commands, MCP servers, dependencies and settings, defaults filled in. */
-export type ProfileExtras = Required<
-  Pick<
-    AgentProfile,
-    "instructions" | "skills" | "commands" | "mcpServers" | "dependencies" | "context"
-  >
->;
+export interface ProfileExtras {
+  instructions: InstructionsSettings;
+  skills: Skill[];
+  commands: Command[];
+  mcpServers: McpServer[];
+  dependencies: Dependencies;
+  context: ContextSettings;
+}
 
-export function profileExtras(p: AgentProfile): ProfileExtras {
+/** A profile's extras with defaults for those absent (profiles stored before they existed). */
+export function profileExtras(p: Partial<ProfileExtras>): ProfileExtras {
   return {
     instructions: p.instructions ?? { fileName: "", content: "" },
     skills: p.skills ?? [],
