@@ -5,10 +5,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Block } from "#gen/block_pb.js";
 import type { SessionEvent } from "#gen/event_pb.js";
+import { TurnOutcome } from "#gen/session_pb.js";
 import { CLEARED_NOTE, SUMMARY_INSTRUCTIONS } from "../src/app/turns/compaction.js";
 import { type AgentHarness, agentHarness, readEvents, turnsCompleted } from "./support/agent.js";
 import {
   conversationChars,
+  errorResponse,
   type FakeRequestBody,
   streamResponse,
   textResponse,
@@ -176,6 +178,34 @@ describe("automatic compaction", () => {
       "userMessage",
       "assistantText",
     ]);
+  });
+
+  it("by the runtime: a summarising call that fails ends the turn and leaves the conversation whole", async () => {
+    h = await agentHarness({
+      profile: { model: "claude-haiku-4-5", context: { compactionThresholdTokens: 10_000 } },
+    });
+    const sessionId = await h.newSession();
+    h.fake.enqueue(textResponse("Noted."), errorResponse(400, { message: "bad summary request" }));
+    await h.client.sessions.sendMessage({ sessionId, text: LONG_TEXT });
+    await h.client.sessions.sendMessage({ sessionId, text: "second" });
+    const events = await readEvents(h.client, sessionId, turnsCompleted(2));
+    const end = events.at(-1)!;
+    expect(end.payload.case === "turnCompleted" && end.payload.value.turn?.outcome).toBe(
+      TurnOutcome.FAILED,
+    );
+    expect(events.some((e) => e.payload.case === "contextCompacted")).toBe(false);
+
+    // The next turn compacts the conversation as it was (nothing was lost), then answers.
+    h.fake.enqueue(textResponse("SUMMARY again."), textResponse("Third answer."));
+    await h.client.sessions.sendMessage({ sessionId, text: "third" });
+    const more = await readEvents(h.client, sessionId, turnsCompleted(3));
+    const summary = h.fake.requests[2]!.body;
+    expect(JSON.stringify(summary.messages)).toContain("Please remember this");
+    expect(transcriptProblems(summary)).toEqual([]);
+    const after = h.fake.requests[3]!.body;
+    expect(after.messages).toHaveLength(1);
+    expect(transcriptProblems(after)).toEqual([]);
+    expect(more.some((e) => e.payload.case === "contextCompacted")).toBe(true);
   });
 
   it("is not asked for when a profile disables it", async () => {
