@@ -11,6 +11,7 @@ import {
   clearOldToolResults,
   compactConversation,
   contextPlan,
+  estimateTokens,
   requestContextManagement,
   SERVER_COMPACTED_NOTE,
 } from "../src/app/turns/compaction.js";
@@ -138,6 +139,27 @@ describe("compactConversation", () => {
     expect(result).toBeUndefined();
     expect(model.requests).toHaveLength(0);
     expect(messages).toHaveLength(3);
+  });
+});
+
+describe("estimateTokens", () => {
+  it("counts text by characters, and images by a fixed amount rather than their base64", () => {
+    const text: ModelMessage = {
+      role: "user",
+      content: [{ type: "text", text: "a".repeat(4_000) }],
+    };
+    expect(estimateTokens([text], "")).toBeGreaterThan(1_000);
+    expect(estimateTokens([text], "")).toBeLessThan(1_020);
+    const image: ModelMessage = {
+      role: "user",
+      content: [
+        {
+          type: "image",
+          source: { type: "base64", media_type: "image/png", data: "A".repeat(4_000_000) },
+        },
+      ],
+    };
+    expect(estimateTokens([image], "")).toBeLessThan(2_000);
   });
 });
 

@@ -82,9 +82,27 @@ export function requestContextManagement(plan: ContextPlan): ModelContextManagem
   return m.compactAtTokens || m.clearToolUses ? m : undefined;
 }
 
-/** A rough size of a request in tokens (characters / 4). */
+/** What an image costs in the estimate: about a 1,100 x 1,100 pixel image. */
+const IMAGE_TOKENS = 1_600;
+/** Base64 characters of a PDF per token in the estimate (a page of ~100 KB is ~2,000 tokens). */
+const PDF_BASE64_CHARS_PER_TOKEN = 64;
+
+/**
+ * A rough size of a request in tokens: characters / 4, but images at IMAGE_TOKENS each and PDFs
+ * by their size, since their base64 data is not read as text.
+ */
 export function estimateTokens(messages: ModelMessage[], system: string): number {
-  return Math.ceil((JSON.stringify(messages).length + system.length) / CHARS_PER_TOKEN);
+  let chars = system.length;
+  let tokens = 0;
+  for (const m of messages) {
+    for (const c of m.content) {
+      if (c.type === "image") tokens += IMAGE_TOKENS;
+      else if (c.type === "document" && c.source.type === "base64")
+        tokens += Math.ceil(c.source.data.length / PDF_BASE64_CHARS_PER_TOKEN);
+      else chars += JSON.stringify(c).length;
+    }
+  }
+  return tokens + Math.ceil(chars / CHARS_PER_TOKEN);
 }
 
 /**
