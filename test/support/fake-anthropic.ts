@@ -13,6 +13,13 @@
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import type {
+  BetaContextManagementResponse,
+  BetaServerToolUsage,
+  BetaTextCitation,
+  BetaWebFetchToolResultBlock,
+  BetaWebSearchToolResultBlockContent,
+} from "@anthropic-ai/sdk/resources/beta/messages/messages";
 
 export type FakeStopReason =
   | "end_turn"
@@ -23,8 +30,23 @@ export type FakeStopReason =
   | "pause_turn";
 
 export type FakeBlock =
-  /** Streamed in `chunks` if given, else word by word. */
-  | { type: "text"; text: string; chunks?: string[] }
+  /** Streamed in `chunks` if given, else word by word; `citations` as citations_delta first. */
+  | { type: "text"; text: string; chunks?: string[]; citations?: BetaTextCitation[] }
+  /** A call of the API's own tool; its input is streamed like a tool_use's. */
+  | { type: "server_tool_use"; id: string; name: "web_search" | "web_fetch"; input: unknown }
+  /** Sent whole in content_block_start, as the API does. */
+  | {
+      type: "web_search_tool_result";
+      tool_use_id: string;
+      content: BetaWebSearchToolResultBlockContent;
+    }
+  | {
+      type: "web_fetch_tool_result";
+      tool_use_id: string;
+      content: BetaWebFetchToolResultBlock["content"];
+    }
+  /** Server-side compaction: started empty, then one compaction_delta with the summary. */
+  | { type: "compaction"; content: string | null; encrypted_content?: string }
   /** Streamed as thinking_delta chunks, then one signature_delta. */
   | { type: "thinking"; thinking: string; signature: string; chunks?: string[] }
   /** The input's JSON is streamed in `jsonChunks` (default 3) input_json_delta pieces. */
@@ -35,6 +57,8 @@ export interface FakeUsage {
   output_tokens: number;
   cache_read_input_tokens: number;
   cache_creation_input_tokens: number;
+  /** Sent in message_delta's usage when given. */
+  server_tool_use?: BetaServerToolUsage;
 }
 
 export interface FakeStream {
@@ -43,6 +67,8 @@ export interface FakeStream {
   /** Default: `tool_use` when a tool_use block is present, else `end_turn`. */
   stopReason?: FakeStopReason;
   usage?: Partial<FakeUsage>;
+  /** Sent in message_delta: the context edits the API applied. */
+  contextManagement?: BetaContextManagementResponse;
   /** Default: the model the request asked for. */
   model?: string;
   /** Delay before each event after message_start; overrides the server default. */
@@ -78,6 +104,7 @@ export type FakeRequestBody = Record<string, unknown> & {
   messages?: Array<{ role: string; content: unknown }>;
   tools?: Array<Record<string, unknown>>;
   thinking?: Record<string, unknown>;
+  context_management?: { edits?: Array<Record<string, unknown>> };
 };
 
 export type RequestOutcome = "completed" | "cut" | "client_closed";
@@ -413,8 +440,15 @@ function buildEvents(script: FakeStream, request: RecordedRequest, number: numbe
     if (block.type === "text") {
       events.push([
         "content_block_start",
-        { type: "content_block_start", index, content_block: { type: "text", text: "" } },
+        {
+          type: "content_block_start",
+          index,
+          content_block: { type: "text", text: "", citations: null },
+        },
       ]);
+      for (const citation of block.citations ?? []) {
+        events.push(delta({ type: "citations_delta", citation }));
+      }
       for (const text of block.chunks ?? splitWords(block.text)) {
         events.push(delta({ type: "text_delta", text }));
       }
@@ -431,6 +465,39 @@ function buildEvents(script: FakeStream, request: RecordedRequest, number: numbe
         events.push(delta({ type: "thinking_delta", thinking }));
       }
       events.push(delta({ type: "signature_delta", signature: block.signature }));
+    } else if (block.type === "server_tool_use") {
+      events.push([
+        "content_block_start",
+        {
+          type: "content_block_start",
+          index,
+          content_block: { type: "server_tool_use", id: block.id, name: block.name, input: {} },
+        },
+      ]);
+      for (const partial_json of splitInPieces(JSON.stringify(block.input), 2)) {
+        events.push(delta({ type: "input_json_delta", partial_json }));
+      }
+    } else if (block.type === "web_search_tool_result" || block.type === "web_fetch_tool_result") {
+      events.push([
+        "content_block_start",
+        { type: "content_block_start", index, content_block: block },
+      ]);
+    } else if (block.type === "compaction") {
+      events.push([
+        "content_block_start",
+        {
+          type: "content_block_start",
+          index,
+          content_block: { type: "compaction", content: null, encrypted_content: null },
+        },
+      ]);
+      events.push(
+        delta({
+          type: "compaction_delta",
+          content: block.content,
+          encrypted_content: block.encrypted_content ?? null,
+        }),
+      );
     } else {
       const toolId = block.id ?? `toolu_fake_${number}_${index}`;
       events.push([
@@ -456,7 +523,11 @@ function buildEvents(script: FakeStream, request: RecordedRequest, number: numbe
       {
         type: "message_delta",
         delta: { stop_reason: stopReason, stop_sequence: null },
-        usage: { output_tokens: usage.output_tokens },
+        usage: {
+          output_tokens: usage.output_tokens,
+          ...(usage.server_tool_use ? { server_tool_use: usage.server_tool_use } : {}),
+        },
+        ...(script.contextManagement ? { context_management: script.contextManagement } : {}),
       },
     ],
     ["message_stop", { type: "message_stop" }],
@@ -481,6 +552,58 @@ function splitInPieces(text: string, pieces: number): string[] {
   const out: string[] = [];
   for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
   return out.length > 0 ? out : [""];
+}
+
+// ---- Request checks ---------------------------------------------------------------------------
+
+type RequestBlock = Record<string, unknown> & { type?: string; id?: string; tool_use_id?: string };
+
+/**
+ * What the real API would refuse in a request's conversation: it must start with a user message;
+ * every tool_use must be answered by a tool_result in the next message, and every tool_result
+ * answer a tool_use of the message before; every server_tool_use must have its result in the same
+ * message (unless it is the last message: a paused turn). Empty when valid.
+ */
+export function transcriptProblems(body: FakeRequestBody): string[] {
+  const problems: string[] = [];
+  const messages = body.messages ?? [];
+  const blocksOf = (i: number): RequestBlock[] => {
+    const content = messages[i]?.content;
+    return Array.isArray(content) ? (content as RequestBlock[]) : [];
+  };
+  if (messages[0]?.role !== "user") problems.push("the first message is not the user's");
+  messages.forEach((message, i) => {
+    const blocks = blocksOf(i);
+    if (message.role === "assistant") {
+      const answered = new Set(
+        blocksOf(i + 1).flatMap((b) => (b.type === "tool_result" ? [b.tool_use_id] : [])),
+      );
+      for (const b of blocks) {
+        if (b.type === "tool_use" && !answered.has(b.id)) {
+          problems.push(`message ${i}: tool_use ${b.id} has no tool_result after it`);
+        }
+        if (b.type === "server_tool_use" && i < messages.length - 1) {
+          const result = blocks.some(
+            (r) => r.type?.endsWith("_tool_result") && r.tool_use_id === b.id,
+          );
+          if (!result) problems.push(`message ${i}: server_tool_use ${b.id} has no result`);
+        }
+      }
+    } else {
+      const calls = new Set(blocksOf(i - 1).flatMap((b) => (b.type === "tool_use" ? [b.id] : [])));
+      for (const b of blocks) {
+        if (b.type === "tool_result" && !calls.has(b.tool_use_id)) {
+          problems.push(`message ${i}: tool_result ${b.tool_use_id} answers no tool_use`);
+        }
+      }
+    }
+  });
+  return problems;
+}
+
+/** The size of a request's conversation in characters. */
+export function conversationChars(body: FakeRequestBody): number {
+  return JSON.stringify(body.messages ?? []).length;
 }
 
 function parseBody(raw: string): FakeRequestBody {

@@ -12,9 +12,10 @@
 //   an exception thrown by `onEvent` (passed through as it is).
 
 import type Anthropic from "@anthropic-ai/sdk";
-import type { MessageCreateParamsStreaming } from "@anthropic-ai/sdk/resources/messages";
+import type { MessageCreateParamsStreaming } from "@anthropic-ai/sdk/resources/beta/messages/messages";
 import {
   ModelError,
+  type ModelFeatures,
   type ModelProvider,
   type ModelRequest,
   type ModelStepResult,
@@ -22,6 +23,7 @@ import {
 } from "../../ports/model.js";
 import { createClient } from "./client.js";
 import { cancelled, toModelError } from "./errors.js";
+import { anthropicFeatures } from "./features.js";
 import { buildParams } from "./request.js";
 import { StreamAccumulator } from "./stream.js";
 
@@ -69,6 +71,10 @@ export class AnthropicModelProvider implements ModelProvider {
       timeoutMs: this.streamIdleTimeoutMs,
       maxRetryAfterMs: options.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS,
     });
+  }
+
+  features(model: string): ModelFeatures {
+    return anthropicFeatures(model);
   }
 
   async step(
@@ -127,7 +133,7 @@ export class AnthropicModelProvider implements ModelProvider {
     });
 
     try {
-      const stream = await client.messages.create(params, { signal: controller.signal });
+      const stream = await client.beta.messages.create(params, { signal: controller.signal });
       started = true;
       armIdleTimer();
       for await (const event of stream) {

@@ -4,15 +4,33 @@
 // system prompt, the last tool definition, the last message and the user message before it.
 // The last-message breakpoint writes the conversation so far; the one before it reads what the
 // previous step wrote even when that step added more than the API's 20-block lookback.
+//
+// The request goes to the beta Messages endpoint (a superset of the GA one): server-side
+// compaction (`compact_20260112`) and context editing (`clear_tool_uses_20250919`) are beta
+// features, sent with their `anthropic-beta` values only when the request asks for them. Web
+// search and web fetch (`web_search_20260318`, `web_fetch_20260318`) need no beta value.
 
 import type {
-  Base64ImageSource,
-  ContentBlockParam,
+  BetaBase64ImageSource as Base64ImageSource,
+  BetaContextManagementConfig,
+  BetaTextCitationParam,
+  BetaToolUnion,
+  BetaWebFetchToolResultBlockParam,
+  BetaWebSearchToolResultBlockParam,
+  BetaContentBlockParam as ContentBlockParam,
   MessageCreateParamsStreaming,
-  Tool,
-} from "@anthropic-ai/sdk/resources/messages";
-import type { ModelContentBlock, ModelMessage, ModelRequest } from "../../ports/model.js";
+} from "@anthropic-ai/sdk/resources/beta/messages/messages";
+import type {
+  ModelContentBlock,
+  ModelContextManagement,
+  ModelMessage,
+  ModelRequest,
+  ServerToolName,
+} from "../../ports/model.js";
 import { thinkingFor } from "./thinking.js";
+
+export const COMPACTION_BETA = "compact-2026-01-12";
+export const CONTEXT_MANAGEMENT_BETA = "context-management-2025-06-27";
 
 const EPHEMERAL = { type: "ephemeral" } as const;
 
@@ -33,16 +51,25 @@ export function buildParams(request: ModelRequest): MessageCreateParamsStreaming
   if (request.system) {
     params.system = [{ type: "text", text: request.system, cache_control: EPHEMERAL }];
   }
-  if (request.tools.length > 0) {
-    const last = request.tools.length - 1;
-    params.tools = request.tools.map(
-      (tool, i): Tool => ({
+  const tools: BetaToolUnion[] = [
+    ...request.tools.map(
+      (tool): BetaToolUnion => ({
         name: tool.name,
         description: tool.description,
         input_schema: { type: "object", ...tool.inputSchema },
-        ...(i === last ? { cache_control: EPHEMERAL } : {}),
       }),
-    );
+    ),
+    ...[...new Set(request.serverTools ?? [])].map(serverTool),
+  ];
+  const lastTool = tools.at(-1);
+  if (lastTool) {
+    (lastTool as { cache_control?: typeof EPHEMERAL }).cache_control = EPHEMERAL;
+    params.tools = tools;
+  }
+  const management = contextManagement(request.contextManagement);
+  if (management) {
+    params.context_management = management.config;
+    params.betas = management.betas;
   }
   if (request.thinking) {
     const { thinking, maxTokens } = thinkingFor(
@@ -54,6 +81,35 @@ export function buildParams(request: ModelRequest): MessageCreateParamsStreaming
     params.max_tokens = maxTokens;
   }
   return params;
+}
+
+function serverTool(name: ServerToolName): BetaToolUnion {
+  return name === "web_search"
+    ? { type: "web_search_20260318", name: "web_search" }
+    : { type: "web_fetch_20260318", name: "web_fetch" };
+}
+
+function contextManagement(
+  m: ModelContextManagement | undefined,
+): { config: BetaContextManagementConfig; betas: string[] } | undefined {
+  const edits: NonNullable<BetaContextManagementConfig["edits"]> = [];
+  const betas: string[] = [];
+  if (m?.clearToolUses) {
+    edits.push({
+      type: "clear_tool_uses_20250919",
+      trigger: { type: "input_tokens", value: m.clearToolUses.triggerTokens },
+      keep: { type: "tool_uses", value: m.clearToolUses.keep },
+    });
+    betas.push(CONTEXT_MANAGEMENT_BETA);
+  }
+  if (m?.compactAtTokens) {
+    edits.push({
+      type: "compact_20260112",
+      trigger: { type: "input_tokens", value: m.compactAtTokens },
+    });
+    betas.push(COMPACTION_BETA);
+  }
+  return edits.length > 0 ? { config: { edits }, betas } : undefined;
 }
 
 /** Marks the last message that takes a breakpoint, then the user message before it. */
@@ -70,7 +126,14 @@ function markLastCacheableBlock(content: ContentBlockParam[]): boolean {
   for (let i = content.length - 1; i >= 0; i--) {
     const block = content[i];
     // Thinking blocks cannot carry cache_control, and an empty text block is rejected anyway.
-    if (!block || block.type === "thinking" || (block.type === "text" && !block.text)) continue;
+    if (
+      !block ||
+      block.type === "thinking" ||
+      block.type === "compaction" ||
+      (block.type === "text" && !block.text)
+    ) {
+      continue;
+    }
     (block as { cache_control?: typeof EPHEMERAL }).cache_control = EPHEMERAL;
     return true;
   }
@@ -84,7 +147,34 @@ function toMessageParam(message: ModelMessage): MessageParam {
 function toBlockParam(block: ModelContentBlock): ContentBlockParam {
   switch (block.type) {
     case "text":
-      return { type: "text", text: block.text };
+      return block.citations?.length
+        ? {
+            type: "text",
+            text: block.text,
+            citations: block.citations as unknown as BetaTextCitationParam[],
+          }
+        : { type: "text", text: block.text };
+    case "server_tool_use":
+      return { type: "server_tool_use", id: block.id, name: block.name, input: block.input };
+    case "web_search_tool_result":
+      return {
+        type: "web_search_tool_result",
+        tool_use_id: block.tool_use_id,
+        content: block.content as BetaWebSearchToolResultBlockParam["content"],
+      };
+    case "web_fetch_tool_result":
+      return {
+        type: "web_fetch_tool_result",
+        tool_use_id: block.tool_use_id,
+        content: block.content as BetaWebFetchToolResultBlockParam["content"],
+      };
+    case "compaction":
+      return {
+        type: "compaction",
+        content: block.content,
+        ...(block.encrypted_content != null ? { encrypted_content: block.encrypted_content } : {}),
+        ...(block.signature != null ? { signature: block.signature } : {}),
+      };
     case "thinking":
       return { type: "thinking", thinking: block.thinking, signature: block.signature };
     case "tool_use":

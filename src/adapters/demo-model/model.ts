@@ -5,6 +5,9 @@
 //   step 3:           a summary quoting the tool results, stop_reason end_turn.
 // The step is the number of tool_result blocks since the last user message with text. A tool the
 // request does not offer is skipped; with neither, the model just answers in text.
+// The provider's own tools (WebSearch, WebFetch: `request.serverTools`) are not offered: the demo
+// model cannot reach the web, so a demo profile naming them runs as if it did not. It does no
+// compaction or clearing of its own (no `features`): the runtime does both for it.
 
 import {
   type ModelContentBlock,

@@ -62,6 +62,36 @@ export const MODEL_PRICES: Readonly<Record<string, ModelPrice>> = {
   "claude-sonnet-4-5": price(3, 15, 3.75, 0.3),
 };
 
+/** Web search: $10 per 1,000 searches, in micro-dollars per search. Web fetch costs tokens only. */
+export const WEB_SEARCH_MICRO_USD = 10_000;
+
+/**
+ * Context windows in tokens, by model id prefix (longest prefix wins); ids not listed get
+ * DEFAULT_CONTEXT_WINDOW. The operator's to maintain, like the prices. The standard window is
+ * listed: the 1M-token windows some models offer behind a beta are not requested, and a window
+ * too small only compacts earlier. Compaction starts at 80% of it unless a profile says.
+ */
+export const CONTEXT_WINDOWS: Readonly<Record<string, number>> = {
+  "claude-opus-4": 200_000,
+  "claude-sonnet-4": 200_000,
+  "claude-haiku-4": 200_000,
+  "claude-opus-5": 200_000,
+  "claude-sonnet-5": 200_000,
+  "claude-haiku-5": 200_000,
+  "claude-fable-5": 200_000,
+  "claude-mythos": 200_000,
+  demo: 200_000,
+};
+export const DEFAULT_CONTEXT_WINDOW = 200_000;
+
+export function contextWindowOf(model: string): number {
+  let best = "";
+  for (const prefix of Object.keys(CONTEXT_WINDOWS)) {
+    if (model.startsWith(prefix) && prefix.length > best.length) best = prefix;
+  }
+  return CONTEXT_WINDOWS[best] ?? DEFAULT_CONTEXT_WINDOW;
+}
+
 /** The price of a model id: exact, or a table id followed by a date (`-20251001`, `@20251001`). */
 export function priceOf(model: string): ModelPrice | undefined {
   const exact = MODEL_PRICES[model];
@@ -72,20 +102,25 @@ export function priceOf(model: string): ModelPrice | undefined {
 
 /**
  * What one step's usage costs, in whole micro-dollars (rounded here, the one place money is
- * rounded); 0 for a model the table does not know. Prices are USD per million tokens, so tokens
+ * rounded); web searches at WEB_SEARCH_MICRO_USD each; tokens cost 0 for a model the table does
+ * not know. Prices are USD per million tokens, so tokens
  * times price is micro-dollars.
  */
 export function costOf(model: string, usage: ModelUsage): number {
+  const searches = (usage.webSearchRequests ?? 0) * WEB_SEARCH_MICRO_USD;
   const base = priceOf(model);
-  if (!base) return 0;
+  if (!base) return searches;
   const promptTokens =
     usage.inputTokens + usage.cacheReadInputTokens + usage.cacheCreationInputTokens;
   const rates =
     base.longPrompt && promptTokens > base.longPrompt.thresholdTokens ? base.longPrompt : base;
-  return Math.round(
-    usage.inputTokens * rates.input +
-      usage.outputTokens * rates.output +
-      usage.cacheCreationInputTokens * rates.cacheWrite +
-      usage.cacheReadInputTokens * rates.cacheRead,
+  return (
+    searches +
+    Math.round(
+      usage.inputTokens * rates.input +
+        usage.outputTokens * rates.output +
+        usage.cacheCreationInputTokens * rates.cacheWrite +
+        usage.cacheReadInputTokens * rates.cacheRead,
+    )
   );
 }

@@ -1,17 +1,27 @@
-import type { Block, Usage } from "../../domain/types.js";
+import type { Block, ContextSettings, TodoItem, Usage } from "../../domain/types.js";
 import {
   type ModelContentBlock,
   ModelError,
   type ModelMessage,
   type ModelProvider,
-  type ModelStreamEvent,
   type ModelTool,
+  type ModelUsage,
+  type ServerToolName,
 } from "../../ports/model.js";
 import type { EmitContext } from "../feed/event-feed.js";
 import { costOf } from "../shared/pricing.js";
 import { HeadTailBuffer } from "../tools/bash.js";
 import type { Tool, ToolContext } from "../tools/types.js";
 import { BlockWriter, type TurnSink } from "./blocks.js";
+import {
+  applyServerCompaction,
+  clearOldToolResults,
+  compactConversation,
+  contextPlan,
+  estimateTokens,
+  requestContextManagement,
+} from "./compaction.js";
+import { StepBlocks } from "./step-blocks.js";
 
 /** Thrown when a turn is cancelled; `reason` says by whom (user, shutdown, unload). */
 export class TurnAborted extends Error {
@@ -25,6 +35,12 @@ export interface LoopOptions {
   modelId: string;
   system: string;
   tools: Tool[];
+  /** The provider's own tools to offer (WebSearch, WebFetch). */
+  serverTools?: ServerToolName[];
+  /** How the conversation is kept within the context window (defaults when absent). */
+  contextSettings?: ContextSettings;
+  /** The session's to-do list, kept in a compacted conversation. */
+  todos?: () => TodoItem[] | undefined;
   sandbox: ToolContext["sandbox"];
   maxSteps: number;
   maxOutputTokens: number;
@@ -54,16 +70,14 @@ function modelTools(tools: Tool[]): ModelTool[] {
   }));
 }
 
-export function toUsage(
-  model: string,
-  u: {
-    inputTokens: number;
-    outputTokens: number;
-    cacheReadInputTokens: number;
-    cacheCreationInputTokens: number;
-  },
-): Usage {
-  return { ...u, costMicroUsd: costOf(model, u) };
+export function toUsage(model: string, u: ModelUsage): Usage {
+  const { webSearchRequests, webFetchRequests, ...tokens } = u;
+  return {
+    ...tokens,
+    costMicroUsd: costOf(model, u),
+    ...(webSearchRequests ? { webSearchRequests } : {}),
+    ...(webFetchRequests ? { webFetchRequests } : {}),
+  };
 }
 
 /**
@@ -84,49 +98,23 @@ export async function runAgentLoop(messages: ModelMessage[], o: LoopOptions): Pr
   let finalText = "";
   // What the current step streamed, for a partial assistant message if it is cut short.
   let partialText = "";
+  const plan = contextPlan(o.contextSettings, o.modelId, o.model.features?.(o.modelId));
+  const contextManagement = requestContextManagement(plan);
+  // Provider tool calls whose result has not come yet (it may come after a pause_turn).
+  const serverCalls = new Map<string, Block>();
+  // The last step's whole size: the next request is at least that big.
+  let lastStepTokens = 0;
   try {
     for (let step = 1; step <= o.maxSteps; step++) {
-      const open = new Map<number, Block>();
       partialText = "";
-      const onEvent = (e: ModelStreamEvent) => {
-        if (e.type === "block_start") {
-          const content =
-            e.block === "text"
-              ? { type: "assistant_text" as const, text: "" }
-              : e.block === "thinking"
-                ? { type: "thinking" as const, thinking: "", signature: "" }
-                : {
-                    type: "tool_use" as const,
-                    toolUseId: e.id,
-                    toolName: e.name,
-                    inputJson: "",
-                    status: "pending" as const,
-                  };
-          open.set(e.index, blocks.start(content));
-          return;
-        }
-        const block = open.get(e.index);
-        if (!block) return;
-        switch (e.type) {
-          case "text_delta":
-            partialText += e.text;
-            blocks.delta(block, { kind: "text", value: e.text });
-            break;
-          case "thinking_delta":
-            blocks.delta(block, { kind: "thinking", value: e.thinking });
-            break;
-          case "signature_delta":
-            if (block.content.type === "thinking") block.content.signature += e.signature;
-            break;
-          case "input_json_delta":
-            blocks.delta(block, { kind: "input_json", value: e.partialJson });
-            break;
-          case "block_stop":
-            if (block.content.type !== "tool_use") blocks.complete(block);
-            break;
-        }
-      };
       if (o.signal.aborted) throw new TurnAborted(abortNote(o.signal));
+      let tokensBefore = Math.max(lastStepTokens, estimateTokens(messages, o.system));
+      if (await manageContext(messages, tokensBefore, plan, blocks, o)) {
+        lastStepTokens = 0;
+        tokensBefore = estimateTokens(messages, o.system);
+      }
+      const view = new StepBlocks(blocks, serverCalls, tokensBefore);
+      const onEvent = view.onEvent;
       let result: Awaited<ReturnType<ModelProvider["step"]>>;
       try {
         result = await o.model.step(
@@ -135,11 +123,16 @@ export async function runAgentLoop(messages: ModelMessage[], o: LoopOptions): Pr
             system: o.system,
             messages,
             tools: modelTools(o.tools),
+            ...(o.serverTools?.length ? { serverTools: o.serverTools } : {}),
+            ...(contextManagement ? { contextManagement } : {}),
             maxOutputTokens: o.maxOutputTokens,
             ...(o.thinkingBudget ? { thinking: { budgetTokens: o.thinkingBudget } } : {}),
             signal: o.signal,
           },
-          onEvent,
+          (e) => {
+            onEvent(e);
+            partialText = view.partialText;
+          },
         );
       } catch (err) {
         if (o.signal.aborted || (err instanceof ModelError && err.reason === "MODEL_CANCELLED")) {
@@ -147,11 +140,36 @@ export async function runAgentLoop(messages: ModelMessage[], o: LoopOptions): Pr
         }
         throw err;
       }
+      const open = view.open;
       o.onUsage(toUsage(result.model, result.usage), result.model);
+      const u = result.usage;
+      lastStepTokens =
+        u.inputTokens + u.cacheReadInputTokens + u.cacheCreationInputTokens + u.outputTokens;
       messages.push(result.message);
       partialText = "";
+      if (result.contextEdited) {
+        o.sink.emit(
+          {
+            type: "context_edited",
+            clearedToolResults: result.contextEdited.clearedToolUses,
+            clearedInputTokens: result.contextEdited.clearedInputTokens,
+          },
+          o.context,
+        );
+      }
+      if (view.compaction) {
+        const c = view.compaction.content;
+        // A compaction without a summary failed: the provider treats it as a no-op.
+        if (c.type === "compaction" && c.summary) {
+          c.messagesCompacted = applyServerCompaction(messages);
+          lastStepTokens = 0;
+        }
+        completeCompaction(blocks, view.compaction, o);
+      }
       o.onMessages?.(messages);
       for (const c of result.message.content) if (c.type === "text") finalText = c.text;
+      // The provider paused its own tool loop: the step goes on from the assistant message.
+      if (result.stopReason === "pause_turn") continue;
 
       const calls = result.message.content.filter(
         (c): c is Extract<ModelContentBlock, { type: "tool_use" }> => c.type === "tool_use",
@@ -257,6 +275,77 @@ export async function runAgentLoop(messages: ModelMessage[], o: LoopOptions): Pr
   } finally {
     await blocks.saved();
   }
+}
+
+/**
+ * Before a step, what the runtime does itself (where the provider does not): clears old tool
+ * results, then compacts. Returns whether the conversation changed.
+ */
+async function manageContext(
+  messages: ModelMessage[],
+  tokens: number,
+  plan: ReturnType<typeof contextPlan>,
+  blocks: BlockWriter,
+  o: LoopOptions,
+): Promise<boolean> {
+  let changed = false;
+  if (plan.clear && !plan.serverClearing && tokens > plan.clear.triggerTokens) {
+    const { cleared, clearedTokens } = clearOldToolResults(messages, plan.clear.keep);
+    if (cleared > 0) {
+      changed = true;
+      tokens -= clearedTokens;
+      o.onMessages?.(messages);
+      o.sink.emit(
+        { type: "context_edited", clearedToolResults: cleared, clearedInputTokens: clearedTokens },
+        o.context,
+      );
+    }
+  }
+  if (plan.compactAtTokens > 0 && !plan.serverCompaction && tokens > plan.compactAtTokens) {
+    let compacted: Awaited<ReturnType<typeof compactConversation>>;
+    try {
+      compacted = await compactConversation(messages, {
+        model: o.model,
+        modelId: o.modelId,
+        todos: o.todos?.(),
+        signal: o.signal,
+        onUsage: (u, model) => o.onUsage(toUsage(model, u), model),
+      });
+    } catch (err) {
+      if (o.signal.aborted || (err instanceof ModelError && err.reason === "MODEL_CANCELLED")) {
+        throw new TurnAborted(abortNote(o.signal));
+      }
+      throw err;
+    }
+    if (compacted) {
+      changed = true;
+      o.onMessages?.(messages);
+      const block = blocks.start({
+        type: "compaction",
+        summary: compacted.summary,
+        tokensBefore: tokens,
+        messagesCompacted: compacted.messagesCompacted,
+        method: "runtime",
+      });
+      completeCompaction(blocks, block, o);
+    }
+  }
+  return changed;
+}
+
+function completeCompaction(blocks: BlockWriter, block: Block, o: LoopOptions): void {
+  blocks.complete(block);
+  const c = block.content;
+  if (c.type !== "compaction" || !c.summary) return;
+  o.sink.emit(
+    {
+      type: "context_compacted",
+      blockId: block.id,
+      tokensBefore: c.tokensBefore,
+      messagesCompacted: c.messagesCompacted,
+    },
+    o.context,
+  );
 }
 
 /** Why a turn was stopped, for the model and the tool result ("cancelled by the user"). */

@@ -6,6 +6,7 @@ import {
   type Block,
   emptyUsage,
   type ModelProviderKind,
+  profileExtras,
   type QueuedMessage,
   type Turn,
   type TurnOutcome,
@@ -24,6 +25,7 @@ import { abortNote, runAgentLoop, TurnAborted } from "./agent-loop.js";
 import { BlockWriter, type TurnSink } from "./blocks.js";
 import { completeTurn } from "./complete-turn.js";
 import { addUserMessage, closeConversation } from "./conversation.js";
+import { serverToolsOf } from "./step-blocks.js";
 import { createTaskTool } from "./subagents.js";
 
 /** How long a turn waits for its events to be stored before it runs anything, and at its end. */
@@ -199,6 +201,9 @@ export class TurnRunner implements TurnEngine {
         modelId,
         system: profile.systemPrompt,
         tools,
+        serverTools: serverToolsOf(profile.tools),
+        contextSettings: profileExtras(profile).context,
+        todos: () => session.record.todos,
         sandbox: () => session.sandbox.ensure(profile, ctx),
         maxSteps,
         maxOutputTokens: profile.maxOutputTokens || DEFAULTS.maxOutputTokens,
