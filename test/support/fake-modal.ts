@@ -115,8 +115,9 @@ export class FakeSandbox implements ModalSandboxLike {
         // Marks every process of this "container", so terminate() can end them all.
         [CONTAINER_MARKER]: this.sandboxId,
       },
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: ["pipe", "pipe", "pipe"],
     });
+    child.stdin.on("error", () => {});
     this.children.add(child);
     const exited = new Promise<number>((resolve, reject) => {
       child.on("error", reject);
@@ -130,6 +131,12 @@ export class FakeSandbox implements ModalSandboxLike {
       void exited.finally(() => clearTimeout(timer)).catch(() => {});
     }
     return {
+      stdin: {
+        writeText: (text: string) =>
+          new Promise<void>((resolve, reject) =>
+            child.stdin.write(text, (err) => (err ? reject(err) : resolve())),
+          ),
+      },
       stdout: textStream(child.stdout),
       stderr: textStream(child.stderr),
       wait: () => exited,

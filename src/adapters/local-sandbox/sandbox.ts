@@ -5,12 +5,20 @@ import type { ChildProcess } from "node:child_process";
 import { AppError, invalidField } from "../../domain/errors.js";
 import { normalizeWorkspacePath } from "../../domain/paths.js";
 import type { SandboxSettings } from "../../domain/types.js";
-import type { ExecOptions, ExecResult, Sandbox, SandboxFileStat } from "../../ports/sandbox.js";
+import type {
+  ExecOptions,
+  ExecResult,
+  Sandbox,
+  SandboxFileStat,
+  SandboxProcess,
+  SpawnOptions,
+} from "../../ports/sandbox.js";
 import { DEFAULT_PATH } from "./bwrap.js";
 import type { CgroupLimits, Cgroups, ExecCgroup } from "./cgroups.js";
 import { collect } from "./collect.js";
 import { type FileOwner, SANDBOX_WORKDIR, WorkspaceFiles } from "./files.js";
 import { type LocalSandboxLimits, MIB } from "./limits.js";
+import { trackProcess } from "./process.js";
 import { startIsolated, startUnisolated } from "./spawn.js";
 import type { WorkspaceVolumes } from "./volumes.js";
 
@@ -58,6 +66,41 @@ export class LocalSandbox implements Sandbox {
   }
 
   async exec(options: ExecOptions): Promise<ExecResult> {
+    const l = this.provider.limits;
+    const timeoutMs =
+      options.timeoutMs !== undefined && options.timeoutMs > 0
+        ? Math.min(options.timeoutMs, l.maxTimeoutMs)
+        : l.defaultTimeoutMs;
+    const started = Date.now();
+    const { child, cgroup } = await this.start(options, false);
+    const untrack = this.provider.track(this.id, child);
+    try {
+      const result = await collect(
+        child,
+        options,
+        timeoutMs,
+        l.maxOutputBytes,
+        started,
+        !this.provider.isolated,
+      );
+      // The command's output stays its own: callers (the Bash tool) say what oomKilled means.
+      if (cgroup && (await cgroup.oomKills()) > 0) result.oomKilled = true;
+      return result;
+    } finally {
+      untrack();
+    }
+  }
+
+  async spawn(options: SpawnOptions): Promise<SandboxProcess> {
+    const { child } = await this.start(options, true);
+    return trackProcess(child, options, this.provider.track(this.id, child));
+  }
+
+  /** Checks the command's options and starts it (isolated where the provider can). */
+  private async start(
+    options: ExecOptions | SpawnOptions,
+    stdin: boolean,
+  ): Promise<{ child: ChildProcess; cgroup?: ExecCgroup | undefined }> {
     if (!(await this.isAlive())) {
       throw new AppError(
         "failed_precondition",
@@ -66,10 +109,6 @@ export class LocalSandbox implements Sandbox {
       );
     }
     const l = this.provider.limits;
-    const timeoutMs =
-      options.timeoutMs !== undefined && options.timeoutMs > 0
-        ? Math.min(options.timeoutMs, l.maxTimeoutMs)
-        : l.defaultTimeoutMs;
     const cwdRel = options.cwd ? normalizeWorkspacePath(options.cwd, "cwd") : "";
     await this.provider.ready(this.sessionId, this.workspace);
     if (cwdRel && (await this.files.stat(cwdRel))?.type !== "directory") {
@@ -89,45 +128,26 @@ export class LocalSandbox implements Sandbox {
         throw invalidField("env", `${JSON.stringify(name)} is not a valid environment variable`);
       }
     }
-    const started = Date.now();
-    let child: ChildProcess;
-    let cgroup: ExecCgroup | undefined;
-    if (this.provider.isolated) {
-      ({ child, cgroup } = await startIsolated({
-        command: options.command,
-        bwrap: this.provider.bwrap,
-        runAs: this.provider.owner,
-        volumes: this.provider.volumes,
-        cgroups: this.provider.cgroups,
-        sandboxId: this.id,
-        resources: this.resources,
-        // The same path in the workspaces' mount namespace, where bubblewrap starts.
-        workspace: this.workspace,
-        cwdRel,
-        networkAllowed: this.settings.networkAllowed,
-        env,
-        limits: l,
-        seccomp: this.provider.seccompFilter(this.settings.networkAllowed),
-      }));
-    } else {
-      child = startUnisolated(options.command, this.workspace, cwdRel, env, l);
+    if (!this.provider.isolated) {
+      return { child: startUnisolated(options.command, this.workspace, cwdRel, env, l, stdin) };
     }
-    const untrack = this.provider.track(this.id, child);
-    try {
-      const result = await collect(
-        child,
-        options,
-        timeoutMs,
-        l.maxOutputBytes,
-        started,
-        !this.provider.isolated,
-      );
-      // The command's output stays its own: callers (the Bash tool) say what oomKilled means.
-      if (cgroup && (await cgroup.oomKills()) > 0) result.oomKilled = true;
-      return result;
-    } finally {
-      untrack();
-    }
+    return startIsolated({
+      command: options.command,
+      bwrap: this.provider.bwrap,
+      runAs: this.provider.owner,
+      volumes: this.provider.volumes,
+      cgroups: this.provider.cgroups,
+      sandboxId: this.id,
+      resources: this.resources,
+      // The same path in the workspaces' mount namespace, where bubblewrap starts.
+      workspace: this.workspace,
+      cwdRel,
+      networkAllowed: this.settings.networkAllowed,
+      env,
+      limits: l,
+      seccomp: this.provider.seccompFilter(this.settings.networkAllowed),
+      stdin,
+    });
   }
 
   /** Runs a file operation once the workspace is there (mounted, when workspaces are limited). */
