@@ -110,6 +110,8 @@ export class FakeSandbox implements ModalSandboxLike {
       cwd: this.map(params.workdir ?? this.params.workdir ?? "/workspace"),
       env: {
         PATH: this.path ?? process.env.PATH ?? "/usr/bin:/bin",
+        // stdin is a socket (as node pipes it): without this bash would read ~/.bashrc.
+        SHLVL: "1",
         ...this.params.env,
         ...params.env,
         // Marks every process of this "container", so terminate() can end them all.

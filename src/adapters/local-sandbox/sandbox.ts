@@ -120,6 +120,8 @@ export class LocalSandbox implements Sandbox {
       LANG: "C.UTF-8",
       TERM: "dumb",
       TMPDIR: "/tmp",
+      // bash would read ~/.bashrc with a socket (a pipe from node) on its stdin, at SHLVL 0.
+      ...(stdin ? { SHLVL: "1" } : {}),
       ...this.settings.env,
       ...options.env,
     };

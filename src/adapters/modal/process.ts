@@ -21,7 +21,8 @@ export async function spawnModalProcess(
   const id = randomBytes(8).toString("hex");
   const proc = await sb.exec(["sh", "-c", WRAPPER, "sh", id, options.command], {
     workdir: abs(cwd),
-    env: { ...sandboxEnv, ...options.env },
+    // SHLVL: bash skips ~/.bashrc, which it would read with a socket on its stdin.
+    env: { SHLVL: "1", ...sandboxEnv, ...options.env },
   });
   let gone = false;
   let killing = false;
