@@ -123,8 +123,13 @@ describe("MCP servers", () => {
 
   it("connects a streamable HTTP server on loopback with a header from a secret", async () => {
     const seen: IncomingHttpHeaders[] = [];
+    let initializes = 0;
     http = createServer(async (req, res) => {
       seen.push(req.headers);
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined;
+      if (body?.method === "initialize") initializes++;
       const server = new SdkMcpServer({ name: "remote", version: "1.0.0" });
       server.registerTool(
         "greet",
@@ -136,7 +141,7 @@ describe("MCP servers", () => {
       const transport = new StreamableHTTPServerTransport({}); // stateless;
       res.on("close", () => void transport.close());
       await server.connect(transport);
-      await transport.handleRequest(req, res);
+      await transport.handleRequest(req, res, body);
     });
     await new Promise<void>((r) => http!.listen(0, "127.0.0.1", r));
     const port = (http.address() as AddressInfo).port;
@@ -151,6 +156,7 @@ describe("MCP servers", () => {
     });
     h = await agentHarness({
       secrets,
+      idleTimeoutMs: 300,
       profile: {
         mcpServers: [
           {
@@ -173,9 +179,11 @@ describe("MCP servers", () => {
         { type: "tool_use", id: "t1", name: "mcp__remote__greet", input: { name: "Ada" } },
       ]),
       textResponse("done"),
+      textResponse("after the unload"),
     );
     const events = await runTurn(sessionId);
     expect(outcome(events)).toBe(TurnOutcome.COMPLETED);
+    expect(initializes).toBe(1);
     expect(statuses(events)[0]).toMatchObject({
       state: McpServerState.CONNECTED,
       tools: ["mcp__remote__greet"],
@@ -187,6 +195,14 @@ describe("MCP servers", () => {
     expect(
       seen.every((hd) => hd.authorization === "Bearer xyz-123" && hd["x-plain"] === "plain"),
     ).toBe(true);
+    // The session is unloaded when idle: its connection is closed, the next turn connects again.
+    await new Promise((r) => setTimeout(r, 1_200));
+    const more = await runTurn(sessionId, "again", 2);
+    expect(statuses(more).map((s) => s.state)).toEqual([
+      McpServerState.CONNECTED,
+      McpServerState.CONNECTED,
+    ]);
+    expect(initializes).toBe(2);
   }, 60_000);
 
   it("a stdio server killed mid-call gives the model an error; the turn goes on", async () => {
