@@ -96,6 +96,7 @@ describe("MCP servers", () => {
       "mcp__local__crash",
       "mcp__local__picture",
       "mcp__local__fail",
+      "mcp__local__hang",
     ]);
     // The model was offered the server's tools with their schemas.
     const echo = h.fake.requests[0]!.body.tools!.find((t) => t.name === "mcp__local__echo");
@@ -288,7 +289,39 @@ describe("MCP servers", () => {
       "mcp__local__crash",
       "mcp__local__picture",
       "mcp__local__fail",
+      "mcp__local__hang",
     ]);
+  }, 60_000);
+
+  it("cancelling the turn cancels a running MCP call; the server stays connected", async () => {
+    h = await agentHarness({ profile: { ...withScript, mcpServers: [stdioServer()] } });
+    const sessionId = await h.newSession();
+    h.fake.enqueue(
+      streamResponse([{ type: "tool_use", id: "t1", name: "mcp__local__hang", input: {} }]),
+      streamResponse([
+        { type: "tool_use", id: "t2", name: "mcp__local__echo", input: { text: "still" } },
+      ]),
+      textResponse("done"),
+    );
+    await h.client.sessions.sendMessage({ sessionId, text: "hang" });
+    await readEvents(h.client, sessionId, (ev) =>
+      ev.some(
+        (e) =>
+          e.payload.case === "blockStarted" && e.payload.value.block?.content.case === "toolResult",
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    await h.client.sessions.cancelTurn({ sessionId });
+    const events = await readEvents(h.client, sessionId, turnsCompleted(1));
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(outcome(events)).toBe(TurnOutcome.CANCELLED);
+    const next = await runTurn(sessionId, "again", 2);
+    expect(outcome(next)).toBe(TurnOutcome.COMPLETED);
+    expect(statuses(next)).toHaveLength(1);
+    expect(toolResults(h.fake.requests.at(-1)!)[0]).toMatchObject({
+      content: "echo: still (token: none)",
+    });
   }, 60_000);
 
   it("offers only allowed_tools", async () => {

@@ -1,7 +1,7 @@
 // A dependency-free MCP server speaking newline-delimited JSON-RPC on stdin/stdout, for the
 // tests: placed in a session's workspace and started inside its sandbox.
 // Tools: echo {text} -> "echo: <text> (token: <MCP_TOKEN>)"; crash -> the process dies mid-call;
-// picture -> an image and a text; fail -> an isError result.
+// picture -> an image and a text; fail -> an isError result; hang -> no answer.
 import { createInterface } from "node:readline";
 
 const tools = [
@@ -13,6 +13,7 @@ const tools = [
   { name: "crash", description: "Dies.", inputSchema: { type: "object", properties: {} } },
   { name: "picture", description: "An image.", inputSchema: { type: "object", properties: {} } },
   { name: "fail", description: "Fails.", inputSchema: { type: "object", properties: {} } },
+  { name: "hang", description: "Never answers.", inputSchema: { type: "object", properties: {} } },
 ];
 const send = (m) => process.stdout.write(`${JSON.stringify(m)}\n`);
 process.stderr.write("mcp test server started\n");
@@ -46,6 +47,8 @@ createInterface({ input: process.stdin }).on("line", (line) => {
           { type: "text", text: "a dot" },
         ],
       });
+    } else if (name === "hang") {
+      // no answer
     } else {
       reply({ content: [{ type: "text", text: "it went wrong" }], isError: true });
     }
