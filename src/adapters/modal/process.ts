@@ -25,6 +25,7 @@ export async function spawnModalProcess(
     env: { SHLVL: "1", ...sandboxEnv, ...options.env },
   });
   let gone = false;
+  let writes: Promise<void> = Promise.resolve();
   let killing = false;
   const kill = () => {
     if (gone || killing) return;
@@ -53,7 +54,12 @@ export async function spawnModalProcess(
   return {
     exited,
     kill,
-    write: (chunk) =>
-      gone ? Promise.reject(new Error("the process is gone")) : proc.stdin.writeText(chunk),
+    write(chunk) {
+      if (gone) return Promise.reject(new Error("the process is gone"));
+      // One write at a time: the stream takes one writer.
+      const next = writes.then(() => proc.stdin.writeText(chunk));
+      writes = next.catch(() => {});
+      return next;
+    },
   };
 }
