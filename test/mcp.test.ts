@@ -13,6 +13,8 @@ import type { SessionEvent } from "#gen/event_pb.js";
 import { McpServerState } from "#gen/event_pb.js";
 import { TurnOutcome } from "#gen/session_pb.js";
 import { MemorySecrets } from "../src/adapters/memory/secrets.js";
+import { resultText } from "../src/app/mcp/tools.js";
+import { MCP_LIMITS } from "../src/domain/limits.js";
 import { OPEN_TENANT } from "../src/transport/auth.js";
 import { type AgentHarness, agentHarness, readEvents, turnsCompleted } from "./support/agent.js";
 import { type RecordedRequest, streamResponse, textResponse } from "./support/fake-anthropic.js";
@@ -242,7 +244,17 @@ describe("MCP servers", () => {
   }, 60_000);
 
   it("a server that cannot start is reported FAILED and the turn goes on without it", async () => {
+    const secrets = new MemorySecrets();
+    const now = new Date();
+    await secrets.setSecret({
+      tenantId: OPEN_TENANT,
+      name: "leaky",
+      value: "do-not-show-me",
+      createTime: now,
+      updateTime: now,
+    });
     h = await agentHarness({
+      secrets,
       profile: {
         ...withScript,
         mcpServers: [
@@ -252,6 +264,13 @@ describe("MCP servers", () => {
             transport: {
               case: "stdio",
               value: { command: "echo 'cannot find my config' >&2; exit 3", args: [] },
+            },
+          },
+          {
+            name: "leaks",
+            transport: {
+              case: "stdio",
+              value: { command: 'echo "token is $T" >&2; exit 1', secretEnv: { T: "leaky" } },
             },
           },
           {
@@ -277,6 +296,9 @@ describe("MCP servers", () => {
     expect(byName.broken?.state).toBe(McpServerState.FAILED);
     expect(byName.broken?.message).toContain("cannot find my config");
     expect(byName.broken?.message).toContain("status 3");
+    // A secret the server prints is cut out of what the feed says.
+    expect(byName.leaks?.message).toContain("token is [secret]");
+    expect(byName.leaks?.message).not.toContain("do-not-show-me");
     expect(byName.nosecret).toMatchObject({
       state: McpServerState.FAILED,
       message: "secret absent is not set for this tenant",
@@ -342,4 +364,30 @@ describe("MCP servers", () => {
     ]);
     expect(offered).toContain("Bash");
   }, 60_000);
+});
+
+describe("MCP results as tool results", () => {
+  it("caps large text in the middle and describes binary content", () => {
+    const big = `${"a".repeat(20_000)}${"b".repeat(20_000)}`;
+    const r = resultText({ content: [{ type: "text", text: big }] });
+    expect(r.isError).toBe(false);
+    expect(r.output.length).toBeLessThan(MCP_LIMITS.maxResultChars + 500);
+    expect(r.output.startsWith("aaa")).toBe(true);
+    expect(r.output).toContain("Output was 40000 characters");
+    const other = resultText({
+      content: [
+        { type: "resource", resource: { uri: "file:///x", text: "inside" } },
+        { type: "resource_link", uri: "https://e.x/y", name: "y" },
+        { type: "audio", data: "AAAA", mimeType: "audio/wav" },
+      ],
+      isError: true,
+    });
+    expect(other).toEqual({
+      output:
+        "[resource file:///x]\ninside\n[resource link: https://e.x/y (y)]\n" +
+        "[audio: audio/wav, 3 bytes, not shown]",
+      isError: true,
+    });
+    expect(resultText({ content: [], structuredContent: { n: 1 } }).output).toBe('{"n":1}');
+  });
 });
