@@ -15,6 +15,7 @@ import { DemoModelProvider } from "./adapters/demo-model/model.js";
 import { MemorySecrets } from "./adapters/memory/secrets.js";
 import { EventStreams } from "./app/feed/event-streams.js";
 import { Feeds } from "./app/feed/feeds.js";
+import { McpConnections } from "./app/mcp/connections.js";
 import { type ProfileInput, Profiles } from "./app/profiles/profiles.js";
 import { Recovery } from "./app/recovery/recovery.js";
 import { SessionManager } from "./app/sessions/session-manager.js";
@@ -195,6 +196,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     },
     logger,
     ...(options.defaultModel ? { defaultModel: options.defaultModel } : {}),
+    mcp: new McpConnections(secrets, logger),
   });
   const recovery = new Recovery({
     manager: sessionManager,

@@ -285,6 +285,42 @@ export function sandboxSuite(name: string, fixture: () => Promise<SandboxFixture
       });
     });
 
+    it("spawns a long-running process: stdin in, stdout and stderr out, killed with its tree", async () => {
+      let out = "";
+      let err = "";
+      const p = await sb.spawn({
+        command: `${ticker("spawn.tick")} & echo "$FROM_PROFILE $X"; while read l; do echo "got $l"; echo "e $l" >&2; done`,
+        env: { X: "x" },
+        onStdout: (c) => {
+          out += c;
+        },
+        onStderr: (c) => {
+          err += c;
+        },
+      });
+      await p.write("one\n");
+      await p.write("two\n");
+      for (let i = 0; i < 100 && !out.includes("got two"); i++) await sleep(50);
+      expect(out).toBe("p x\ngot one\ngot two\n");
+      expect(err).toBe("e one\ne two\n");
+      p.kill();
+      await p.exited;
+      await expect(p.write("three\n")).rejects.toThrow();
+      expect(await stillGrowing(["spawn.tick"])).toEqual([]);
+    });
+
+    it("a spawned process ends on its own, when cancelled, and with its sandbox", async () => {
+      const done = await sb.spawn({ command: "exit 4" });
+      expect(await done.exited).toBe(4);
+      const abort = new AbortController();
+      const cancelled = await sb.spawn({ command: "sleep 60", signal: abort.signal });
+      abort.abort();
+      expect(await cancelled.exited).not.toBe(0);
+      const running = await sb.spawn({ command: "sleep 60" });
+      await sb.terminate();
+      expect(await running.exited).not.toBe(0);
+    });
+
     it("terminates: not alive, runs nothing more, idempotent", async () => {
       expect(await sb.isAlive()).toBe(true);
       await sb.terminate();

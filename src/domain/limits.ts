@@ -95,3 +95,19 @@ export const KNOWN_TOOLS = [
 
 /** The instructions file when a profile names none. */
 export const DEFAULT_INSTRUCTIONS_FILE = "CLAUDE.md";
+
+/** How the runtime uses a profile's MCP servers (src/app/mcp/). */
+export const MCP_LIMITS = {
+  /** Starting or connecting one server, its initialize and tools/list included. */
+  connectTimeoutMs: 30_000,
+  /** One tool call; past it the call is cancelled and the model gets an error result. */
+  toolCallTimeoutMs: 120_000,
+  /** One JSON-RPC message of a stdio server, in bytes: a longer line ends the connection. */
+  maxMessageBytes: 8 * 1024 * 1024,
+  /** The end of a stdio server's stderr kept for its failure message, in characters. */
+  stderrTailChars: 2_000,
+  /** A tool result's text for the model, in characters; past it the middle is cut. */
+  maxResultChars: 30_000,
+  /** Tools of one server offered to the model. */
+  maxToolsPerServer: 128,
+} as const;

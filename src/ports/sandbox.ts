@@ -40,6 +40,28 @@ export interface ExecResult {
   durationMs: number;
 }
 
+export interface SpawnOptions {
+  /** Run by `bash -c` inside the sandbox, with its stdin, stdout and stderr piped. */
+  command: string;
+  /** Working directory relative to the workspace root; default the root. */
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Aborting kills the whole process tree. */
+  signal?: AbortSignal;
+  onStdout?: (chunk: string) => void;
+  onStderr?: (chunk: string) => void;
+}
+
+/** A long-running process in the sandbox (an MCP stdio server): no timeout, no output cap. */
+export interface SandboxProcess {
+  /** Writes to its stdin; rejects once it is gone. */
+  write(chunk: string): Promise<void>;
+  /** Its exit status; null when killed by a signal. Never rejects. */
+  readonly exited: Promise<number | null>;
+  /** Kills its whole process tree; idempotent. */
+  kill(): void;
+}
+
 /** Why a file operation on the workspace failed. */
 export type SandboxFileErrorKind =
   /** Nothing is at the path (reading), or a parent is missing where none is made. */
@@ -83,6 +105,8 @@ export interface Sandbox {
   readonly id: string;
   readonly sessionId: string;
   exec(options: ExecOptions): Promise<ExecResult>;
+  /** Starts a long-running process; it ends with the sandbox at the latest. */
+  spawn(options: SpawnOptions): Promise<SandboxProcess>;
   readFile(path: string): Promise<Uint8Array>;
   /** Creates parent directories as needed. */
   writeFile(path: string, content: Uint8Array): Promise<void>;

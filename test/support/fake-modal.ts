@@ -110,13 +110,16 @@ export class FakeSandbox implements ModalSandboxLike {
       cwd: this.map(params.workdir ?? this.params.workdir ?? "/workspace"),
       env: {
         PATH: this.path ?? process.env.PATH ?? "/usr/bin:/bin",
+        // stdin is a socket (as node pipes it): without this bash would read ~/.bashrc.
+        SHLVL: "1",
         ...this.params.env,
         ...params.env,
         // Marks every process of this "container", so terminate() can end them all.
         [CONTAINER_MARKER]: this.sandboxId,
       },
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: ["pipe", "pipe", "pipe"],
     });
+    child.stdin.on("error", () => {});
     this.children.add(child);
     const exited = new Promise<number>((resolve, reject) => {
       child.on("error", reject);
@@ -130,6 +133,12 @@ export class FakeSandbox implements ModalSandboxLike {
       void exited.finally(() => clearTimeout(timer)).catch(() => {});
     }
     return {
+      stdin: {
+        writeText: (text: string) =>
+          new Promise<void>((resolve, reject) =>
+            child.stdin.write(text, (err) => (err ? reject(err) : resolve())),
+          ),
+      },
       stdout: textStream(child.stdout),
       stderr: textStream(child.stderr),
       wait: () => exited,

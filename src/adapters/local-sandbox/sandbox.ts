@@ -5,12 +5,20 @@ import type { ChildProcess } from "node:child_process";
 import { AppError, invalidField } from "../../domain/errors.js";
 import { normalizeWorkspacePath } from "../../domain/paths.js";
 import type { SandboxSettings } from "../../domain/types.js";
-import type { ExecOptions, ExecResult, Sandbox, SandboxFileStat } from "../../ports/sandbox.js";
+import type {
+  ExecOptions,
+  ExecResult,
+  Sandbox,
+  SandboxFileStat,
+  SandboxProcess,
+  SpawnOptions,
+} from "../../ports/sandbox.js";
 import { DEFAULT_PATH } from "./bwrap.js";
 import type { CgroupLimits, Cgroups, ExecCgroup } from "./cgroups.js";
 import { collect } from "./collect.js";
 import { type FileOwner, SANDBOX_WORKDIR, WorkspaceFiles } from "./files.js";
 import { type LocalSandboxLimits, MIB } from "./limits.js";
+import { trackProcess } from "./process.js";
 import { startIsolated, startUnisolated } from "./spawn.js";
 import type { WorkspaceVolumes } from "./volumes.js";
 
@@ -58,60 +66,13 @@ export class LocalSandbox implements Sandbox {
   }
 
   async exec(options: ExecOptions): Promise<ExecResult> {
-    if (!(await this.isAlive())) {
-      throw new AppError(
-        "failed_precondition",
-        "SANDBOX_TERMINATED",
-        `sandbox ${this.id} is terminated`,
-      );
-    }
     const l = this.provider.limits;
     const timeoutMs =
       options.timeoutMs !== undefined && options.timeoutMs > 0
         ? Math.min(options.timeoutMs, l.maxTimeoutMs)
         : l.defaultTimeoutMs;
-    const cwdRel = options.cwd ? normalizeWorkspacePath(options.cwd, "cwd") : "";
-    await this.provider.ready(this.sessionId, this.workspace);
-    if (cwdRel && (await this.files.stat(cwdRel))?.type !== "directory") {
-      throw invalidField("cwd", `${cwdRel} is not a directory in the workspace`);
-    }
-    const env: Record<string, string> = {
-      PATH: DEFAULT_PATH,
-      HOME: this.provider.isolated ? SANDBOX_WORKDIR : this.workspace,
-      LANG: "C.UTF-8",
-      TERM: "dumb",
-      TMPDIR: "/tmp",
-      ...this.settings.env,
-      ...options.env,
-    };
-    for (const [name, value] of Object.entries(env)) {
-      if (name === "" || name.includes("=") || `${name}${value}`.includes("\0")) {
-        throw invalidField("env", `${JSON.stringify(name)} is not a valid environment variable`);
-      }
-    }
     const started = Date.now();
-    let child: ChildProcess;
-    let cgroup: ExecCgroup | undefined;
-    if (this.provider.isolated) {
-      ({ child, cgroup } = await startIsolated({
-        command: options.command,
-        bwrap: this.provider.bwrap,
-        runAs: this.provider.owner,
-        volumes: this.provider.volumes,
-        cgroups: this.provider.cgroups,
-        sandboxId: this.id,
-        resources: this.resources,
-        // The same path in the workspaces' mount namespace, where bubblewrap starts.
-        workspace: this.workspace,
-        cwdRel,
-        networkAllowed: this.settings.networkAllowed,
-        env,
-        limits: l,
-        seccomp: this.provider.seccompFilter(this.settings.networkAllowed),
-      }));
-    } else {
-      child = startUnisolated(options.command, this.workspace, cwdRel, env, l);
-    }
+    const { child, cgroup } = await this.start(options, false);
     const untrack = this.provider.track(this.id, child);
     try {
       const result = await collect(
@@ -128,6 +89,67 @@ export class LocalSandbox implements Sandbox {
     } finally {
       untrack();
     }
+  }
+
+  async spawn(options: SpawnOptions): Promise<SandboxProcess> {
+    const { child } = await this.start(options, true);
+    return trackProcess(child, options, this.provider.track(this.id, child));
+  }
+
+  /** Checks the command's options and starts it (isolated where the provider can). */
+  private async start(
+    options: ExecOptions | SpawnOptions,
+    stdin: boolean,
+  ): Promise<{ child: ChildProcess; cgroup?: ExecCgroup | undefined }> {
+    if (!(await this.isAlive())) {
+      throw new AppError(
+        "failed_precondition",
+        "SANDBOX_TERMINATED",
+        `sandbox ${this.id} is terminated`,
+      );
+    }
+    const l = this.provider.limits;
+    const cwdRel = options.cwd ? normalizeWorkspacePath(options.cwd, "cwd") : "";
+    await this.provider.ready(this.sessionId, this.workspace);
+    if (cwdRel && (await this.files.stat(cwdRel))?.type !== "directory") {
+      throw invalidField("cwd", `${cwdRel} is not a directory in the workspace`);
+    }
+    const env: Record<string, string> = {
+      PATH: DEFAULT_PATH,
+      HOME: this.provider.isolated ? SANDBOX_WORKDIR : this.workspace,
+      LANG: "C.UTF-8",
+      TERM: "dumb",
+      TMPDIR: "/tmp",
+      // bash would read ~/.bashrc with a socket (a pipe from node) on its stdin, at SHLVL 0.
+      ...(stdin ? { SHLVL: "1" } : {}),
+      ...this.settings.env,
+      ...options.env,
+    };
+    for (const [name, value] of Object.entries(env)) {
+      if (name === "" || name.includes("=") || `${name}${value}`.includes("\0")) {
+        throw invalidField("env", `${JSON.stringify(name)} is not a valid environment variable`);
+      }
+    }
+    if (!this.provider.isolated) {
+      return { child: startUnisolated(options.command, this.workspace, cwdRel, env, l, stdin) };
+    }
+    return startIsolated({
+      command: options.command,
+      bwrap: this.provider.bwrap,
+      runAs: this.provider.owner,
+      volumes: this.provider.volumes,
+      cgroups: this.provider.cgroups,
+      sandboxId: this.id,
+      resources: this.resources,
+      // The same path in the workspaces' mount namespace, where bubblewrap starts.
+      workspace: this.workspace,
+      cwdRel,
+      networkAllowed: this.settings.networkAllowed,
+      env,
+      limits: l,
+      seccomp: this.provider.seccompFilter(this.settings.networkAllowed),
+      stdin,
+    });
   }
 
   /** Runs a file operation once the workspace is there (mounted, when workspaces are limited). */

@@ -42,6 +42,8 @@ export interface IsolatedCommand {
   limits: LocalSandboxLimits;
   /** The seccomp filter to run under, if any. */
   seccomp: Buffer | undefined;
+  /** Pipe its stdin (a long-running process); default none. */
+  stdin?: boolean;
 }
 
 /** Starts a command under bubblewrap, inside its sandbox's cgroup before it runs anything. */
@@ -75,7 +77,7 @@ export async function startIsolated(
   // command line, which every host user can read in /proc.
   const child = spawn(file, args, {
     detached: true,
-    stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"],
+    stdio: [c.stdin ? "pipe" : "ignore", "pipe", "pipe", "pipe", "pipe"],
     env: {},
     ...(runAs && !volumes ? { uid: runAs.uid, gid: runAs.gid } : {}),
   });
@@ -116,6 +118,7 @@ export function startUnisolated(
   cwdRel: string,
   env: Record<string, string>,
   l: LocalSandboxLimits,
+  stdin = false,
 ): ChildProcess {
   // No RLIMIT_NPROC here: it would count every process of the server's user.
   const [file, args] = existsSync(PRLIMIT)
@@ -125,6 +128,6 @@ export function startUnisolated(
     cwd: cwdRel ? join(workspace, cwdRel) : workspace,
     env,
     detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [stdin ? "pipe" : "ignore", "pipe", "pipe"],
   });
 }

@@ -14,6 +14,7 @@ export interface ModalStreamLike {
 }
 
 export interface ModalProcessLike {
+  stdin: { writeText(text: string): Promise<void> };
   stdout: ModalStreamLike;
   stderr: ModalStreamLike;
   wait(): Promise<number>;

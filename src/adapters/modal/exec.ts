@@ -27,7 +27,7 @@ export const NO_BASH_MESSAGE =
  * Kills command `$1`'s process group, then every process carrying its marker, until none is left
  * (one grep over all environments per round; the sweep itself carries no marker).
  */
-const SWEEP =
+export const SWEEP =
   `f=/tmp/.agent-runtime-exec-$1; ` +
   `p=$(cat "$f" 2>/dev/null); [ -n "$p" ] && kill -9 -"$p" 2>/dev/null; ` +
   `for i in 1 2 3 4 5; do ` +
@@ -49,7 +49,7 @@ const WRAPPER =
   `sweep() { ${SWEEP}; }; sweep "$id"; exit $c`;
 
 /** Reads a stream to its end, text chunk by text chunk; `stop()` abandons it. */
-function pump(stream: ModalStreamLike, onChunk: (text: string) => void) {
+export function pump(stream: ModalStreamLike, onChunk: (text: string) => void) {
   const reader = stream.getReader();
   const done = (async () => {
     try {

@@ -1,9 +1,17 @@
 // One Modal sandbox: its commands, its workspace files, and its end.
 
-import type { ExecOptions, ExecResult, Sandbox, SandboxFileStat } from "../../ports/sandbox.js";
+import type {
+  ExecOptions,
+  ExecResult,
+  Sandbox,
+  SandboxFileStat,
+  SandboxProcess,
+  SpawnOptions,
+} from "../../ports/sandbox.js";
 import type { ModalSandboxLike } from "./client.js";
 import { type Logger, ModalCommands } from "./exec.js";
 import { ModalFiles } from "./files.js";
+import { spawnModalProcess } from "./process.js";
 
 export class ModalSandbox implements Sandbox {
   private readonly commands: ModalCommands;
@@ -12,7 +20,7 @@ export class ModalSandbox implements Sandbox {
   constructor(
     private readonly sb: ModalSandboxLike,
     readonly sessionId: string,
-    env: Record<string, string>,
+    private readonly env: Record<string, string>,
     private readonly logger: Logger,
   ) {
     this.commands = new ModalCommands(sb, env, logger);
@@ -25,6 +33,10 @@ export class ModalSandbox implements Sandbox {
 
   exec(options: ExecOptions): Promise<ExecResult> {
     return this.commands.run(options);
+  }
+
+  spawn(options: SpawnOptions): Promise<SandboxProcess> {
+    return spawnModalProcess(this.sb, this.env, options, this.logger);
   }
 
   readFile(path: string): Promise<Uint8Array> {

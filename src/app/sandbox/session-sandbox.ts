@@ -74,6 +74,7 @@ export class SessionSandbox {
   private saved: SavedFiles = new Map();
   private starting: Promise<Sandbox> | undefined;
   private syncTimer: NodeJS.Timeout | undefined;
+  private stopHooks: Array<() => Promise<void>> = [];
 
   constructor(private readonly d: SessionSandboxDeps) {}
 
@@ -200,10 +201,17 @@ export class SessionSandbox {
     return changes;
   }
 
+  /** Runs `fn` once at the next `stop` (what lives as long as the sandbox: MCP servers). */
+  onStop(fn: () => Promise<void>): void {
+    this.stopHooks.push(fn);
+  }
+
   /** Syncs (unless `sync` is false), terminates the sandbox and says so in the feed. */
   stop(why: string, options: { sync?: boolean } = {}): Promise<void> {
     this.stopTimer();
+    const hooks = this.stopHooks.splice(0);
     return this.withLock(async () => {
+      await Promise.all(hooks.map((fn) => fn().catch(() => {})));
       const sandbox = this.sandbox;
       if (!sandbox) return;
       if (options.sync !== false) {

@@ -15,6 +15,8 @@ import {
 import type { Logger } from "../../ports/logger.js";
 import { ModelError, type ModelProvider } from "../../ports/model.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
+import type { McpConnections } from "../mcp/connections.js";
+import { mcpToolsForTurn } from "../mcp/turn-tools.js";
 import { settleClaimedTurn } from "../recovery/turn-recovery.js";
 import type { LoadedSession } from "../sessions/loaded-session.js";
 import type { SessionManager, TurnEngine } from "../sessions/session-manager.js";
@@ -37,6 +39,8 @@ export interface TurnRunnerOptions {
   models: Partial<Record<ModelProviderKind, ModelProvider>>;
   logger: Logger;
   defaultModel?: string;
+  /** Connections to profiles' MCP servers; none: profiles' MCP servers are not used. */
+  mcp?: McpConnections;
 }
 
 /**
@@ -194,6 +198,7 @@ export class TurnRunner implements TurnEngine {
           ? "demo"
           : session.record.options.model || profile.model || this.defaultModel;
       const tools = this.tools(profile, sink, turn.id, modelId, onUsage);
+      tools.push(...(await mcpToolsForTurn(this.o.mcp, session, profile, ctx, abort.signal)));
       const maxSteps = profile.maxTurns || DEFAULTS.maxTurns;
       const result = await runAgentLoop(messages, {
         sink,
