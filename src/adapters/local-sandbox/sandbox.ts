@@ -9,6 +9,7 @@ import type { ExecOptions, ExecResult, Sandbox, SandboxFileStat } from "../../po
 import { DEFAULT_PATH } from "./bwrap.js";
 import type { CgroupLimits, Cgroups, ExecCgroup } from "./cgroups.js";
 import { collect } from "./collect.js";
+import { DEPS_MOUNT, depsEnv } from "./dependencies-env.js";
 import { type FileOwner, SANDBOX_WORKDIR, WorkspaceFiles } from "./files.js";
 import { type LocalSandboxLimits, MIB } from "./limits.js";
 import { startIsolated, startUnisolated } from "./spawn.js";
@@ -33,6 +34,19 @@ export interface SandboxHost {
   forget(sandboxId: string): Promise<void>;
 }
 
+/** What a sandbox has besides its settings: secret variables and installed packages. */
+export interface SandboxExtras {
+  secretEnv?: Record<string, string>;
+  /** The host directory of its installed dependencies (DEPS_MOUNT in the sandbox). */
+  depsDir?: string;
+}
+
+/** How one command sees the dependencies directory (installing: writable). */
+interface DepsBind {
+  hostDir: string;
+  writable: boolean;
+}
+
 export class LocalSandbox implements Sandbox {
   readonly files: WorkspaceFiles;
 
@@ -42,6 +56,7 @@ export class LocalSandbox implements Sandbox {
     private readonly workspace: string,
     private readonly settings: SandboxSettings,
     private readonly provider: SandboxHost,
+    readonly extras: SandboxExtras = {},
   ) {
     this.files = new WorkspaceFiles(() => provider.hostPath(workspace), provider.owner);
   }
@@ -57,7 +72,17 @@ export class LocalSandbox implements Sandbox {
     };
   }
 
-  async exec(options: ExecOptions): Promise<ExecResult> {
+  exec(options: ExecOptions): Promise<ExecResult> {
+    const depsDir = this.extras.depsDir;
+    return this.run(options, depsDir ? { hostDir: depsDir, writable: false } : undefined);
+  }
+
+  /** Runs a command with `hostDir` writable at the dependencies' place (the installer). */
+  install(options: ExecOptions, hostDir: string): Promise<ExecResult> {
+    return this.run(options, { hostDir, writable: true });
+  }
+
+  private async run(options: ExecOptions, deps: DepsBind | undefined): Promise<ExecResult> {
     if (!(await this.isAlive())) {
       throw new AppError(
         "failed_precondition",
@@ -82,6 +107,8 @@ export class LocalSandbox implements Sandbox {
       TERM: "dumb",
       TMPDIR: "/tmp",
       ...this.settings.env,
+      ...this.extras.secretEnv,
+      ...(deps ? depsEnv(this.provider.isolated ? DEPS_MOUNT : deps.hostDir) : {}),
       ...options.env,
     };
     for (const [name, value] of Object.entries(env)) {
@@ -89,6 +116,7 @@ export class LocalSandbox implements Sandbox {
         throw invalidField("env", `${JSON.stringify(name)} is not a valid environment variable`);
       }
     }
+    const network = this.settings.networkAllowed || options.allowNetwork === true;
     const started = Date.now();
     let child: ChildProcess;
     let cgroup: ExecCgroup | undefined;
@@ -104,10 +132,13 @@ export class LocalSandbox implements Sandbox {
         // The same path in the workspaces' mount namespace, where bubblewrap starts.
         workspace: this.workspace,
         cwdRel,
-        networkAllowed: this.settings.networkAllowed,
+        networkAllowed: network,
         env,
         limits: l,
-        seccomp: this.provider.seccompFilter(this.settings.networkAllowed),
+        seccomp: this.provider.seccompFilter(network),
+        ...(deps
+          ? { binds: [{ host: deps.hostDir, path: DEPS_MOUNT, writable: deps.writable }] }
+          : {}),
       }));
     } else {
       child = startUnisolated(options.command, this.workspace, cwdRel, env, l);
