@@ -167,6 +167,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     store,
     feeds,
     logger,
+    secrets,
     sandboxes: providers[0]
       ? {
           defaultProvider: providers[0].name,

@@ -1,5 +1,6 @@
 import { AppError } from "../../domain/errors.js";
 import { DEFAULTS } from "../../domain/limits.js";
+import { profileExtras } from "../../domain/profile-extras.js";
 import {
   type AgentProfile,
   addUsage,
@@ -22,9 +23,12 @@ import { createTools } from "../tools/index.js";
 import type { Tool } from "../tools/types.js";
 import { abortNote, runAgentLoop, TurnAborted } from "./agent-loop.js";
 import { BlockWriter, type TurnSink } from "./blocks.js";
+import { resolveCommand } from "./commands.js";
 import { completeTurn } from "./complete-turn.js";
 import { addUserMessage, closeConversation } from "./conversation.js";
+import { profileTools } from "./profile-tools.js";
 import { createTaskTool } from "./subagents.js";
+import { systemPromptFor } from "./system-prompt.js";
 
 /** How long a turn waits for its events to be stored before it runs anything, and at its end. */
 export const TURN_STORE_TIMEOUT_MS = 30_000;
@@ -127,17 +131,20 @@ export class TurnRunner implements TurnEngine {
       let outcome: TurnOutcome = "cancelled";
       let reason = "cancelled before it started";
       if (!message.cancelRequested && !abort.signal.aborted) {
+        const command = await this.command(session, message.text);
         const userBlocks = new BlockWriter(sink, ctx);
         const userBlock = userBlocks.start({
           type: "user_message",
           text: message.text,
           attachments: message.attachments,
+          ...(command ? { command } : {}),
         });
         turn.userBlockId = userBlock.id;
         userBlocks.complete(userBlock);
         // Nothing runs before the turn is on record: a crash before this point reruns it.
         await session.feed.flush(TURN_STORE_TIMEOUT_MS);
-        ({ outcome, reason } = await this.work(session, message, turn, sink, abort, failed));
+        const modelMessage = command ? { ...message, text: command.expandedText } : message;
+        ({ outcome, reason } = await this.work(session, modelMessage, turn, sink, abort, failed));
         await userBlocks.saved().catch(failed);
       }
       if (storeFailure) throw storeFailure;
@@ -185,6 +192,10 @@ export class TurnRunner implements TurnEngine {
           "the session's agent profile was deleted",
         );
       }
+      const system = await systemPromptFor(session.sandbox, profile, {
+        firstTurn: messages.length === 0,
+        context: ctx,
+      });
       addUserMessage(messages, message.text, message.attachments);
       persist();
       const modelId =
@@ -192,12 +203,13 @@ export class TurnRunner implements TurnEngine {
           ? "demo"
           : session.record.options.model || profile.model || this.defaultModel;
       const tools = this.tools(profile, sink, turn.id, modelId, onUsage);
+      tools.push(...profileTools(profile, session, sink, ctx));
       const maxSteps = profile.maxTurns || DEFAULTS.maxTurns;
       const result = await runAgentLoop(messages, {
         sink,
         model: this.model(profile.modelProvider),
         modelId,
-        system: profile.systemPrompt,
+        system,
         tools,
         sandbox: () => session.sandbox.ensure(profile, ctx),
         maxSteps,
@@ -239,6 +251,19 @@ export class TurnRunner implements TurnEngine {
     await this.o.manager.transcripts.save(session.id, messages).catch(failed);
     await session.sandbox.sync(ctx).catch(() => {});
     return { outcome, reason };
+  }
+
+  /** The profile's command a message runs, if any (checked when it was sent; gone: plain text). */
+  private async command(session: LoadedSession, text: string) {
+    const profile = await this.o.store
+      .loadAgentProfile(session.record.agentProfileId)
+      .catch(() => undefined);
+    if (!profile) return undefined;
+    try {
+      return resolveCommand(text, profileExtras(profile).commands);
+    } catch {
+      return undefined;
+    }
   }
 
   private tools(
