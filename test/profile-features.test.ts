@@ -22,7 +22,7 @@ function systemOf(req: RecordedRequest): string {
 function lastUserText(req: RecordedRequest): string {
   const last = req.body.messages?.at(-1);
   if (typeof last?.content === "string") return last.content;
-  return (last?.content as Array<{ type: string; text?: string }>)
+  return ((last?.content ?? []) as Array<{ type: string; text?: string }>)
     .filter((c) => c.type === "text")
     .map((c) => c.text)
     .join("");

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { AppError } from "../../domain/errors.js";
+import { LIMITS } from "../../domain/limits.js";
 import { profileExtras } from "../../domain/profile-extras.js";
 import type { AgentProfile, EventPayload, SandboxStatus } from "../../domain/types.js";
 import type { Logger } from "../../ports/logger.js";
@@ -220,14 +221,20 @@ export class SessionSandbox {
   /** A workspace file: from the running sandbox, else as stored; null when there is none. */
   readUserFile(path: string): Promise<Uint8Array | null> {
     return this.withLock(async () => {
-      if (!this.sandbox) {
-        return (await this.d.store.readWorkspaceFile(this.d.sessionId, path))?.content ?? null;
-      }
+      const stored = async () =>
+        (await this.d.store.readWorkspaceFile(this.d.sessionId, path))?.content ?? null;
+      if (!this.sandbox) return stored();
       try {
         return await this.sandbox.readFile(path);
       } catch (err) {
         if (err instanceof SandboxFileError && err.kind === "not_found") return null;
-        throw err;
+        // A sandbox that died or cannot read: what was saved of it last.
+        this.d.logger.warn("reading from the sandbox failed; using the stored file", {
+          sessionId: this.d.sessionId,
+          path,
+          err,
+        });
+        return stored();
       }
     });
   }
@@ -240,11 +247,29 @@ export class SessionSandbox {
     return this.withLock(async () => {
       if (this.sandbox) {
         if (await this.sandbox.stat(path)) return false;
-        await this.sandbox.writeFile(path, content);
+        try {
+          await this.sandbox.writeFile(path, content);
+        } catch (err) {
+          if (!(err instanceof SandboxFileError && err.kind === "no_space")) throw err;
+          this.d.logger.warn("the workspace is full; a profile file was not written", {
+            sessionId: this.d.sessionId,
+            path,
+          });
+          return false;
+        }
         await this.syncLocked(context);
         return true;
       }
-      if (await this.d.store.readWorkspaceFile(this.d.sessionId, path)) return false;
+      const files = await this.d.store.listWorkspaceFiles(this.d.sessionId);
+      if (files.some((f) => f.path === path)) return false;
+      const bytes = files.reduce((n, f) => n + f.size, 0) + content.byteLength;
+      if (files.length >= LIMITS.maxWorkspaceFiles || bytes > LIMITS.maxWorkspaceBytes) {
+        this.d.logger.warn("the workspace is full; a profile file was not written", {
+          sessionId: this.d.sessionId,
+          path,
+        });
+        return false;
+      }
       const sha256 = createHash("sha256").update(content).digest("hex");
       const info = { path, size: content.byteLength, sha256, modifyTime: new Date() };
       await this.d.filesPending(true);
