@@ -122,14 +122,21 @@ describe("skills", () => {
           type: "tool_use",
           id: "toolu_3",
           name: "Bash",
-          input: { command: "python3 .claude/skills/greeter/scripts/greet.py Bob" },
+          // The install had the network; the agent's own commands do not.
+          input: {
+            command:
+              'python3 .claude/skills/greeter/scripts/greet.py Bob; python3 -c "import socket; ' +
+              "socket.create_connection(('pypi.org', 443), 5)\" 2>/dev/null && echo NET-OPEN || echo NET-CLOSED",
+          },
         },
       ]),
       textResponse("Again."),
     );
     await h.client.sessions.sendMessage({ sessionId: second, text: "greet Bob" });
     const again = await readEvents(h.client, second, turnsCompleted(1), 0n, 60_000);
-    expect(resultText(toolResults(h.fake.requests[4]!)[0]!)).toContain("hello Bob from six 1.16.0");
+    const output = resultText(toolResults(h.fake.requests[4]!)[0]!);
+    expect(output).toContain("hello Bob from six 1.16.0");
+    expect(output).toContain("NET-CLOSED");
     expect(statusMessages(again).some((m) => m.includes("installing dependencies"))).toBe(false);
     expect(readdirSync(join(h.dataDir, "deps"))).toEqual(cache);
     expect(statSync(join(h.dataDir, "deps", cache[0]!)).mtimeMs).toBe(cachedAt);
