@@ -1,7 +1,11 @@
 // What a profile carries beyond prompt, model and tools: project instructions, skills, slash
 // commands, MCP servers, dependencies and context settings.
 
-import type { AgentProfile, FileContent } from "./types.js";
+/** A file with its content (profile default files, session initial files, skill files). */
+export interface FileContent {
+  path: string;
+  content: Uint8Array;
+}
 
 /** npm and pip package specs. */
 export interface Dependencies {
@@ -71,15 +75,20 @@ export interface ContextSettings {
   clearToolResultsKeep: number;
 }
 
-/** A profile's skills, commands, MCP servers, dependencies and settings, defaults filled in. */
-export type ProfileExtras = Required<
-  Pick<
-    AgentProfile,
-    "instructions" | "skills" | "commands" | "mcpServers" | "dependencies" | "context"
-  >
->;
+/** The extras as a profile holds them: absent on profiles stored before they existed. */
+export interface ProfileExtrasFields {
+  instructions?: InstructionsSettings;
+  skills?: Skill[];
+  commands?: Command[];
+  mcpServers?: McpServer[];
+  dependencies?: Dependencies;
+  context?: ContextSettings;
+}
 
-export function profileExtras(p: AgentProfile): ProfileExtras {
+/** A profile's skills, commands, MCP servers, dependencies and settings, defaults filled in. */
+export type ProfileExtras = Required<ProfileExtrasFields>;
+
+export function profileExtras(p: ProfileExtrasFields): ProfileExtras {
   return {
     instructions: p.instructions ?? { fileName: "", content: "" },
     skills: p.skills ?? [],

@@ -5,6 +5,7 @@ import type {
   Command,
   ContextSettings,
   Dependencies,
+  FileContent,
   InstructionsSettings,
   McpServer,
   Skill,
@@ -39,12 +40,6 @@ export interface SubagentDefinition {
 export interface ThinkingSettings {
   enabled: boolean;
   budgetTokens: number;
-}
-
-/** A file with its content (profile default files, session initial files). */
-export interface FileContent {
-  path: string;
-  content: Uint8Array;
 }
 
 export interface AgentProfile {
