@@ -30,7 +30,14 @@ const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
 /** The shell command that installs `specs` under $AGENT_DEPS_DIR. */
 export function installCommand(specs: DependencySpecs): string {
-  const lines = ["set -e", "export HOME=/tmp/agent-deps-home", 'mkdir -p "$HOME"'];
+  const lines = [
+    "set -e",
+    "export HOME=/tmp/agent-deps-home",
+    'mkdir -p "$HOME"',
+    // npm trusts the system's CA store too (pip already does), as a TLS proxy may need.
+    "CA=/etc/ssl/certs/ca-certificates.crt",
+    'if [ -f "$CA" ]; then export NODE_EXTRA_CA_CERTS="$CA"; fi',
+  ];
   if (specs.pip.length > 0) {
     lines.push(
       `echo "+ pip install ${specs.pip.join(" ")}"`,
