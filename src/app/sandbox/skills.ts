@@ -46,10 +46,19 @@ export async function writeSkills(
   skills: readonly Skill[],
   onlyMissing = false,
 ): Promise<number> {
+  if (skills.length === 0) return 0;
+  // One listing (one call on a remote sandbox) tells which files are there.
+  const present = onlyMissing
+    ? new Set(
+        (await sandbox.listFiles(SKILLS_DIR).catch(() => []))
+          .filter((f) => f.type === "file")
+          .map((f) => f.path),
+      )
+    : new Set<string>();
   let written = 0;
   for (const skill of skills) {
     for (const file of skillFiles(skill)) {
-      if (onlyMissing && (await sandbox.stat(file.path))) continue;
+      if (present.has(file.path)) continue;
       await sandbox.writeFile(file.path, file.content);
       written++;
     }
