@@ -120,6 +120,17 @@ describe("README: Limits", () => {
     "Message text": [L.maxMessageTextLength],
     Attachments: [L.maxAttachments, L.maxAttachmentBytes],
     "Waiting messages per session": [L.maxQueuedMessages],
+    "To-do list (`TodoWrite`)": [L.maxTodos, L.maxTodoTextLength],
+    "Instructions file, skill body, command prompt": [L.maxInstructionsLength],
+    "Skills / commands / MCP servers per profile": [L.maxSkills, L.maxCommands, L.maxMcpServers],
+    "Name of a skill, command, MCP server or instructions file": [L.maxItemNameLength],
+    "Headers, arguments or environment entries of an MCP server": [L.maxMcpEntries],
+    "Dependencies of a profile or a skill": [
+      L.maxDependencies,
+      L.maxDependencies,
+      L.maxDependencySpecLength,
+    ],
+    Secrets: [L.maxSecretsPerTenant, L.maxSecretNameLength, L.maxSecretValueBytes],
     "Request size": [L.maxRequestBytes],
     "Page size": [
       L.defaultPageSize,

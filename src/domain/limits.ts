@@ -64,6 +64,10 @@ export const LIMITS = {
   /** One secret's value, in UTF-8 bytes. */
   maxSecretValueBytes: 64 * 1024,
   maxSecretsPerTenant: 1_000,
+  /** Items of the agent's to-do list (TodoWrite). */
+  maxTodos: 100,
+  /** One to-do item's content or activeForm, in characters. */
+  maxTodoTextLength: 2_000,
   defaultPageSize: 50,
   maxPageSize: 500,
   defaultBlockPageSize: 100,

@@ -1,7 +1,7 @@
 // What a profile carries beyond prompt, model and tools: project instructions, skills, slash
 // commands, MCP servers, dependencies and context settings.
 
-/** A file with its content (profile default files, skill files, session initial files). */
+/** A file with its content (profile default files, session initial files, skill files). */
 export interface FileContent {
   path: string;
   content: Uint8Array;
@@ -75,17 +75,20 @@ export interface ContextSettings {
   clearToolResultsKeep: number;
 }
 
-export interface ProfileExtras {
-  instructions: InstructionsSettings;
-  skills: Skill[];
-  commands: Command[];
-  mcpServers: McpServer[];
-  dependencies: Dependencies;
-  context: ContextSettings;
+/** The extras as a profile holds them: absent on profiles stored before they existed. */
+export interface ProfileExtrasFields {
+  instructions?: InstructionsSettings;
+  skills?: Skill[];
+  commands?: Command[];
+  mcpServers?: McpServer[];
+  dependencies?: Dependencies;
+  context?: ContextSettings;
 }
 
-/** A profile's extras with defaults for those absent (profiles stored before they existed). */
-export function profileExtras(p: Partial<ProfileExtras>): ProfileExtras {
+/** A profile's skills, commands, MCP servers, dependencies and settings, defaults filled in. */
+export type ProfileExtras = Required<ProfileExtrasFields>;
+
+export function profileExtras(p: ProfileExtrasFields): ProfileExtras {
   return {
     instructions: p.instructions ?? { fileName: "", content: "" },
     skills: p.skills ?? [],

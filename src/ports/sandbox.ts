@@ -15,6 +15,11 @@ export interface ExecOptions {
   /** Working directory relative to the workspace root; default the root. */
   cwd?: string;
   env?: Record<string, string>;
+  /**
+   * Lets this one command reach the network even when the sandbox's settings do not (installing
+   * dependencies). Providers that cannot switch the network per command refuse it.
+   */
+  allowNetwork?: boolean;
   /** Killed after this long; default and maximum are the provider's named limits. */
   timeoutMs?: number;
   /** Aborting kills the whole process tree. */
@@ -125,6 +130,18 @@ export interface Sandbox {
 export interface CreateSandboxOptions {
   sessionId: string;
   settings: SandboxSettings;
+  /**
+   * Environment variables resolved from the tenant's secrets: set for every command like
+   * `settings.env`, never logged or shown.
+   */
+  secretEnv?: Record<string, string>;
+  /**
+   * Packages installed before the sandbox is handed out (with the network allowed for the
+   * install), cached by the provider so the same specs are not installed again. Installed
+   * packages are importable (NODE_PATH, PYTHONPATH) and their commands on PATH. An install that
+   * fails rejects with SANDBOX_START_FAILED and the installer's output.
+   */
+  dependencies?: { npm: string[]; pip: string[] };
   /** Progress messages while starting ("pulling image", ...). */
   onProgress?: (message: string) => void;
   signal?: AbortSignal;

@@ -20,6 +20,7 @@ import {
   type ModelUsage,
   type StopReason,
 } from "../../ports/model.js";
+import { planSkill } from "./skill-plan.js";
 
 export const DEMO_NOTE_PATH = "notes/demo.md";
 export const DEMO_BASH_COMMAND = `ls -la notes && cat ${DEMO_NOTE_PATH}`;
@@ -36,7 +37,7 @@ export interface DemoModelProviderOptions {
 interface PlannedStep {
   thinking?: string;
   text: string;
-  toolUse?: { name: "Write" | "Bash"; input: Record<string, string> };
+  toolUse?: { name: "Write" | "Bash" | "Skill"; input: Record<string, string> };
   stopReason: StopReason;
 }
 
@@ -136,6 +137,24 @@ function planStep(request: ModelRequest): PlannedStep {
           .join("\n")
           .trim();
   const results = toolResultsSince(messages, turnStart + 1);
+  const skillStep = planSkill(request, userText, results);
+  if (skillStep?.kind === "load") {
+    return {
+      text: `This asks for the ${skillStep.skill} skill; I'll load it first.`,
+      toolUse: { name: "Skill", input: { skill: skillStep.skill } },
+      stopReason: "tool_use",
+    };
+  }
+  if (skillStep?.kind === "run") {
+    return {
+      text: `The skill says to run its script; running it on your text.`,
+      toolUse: {
+        name: "Bash",
+        input: { command: skillStep.command, description: `Run the ${skillStep.skill} skill` },
+      },
+      stopReason: "tool_use",
+    };
+  }
   const offered = new Set(request.tools.map((tool) => tool.name));
   const plan = (["Write", "Bash"] as const).filter((name) => offered.has(name));
   const step = results.length;
@@ -156,7 +175,7 @@ function planStep(request: ModelRequest): PlannedStep {
     });
   }
 
-  const next = plan[step];
+  const next = skillStep ? undefined : plan[step];
   if (next === "Write") {
     return withThinking({
       text: `I'll write a short note about your message to \`${DEMO_NOTE_PATH}\`.`,
@@ -223,7 +242,7 @@ function toolResultsSince(messages: ModelMessage[], from: number): SeenResult[] 
 
 function describe(result: SeenResult): string {
   const input = (result.input ?? {}) as Record<string, unknown>;
-  const target = input.file_path ?? input.command;
+  const target = input.file_path ?? input.command ?? input.skill;
   return typeof target === "string" ? `\`${target}\`` : "";
 }
 

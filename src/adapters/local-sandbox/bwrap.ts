@@ -59,6 +59,13 @@ const ISOLATION = [
 export const ARGS_FD = 3;
 export const SECCOMP_FD = 4;
 
+/** A host directory a command sees at `path` (the dependencies). */
+export interface ExtraBind {
+  host: string;
+  path: string;
+  writable: boolean;
+}
+
 /** bubblewrap's options for one command (sent through ARGS_FD, not its command line). */
 export function bwrapArgs(
   workspace: string,
@@ -67,6 +74,7 @@ export function bwrapArgs(
   env: Record<string, string>,
   l: LocalSandboxLimits,
   seccomp: boolean,
+  binds: readonly ExtraBind[] = [],
 ): string[] {
   const args = [...ISOLATION, ...systemArgs()];
   for (const path of [...READ_ONLY_ETC, ...(networkAllowed ? NETWORK_ETC : [])]) {
@@ -76,6 +84,7 @@ export function bwrapArgs(
   args.push("--remount-ro", "/dev", "--proc", "/proc");
   args.push("--size", String(l.maxTmpBytes), "--tmpfs", "/tmp");
   args.push("--bind", workspace, SANDBOX_WORKDIR, "--chdir", cwd);
+  for (const b of binds) args.push(b.writable ? "--bind" : "--ro-bind", b.host, b.path);
   // The sandbox's own root (where /etc and the symlinks live) is read-only too: only the
   // workspace, /tmp and /dev/shm are writable.
   args.push("--remount-ro", "/");

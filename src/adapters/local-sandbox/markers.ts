@@ -11,6 +11,10 @@ export interface Marker {
   sandboxId: string;
   sessionId: string;
   settings: SandboxSettings;
+  /** Secret variables (the file is the server's alone: mode 0600), for a sandbox found again. */
+  secretEnv?: Record<string, string>;
+  /** Its installed dependencies' host directory. */
+  depsDir?: string;
   createTime: string;
 }
 

@@ -33,10 +33,11 @@ import { invalidField } from "../../domain/errors.js";
 import type { CreateSandboxOptions, Sandbox, SandboxProvider } from "../../ports/sandbox.js";
 import type { Cgroups } from "./cgroups.js";
 import { exited, killGroup } from "./collect.js";
+import { DependencyCache } from "./dependencies.js";
 import { type FileOwner, WorkspaceFiles } from "./files.js";
 import type { LocalSandboxLimits } from "./limits.js";
 import { isSessionId, Markers, newSandboxId, sessionOfSandbox } from "./markers.js";
-import { LocalSandbox, type SandboxHost } from "./sandbox.js";
+import { LocalSandbox, type SandboxExtras, type SandboxHost } from "./sandbox.js";
 import { buildSeccompFilter } from "./seccomp.js";
 import {
   type LocalSandboxEnforcement,
@@ -93,6 +94,8 @@ export class LocalSandboxProvider implements SandboxProvider, SandboxHost {
   /** Commands running per sandbox, killed when it terminates. */
   private readonly running = new Map<string, Set<ChildProcess>>();
   private readonly seccompFilters = new Map<boolean, Buffer>();
+  /** Installed dependencies by their specs, shared by every sandbox. */
+  private readonly deps: DependencyCache;
 
   private constructor(setup: LocalSandboxSetup) {
     this.isolated = setup.enforcement.isolated;
@@ -105,6 +108,11 @@ export class LocalSandboxProvider implements SandboxProvider, SandboxHost {
     this.logger = setup.logger;
     this.workspaces = join(setup.dataDir, "workspaces");
     this.markers = new Markers(join(setup.dataDir, "sandboxes"));
+    this.deps = new DependencyCache(
+      join(setup.dataDir, "deps"),
+      this.owner,
+      this.limits.maxTimeoutMs,
+    );
   }
 
   /**
@@ -159,13 +167,34 @@ export class LocalSandboxProvider implements SandboxProvider, SandboxHost {
     }
     const workspace = await this.ensureWorkspace(options.sessionId);
     const sandboxId = newSandboxId(options.sessionId);
-    await this.markers.write({
+    const extras: SandboxExtras = options.secretEnv ? { secretEnv: options.secretEnv } : {};
+    const marker = {
       sandboxId,
       sessionId: options.sessionId,
       settings: options.settings,
+      ...extras,
       createTime: new Date().toISOString(),
-    });
-    return new LocalSandbox(sandboxId, options.sessionId, workspace, options.settings, this);
+    };
+    await this.markers.write(marker);
+    const sandbox = new LocalSandbox(
+      sandboxId,
+      options.sessionId,
+      workspace,
+      options.settings,
+      this,
+      extras,
+    );
+    const specs = options.dependencies;
+    if (specs && specs.npm.length + specs.pip.length > 0) {
+      try {
+        extras.depsDir = await this.deps.ensure(specs, sandbox, options.onProgress);
+        await this.markers.write({ ...marker, depsDir: extras.depsDir });
+      } catch (err) {
+        await this.forget(sandboxId).catch(() => {});
+        throw err;
+      }
+    }
+    return sandbox;
   }
 
   async attach(sandboxId: string, sessionId: string): Promise<Sandbox | null> {
@@ -173,7 +202,10 @@ export class LocalSandboxProvider implements SandboxProvider, SandboxHost {
     if (!marker) return null;
     if (marker.sessionId !== sessionId || marker.sandboxId !== sandboxId) return null;
     const workspace = await this.ensureWorkspace(sessionId);
-    return new LocalSandbox(sandboxId, sessionId, workspace, marker.settings, this);
+    return new LocalSandbox(sandboxId, sessionId, workspace, marker.settings, this, {
+      ...(marker.secretEnv ? { secretEnv: marker.secretEnv } : {}),
+      ...(marker.depsDir ? { depsDir: marker.depsDir } : {}),
+    });
   }
 
   listLive(): Promise<Array<{ sandboxId: string; sessionId: string }>> {

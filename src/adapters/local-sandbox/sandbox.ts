@@ -16,6 +16,7 @@ import type {
 import { DEFAULT_PATH } from "./bwrap.js";
 import type { CgroupLimits, Cgroups, ExecCgroup } from "./cgroups.js";
 import { collect } from "./collect.js";
+import { DEPS_MOUNT, depsEnv } from "./dependencies-env.js";
 import { type FileOwner, SANDBOX_WORKDIR, WorkspaceFiles } from "./files.js";
 import { type LocalSandboxLimits, MIB } from "./limits.js";
 import { trackProcess } from "./process.js";
@@ -41,6 +42,19 @@ export interface SandboxHost {
   forget(sandboxId: string): Promise<void>;
 }
 
+/** What a sandbox has besides its settings: secret variables and installed packages. */
+export interface SandboxExtras {
+  secretEnv?: Record<string, string>;
+  /** The host directory of its installed dependencies (DEPS_MOUNT in the sandbox). */
+  depsDir?: string;
+}
+
+/** How one command sees the dependencies directory (installing: writable). */
+interface DepsBind {
+  hostDir: string;
+  writable: boolean;
+}
+
 export class LocalSandbox implements Sandbox {
   readonly files: WorkspaceFiles;
 
@@ -50,6 +64,7 @@ export class LocalSandbox implements Sandbox {
     private readonly workspace: string,
     private readonly settings: SandboxSettings,
     private readonly provider: SandboxHost,
+    readonly extras: SandboxExtras = {},
   ) {
     this.files = new WorkspaceFiles(() => provider.hostPath(workspace), provider.owner);
   }
@@ -65,14 +80,28 @@ export class LocalSandbox implements Sandbox {
     };
   }
 
-  async exec(options: ExecOptions): Promise<ExecResult> {
+  exec(options: ExecOptions): Promise<ExecResult> {
+    return this.run(options, this.depsBind());
+  }
+
+  /** Runs a command with `hostDir` writable at the dependencies' place (the installer). */
+  install(options: ExecOptions, hostDir: string): Promise<ExecResult> {
+    return this.run(options, { hostDir, writable: true });
+  }
+
+  private depsBind(): DepsBind | undefined {
+    const depsDir = this.extras.depsDir;
+    return depsDir ? { hostDir: depsDir, writable: false } : undefined;
+  }
+
+  private async run(options: ExecOptions, deps: DepsBind | undefined): Promise<ExecResult> {
     const l = this.provider.limits;
     const timeoutMs =
       options.timeoutMs !== undefined && options.timeoutMs > 0
         ? Math.min(options.timeoutMs, l.maxTimeoutMs)
         : l.defaultTimeoutMs;
     const started = Date.now();
-    const { child, cgroup } = await this.start(options, false);
+    const { child, cgroup } = await this.start(options, false, deps);
     const untrack = this.provider.track(this.id, child);
     try {
       const result = await collect(
@@ -92,7 +121,7 @@ export class LocalSandbox implements Sandbox {
   }
 
   async spawn(options: SpawnOptions): Promise<SandboxProcess> {
-    const { child } = await this.start(options, true);
+    const { child } = await this.start(options, true, this.depsBind());
     return trackProcess(child, options, this.provider.track(this.id, child));
   }
 
@@ -100,6 +129,7 @@ export class LocalSandbox implements Sandbox {
   private async start(
     options: ExecOptions | SpawnOptions,
     stdin: boolean,
+    deps: DepsBind | undefined,
   ): Promise<{ child: ChildProcess; cgroup?: ExecCgroup | undefined }> {
     if (!(await this.isAlive())) {
       throw new AppError(
@@ -123,6 +153,8 @@ export class LocalSandbox implements Sandbox {
       // bash would read ~/.bashrc with a socket (a pipe from node) on its stdin, at SHLVL 0.
       ...(stdin ? { SHLVL: "1" } : {}),
       ...this.settings.env,
+      ...this.extras.secretEnv,
+      ...(deps ? depsEnv(this.provider.isolated ? DEPS_MOUNT : deps.hostDir) : {}),
       ...options.env,
     };
     for (const [name, value] of Object.entries(env)) {
@@ -130,6 +162,8 @@ export class LocalSandbox implements Sandbox {
         throw invalidField("env", `${JSON.stringify(name)} is not a valid environment variable`);
       }
     }
+    const network =
+      this.settings.networkAllowed || ("allowNetwork" in options && options.allowNetwork === true);
     if (!this.provider.isolated) {
       return { child: startUnisolated(options.command, this.workspace, cwdRel, env, l, stdin) };
     }
@@ -144,11 +178,14 @@ export class LocalSandbox implements Sandbox {
       // The same path in the workspaces' mount namespace, where bubblewrap starts.
       workspace: this.workspace,
       cwdRel,
-      networkAllowed: this.settings.networkAllowed,
+      networkAllowed: network,
       env,
       limits: l,
-      seccomp: this.provider.seccompFilter(this.settings.networkAllowed),
+      seccomp: this.provider.seccompFilter(network),
       stdin,
+      ...(deps
+        ? { binds: [{ host: deps.hostDir, path: DEPS_MOUNT, writable: deps.writable }] }
+        : {}),
     });
   }
 

@@ -6,7 +6,15 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
 import { AppError } from "../../domain/errors.js";
-import { ARGS_FD, bwrapArgs, PRLIMIT, prlimitArgs, SANDBOX_SHELL, SECCOMP_FD } from "./bwrap.js";
+import {
+  ARGS_FD,
+  bwrapArgs,
+  type ExtraBind,
+  PRLIMIT,
+  prlimitArgs,
+  SANDBOX_SHELL,
+  SECCOMP_FD,
+} from "./bwrap.js";
 import type { CgroupLimits, Cgroups, ExecCgroup } from "./cgroups.js";
 import { killGroup } from "./collect.js";
 import { type FileOwner, SANDBOX_WORKDIR } from "./files.js";
@@ -44,6 +52,8 @@ export interface IsolatedCommand {
   seccomp: Buffer | undefined;
   /** Pipe its stdin (a long-running process); default none. */
   stdin?: boolean;
+  /** Host directories bound in besides the workspace. */
+  binds?: readonly ExtraBind[];
 }
 
 /** Starts a command under bubblewrap, inside its sandbox's cgroup before it runs anything. */
@@ -104,6 +114,7 @@ export async function startIsolated(
     c.env,
     c.limits,
     c.seccomp !== undefined,
+    c.binds,
   );
   argsPipe?.end(`${options.join("\0")}\0`);
   if (c.seccomp) seccompPipe?.end(c.seccomp);

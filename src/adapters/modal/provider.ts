@@ -21,6 +21,7 @@
 // (workspace files), sandbox.ts (one sandbox), limits.ts; this file finds and ends sandboxes.
 
 import type { App, Image } from "modal";
+import { AppError } from "../../domain/errors.js";
 import type { CreateSandboxOptions, Sandbox, SandboxProvider } from "../../ports/sandbox.js";
 import {
   createModalClient,
@@ -99,6 +100,18 @@ export class ModalSandboxProvider<A extends { appId: string } = { appId: string 
   async create(options: CreateSandboxOptions): Promise<Sandbox> {
     options.signal?.throwIfAborted();
     const s = options.settings;
+    const deps = options.dependencies;
+    if (deps && deps.npm.length + deps.pip.length > 0) {
+      // Modal sandboxes cannot open the network for one command, and images are taken from a
+      // registry as they are: the packages must be in the image.
+      throw new AppError(
+        "failed_precondition",
+        "SANDBOX_START_FAILED",
+        "the modal sandbox provider does not install dependencies; use an image that has them " +
+          "(sandbox.image) and leave the profile's and skills' dependencies empty",
+      );
+    }
+    const env = { ...s.env, ...options.secretEnv };
     const image = s.image || this.o.defaultImage || MODAL_DEFAULT_IMAGE;
     options.onProgress?.(`starting a Modal sandbox from ${image}`);
     const app = await this.appRef();
@@ -106,13 +119,13 @@ export class ModalSandboxProvider<A extends { appId: string } = { appId: string 
       timeoutMs: MODAL_SANDBOX_TIMEOUT_MS,
       idleTimeoutMs: MODAL_SANDBOX_IDLE_TIMEOUT_MS,
       workdir: MODAL_WORKDIR,
-      env: { ...s.env },
+      env,
       blockNetwork: !s.networkAllowed,
       ...(s.cpu > 0 ? { cpu: s.cpu } : {}),
       ...(s.memoryMib > 0 ? { memoryMiB: s.memoryMib } : {}),
       tags: { [SESSION_TAG]: options.sessionId },
     });
-    const sandbox = new ModalSandbox(sb, options.sessionId, s.env, this.logger);
+    const sandbox = new ModalSandbox(sb, options.sessionId, env, this.logger);
     if (options.signal?.aborted) {
       await sandbox.terminate();
       options.signal.throwIfAborted();

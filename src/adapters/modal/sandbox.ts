@@ -1,5 +1,6 @@
 // One Modal sandbox: its commands, its workspace files, and its end.
 
+import { AppError } from "../../domain/errors.js";
 import type {
   ExecOptions,
   ExecResult,
@@ -32,6 +33,16 @@ export class ModalSandbox implements Sandbox {
   }
 
   exec(options: ExecOptions): Promise<ExecResult> {
+    if (options.allowNetwork) {
+      // A Modal sandbox's network is set when it is created, for all its commands.
+      return Promise.reject(
+        new AppError(
+          "failed_precondition",
+          "SANDBOX_NETWORK_FIXED",
+          "a modal sandbox cannot open the network for one command",
+        ),
+      );
+    }
     return this.commands.run(options);
   }
 

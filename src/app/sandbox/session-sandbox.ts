@@ -1,10 +1,16 @@
+import { createHash } from "node:crypto";
 import { AppError } from "../../domain/errors.js";
+import { LIMITS } from "../../domain/limits.js";
+import { profileExtras } from "../../domain/profile-extras.js";
 import type { AgentProfile, EventPayload, SandboxStatus } from "../../domain/types.js";
 import type { Logger } from "../../ports/logger.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
-import type { Sandbox, SandboxProvider } from "../../ports/sandbox.js";
+import { type Sandbox, SandboxFileError, type SandboxProvider } from "../../ports/sandbox.js";
+import type { SecretStore } from "../../ports/secrets.js";
 import type { EmitContext } from "../feed/event-feed.js";
 import type { KeyedLock } from "../shared/keyed-lock.js";
+import { writeSkills } from "./skills.js";
+import { sandboxDependencies, secretEnvironment } from "./start-inputs.js";
 import {
   type FileChange,
   restoreWorkspace,
@@ -22,6 +28,8 @@ export interface SessionSandboxDeps {
   sessionId: string;
   store: PersistenceAdapter;
   logger: Logger;
+  /** Resolves the profile's `sandbox.secret_env`; without it, a profile that has any fails. */
+  secrets?: SecretStore | undefined;
   providers: SandboxProviders | undefined;
   /** The workspace lock, shared with the file API: one workspace operation at a time. */
   locks: KeyedLock;
@@ -118,7 +126,13 @@ export class SessionSandbox {
 
   private async start(profile: AgentProfile, context: EmitContext): Promise<Sandbox> {
     if (this.sandbox) {
-      if (await this.sandbox.isAlive().catch(() => false)) return this.sandbox;
+      if (await this.sandbox.isAlive().catch(() => false)) {
+        // The skills are the profile's: put back any the agent removed.
+        await writeSkills(this.sandbox, profileExtras(profile).skills, true).catch((err: unknown) =>
+          this.d.logger.warn("restoring skills failed", { sessionId: this.d.sessionId, err }),
+        );
+        return this.sandbox;
+      }
       this.d.logger.warn("sandbox died", { sessionId: this.d.sessionId, sandboxId: this.id });
       this.sandbox = undefined;
       this.stopTimer();
@@ -127,14 +141,18 @@ export class SessionSandbox {
     let sandbox: Sandbox | undefined;
     try {
       const provider = providerFor(this.d.providers, profile);
+      const secretEnv = await secretEnvironment(this.d.secrets, profile);
       this.setStatus("starting", `creating a ${provider.name} sandbox`, context);
       sandbox = await provider.create({
         sessionId: this.d.sessionId,
         settings: profile.sandbox,
+        ...(Object.keys(secretEnv).length > 0 ? { secretEnv } : {}),
+        ...sandboxDependencies(profile),
         onProgress: (message) => this.setStatus("starting", message, context),
       });
       this.setStatus("starting", "restoring the workspace", context);
       this.saved = await restoreWorkspace(this.d.sessionId, sandbox, this.d.store);
+      await writeSkills(sandbox, profileExtras(profile).skills);
       await this.d.remember({ provider: provider.name, sandboxId: sandbox.id });
       this.sandbox = sandbox;
       this.setStatus("ready", `sandbox ${sandbox.id} is ready`, context);
@@ -204,6 +222,69 @@ export class SessionSandbox {
   /** Runs `fn` once at the next `stop` (what lives as long as the sandbox: MCP servers). */
   onStop(fn: () => Promise<void>): void {
     this.stopHooks.push(fn);
+  }
+
+  /** A workspace file: from the running sandbox, else as stored; null when there is none. */
+  readUserFile(path: string): Promise<Uint8Array | null> {
+    return this.withLock(async () => {
+      const stored = async () =>
+        (await this.d.store.readWorkspaceFile(this.d.sessionId, path))?.content ?? null;
+      if (!this.sandbox) return stored();
+      try {
+        return await this.sandbox.readFile(path);
+      } catch (err) {
+        if (err instanceof SandboxFileError && err.kind === "not_found") return null;
+        // A sandbox that died or cannot read: what was saved of it last.
+        this.d.logger.warn("reading from the sandbox failed; using the stored file", {
+          sessionId: this.d.sessionId,
+          path,
+          err,
+        });
+        return stored();
+      }
+    });
+  }
+
+  /**
+   * Creates a user file (stored, with its file_created event) unless the workspace has one at
+   * `path`. Returns whether it wrote it.
+   */
+  createUserFile(path: string, content: Uint8Array, context: EmitContext = {}): Promise<boolean> {
+    return this.withLock(async () => {
+      if (this.sandbox) {
+        if (await this.sandbox.stat(path)) return false;
+        try {
+          await this.sandbox.writeFile(path, content);
+        } catch (err) {
+          if (!(err instanceof SandboxFileError && err.kind === "no_space")) throw err;
+          this.d.logger.warn("the workspace is full; a profile file was not written", {
+            sessionId: this.d.sessionId,
+            path,
+          });
+          return false;
+        }
+        await this.syncLocked(context);
+        return true;
+      }
+      const files = await this.d.store.listWorkspaceFiles(this.d.sessionId);
+      if (files.some((f) => f.path === path)) return false;
+      const bytes = files.reduce((n, f) => n + f.size, 0) + content.byteLength;
+      if (files.length >= LIMITS.maxWorkspaceFiles || bytes > LIMITS.maxWorkspaceBytes) {
+        this.d.logger.warn("the workspace is full; a profile file was not written", {
+          sessionId: this.d.sessionId,
+          path,
+        });
+        return false;
+      }
+      const sha256 = createHash("sha256").update(content).digest("hex");
+      const info = { path, size: content.byteLength, sha256, modifyTime: new Date() };
+      await this.d.filesPending(true);
+      await this.d.store.saveWorkspaceFile(this.d.sessionId, { info, content });
+      this.d.emit({ type: "file_created", file: info }, context);
+      await this.d.flush();
+      await this.d.filesPending(false);
+      return true;
+    });
   }
 
   /** Syncs (unless `sync` is false), terminates the sandbox and says so in the feed. */

@@ -3,6 +3,7 @@ import { LIMITS } from "../../domain/limits.js";
 import type { FileInfo } from "../../domain/types.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
 import type { Sandbox } from "../../ports/sandbox.js";
+import { isSkillPath } from "./skills.js";
 
 export type FileChange =
   | { type: "file_created"; file: FileInfo }
@@ -32,10 +33,11 @@ export async function restoreWorkspace(
     (await sandbox.listFiles()).filter((f) => f.type !== "directory").map((f) => [f.path, f]),
   );
   for (const [path] of present) {
-    if (!storedPaths.has(path)) await sandbox.remove(path);
+    if (!storedPaths.has(path) && !isSkillPath(path)) await sandbox.remove(path);
   }
   const saved: SavedFiles = new Map();
   for (const info of stored) {
+    if (isSkillPath(info.path)) continue;
     const file = await store.readWorkspaceFile(sessionId, info.path);
     if (!file) continue;
     await sandbox.writeFile(info.path, file.content);
@@ -65,7 +67,10 @@ export async function syncWorkspace(
   };
   const skipped: string[] = [];
   const seen = new Set<string>();
-  const entries = (await sandbox.listFiles()).filter((f) => f.type === "file");
+  // The profile's skills are not the session's files: never saved, never file events.
+  const entries = (await sandbox.listFiles()).filter(
+    (f) => f.type === "file" && !isSkillPath(f.path),
+  );
   entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (const entry of entries) {
     seen.add(entry.path);

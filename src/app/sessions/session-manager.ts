@@ -1,6 +1,7 @@
 import { AppError, notFound } from "../../domain/errors.js";
 import type { Logger } from "../../ports/logger.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
+import type { SecretStore } from "../../ports/secrets.js";
 import type { Feeds } from "../feed/feeds.js";
 import { type SandboxProviders, SessionSandbox } from "../sandbox/session-sandbox.js";
 import { KeyedLock } from "../shared/keyed-lock.js";
@@ -25,6 +26,8 @@ export interface SessionManagerOptions {
   feeds: Feeds;
   logger: Logger;
   sandboxes?: SandboxProviders | undefined;
+  /** Resolves the profiles' `sandbox.secret_env` for sandbox starts. */
+  secrets?: SecretStore | undefined;
   idleTimeoutMs?: number;
   syncIntervalMs?: number;
   /** Backoff of a turn engine run that failed (the store is down). */
@@ -139,6 +142,7 @@ export class SessionManager {
       sessionId,
       store: this.o.store,
       logger: this.o.logger,
+      secrets: this.o.secrets,
       providers: this.o.sandboxes,
       locks: this.workspaceLocks,
       syncIntervalMs: this.syncIntervalMs,

@@ -8,6 +8,8 @@ import { writeTool } from "./write.js";
 
 export { BASH_DEFAULT_TIMEOUT_MS, BASH_MAX_OUTPUT_CHARS, BASH_MAX_TIMEOUT_MS } from "./bash.js";
 export { WORKSPACE_ROOT } from "./paths.js";
+export { createSkillTool } from "./skill.js";
+export { createTodoWriteTool } from "./todo-write.js";
 export type { Tool, ToolContext, ToolResult } from "./types.js";
 
 const BUILT_IN: readonly Tool[] = [readTool, writeTool, editTool, bashTool, globTool, grepTool];
@@ -18,7 +20,7 @@ export type BuiltInToolName = (typeof TOOL_NAMES)[number];
 
 /**
  * The built-in tools named in `names`, in that order, each once. Names it does not know (`Task`,
- * which the agent loop provides itself) are skipped.
+ * `Skill` and `TodoWrite`, which the turn makes for its session and profile) are skipped.
  */
 export function createTools(names: readonly string[]): Tool[] {
   const tools: Tool[] = [];

@@ -1,12 +1,14 @@
 import { AppError, invalidField } from "../../domain/errors.js";
 import { isId, newId } from "../../domain/ids.js";
 import { LIMITS } from "../../domain/limits.js";
+import { profileExtras } from "../../domain/profile-extras.js";
 import type { Attachment, Block, QueuedMessage } from "../../domain/types.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
 import { waitingMessages } from "../sessions/loaded-session.js";
 import type { SessionManager } from "../sessions/session-manager.js";
 import type { Sessions } from "../sessions/sessions.js";
 import { decodePageToken, encodePageToken, pageSize } from "../shared/validate.js";
+import { parseCommand, resolveCommand } from "./commands.js";
 import { ATTACHMENT_TYPES } from "./conversation.js";
 
 const isSequence = (p: unknown): p is number =>
@@ -51,7 +53,12 @@ export class Messages {
     attachments: Attachment[],
   ): Promise<{ turnId: string; queued: boolean }> {
     checkMessage(text, attachments);
-    await this.sessions.load(tenantId, sessionId);
+    const record = await this.sessions.load(tenantId, sessionId);
+    if (parseCommand(text)) {
+      // A command must be one of the profile's now; the turn expands it when it runs.
+      const profile = await this.store.loadAgentProfile(record.agentProfileId);
+      if (profile) resolveCommand(text, profileExtras(profile).commands);
+    }
     await this.manager.whenRecovered(sessionId);
     const session = await this.manager.load(sessionId);
     if (waitingMessages(session.record).length >= LIMITS.maxQueuedMessages) {

@@ -25,10 +25,13 @@ import { createTools } from "../tools/index.js";
 import type { Tool } from "../tools/types.js";
 import { abortNote, runAgentLoop, TurnAborted } from "./agent-loop.js";
 import { BlockWriter, type TurnSink } from "./blocks.js";
+import { resolveCommand } from "./commands.js";
 import { completeTurn } from "./complete-turn.js";
 import { addUserMessage, closeConversation } from "./conversation.js";
+import { profileTools } from "./profile-tools.js";
 import { serverToolsOf } from "./step-blocks.js";
 import { createTaskTool } from "./subagents.js";
+import { systemPromptFor } from "./system-prompt.js";
 
 /** How long a turn waits for its events to be stored before it runs anything, and at its end. */
 export const TURN_STORE_TIMEOUT_MS = 30_000;
@@ -133,17 +136,20 @@ export class TurnRunner implements TurnEngine {
       let outcome: TurnOutcome = "cancelled";
       let reason = "cancelled before it started";
       if (!message.cancelRequested && !abort.signal.aborted) {
+        const command = await this.command(session, message.text);
         const userBlocks = new BlockWriter(sink, ctx);
         const userBlock = userBlocks.start({
           type: "user_message",
           text: message.text,
           attachments: message.attachments,
+          ...(command ? { command } : {}),
         });
         turn.userBlockId = userBlock.id;
         userBlocks.complete(userBlock);
         // Nothing runs before the turn is on record: a crash before this point reruns it.
         await session.feed.flush(TURN_STORE_TIMEOUT_MS);
-        ({ outcome, reason } = await this.work(session, message, turn, sink, abort, failed));
+        const modelMessage = command ? { ...message, text: command.expandedText } : message;
+        ({ outcome, reason } = await this.work(session, modelMessage, turn, sink, abort, failed));
         await userBlocks.saved().catch(failed);
       }
       if (storeFailure) throw storeFailure;
@@ -191,6 +197,10 @@ export class TurnRunner implements TurnEngine {
           "the session's agent profile was deleted",
         );
       }
+      const system = await systemPromptFor(session.sandbox, profile, {
+        firstTurn: messages.length === 0,
+        context: ctx,
+      });
       addUserMessage(messages, message.text, message.attachments);
       persist();
       const modelId =
@@ -198,13 +208,14 @@ export class TurnRunner implements TurnEngine {
           ? "demo"
           : session.record.options.model || profile.model || this.defaultModel;
       const tools = this.tools(profile, sink, turn.id, modelId, onUsage);
+      tools.push(...profileTools(profile, session, sink, ctx));
       tools.push(...(await mcpToolsForTurn(this.o.mcp, session, profile, ctx, abort.signal)));
       const maxSteps = profile.maxTurns || DEFAULTS.maxTurns;
       const result = await runAgentLoop(messages, {
         sink,
         model: this.model(profile.modelProvider),
         modelId,
-        system: profile.systemPrompt,
+        system,
         tools,
         serverTools: serverToolsOf(profile.tools),
         contextSettings: profileExtras(profile).context,
@@ -249,6 +260,19 @@ export class TurnRunner implements TurnEngine {
     await this.o.manager.transcripts.save(session.id, messages).catch(failed);
     await session.sandbox.sync(ctx).catch(() => {});
     return { outcome, reason };
+  }
+
+  /** The profile's command a message runs, if any (checked when it was sent; gone: plain text). */
+  private async command(session: LoadedSession, text: string) {
+    const profile = await this.o.store
+      .loadAgentProfile(session.record.agentProfileId)
+      .catch(() => undefined);
+    if (!profile) return undefined;
+    try {
+      return resolveCommand(text, profileExtras(profile).commands);
+    } catch {
+      return undefined;
+    }
   }
 
   private tools(

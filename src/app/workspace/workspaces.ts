@@ -1,9 +1,10 @@
-import { AppError, type ErrorCode, notFound } from "../../domain/errors.js";
+import { AppError, type ErrorCode, invalidField, notFound } from "../../domain/errors.js";
 import { LIMITS } from "../../domain/limits.js";
 import { normalizeWorkspacePath } from "../../domain/paths.js";
 import type { FileInfo } from "../../domain/types.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
 import { SandboxFileError } from "../../ports/sandbox.js";
+import { isSkillPath, SKILLS_DIR } from "../sandbox/skills.js";
 import type { LoadedSession } from "../sessions/loaded-session.js";
 import { FILE_EVENTS_TIMEOUT_MS, type SessionManager } from "../sessions/session-manager.js";
 import { fileInfo, type Sessions } from "../sessions/sessions.js";
@@ -14,6 +15,18 @@ type FileEvent =
   | { type: "file_deleted"; path: string };
 
 const isPath = (p: unknown): p is string => typeof p === "string";
+
+/** A path the session may change: not the profile's skills. */
+function userPath(path: string): string {
+  const normalized = normalizeWorkspacePath(path);
+  if (isSkillPath(normalized)) {
+    throw invalidField(
+      "path",
+      `${SKILLS_DIR}/ holds the profile's skills; it is not the session's`,
+    );
+  }
+  return normalized;
+}
 
 /** A sandbox's file error as a client should see it: the workspace path, never a host path. */
 function fileError(err: unknown): unknown {
@@ -133,7 +146,7 @@ export class Workspaces {
     path: string,
     content: Uint8Array,
   ): Promise<FileInfo> {
-    const normalized = normalizeWorkspacePath(path);
+    const normalized = userPath(path);
     if (content.byteLength > LIMITS.maxFileBytes) {
       throw new AppError(
         "invalid_argument",
@@ -165,7 +178,7 @@ export class Workspaces {
   }
 
   async deleteFile(tenantId: string, sessionId: string, path: string): Promise<void> {
-    const normalized = normalizeWorkspacePath(path);
+    const normalized = userPath(path);
     await this.change(tenantId, sessionId, async (session) => {
       const existing = await this.store.readWorkspaceFile(sessionId, normalized);
       if (!existing) throw notFound("file", normalized, "path");
