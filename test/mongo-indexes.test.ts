@@ -234,6 +234,9 @@ describe("the index rule", () => {
     ["files", { sessionId: "s", path: "p" }, undefined, true],
     ["files", { path: "p" }, undefined, false],
     ["transcripts", { _id: "s" }, undefined, true],
+    ["transcripts", { sessionId: "s" }, { index: 1, part: 1 }, true],
+    ["transcripts", { sessionId: "s", index: { $gte: 3 } }, undefined, true],
+    ["transcripts", { index: { $gte: 3 } }, undefined, false],
     [
       "sessions",
       {
@@ -361,8 +364,19 @@ describe("MongoPersistence queries", () => {
         });
       }
     }
-    await store.saveTranscript(s.id, "[]");
+    // A transcript: appended, its tail cut, rewritten, read; and one stored by an earlier
+    // version, read and continued (converted to entries, its document removed).
+    await store.saveTranscript(s.id, { from: 0, entries: ["[1]", "[2]"] });
+    await store.saveTranscript(s.id, { from: 2, entries: ["[3]"] });
+    await store.saveTranscript(s.id, { from: 1, entries: [] });
+    await store.saveTranscript(s.id, { from: 0, entries: ["[4]"] });
     await store.loadTranscript(s.id);
+    await client
+      .db(dbName)
+      .collection(`${PREFIX}transcripts`)
+      .insertOne({ _id: other.id as never, transcript: "[1,2]", updateTime: new Date() });
+    await store.loadTranscript(other.id);
+    await store.saveTranscript(other.id, { from: 2, entries: ["3"] });
     const file = {
       info: { path: "a.txt", size: 1, sha256: "x", modifyTime: new Date() },
       content: new Uint8Array([1]),
@@ -425,7 +439,6 @@ describe("MongoPersistence queries", () => {
       "update blocks",
       "find blocks",
       "delete blocks",
-      "update transcripts",
       "find transcripts",
       "delete transcripts",
     ]) {

@@ -548,7 +548,7 @@ export function persistenceSuite(name: string, target: PersistenceSuiteTarget): 
         const kept = makeSession();
         for (const s of [doomed, kept]) {
           await store.createSessionRecord(s);
-          await store.saveTranscript(s.id, `{"for":"${s.id}"}`);
+          await store.saveTranscript(s.id, { from: 0, entries: [`{"for":"${s.id}"}`, "[2]"] });
           await store.saveWorkspaceFile(s.id, fileOf("a.txt", allBytes()));
           await store.saveWorkspaceFile(s.id, fileOf("dir/b.txt", new Uint8Array([1])));
           await store.appendEvents(s.id, [makeEvent(s.id, 1), makeEvent(s.id, 2)]);
@@ -557,7 +557,7 @@ export function persistenceSuite(name: string, target: PersistenceSuiteTarget): 
         await store.deleteSession(doomed.id);
 
         expect(await store.loadSession(doomed.id)).toBeNull();
-        expect(await store.loadTranscript(doomed.id)).toBeNull();
+        expect(await store.loadTranscript(doomed.id)).toEqual([]);
         expect(await store.listWorkspaceFiles(doomed.id)).toEqual([]);
         expect(await store.readWorkspaceFile(doomed.id, "a.txt")).toBeNull();
         expect(await store.readEvents(doomed.id, 0, 100)).toEqual([]);
@@ -565,14 +565,16 @@ export function persistenceSuite(name: string, target: PersistenceSuiteTarget): 
         expect(ids(await store.listAllSessions())).toEqual([kept.id]);
 
         expect(await store.loadSession(kept.id)).toStrictEqual(kept);
-        expect(await store.loadTranscript(kept.id)).toBe(`{"for":"${kept.id}"}`);
+        expect(await store.loadTranscript(kept.id)).toEqual([`{"for":"${kept.id}"}`, "[2]"]);
         expect(await store.listWorkspaceFiles(kept.id)).toHaveLength(2);
         expect(await store.readEvents(kept.id, 0, 100)).toHaveLength(2);
         expect(await store.listBlocks(kept.id, 0, 100)).toHaveLength(1);
 
-        // The sequence space of a deleted session is free again.
+        // The sequence space of a deleted session is free again, and so is its transcript.
         await store.appendEvents(doomed.id, [makeEvent(doomed.id, 1)]);
         expect(await store.readEvents(doomed.id, 0, 10)).toHaveLength(1);
+        await store.saveTranscript(doomed.id, { from: 0, entries: ["[1]"] });
+        expect(await store.loadTranscript(doomed.id)).toEqual(["[1]"]);
       });
 
       it("is a no-op for an unknown session and can be repeated", async () => {
@@ -594,21 +596,106 @@ export function persistenceSuite(name: string, target: PersistenceSuiteTarget): 
     });
 
     describe("transcripts", () => {
-      it("saves, replaces and loads a transcript; unknown is null", async () => {
+      /** An entry as the runtime writes one: a message's JSON. */
+      const msg = (text: string) =>
+        JSON.stringify({ role: "user", content: [{ type: "text", text }] });
+
+      it("stores entries in order and loads them back; none is []", async () => {
         const s = makeSession();
-        await store.createSessionRecord(s);
-        expect(await store.loadTranscript(s.id)).toBeNull();
-        const big = JSON.stringify({
-          messages: Array.from({ length: 2_000 }, (_, i) => `m${i} ✓`),
-        });
-        await store.saveTranscript(s.id, big);
-        expect(await store.loadTranscript(s.id)).toBe(big);
-        await store.saveTranscript(s.id, "[]");
-        expect(await store.loadTranscript(s.id)).toBe("[]");
-        await store.saveTranscript(s.id, "");
-        expect(await store.loadTranscript(s.id)).toBe("");
-        expect(await store.loadTranscript("ses_missing")).toBeNull();
+        expect(await store.loadTranscript(s.id)).toEqual([]);
+        const entries = ["a", "b ✓", 'c "quoted"\n', "😀"].map(msg);
+        await store.saveTranscript(s.id, { from: 0, entries });
+        expect(await store.loadTranscript(s.id)).toEqual(entries);
+        expect(await store.loadTranscript("ses_missing")).toEqual([]);
+        // Many entries, in order.
+        const many = Array.from({ length: 300 }, (_, i) => msg(`m${i}`));
+        await store.saveTranscript(s.id, { from: 0, entries: many });
+        expect(await store.loadTranscript(s.id)).toEqual(many);
       });
+
+      it("appends, replaces the tail, shrinks and clears", async () => {
+        const s = makeSession();
+        const [a, b, c, d, x, y] = [msg("a"), msg("b"), msg("c"), msg("d"), msg("x"), msg("y")];
+        await store.saveTranscript(s.id, { from: 0, entries: [a, b] });
+        await store.saveTranscript(s.id, { from: 2, entries: [c, d] });
+        expect(await store.loadTranscript(s.id)).toEqual([a, b, c, d]);
+        // Replacing from the middle drops everything after the new entries.
+        await store.saveTranscript(s.id, { from: 1, entries: [x] });
+        expect(await store.loadTranscript(s.id)).toEqual([a, x]);
+        await store.saveTranscript(s.id, { from: 1, entries: [x, y, c] });
+        expect(await store.loadTranscript(s.id)).toEqual([a, x, y, c]);
+        // Cutting to a prefix, with nothing new.
+        await store.saveTranscript(s.id, { from: 2, entries: [] });
+        expect(await store.loadTranscript(s.id)).toEqual([a, x]);
+        // Replaced by a shorter conversation from the start (compaction).
+        await store.saveTranscript(s.id, { from: 0, entries: [d] });
+        expect(await store.loadTranscript(s.id)).toEqual([d]);
+        await store.saveTranscript(s.id, { from: 0, entries: [] });
+        expect(await store.loadTranscript(s.id)).toEqual([]);
+        await store.saveTranscript(s.id, { from: 0, entries: [b] });
+        expect(await store.loadTranscript(s.id)).toEqual([b]);
+      });
+
+      it("stores the same when a change is applied again (a retry)", async () => {
+        const s = makeSession();
+        const first = ["1", "2", "3", "4"].map(msg);
+        await store.saveTranscript(s.id, { from: 0, entries: first });
+        const change = { from: 1, entries: ["x", "y"].map(msg) };
+        await store.saveTranscript(s.id, change);
+        await store.saveTranscript(s.id, change);
+        expect(await store.loadTranscript(s.id)).toEqual([first[0], ...change.entries]);
+        // Concurrent copies of one change (a retry racing a lost attempt).
+        const again = { from: 3, entries: ["z"].map(msg) };
+        await Promise.all([store.saveTranscript(s.id, again), store.saveTranscript(s.id, again)]);
+        expect(await store.loadTranscript(s.id)).toEqual([first[0], ...change.entries, msg("z")]);
+      });
+
+      it("rejects a change from past the end and keeps what is stored", async () => {
+        const s = makeSession();
+        const entries = ["a", "b"].map(msg);
+        await expect(
+          store.saveTranscript(s.id, { from: 1, entries: [msg("x")] }),
+        ).rejects.toThrow();
+        await store.saveTranscript(s.id, { from: 0, entries });
+        await expect(
+          store.saveTranscript(s.id, { from: 3, entries: [msg("x")] }),
+        ).rejects.toThrow();
+        await expect(store.saveTranscript(s.id, { from: -1, entries: [] })).rejects.toThrow();
+        expect(await store.loadTranscript(s.id)).toEqual(entries);
+      });
+
+      it("keeps sessions' transcripts apart", async () => {
+        const [s, t] = [makeSession(), makeSession()];
+        await store.saveTranscript(s.id, { from: 0, entries: ["s1", "s2"].map(msg) });
+        await store.saveTranscript(t.id, { from: 0, entries: ["t1"].map(msg) });
+        await store.saveTranscript(s.id, { from: 1, entries: [] });
+        expect(await store.loadTranscript(s.id)).toEqual(["s1"].map(msg));
+        expect(await store.loadTranscript(t.id)).toEqual(["t1"].map(msg));
+      });
+
+      it("stores an entry larger than a MongoDB document holds, byte for byte", async () => {
+        const s = makeSession();
+        // 17 MB of JSON, with characters of 1 to 4 UTF-8 bytes and escapes, so that pieces are
+        // cut next to (never inside) every kind of character.
+        let text = "";
+        for (let i = 0; text.length < 12_000_000; i++) text += `${i} ab✓ü😀"\n\t `;
+        const big = msg(text);
+        expect(Buffer.byteLength(big)).toBeGreaterThan(17_000_000);
+        const small = msg("small");
+        await store.saveTranscript(s.id, { from: 0, entries: [small, big, small] });
+        const loaded = await store.loadTranscript(s.id);
+        expect(loaded).toHaveLength(3);
+        expect(loaded[1] === big).toBe(true); // not toEqual: its diff of 17 MB would not end
+        expect(loaded[2]).toBe(small);
+        // Replaced by a small entry, then by a large one again.
+        await store.saveTranscript(s.id, { from: 1, entries: [small] });
+        expect(await store.loadTranscript(s.id)).toEqual([small, small]);
+        const other = msg(`${text.slice(0, 4_000_000)}✓`); // fewer pieces than before
+        await store.saveTranscript(s.id, { from: 1, entries: [other] });
+        const again = await store.loadTranscript(s.id);
+        expect(again).toHaveLength(2);
+        expect(again[1] === other).toBe(true);
+      }, 60_000);
     });
 
     describe("workspace usage", () => {

@@ -137,9 +137,35 @@ export interface FeedStore {
   saveBlock(sessionId: string, block: Block): Promise<void>;
   /** Blocks with sequence > afterSequence, ascending by sequence (then id), at most `limit`. */
   listBlocks(sessionId: string, afterSequence: number, limit: number): Promise<Block[]>;
-  /** The model provider's own form of the conversation (JSON text), replaced on every save. */
-  saveTranscript(sessionId: string, rawTranscript: string): Promise<void>;
-  loadTranscript(sessionId: string): Promise<string | null>;
+  /**
+   * The model's transcript: the conversation in the model provider's form, one entry per
+   * message (its JSON text), in order; [] when none is stored.
+   */
+  loadTranscript(sessionId: string): Promise<string[]>;
+  /**
+   * Applies a change to the transcript (see TranscriptChange); an entry may be of any size.
+   *
+   * Idempotent: the same change applied again stores the same. Not atomic: while a save runs,
+   * and after one failed, loadTranscript returns the transcript before the save or after it, or
+   * a prefix of either that keeps at least the entries before `from`; never a mix of old and new
+   * entries after `from`. A prefix may end mid-turn (a tool call with no result): the turn did
+   * not complete, and settling it closes the conversation (closeConversation). Once the save
+   * resolves, loadTranscript returns exactly the new transcript.
+   *
+   * Rejects a change whose `from` is past the end of the stored transcript.
+   */
+  saveTranscript(sessionId: string, change: TranscriptChange): Promise<void>;
+}
+
+/**
+ * A change to a session's transcript: the entries at index `from` and after become `entries`
+ * (at from, from + 1, ...), and none is kept after them. `from` = 0 replaces the whole
+ * transcript; `entries` = [] cuts it to its first `from` entries.
+ */
+export interface TranscriptChange {
+  /** At most the number of stored entries; the entries before it stay as they are. */
+  from: number;
+  entries: string[];
 }
 
 /** Health and lifecycle. */

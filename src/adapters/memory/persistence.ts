@@ -15,6 +15,7 @@ import type {
   SessionQuery,
   SessionUpdate,
   StoredFile,
+  TranscriptChange,
   WorkspaceUsage,
 } from "../../ports/persistence.js";
 
@@ -26,7 +27,11 @@ import type {
 export class MemoryPersistence implements PersistenceAdapter {
   private readonly sessions = new Map<string, SessionRecord>();
   private readonly profiles = new Map<string, AgentProfile>();
-  private readonly transcripts = new Map<string, string>();
+  /**
+   * sessionId -> transcript entries in order. Nothing here outlives the process, so there is no
+   * earlier version's form (one string per session) to read.
+   */
+  private readonly transcripts = new Map<string, string[]>();
   /** sessionId -> path -> file */
   private readonly files = new Map<string, Map<string, StoredFile>>();
   /** sessionId -> events ascending by sequence */
@@ -97,12 +102,21 @@ export class MemoryPersistence implements PersistenceAdapter {
 
   // --- transcript and workspace ---
 
-  async saveTranscript(sessionId: string, rawTranscript: string): Promise<void> {
-    this.transcripts.set(sessionId, rawTranscript);
+  async saveTranscript(sessionId: string, change: TranscriptChange): Promise<void> {
+    const stored = this.transcripts.get(sessionId) ?? [];
+    const { from, entries } = change;
+    if (!Number.isSafeInteger(from) || from < 0 || from > stored.length) {
+      throw new Error(
+        `cannot change the transcript of session ${sessionId} from entry ${from}: it has ${stored.length}`,
+      );
+    }
+    const next = [...stored.slice(0, from), ...entries];
+    if (next.length === 0) this.transcripts.delete(sessionId);
+    else this.transcripts.set(sessionId, next);
   }
 
-  async loadTranscript(sessionId: string): Promise<string | null> {
-    return this.transcripts.get(sessionId) ?? null;
+  async loadTranscript(sessionId: string): Promise<string[]> {
+    return [...(this.transcripts.get(sessionId) ?? [])];
   }
 
   async saveWorkspaceFile(sessionId: string, file: StoredFile): Promise<void> {

@@ -3,9 +3,10 @@ import type {
   BlockDoc,
   EventDoc,
   FileDoc,
+  LegacyTranscriptDoc,
   ProfileDoc,
   SessionDoc,
-  TranscriptDoc,
+  TranscriptEntryDoc,
 } from "./documents.js";
 import { type CollectionName, INDEXES, RETIRED_INDEXES } from "./indexes.js";
 import { type ResilienceSettings, runOperation } from "./resilience.js";
@@ -18,7 +19,10 @@ export interface Collections {
   files: Collection<FileDoc>;
   events: Collection<EventDoc>;
   blocks: Collection<BlockDoc>;
-  transcripts: Collection<TranscriptDoc>;
+  /** Transcript entries; also the transcripts of earlier versions, one document each. */
+  transcripts: Collection<TranscriptEntryDoc>;
+  /** The same collection, for the documents of earlier versions (`_id` = session id). */
+  legacyTranscripts: Collection<LegacyTranscriptDoc>;
 }
 
 /** Runs one adapter operation: a deadline, bounded retries of transient errors (resilience.ts). */
@@ -35,6 +39,7 @@ export function collectionsOf(db: Db, prefix: string): Collections {
     events: db.collection(`${prefix}events`),
     blocks: db.collection(`${prefix}blocks`),
     transcripts: db.collection(`${prefix}transcripts`),
+    legacyTranscripts: db.collection(`${prefix}transcripts`),
   };
 }
 

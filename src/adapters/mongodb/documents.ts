@@ -44,7 +44,23 @@ export type EventDoc = SessionEvent;
 
 export type BlockDoc = Block & { sessionId: string };
 
-export interface TranscriptDoc {
+/**
+ * One piece of a transcript entry (transcripts.ts): an entry is stored in `parts` pieces of its
+ * JSON text, most in one. `_id` is `${sessionId}/${index}/${part}`.
+ */
+export interface TranscriptEntryDoc {
+  _id: string;
+  sessionId: string;
+  index: number;
+  part: number;
+  parts: number;
+  /** sha256 (hex) of the chain of the entry before ("" before the first) and this entry's JSON. */
+  chain: string;
+  json: string;
+}
+
+/** A whole transcript in one document, as versions before entries stored it; read, then removed. */
+export interface LegacyTranscriptDoc {
   _id: string;
   transcript: string;
   updateTime: Date;

@@ -97,8 +97,18 @@ export const INDEXES: Readonly<Record<CollectionName, readonly IndexSpec[]>> = {
       serves: "listBlocks (sorted by sequence, then id)",
     },
   ],
-  // Keyed by session id (`_id`) alone.
-  transcripts: [],
+  transcripts: [
+    {
+      // Sparse: the collection also holds transcripts of earlier versions, one document per
+      // session keyed by `_id` alone, which have none of these fields.
+      name: "session_index_part",
+      key: { sessionId: 1, index: 1, part: 1 },
+      unique: true,
+      sparse: true,
+      serves:
+        "loadTranscript (sorted by index, then part), saveTranscript (cutting the tail), deleteSession",
+    },
+  ],
 };
 
 /** Indexes earlier versions created that no query needs any more; dropped by ensureIndexes(). */

@@ -16,6 +16,7 @@ import type {
   SessionQuery,
   SessionUpdate,
   StoredFile,
+  TranscriptChange,
   WorkspaceUsage,
 } from "../../ports/persistence.js";
 import {
@@ -35,6 +36,7 @@ import {
   storeUnavailable,
 } from "./resilience.js";
 import { MongoSessions } from "./sessions.js";
+import { MongoTranscripts } from "./transcripts.js";
 import { MongoWorkspace } from "./workspace.js";
 
 export { type MongoConnectOptions, type MongoPersistenceOptions, mongoClientOptions };
@@ -52,10 +54,10 @@ export { type MongoConnectOptions, type MongoPersistenceOptions, mongoClientOpti
 // - appendEvents inserts unordered; events whose sequence is already stored with the same
 //   content count as stored;
 // - updates are $set/$unset or replacements of whole documents, saves are upserts, deletes are
-//   deletes.
+//   deletes; a transcript save upserts its entries, then removes the old tail (transcripts.ts).
 //
 // Layout: the adapter hands each method to the part that stores its records: sessions.ts,
-// profiles.ts, workspace.ts (transcripts and files), feed.ts (events and blocks). Storage forms
+// profiles.ts, workspace.ts (files), transcripts.ts, feed.ts (events and blocks). Storage forms
 // are in documents.ts and bson.ts, the indexes in indexes.ts (with the queries each serves),
 // the settings and driver options in client.ts.
 
@@ -66,6 +68,7 @@ export class MongoPersistence implements PersistenceAdapter {
   private readonly sessionStore: MongoSessions;
   private readonly profileStore: MongoProfiles;
   private readonly workspaceStore: MongoWorkspace;
+  private readonly transcriptStore: MongoTranscripts;
   private readonly feedStore: MongoFeed;
   /** Set by connect(): the client this adapter owns and closes. */
   private client: MongoClient | undefined;
@@ -83,6 +86,7 @@ export class MongoPersistence implements PersistenceAdapter {
     this.sessionStore = new MongoSessions(this.collections, run);
     this.profileStore = new MongoProfiles(this.collections, run);
     this.workspaceStore = new MongoWorkspace(this.collections, run);
+    this.transcriptStore = new MongoTranscripts(this.collections, run);
     this.feedStore = new MongoFeed(this.collections, run);
   }
 
@@ -152,19 +156,23 @@ export class MongoPersistence implements PersistenceAdapter {
     return this.sessionStore.listSessions(query);
   }
 
-  deleteSession(sessionId: string): Promise<void> {
-    return this.sessionStore.deleteSession(sessionId);
+  async deleteSession(sessionId: string): Promise<void> {
+    this.transcriptStore.forget(sessionId);
+    await this.sessionStore.deleteSession(sessionId);
+    this.transcriptStore.forget(sessionId);
   }
 
-  // --- transcript and workspace (workspace.ts) ---
+  // --- transcript (transcripts.ts) ---
 
-  saveTranscript(sessionId: string, rawTranscript: string): Promise<void> {
-    return this.workspaceStore.saveTranscript(sessionId, rawTranscript);
+  saveTranscript(sessionId: string, change: TranscriptChange): Promise<void> {
+    return this.transcriptStore.saveTranscript(sessionId, change);
   }
 
-  loadTranscript(sessionId: string): Promise<string | null> {
-    return this.workspaceStore.loadTranscript(sessionId);
+  loadTranscript(sessionId: string): Promise<string[]> {
+    return this.transcriptStore.loadTranscript(sessionId);
   }
+
+  // --- workspace (workspace.ts) ---
 
   saveWorkspaceFile(sessionId: string, file: StoredFile): Promise<void> {
     return this.workspaceStore.saveWorkspaceFile(sessionId, file);

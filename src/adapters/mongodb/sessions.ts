@@ -94,13 +94,14 @@ export class MongoSessions {
    * delete leaves a session that a retried delete finishes removing.
    */
   async deleteSession(sessionId: string): Promise<void> {
-    const { sessions, files, events, blocks, transcripts } = this.collections;
+    const { sessions, files, events, blocks, transcripts, legacyTranscripts } = this.collections;
     await this.run("deleteSession", async () => {
       await Promise.all([
         files.deleteMany({ sessionId }),
         events.deleteMany({ sessionId }),
         blocks.deleteMany({ sessionId }),
-        transcripts.deleteOne({ _id: sessionId }),
+        transcripts.deleteMany({ sessionId }),
+        legacyTranscripts.deleteOne({ _id: sessionId }),
       ]);
       await sessions.deleteOne({ _id: sessionId });
     });

@@ -6,28 +6,12 @@ import type { Collections, Run } from "./collections.js";
 import { type FileDoc, fileInfoFromDoc } from "./documents.js";
 import { retryOnDuplicate } from "./writes.js";
 
-/** A session's transcript and workspace files: MongoPersistence's methods for them. */
+/** A session's workspace files: MongoPersistence's methods for them. */
 export class MongoWorkspace {
   constructor(
     private readonly collections: Collections,
     private readonly run: Run,
   ) {}
-
-  async saveTranscript(sessionId: string, rawTranscript: string): Promise<void> {
-    const doc = { transcript: rawTranscript, updateTime: new Date() };
-    await this.run("saveTranscript", () =>
-      retryOnDuplicate(() =>
-        this.collections.transcripts.replaceOne({ _id: sessionId }, doc, { upsert: true }),
-      ),
-    );
-  }
-
-  async loadTranscript(sessionId: string): Promise<string | null> {
-    const doc = await this.run("loadTranscript", () =>
-      this.collections.transcripts.findOne({ _id: sessionId }),
-    );
-    return doc ? doc.transcript : null;
-  }
 
   async saveWorkspaceFile(sessionId: string, file: StoredFile): Promise<void> {
     const { path, size, sha256, modifyTime } = file.info;
