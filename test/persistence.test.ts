@@ -87,8 +87,8 @@ describe("MongoPersistence.connect", () => {
     const dbName = randomDbName("connect");
     const adapter = await MongoPersistence.connect(running().server.uri, dbName);
     try {
-      await adapter.saveTranscript("ses_1", "[]");
-      expect(await adapter.loadTranscript("ses_1")).toBe("[]");
+      await adapter.saveTranscript("ses_1", { from: 0, entries: ["[]"] });
+      expect(await adapter.loadTranscript("ses_1")).toEqual(["[]"]);
       const db = running().client.db(dbName);
       const indexes = async (name: string) =>
         Object.fromEntries((await db.collection(name).indexes()).map((i) => [i.name, i]));
@@ -159,7 +159,7 @@ describe("MongoPersistence.connect", () => {
       },
     );
     try {
-      await adapter.saveTranscript("ses_2", "{}");
+      await adapter.saveTranscript("ses_2", { from: 0, entries: ["{}"] });
       const names = (await running().client.db(dbName).listCollections().toArray()).map(
         (c) => c.name,
       );
