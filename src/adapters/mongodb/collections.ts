@@ -4,6 +4,7 @@ import type {
   EventDoc,
   FileDoc,
   ProfileDoc,
+  SecretDoc,
   SessionDoc,
   TranscriptDoc,
 } from "./documents.js";
@@ -19,6 +20,7 @@ export interface Collections {
   events: Collection<EventDoc>;
   blocks: Collection<BlockDoc>;
   transcripts: Collection<TranscriptDoc>;
+  secrets: Collection<SecretDoc>;
 }
 
 /** Runs one adapter operation: a deadline, bounded retries of transient errors (resilience.ts). */
@@ -35,6 +37,7 @@ export function collectionsOf(db: Db, prefix: string): Collections {
     events: db.collection(`${prefix}events`),
     blocks: db.collection(`${prefix}blocks`),
     transcripts: db.collection(`${prefix}transcripts`),
+    secrets: db.collection(`${prefix}secrets`),
   };
 }
 

@@ -8,7 +8,8 @@ export type CollectionName =
   | "files"
   | "events"
   | "blocks"
-  | "transcripts";
+  | "transcripts"
+  | "secrets";
 
 export interface IndexSpec {
   name: string;
@@ -99,6 +100,15 @@ export const INDEXES: Readonly<Record<CollectionName, readonly IndexSpec[]>> = {
   ],
   // Keyed by session id (`_id`) alone.
   transcripts: [],
+  // Keyed by `tenantId/name` (`_id`): setSecret, deleteSecret.
+  secrets: [
+    {
+      name: "tenant_name",
+      key: { tenantId: 1, name: 1 },
+      unique: true,
+      serves: "listSecrets (sorted by name), resolve",
+    },
+  ],
 };
 
 /** Indexes earlier versions created that no query needs any more; dropped by ensureIndexes(). */
