@@ -22,6 +22,7 @@ import { BinaryReader, base64Encode } from "@bufbuild/protobuf/wire";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentProfileService } from "#gen/profile_service_pb.js";
+import { SecretService } from "#gen/secret_service_pb.js";
 import { SessionService } from "#gen/session_service_pb.js";
 import { WorkspaceService } from "#gen/workspace_service_pb.js";
 import { Health } from "#grpc/health/v1/health_pb.js";
@@ -45,6 +46,7 @@ const SERVICES: DescService[] = [
   AgentProfileService,
   SessionService,
   WorkspaceService,
+  SecretService,
   Health,
   ReflectionV1,
   ReflectionV1alpha,
