@@ -46,10 +46,11 @@ const SERVICES: DescService[] = [
   AgentProfileService,
   SessionService,
   WorkspaceService,
-  SecretService,
   Health,
   ReflectionV1,
   ReflectionV1alpha,
+  // Last: the seeded cases of the services above stay as they were.
+  SecretService,
 ];
 const METHODS: DescMethod[] = SERVICES.flatMap((s) => s.methods);
 
