@@ -130,6 +130,7 @@ describe("README: Limits", () => {
       L.maxFilePageSize,
     ],
     "Events a stream may fall behind": [L.maxSubscriberLagEvents],
+    Secrets: [L.maxSecretsPerTenant, L.maxSecretNameLength, L.maxSecretValueBytes],
   };
   /** LIMITS entries a user never meets, so the README leaves them out. None today. */
   const internal: string[] = [];
