@@ -213,6 +213,21 @@ describe("the server with MONGODB_URI and SECRETS_KEY", () => {
         .catch((e: unknown) => ConnectError.from(e));
       expect((failed as ConnectError).code).toBe(Code.InvalidArgument);
       expect((failed as ConnectError).message).not.toContain(marker);
+      // Malformed requests: neither the answer nor a log line quotes the body. (Unknown JSON
+      // keys are ignored: that one is a good request.)
+      for (const body of [
+        `{"name":"TOKEN","value":{"v":"${marker}"}}`,
+        `{"name":"TOKEN","value":"${marker}","bogus":1}`,
+        `{"name":"TOKEN","value":"${marker}"`,
+      ]) {
+        const res = await fetch(`${started.url}/agentruntime.v1.SecretService/SetSecret`, {
+          method: "POST",
+          headers: { ...headers, "content-type": "application/json" },
+          body,
+        });
+        expect(body.includes("bogus") ? 200 : 400).toBe(res.status);
+        expect(await res.text()).not.toContain(marker);
+      }
       const listed = await secrets.listSecrets({}, { headers });
       expect(listed.secrets.map((s) => s.name)).toEqual(["TOKEN"]);
       expect(
