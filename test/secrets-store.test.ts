@@ -189,6 +189,47 @@ describe("MongoSecrets at rest", () => {
   });
 });
 
+describe("MongoSecrets when the store does not answer", () => {
+  it("fails each call with STORE_UNAVAILABLE in its budget, then works again", async () => {
+    const own = await startMongo({ own: true });
+    const ownClient = await MongoClient.connect(own.uri, {
+      serverSelectionTimeoutMS: 500,
+      socketTimeoutMS: 1_000,
+    });
+    try {
+      const store = new MongoSecrets(ownClient.db(own.dbName), {
+        operationTimeoutMs: 800,
+        key: randomBytes(32),
+      });
+      await store.ensureIndexes();
+      await store.setSecret(secret("acme", "TOKEN", "v"));
+      own.pause();
+      for (const call of [
+        () => store.setSecret(secret("acme", "TOKEN", "w", 1)),
+        () => store.listSecrets("acme"),
+        () => store.resolve("acme", ["TOKEN"]),
+        () => store.deleteSecret("acme", "TOKEN"),
+      ]) {
+        const err = await rejectsApp(call());
+        expect(err.code).toBe("unavailable");
+        expect(err.reason).toBe("STORE_UNAVAILABLE");
+      }
+      own.resume();
+      await expect
+        .poll(() => store.resolve("acme", ["TOKEN"]).catch(() => undefined), { timeout: 15_000 })
+        .toBeDefined();
+      // The calls FerretDB held while paused may still land after it resumes; the next ones
+      // work.
+      await store.setSecret(secret("acme", "TOKEN", "x", 2));
+      expect(await store.resolve("acme", ["TOKEN"])).toEqual({ TOKEN: "x" });
+    } finally {
+      own.resume();
+      await ownClient.close();
+      await own.stop();
+    }
+  }, 60_000);
+});
+
 describe("the server with MONGODB_URI and SECRETS_KEY", () => {
   it("stores secrets encrypted in its database and logs no value", async () => {
     const db = freshDb();
