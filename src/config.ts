@@ -28,6 +28,8 @@ export interface Config {
   syncIntervalMs: number;
   defaultModel: string;
   demoProfile: boolean;
+  /** SECRETS_KEY: the AES-256-GCM key secrets are stored with in MongoDB; none: as given. */
+  secretsKey: Buffer | undefined;
 }
 
 function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
@@ -71,6 +73,19 @@ export function parseApiKeys(raw: string): Map<string, string> {
     keys.set(key, tenant);
   }
   return keys;
+}
+
+/** SECRETS_KEY: 32 bytes in base64 (`openssl rand -base64 32`); empty: no key. */
+export function parseSecretsKey(raw: string | undefined): Buffer | undefined {
+  const text = (raw ?? "").trim();
+  if (text === "") return undefined;
+  // The message says what is wrong with the key, never what it is.
+  const help = "SECRETS_KEY must be 32 bytes in base64 (make one with `openssl rand -base64 32`)";
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0)
+    throw new ConfigError(`${help}: it is not base64`);
+  const key = Buffer.from(text, "base64");
+  if (key.length !== 32) throw new ConfigError(`${help}: it decodes to ${key.length} bytes`);
+  return key;
 }
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
@@ -122,6 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     syncIntervalMs: int(env, "SYNC_INTERVAL_MS", 30 * 1000, 1),
     defaultModel,
     demoProfile: bool(env, "DEMO_PROFILE", true),
+    secretsKey: parseSecretsKey(env.SECRETS_KEY),
     port: int(env, "PORT", 8080),
     host,
     apiKeys,

@@ -5,8 +5,10 @@ export { AnthropicModelProvider } from "./adapters/anthropic/model.js";
 export { DemoModelProvider } from "./adapters/demo-model/model.js";
 export { LocalSandboxProvider } from "./adapters/local-sandbox/provider.js";
 export { MemoryPersistence } from "./adapters/memory/persistence.js";
+export { MemorySecrets } from "./adapters/memory/secrets.js";
 export { createModalProvider } from "./adapters/modal/provider.js";
 export { MongoPersistence } from "./adapters/mongodb/persistence.js";
+export { MongoSecrets, type MongoSecretsOptions } from "./adapters/mongodb/secrets.js";
 // `runtime.sessionManager` and what its getSession returns: the seed library's
 // getLoadedSessions(), getSession(id).getState() and unloadSession(id) are their public part.
 export type { LoadedSession, SessionRuntime } from "./app/sessions/loaded-session.js";
@@ -19,6 +21,7 @@ export type { Logger } from "./ports/logger.js";
 export type * from "./ports/model.js";
 export type * from "./ports/persistence.js";
 export type * from "./ports/sandbox.js";
+export type * from "./ports/secrets.js";
 export {
   type AgentRuntime,
   type AgentRuntimeOptions,

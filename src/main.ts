@@ -2,11 +2,13 @@
 
 import { LocalSandboxProvider } from "./adapters/local-sandbox/provider.js";
 import { MemoryPersistence } from "./adapters/memory/persistence.js";
+import { MemorySecrets } from "./adapters/memory/secrets.js";
 import { createModalProvider } from "./adapters/modal/provider.js";
 import { createLogger } from "./app/shared/logger.js";
 import { ConfigError, loadConfig } from "./config.js";
 import type { PersistenceAdapter } from "./ports/persistence.js";
 import type { SandboxProvider } from "./ports/sandbox.js";
+import type { SecretStore } from "./ports/secrets.js";
 import { createAgentRuntime } from "./runtime.js";
 import { listen } from "./server.js";
 import { OPEN_TENANT } from "./transport/auth.js";
@@ -26,12 +28,14 @@ async function main(): Promise<void> {
   });
 
   let persistence: PersistenceAdapter;
+  let secrets: SecretStore;
   if (config.mongodbUri) {
     const { MongoPersistence } = await import("./adapters/mongodb/persistence.js");
+    let mongo: InstanceType<typeof MongoPersistence>;
     // A store that is not up yet is waited for, with backoff: starting is no crash loop.
     for (let delay = 1_000; ; delay = Math.min(delay * 2, 30_000)) {
       try {
-        persistence = await MongoPersistence.connect(config.mongodbUri, config.mongodbDb, {
+        mongo = await MongoPersistence.connect(config.mongodbUri, config.mongodbDb, {
           operationTimeoutMs: config.mongodbTimeoutMs,
           maxPoolSize: config.mongodbMaxPoolSize,
           onRetry: (e) => logger.debug("store call retried", { ...e }),
@@ -42,9 +46,20 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, delay));
       }
     }
+    persistence = mongo;
     logger.info("persistence: mongodb", { db: config.mongodbDb });
+    const { MongoSecrets } = await import("./adapters/mongodb/secrets.js");
+    // The same database and client; its index was made with the others by connect().
+    secrets = new MongoSecrets(mongo.database, {
+      operationTimeoutMs: config.mongodbTimeoutMs,
+      ...(config.secretsKey ? { key: config.secretsKey } : {}),
+    });
+    if (config.secretsKey) logger.info("secrets: stored encrypted (SECRETS_KEY)");
+    else logger.warn("secrets: stored as given; set SECRETS_KEY to store them encrypted");
   } else {
     persistence = new MemoryPersistence();
+    secrets = new MemorySecrets();
+    if (config.secretsKey) logger.warn("SECRETS_KEY is unused: secrets are in memory");
     logger.warn("persistence: in memory; everything is lost at exit (set MONGODB_URI to keep it)");
   }
 
@@ -82,6 +97,7 @@ async function main(): Promise<void> {
 
   const runtime = await createAgentRuntime({
     persistence,
+    secrets,
     apiKeys: config.apiKeys,
     corsOrigins: config.corsOrigins,
     logger,

@@ -5,6 +5,7 @@ import { type ConnectRouter, cors as connectCors, type Interceptor } from "@conn
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { file_agentruntime_v1_error_detail } from "#gen/error_detail_pb.js";
 import { file_agentruntime_v1_profile_service } from "#gen/profile_service_pb.js";
+import { file_agentruntime_v1_secret_service } from "#gen/secret_service_pb.js";
 import { file_agentruntime_v1_session_service } from "#gen/session_service_pb.js";
 import { file_agentruntime_v1_workspace_service } from "#gen/workspace_service_pb.js";
 import { file_grpc_health_v1_health } from "#grpc/health/v1/health_pb.js";
@@ -18,6 +19,7 @@ import { Feeds } from "./app/feed/feeds.js";
 import { McpConnections } from "./app/mcp/connections.js";
 import { type ProfileInput, Profiles } from "./app/profiles/profiles.js";
 import { Recovery } from "./app/recovery/recovery.js";
+import { Secrets } from "./app/secrets/secrets.js";
 import { SessionManager } from "./app/sessions/session-manager.js";
 import { Sessions } from "./app/sessions/sessions.js";
 import { createLogger, type Logger } from "./app/shared/logger.js";
@@ -121,6 +123,7 @@ export interface UseCases {
   messages: Messages;
   streams: EventStreams;
   workspaces: Workspaces;
+  secrets: Secrets;
 }
 
 /** How often the store is checked for the health service. */
@@ -130,6 +133,7 @@ export const SERVICE_NAMES = [
   "agentruntime.v1.AgentProfileService",
   "agentruntime.v1.SessionService",
   "agentruntime.v1.WorkspaceService",
+  "agentruntime.v1.SecretService",
   "grpc.health.v1.Health",
   "grpc.reflection.v1.ServerReflection",
   "grpc.reflection.v1alpha.ServerReflection",
@@ -139,6 +143,7 @@ const servedFiles = [
   file_agentruntime_v1_profile_service,
   file_agentruntime_v1_session_service,
   file_agentruntime_v1_workspace_service,
+  file_agentruntime_v1_secret_service,
   file_agentruntime_v1_error_detail,
   file_grpc_health_v1_health,
   file_grpc_reflection_v1_reflection,
@@ -187,6 +192,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     messages: new Messages(store, sessions, sessionManager),
     streams: new EventStreams(sessions, sessionManager),
     workspaces: new Workspaces(store, sessions, sessionManager),
+    secrets: new Secrets(secrets),
   };
   new TurnRunner({
     manager: sessionManager,

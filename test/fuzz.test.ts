@@ -22,6 +22,7 @@ import { BinaryReader, base64Encode } from "@bufbuild/protobuf/wire";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentProfileService } from "#gen/profile_service_pb.js";
+import { SecretService } from "#gen/secret_service_pb.js";
 import { SessionService } from "#gen/session_service_pb.js";
 import { WorkspaceService } from "#gen/workspace_service_pb.js";
 import { Health } from "#grpc/health/v1/health_pb.js";
@@ -48,6 +49,8 @@ const SERVICES: DescService[] = [
   Health,
   ReflectionV1,
   ReflectionV1alpha,
+  // Last: the seeded cases of the services above stay as they were.
+  SecretService,
 ];
 const METHODS: DescMethod[] = SERVICES.flatMap((s) => s.methods);
 

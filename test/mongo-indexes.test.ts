@@ -22,6 +22,7 @@ import {
   type IndexSpec,
 } from "../src/adapters/mongodb/indexes.js";
 import { MongoPersistence } from "../src/adapters/mongodb/persistence.js";
+import { MongoSecrets } from "../src/adapters/mongodb/secrets.js";
 import { newId } from "../src/domain/ids.js";
 import type { AgentProfile, SessionEvent } from "../src/domain/types.js";
 import {
@@ -417,7 +418,7 @@ describe("MongoPersistence queries", () => {
       (m) => m !== "constructor" && !m.startsWith("_"),
     );
     const publicMethods = methods.filter(
-      (m) => !["run", "collection"].includes(m), // private helpers
+      (m) => !["run", "collection", "database"].includes(m), // private helpers, the db getter
     );
     expect(publicMethods.filter((m) => !called.has(m))).toEqual([]);
 
@@ -469,4 +470,37 @@ describe("MongoPersistence queries", () => {
     }
     await client.db(dbName).dropDatabase();
   }, 120_000);
+});
+
+describe("MongoSecrets queries", () => {
+  it("are each served by a declared index", async () => {
+    const dbName = randomDbName("secrets");
+    const store = new MongoSecrets(client.db(dbName), { key: Buffer.alloc(32, 1) });
+    await store.ensureIndexes();
+    events.length = 0;
+    const now = new Date();
+    const secret = {
+      tenantId: "tenant-i",
+      name: "A",
+      value: "v",
+      createTime: now,
+      updateTime: now,
+    };
+    await store.setSecret(secret);
+    await store.setSecret({ ...secret, value: "w" });
+    await store.listSecrets("tenant-i");
+    await store.resolve("tenant-i", ["A", "B"]);
+    await store.deleteSecret("tenant-i", "A");
+
+    const queries = events.flatMap(queriesOf);
+    const commands = new Set(queries.map((q) => `${q.command} ${q.collection}`));
+    for (const expected of ["findAndModify secrets", "find secrets", "delete secrets"])
+      expect(commands).toContain(expected);
+    const failures = queries
+      .map((q) => ({ q, why: unserved(q.collection, q.filter, q.sort) }))
+      .filter((r) => r.why !== undefined)
+      .map(({ q, why }) => `${q.command} ${q.collection} ${JSON.stringify(q.filter)}: ${why}`);
+    expect(failures).toEqual([]);
+    await client.db(dbName).dropDatabase();
+  });
 });

@@ -11,6 +11,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentProfileService } from "#gen/profile_service_pb.js";
+import { SecretService } from "#gen/secret_service_pb.js";
 import { SessionService } from "#gen/session_service_pb.js";
 import { WorkspaceService } from "#gen/workspace_service_pb.js";
 import * as reflectionV1 from "#grpc/reflection/v1/reflection_pb.js";
@@ -22,7 +23,12 @@ const UNKNOWN_SESSION_ID = "ses_00000000000000000000000000";
 const BUF = join(REPO_ROOT, "node_modules", ".bin", "buf");
 const GRPCURL = join(REPO_ROOT, ".tools", "bin", "grpcurl");
 
-const SERVICES: DescService[] = [AgentProfileService, SessionService, WorkspaceService];
+const SERVICES: DescService[] = [
+  AgentProfileService,
+  SessionService,
+  WorkspaceService,
+  SecretService,
+];
 /** Every method of the API as `package.Service/Method`, from the generated descriptors. */
 const API_METHODS = SERVICES.flatMap((s) => s.methods.map((m) => `${s.typeName}/${m.name}`));
 

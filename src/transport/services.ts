@@ -1,11 +1,13 @@
 import type { ConnectRouter, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { AgentProfileSchema } from "#gen/profile_pb.js";
 import { AgentProfileService } from "#gen/profile_service_pb.js";
+import { SecretService } from "#gen/secret_service_pb.js";
 import { SessionSchema } from "#gen/session_pb.js";
 import { SessionService } from "#gen/session_service_pb.js";
 import { WorkspaceService } from "#gen/workspace_service_pb.js";
 import type { EventStreams } from "../app/feed/event-streams.js";
 import { PROFILE_FIELDS, type Profiles } from "../app/profiles/profiles.js";
+import type { Secrets } from "../app/secrets/secrets.js";
 import { checkProfileId, SESSION_FIELDS, type Sessions } from "../app/sessions/sessions.js";
 import type { Messages } from "../app/turns/messages.js";
 import type { Workspaces } from "../app/workspace/workspaces.js";
@@ -22,6 +24,7 @@ import {
   sessionStates,
   sessionToProto,
 } from "./mapping.js";
+import { secretService } from "./secret-service.js";
 
 /** The use cases the API serves. */
 export interface ApiDeps {
@@ -30,6 +33,7 @@ export interface ApiDeps {
   messages: Messages;
   streams: EventStreams;
   workspaces: Workspaces;
+  secrets: Secrets;
   /** Fires at shutdown: open streams end cleanly. */
   closing?: AbortSignal;
 }
@@ -198,4 +202,5 @@ export function registerApi(router: ConnectRouter, deps: ApiDeps): void {
   router.service(AgentProfileService, profileService(deps));
   router.service(SessionService, sessionService(deps));
   router.service(WorkspaceService, workspaceService(deps));
+  router.service(SecretService, secretService(deps.secrets));
 }

@@ -5,6 +5,7 @@ import {
   type Interceptor,
 } from "@connectrpc/connect";
 import { AgentProfileService } from "#gen/profile_service_pb.js";
+import { SecretService } from "#gen/secret_service_pb.js";
 import { SessionService } from "#gen/session_service_pb.js";
 import { WorkspaceService } from "#gen/workspace_service_pb.js";
 import { MemoryPersistence } from "../../src/adapters/memory/persistence.js";
@@ -20,6 +21,7 @@ export interface Clients {
   profiles: Client<typeof AgentProfileService>;
   sessions: Client<typeof SessionService>;
   workspace: Client<typeof WorkspaceService>;
+  secrets: Client<typeof SecretService>;
 }
 
 /** A runtime with in-process clients (no sockets), one client set per API key. */
@@ -46,6 +48,7 @@ export async function inProcessRuntime(
       profiles: createClient(AgentProfileService, transport),
       sessions: createClient(SessionService, transport),
       workspace: createClient(WorkspaceService, transport),
+      secrets: createClient(SecretService, transport),
     };
   };
   return { runtime, clients };

@@ -1,6 +1,6 @@
 // Package agentruntime is a small Go client for the Agent Runtime API (package agentruntime.v1).
 //
-// It wraps the generated connect-go clients of the three services, adds the API key to every
+// It wraps the generated connect-go clients of the four services, adds the API key to every
 // call, and speaks gRPC over cleartext HTTP/2 (h2c) by default. The Connect and gRPC-web
 // protocols are one option away:
 //
@@ -50,12 +50,13 @@ func (p Protocol) String() string {
 	}
 }
 
-// Client holds one client for each service of the API. All three share the HTTP client, the
+// Client holds one client for each service of the API. All of them share the HTTP client, the
 // protocol and the API key given to NewClient.
 type Client struct {
 	Profiles  agentruntimev1connect.AgentProfileServiceClient
 	Sessions  agentruntimev1connect.SessionServiceClient
 	Workspace agentruntimev1connect.WorkspaceServiceClient
+	Secrets   agentruntimev1connect.SecretServiceClient
 }
 
 type config struct {
@@ -83,7 +84,7 @@ func WithClientOptions(opts ...connect.ClientOption) Option {
 	return func(c *config) { c.connectOpts = append(c.connectOpts, opts...) }
 }
 
-// NewClient returns clients for the three services at baseURL (for example
+// NewClient returns clients for the services at baseURL (for example
 // "http://127.0.0.1:8080"). apiKey is sent as `Authorization: Bearer <apiKey>` on every call;
 // an empty key sends no header (for a server started without API keys).
 func NewClient(baseURL, apiKey string, opts ...Option) *Client {
@@ -114,6 +115,7 @@ func NewClient(baseURL, apiKey string, opts ...Option) *Client {
 		Profiles:  agentruntimev1connect.NewAgentProfileServiceClient(cfg.httpClient, baseURL, connectOpts...),
 		Sessions:  agentruntimev1connect.NewSessionServiceClient(cfg.httpClient, baseURL, connectOpts...),
 		Workspace: agentruntimev1connect.NewWorkspaceServiceClient(cfg.httpClient, baseURL, connectOpts...),
+		Secrets:   agentruntimev1connect.NewSecretServiceClient(cfg.httpClient, baseURL, connectOpts...),
 	}
 }
 

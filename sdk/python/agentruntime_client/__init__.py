@@ -28,6 +28,8 @@ from agentruntime.v1 import (
     profile_pb2,
     profile_service_pb2,
     profile_service_pb2_grpc,
+    secret_service_pb2,
+    secret_service_pb2_grpc,
     session_pb2,
     session_service_pb2,
     session_service_pb2_grpc,
@@ -44,6 +46,8 @@ __all__ = [
     "profile_pb2",
     "profile_service_pb2",
     "profile_service_pb2_grpc",
+    "secret_service_pb2",
+    "secret_service_pb2_grpc",
     "session_pb2",
     "session_service_pb2",
     "session_service_pb2_grpc",
@@ -102,7 +106,7 @@ class _CallDetails(grpc.ClientCallDetails):
 
 
 class Client:
-    """The three service stubs on one gRPC channel, sending the API key with every call.
+    """The service stubs on one gRPC channel, sending the API key with every call.
 
     ``target`` is ``host:port`` (for example ``"127.0.0.1:8080"``). The channel is plaintext
     unless ``credentials`` (``grpc.ssl_channel_credentials()``) are given. An empty
@@ -129,6 +133,7 @@ class Client:
         self.profiles = profile_service_pb2_grpc.AgentProfileServiceStub(channel)
         self.sessions = session_service_pb2_grpc.SessionServiceStub(channel)
         self.workspace = workspace_service_pb2_grpc.WorkspaceServiceStub(channel)
+        self.secrets = secret_service_pb2_grpc.SecretServiceStub(channel)
 
     def close(self) -> None:
         self._raw_channel.close()

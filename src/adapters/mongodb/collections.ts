@@ -5,6 +5,7 @@ import type {
   FileDoc,
   LegacyTranscriptDoc,
   ProfileDoc,
+  SecretDoc,
   SessionDoc,
   TranscriptEntryDoc,
 } from "./documents.js";
@@ -23,6 +24,7 @@ export interface Collections {
   transcripts: Collection<TranscriptEntryDoc>;
   /** The same collection, for the documents of earlier versions (`_id` = session id). */
   legacyTranscripts: Collection<LegacyTranscriptDoc>;
+  secrets: Collection<SecretDoc>;
 }
 
 /** Runs one adapter operation: a deadline, bounded retries of transient errors (resilience.ts). */
@@ -40,6 +42,7 @@ export function collectionsOf(db: Db, prefix: string): Collections {
     blocks: db.collection(`${prefix}blocks`),
     transcripts: db.collection(`${prefix}transcripts`),
     legacyTranscripts: db.collection(`${prefix}transcripts`),
+    secrets: db.collection(`${prefix}secrets`),
   };
 }
 

@@ -133,3 +133,23 @@ export function pageOf<D, R, C>(
 function requestKey(tenantId: string, requestId: string): string {
   return JSON.stringify([tenantId, requestId]);
 }
+
+/** A secret: `_id` is `tenantId/name`; the value as given, or sealed (secret-cipher.ts). */
+export interface SecretDoc {
+  _id: string;
+  tenantId: string;
+  name: string;
+  value?: string;
+  sealed?: SealedValue;
+  createTime: Date;
+  updateTime: Date;
+}
+
+/** A value encrypted with AES-256-GCM; base64 fields; `kid` names the key (a fingerprint). */
+export interface SealedValue {
+  alg: "A256GCM";
+  kid: string;
+  iv: string;
+  tag: string;
+  data: string;
+}

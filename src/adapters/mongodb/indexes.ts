@@ -8,7 +8,8 @@ export type CollectionName =
   | "files"
   | "events"
   | "blocks"
-  | "transcripts";
+  | "transcripts"
+  | "secrets";
 
 export interface IndexSpec {
   name: string;
@@ -107,6 +108,15 @@ export const INDEXES: Readonly<Record<CollectionName, readonly IndexSpec[]>> = {
       sparse: true,
       serves:
         "loadTranscript (sorted by index, then part), saveTranscript (cutting the tail), deleteSession",
+    },
+  ],
+  // Keyed by `tenantId/name` (`_id`): setSecret, deleteSecret.
+  secrets: [
+    {
+      name: "tenant_name",
+      key: { tenantId: 1, name: 1 },
+      unique: true,
+      serves: "listSecrets (sorted by name), resolve",
     },
   ],
 };

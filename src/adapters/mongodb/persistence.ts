@@ -129,6 +129,11 @@ export class MongoPersistence implements PersistenceAdapter {
     }
   }
 
+  /** The database, for stores that share it (MongoSecrets). */
+  get database(): Db {
+    return this.db;
+  }
+
   /** Creates the indexes in indexes.ts and drops retired ones; safe to call again. */
   ensureIndexes(): Promise<void> {
     return ensureIndexes(this.collections, this.settings);
