@@ -100,4 +100,21 @@ describe("modal provider extras", () => {
     expect(existsSync(marker)).toBe(false);
     expect(modal.builds[0]!.flat()[0]).toContain(`'six==1.16.0;touch ${marker}'`);
   }, 120_000);
+
+  it("a start aborted while the image builds rejects at once and starts no sandbox", async () => {
+    modal = await FakeModal.start();
+    const p = new ModalSandboxProvider({ client: modal, appName: "a", logger: silentLogger });
+    const abort = new AbortController();
+    const started = p.create({
+      sessionId: "ses_x",
+      settings: defaultSettings(),
+      dependencies: { npm: [], pip: ["six==1.16.0"] },
+      signal: abort.signal,
+      onProgress: (m) => {
+        if (m.startsWith("building")) setTimeout(() => abort.abort(new Error("stop")), 20);
+      },
+    });
+    await expect(started).rejects.toThrow("stop");
+    expect(modal.created).toHaveLength(0);
+  }, 120_000);
 });
