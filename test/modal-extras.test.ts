@@ -6,6 +6,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { MODAL_DEPS_DIR, ModalSandboxProvider } from "../src/adapters/modal/provider.js";
 import { silentLogger } from "../src/app/shared/logger.js";
 import { defaultSettings } from "./sandbox.suite.js";
+import { agentHarness, readEvents, turnsCompleted } from "./support/agent.js";
+import { streamResponse, textResponse } from "./support/fake-anthropic.js";
 import { FakeModal } from "./support/fake-modal.js";
 
 describe("modal provider extras", () => {
@@ -116,5 +118,42 @@ describe("modal provider extras", () => {
     });
     await expect(started).rejects.toThrow("stop");
     expect(modal.created).toHaveLength(0);
+  }, 120_000);
+
+  it("through the API: the agent's command on Modal sees the profile's package", async () => {
+    modal = await FakeModal.start();
+    const provider = new ModalSandboxProvider({
+      client: modal,
+      appName: "a",
+      logger: silentLogger,
+    });
+    const h = await agentHarness({
+      sandboxProviders: [provider],
+      profile: { tools: ["Bash"], dependencies: { npm: [], pip: ["six==1.16.0"] } },
+    });
+    try {
+      const sessionId = await h.newSession();
+      h.fake.enqueue(
+        streamResponse([
+          {
+            type: "tool_use",
+            id: "toolu_1",
+            name: "Bash",
+            input: { command: 'python3 -c "import six; print(six.__version__, six.__file__)"' },
+          },
+        ]),
+        textResponse("done"),
+      );
+      await h.client.sessions.sendMessage({ sessionId, text: "go" });
+      await readEvents(h.client, sessionId, turnsCompleted(1), 0n, 60_000);
+      const last = h.fake.requests[1]!.body.messages!.at(-1)!;
+      expect(JSON.stringify(last.content)).toMatch(
+        /1\.16\.0 \S*\/opt\/agent-deps\/python\/six\.py/,
+      );
+      expect(modal.builds).toHaveLength(1);
+      expect(modal.created[0]!.params.blockNetwork).toBe(true);
+    } finally {
+      await h.close();
+    }
   }, 120_000);
 });
