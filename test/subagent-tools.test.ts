@@ -130,7 +130,7 @@ describe("subagent tools", () => {
     expect(text(toolResults(last!)[0]!)).toBe("narrow done");
   }, 90_000);
 
-  it("refuses a subagent's MCP tool of a server the profile does not have", async () => {
+  it("refuses a subagent's MCP tool the profile does not have, or a turn tool it lacks", async () => {
     h = await agentHarness({ profile: { tools: ["Read"] } });
     const create = (tools: string[]) =>
       h!.client.profiles.createAgentProfile({
@@ -146,6 +146,7 @@ describe("subagent tools", () => {
       [["mcp__other__echo"], "names no MCP server of the profile"],
       [["mcp__local__"], "names no MCP server of the profile"],
       [["mcp__local__crash"], "not in the allowed_tools of MCP server local"],
+      [["WebSearch"], "WebSearch is not among the profile's tools"],
     ] as const) {
       const err = await create([...tools]).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ConnectError);

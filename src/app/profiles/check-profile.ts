@@ -21,16 +21,21 @@ export function checkModel(field: string, model: string): void {
   if (!MODEL_ID.test(model)) throw invalidField(field, "is not a model id");
 }
 
+/** Tools a subagent has only through the turn: it may name them when the profile has them. */
+const TURN_ONLY_TOOLS = ["Skill", "TodoWrite", "WebSearch", "WebFetch"];
+
 /**
- * A profile's or a subagent's tool names. A subagent (no Task) may also name one of the
- * profile's MCP servers' tools, `mcp__<server>__<tool>` (one the server's allowed_tools offers).
+ * A profile's or a subagent's tool names. A subagent (`parent` given; no Task) may also name one
+ * of the profile's MCP servers' tools, `mcp__<server>__<tool>` (one the server's allowed_tools
+ * offers), and Skill, TodoWrite, WebSearch and WebFetch only when the profile has them.
  */
 function checkTools(
   field: string,
   tools: string[],
   allowTask: boolean,
-  mcpServers?: readonly McpServer[],
+  parent?: { tools: readonly string[]; mcpServers: readonly McpServer[] },
 ): void {
+  const mcpServers = parent?.mcpServers;
   if (tools.length > LIMITS.maxTools) throw invalidField(field, "has too many tools");
   const seen = new Set<string>();
   tools.forEach((tool, i) => {
@@ -42,6 +47,9 @@ function checkTools(
     ) {
       const known = KNOWN_TOOLS.filter((t) => allowTask || t !== "Task").join(", ");
       throw invalidField(`${field}[${i}]`, `unknown tool ${JSON.stringify(tool)}; known: ${known}`);
+    }
+    if (parent && TURN_ONLY_TOOLS.includes(tool) && !parent.tools.includes(tool)) {
+      throw invalidField(`${field}[${i}]`, `${tool} is not among the profile's tools`);
     }
     if (seen.has(tool)) throw invalidField(`${field}[${i}]`, `duplicate tool ${tool}`);
     seen.add(tool);
@@ -125,7 +133,10 @@ export function checkProfile(input: ProfileInput, prefix = "profile"): ProfileIn
     names.add(sub.name);
     checkLength(s("description"), sub.description, LIMITS.maxDescriptionLength);
     checkLength(s("prompt"), sub.prompt, LIMITS.maxSystemPromptLength);
-    checkTools(s("tools"), sub.tools, false, profileExtras(input as AgentProfile).mcpServers);
+    checkTools(s("tools"), sub.tools, false, {
+      tools: input.tools,
+      mcpServers: profileExtras(input as AgentProfile).mcpServers,
+    });
     checkModel(s("model"), sub.model);
   });
   const defaultFiles = checkFiles(
