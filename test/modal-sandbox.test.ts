@@ -54,7 +54,7 @@ describe("modal provider", () => {
     await p.create({ sessionId: "ses_b", settings: defaultSettings({ networkAllowed: true }) });
     const [a, b] = modal.created;
     expect(a!.app).toEqual({ appId: "ap-my-app", name: "my-app" });
-    expect(a!.image).toEqual({ image: "python:3.12-slim" });
+    expect(a!.image).toMatchObject({ image: "python:3.12-slim", layers: [] });
     expect(a!.params).toEqual({
       workdir: "/workspace",
       env: { A: "1" },
@@ -65,7 +65,7 @@ describe("modal provider", () => {
       idleTimeoutMs: MODAL_SANDBOX_LIMITS.sandboxIdleTimeoutMs,
       tags: { [SESSION_TAG]: "ses_a" },
     });
-    expect(b!.image).toEqual({ image: MODAL_DEFAULT_IMAGE });
+    expect(b!.image).toMatchObject({ image: MODAL_DEFAULT_IMAGE, layers: [] });
     expect(b!.params.blockNetwork).toBe(false);
     expect(b!.params).not.toHaveProperty("cpu");
     expect(b!.params).not.toHaveProperty("memoryMiB");
@@ -76,7 +76,7 @@ describe("modal provider", () => {
       defaultImage: "node:22-slim",
     });
     await withDefault.create({ sessionId: "ses_c", settings: defaultSettings() });
-    expect(modal.created[2]!.image).toEqual({ image: "node:22-slim" });
+    expect(modal.created[2]!.image).toMatchObject({ image: "node:22-slim", layers: [] });
   });
 
   it("leaves no process running between commands (Modal's idle timeout must work)", async () => {
@@ -180,7 +180,7 @@ describe("modal provider", () => {
     const ended = await before.create({ sessionId: "ses_end", settings: defaultSettings() });
     await ended.terminate();
     // An untagged sandbox in the same app (someone else's) is not ours to list.
-    await modal.sandboxes.create({ appId: "ap-a", name: "a" }, { image: "x" }, {});
+    await modal.sandboxes.create({ appId: "ap-a", name: "a" }, modal.images.fromRegistry("x"), {});
     const after = provider("a");
     const live = await after.listLive();
     expect(live.sort((x, y) => x.sessionId.localeCompare(y.sessionId))).toEqual([

@@ -23,15 +23,13 @@ import type {
   ModalSandboxLike,
 } from "../../src/adapters/modal/provider.js";
 
+import { type FakeApp, FakeImage, ImageBuilder } from "./fake-modal-image.js";
+
+export type { BuiltImage, FakeApp } from "./fake-modal-image.js";
+export { FakeImage } from "./fake-modal-image.js";
+
 const CONTAINER_MARKER = "FAKE_MODAL_SANDBOX_ID";
 
-export interface FakeApp {
-  appId: string;
-  name: string;
-}
-export interface FakeImage {
-  image: string;
-}
 export interface CreateCall {
   app: FakeApp;
   image: FakeImage;
@@ -91,6 +89,8 @@ export class FakeSandbox implements ModalSandboxLike {
     private readonly params: ModalCreateParams,
     /** PATH inside this "container"; default the host's. */
     private readonly path?: string,
+    /** The image's ENV. */
+    private readonly imageEnv: Record<string, string> = {},
   ) {}
 
   private map(path: string): string {
@@ -112,6 +112,7 @@ export class FakeSandbox implements ModalSandboxLike {
         PATH: this.path ?? process.env.PATH ?? "/usr/bin:/bin",
         // stdin is a socket (as node pipes it): without this bash would read ~/.bashrc.
         SHLVL: "1",
+        ...this.imageEnv,
         ...this.params.env,
         ...params.env,
         // Marks every process of this "container", so terminate() can end them all.
@@ -247,7 +248,12 @@ export class FakeModal implements ModalLike<FakeApp, FakeImage> {
   /** Ids unique across fakes: terminate() finds processes by them. */
   private readonly prefix = randomBytes(4).toString("hex");
 
-  private constructor(private readonly dir: string) {}
+  /** Builds image definitions, each once. */
+  readonly builder: ImageBuilder;
+
+  private constructor(private readonly dir: string) {
+    this.builder = new ImageBuilder(dir, this.prefix);
+  }
 
   static async start(): Promise<FakeModal> {
     return new FakeModal(await mkdtemp(join(tmpdir(), "fake-modal-")));
@@ -260,10 +266,15 @@ export class FakeModal implements ModalLike<FakeApp, FakeImage> {
     },
   };
 
-  readonly images = { fromRegistry: (tag: string): FakeImage => ({ image: tag }) };
+  readonly images = { fromRegistry: (tag: string): FakeImage => new FakeImage(this.builder, tag) };
+  /** Every image definition built (a definition built before is reused, as Modal does). */
+  get builds(): string[][][] {
+    return this.builder.builds;
+  }
 
   readonly sandboxes = {
     create: async (app: FakeApp, image: FakeImage, params: ModalCreateParams = {}) => {
+      await image.build(app); // as the SDK does
       this.created.push({ app, image, params });
       const id = `sb-${this.prefix}${++this.n}`;
       const root = join(this.dir, id);
@@ -271,7 +282,7 @@ export class FakeModal implements ModalLike<FakeApp, FakeImage> {
       const path = this.imagesWithoutBash.has(image.image)
         ? await binWithoutBash(join(this.dir, `${id}-bin`))
         : undefined;
-      const sb = new FakeSandbox(id, app.appId, root, params, path);
+      const sb = new FakeSandbox(id, app.appId, root, params, path, image.built?.env);
       this.all.set(id, sb);
       return sb;
     },

@@ -58,7 +58,23 @@ export interface ModalCreateParams {
   tags?: Record<string, string>;
 }
 
-export interface ModalLike<A extends { appId: string } = { appId: string }, I = unknown> {
+/**
+ * An image definition: a registry image and the layers added on top. Modal builds a definition
+ * once (with the network, whatever the sandboxes' blockNetwork) and reuses it for every later
+ * definition that is the same; `build` rejects with the builder's message when a layer fails.
+ */
+export interface ModalImageLike<A, I> {
+  dockerfileCommands(commands: string[]): I;
+  build(app: A): Promise<I>;
+}
+
+/** An image of unknown kind (the default of ModalLike's image parameter). */
+export interface AnyModalImage extends ModalImageLike<never, AnyModalImage> {}
+
+export interface ModalLike<
+  A extends { appId: string } = { appId: string },
+  I extends ModalImageLike<A, I> = AnyModalImage,
+> {
   apps: { fromName(name: string, params?: { createIfMissing?: boolean }): Promise<A> };
   images: { fromRegistry(tag: string): I };
   sandboxes: {

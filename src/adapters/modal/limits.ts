@@ -28,3 +28,5 @@ export const MODAL_SANDBOX_LIMITS = Object.freeze({
 /** Image for profiles that name none. */
 export const MODAL_DEFAULT_IMAGE = "debian:bookworm-slim";
 export const MODAL_WORKDIR = WORKSPACE_ROOT;
+/** Characters of the image builder's message a failed dependency install shows (its end). */
+export const MODAL_DEPS_FAILURE_CHARS = 4_000;

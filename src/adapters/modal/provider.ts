@@ -17,6 +17,9 @@
 // the group and clears its environment (`setsid env -i ...`) escapes that sweep; it still ends with
 // the sandbox (terminate, idle or lifetime timeout).
 //
+// Dependencies (npm and pip specs of the profile and its skills) are an image layer installing
+// them, built before the sandbox starts (dependencies.ts).
+//
 // The parts: client.ts (the SDK surface used, and the real client), exec.ts (commands), files.ts
 // (workspace files), sandbox.ts (one sandbox), limits.ts; this file finds and ends sandboxes.
 
@@ -24,14 +27,18 @@ import type { App, Image } from "modal";
 import { AppError } from "../../domain/errors.js";
 import type { CreateSandboxOptions, Sandbox, SandboxProvider } from "../../ports/sandbox.js";
 import {
+  type AnyModalImage,
   createModalClient,
   type ModalClientOptions,
+  type ModalImageLike,
   type ModalLike,
   type ModalSandboxLike,
 } from "./client.js";
+import { dependencyLayer } from "./dependencies.js";
 import type { Logger } from "./exec.js";
 import {
   MODAL_DEFAULT_IMAGE,
+  MODAL_DEPS_FAILURE_CHARS,
   MODAL_SANDBOX_IDLE_TIMEOUT_MS,
   MODAL_SANDBOX_TIMEOUT_MS,
   MODAL_WORKDIR,
@@ -39,13 +46,16 @@ import {
 import { ModalSandbox } from "./sandbox.js";
 
 export type {
+  AnyModalImage,
   ModalCreateParams,
   ModalFileInfoLike,
+  ModalImageLike,
   ModalLike,
   ModalProcessLike,
   ModalSandboxLike,
   ModalStreamLike,
 } from "./client.js";
+export { MODAL_DEPS_DIR } from "./dependencies.js";
 export { EXEC_MARKER, type Logger, NO_BASH_EXIT, NO_BASH_MESSAGE } from "./exec.js";
 export {
   MODAL_DEFAULT_IMAGE,
@@ -62,7 +72,7 @@ export {
 /** The tag that ties a Modal sandbox to its session. */
 export const SESSION_TAG = "agent-runtime.session-id";
 
-export interface ModalProviderOptions<A extends { appId: string }, I> {
+export interface ModalProviderOptions<A extends { appId: string }, I extends ModalImageLike<A, I>> {
   client: ModalLike<A, I>;
   /** The Modal app sandboxes run in; created when missing. */
   appName: string;
@@ -75,8 +85,10 @@ export interface ModalProviderOptions<A extends { appId: string }, I> {
 const consoleLogger: Logger = { warn: (msg, fields) => console.warn(msg, fields ?? {}) };
 
 /** Sandboxes on Modal, one per session. */
-export class ModalSandboxProvider<A extends { appId: string } = { appId: string }, I = unknown>
-  implements SandboxProvider
+export class ModalSandboxProvider<
+  A extends { appId: string } = { appId: string },
+  I extends ModalImageLike<A, I> = AnyModalImage,
+> implements SandboxProvider
 {
   readonly name = "modal";
   private app: Promise<A> | undefined;
@@ -100,22 +112,12 @@ export class ModalSandboxProvider<A extends { appId: string } = { appId: string 
   async create(options: CreateSandboxOptions): Promise<Sandbox> {
     options.signal?.throwIfAborted();
     const s = options.settings;
-    const deps = options.dependencies;
-    if (deps && deps.npm.length + deps.pip.length > 0) {
-      // Modal sandboxes cannot open the network for one command, and images are taken from a
-      // registry as they are: the packages must be in the image.
-      throw new AppError(
-        "failed_precondition",
-        "SANDBOX_START_FAILED",
-        "the modal sandbox provider does not install dependencies; use an image that has them " +
-          "(sandbox.image) and leave the profile's and skills' dependencies empty",
-      );
-    }
     const env = { ...s.env, ...options.secretEnv };
-    const image = s.image || this.o.defaultImage || MODAL_DEFAULT_IMAGE;
-    options.onProgress?.(`starting a Modal sandbox from ${image}`);
+    const tag = s.image || this.o.defaultImage || MODAL_DEFAULT_IMAGE;
+    options.onProgress?.(`starting a Modal sandbox from ${tag}`);
     const app = await this.appRef();
-    const sb = await this.o.client.sandboxes.create(app, this.o.client.images.fromRegistry(image), {
+    const image = await this.image(app, tag, options);
+    const sb = await this.o.client.sandboxes.create(app, image, {
       timeoutMs: MODAL_SANDBOX_TIMEOUT_MS,
       idleTimeoutMs: MODAL_SANDBOX_IDLE_TIMEOUT_MS,
       workdir: MODAL_WORKDIR,
@@ -131,6 +133,33 @@ export class ModalSandboxProvider<A extends { appId: string } = { appId: string 
       options.signal.throwIfAborted();
     }
     return sandbox;
+  }
+
+  /**
+   * The registry image, with a layer installing the dependencies when there are any: built here
+   * (or found built: Modal caches it by definition), so a failing install fails the start with
+   * the builder's message. An abort stops the wait, not the build (its result is cached).
+   */
+  private async image(app: A, tag: string, options: CreateSandboxOptions): Promise<I> {
+    const base = this.o.client.images.fromRegistry(tag);
+    const deps = options.dependencies;
+    if (!deps || deps.npm.length + deps.pip.length === 0) return base;
+    options.onProgress?.(
+      `building the image's dependency layer (${[...deps.pip, ...deps.npm].join(", ")})`,
+    );
+    const build = base.dockerfileCommands(dependencyLayer(deps)).build(app);
+    try {
+      return await abortable(build, options.signal);
+    } catch (err) {
+      options.signal?.throwIfAborted();
+      const message = (err instanceof Error ? err.message : String(err)).trim();
+      throw new AppError(
+        "unavailable",
+        "SANDBOX_START_FAILED",
+        "the sandbox could not start: installing its dependencies into the image failed:\n" +
+          message.slice(-MODAL_DEPS_FAILURE_CHARS),
+      );
+    }
   }
 
   async attach(sandboxId: string, sessionId: string): Promise<Sandbox | null> {
@@ -169,6 +198,18 @@ export class ModalSandboxProvider<A extends { appId: string } = { appId: string 
       await new ModalSandbox(sb, sessionId, {}, this.logger).terminate();
     }
   }
+}
+
+/** `p`, or a rejection as soon as `signal` aborts (`p` goes on; its failure is ignored). */
+function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  p.catch(() => {});
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 export interface CreateModalProviderOptions extends ModalClientOptions {

@@ -1,7 +1,9 @@
 import { invalidField } from "../../domain/errors.js";
 import { DEFAULTS, KNOWN_TOOLS, LIMITS } from "../../domain/limits.js";
 import { normalizeWorkspacePath } from "../../domain/paths.js";
+import type { McpServer } from "../../domain/profile-extras.js";
 import { type AgentProfile, type FileContent, profileExtras } from "../../domain/types.js";
+import { isValidToolName } from "../mcp/tools.js";
 import { checkLength, checkMetadata } from "../shared/validate.js";
 import { checkProfileExtras, ENV_NAME } from "./check-profile-extras.js";
 
@@ -19,17 +21,59 @@ export function checkModel(field: string, model: string): void {
   if (!MODEL_ID.test(model)) throw invalidField(field, "is not a model id");
 }
 
-function checkTools(field: string, tools: string[], allowTask: boolean): void {
+/** Tools a subagent has only through the turn: it may name them when the profile has them. */
+const TURN_ONLY_TOOLS = ["Skill", "TodoWrite", "WebSearch", "WebFetch"];
+
+/**
+ * A profile's or a subagent's tool names. A subagent (`parent` given; no Task) may also name one
+ * of the profile's MCP servers' tools, `mcp__<server>__<tool>` (one the server's allowed_tools
+ * offers), and Skill, TodoWrite, WebSearch and WebFetch only when the profile has them.
+ */
+function checkTools(
+  field: string,
+  tools: string[],
+  allowTask: boolean,
+  parent?: { tools: readonly string[]; mcpServers: readonly McpServer[] },
+): void {
+  const mcpServers = parent?.mcpServers;
   if (tools.length > LIMITS.maxTools) throw invalidField(field, "has too many tools");
   const seen = new Set<string>();
   tools.forEach((tool, i) => {
-    if (!(KNOWN_TOOLS as readonly string[]).includes(tool) || (!allowTask && tool === "Task")) {
+    if (mcpServers && tool.startsWith("mcp__")) {
+      checkMcpToolName(`${field}[${i}]`, tool, mcpServers);
+    } else if (
+      !(KNOWN_TOOLS as readonly string[]).includes(tool) ||
+      (!allowTask && tool === "Task")
+    ) {
       const known = KNOWN_TOOLS.filter((t) => allowTask || t !== "Task").join(", ");
       throw invalidField(`${field}[${i}]`, `unknown tool ${JSON.stringify(tool)}; known: ${known}`);
+    }
+    if (parent && TURN_ONLY_TOOLS.includes(tool) && !parent.tools.includes(tool)) {
+      throw invalidField(`${field}[${i}]`, `${tool} is not among the profile's tools`);
     }
     if (seen.has(tool)) throw invalidField(`${field}[${i}]`, `duplicate tool ${tool}`);
     seen.add(tool);
   });
+}
+
+function checkMcpToolName(field: string, tool: string, servers: readonly McpServer[]): void {
+  if (!isValidToolName(tool))
+    throw invalidField(field, `${JSON.stringify(tool)} is not a tool name`);
+  const server = servers.find((m) => tool.startsWith(`mcp__${m.name}__`));
+  const name = server ? tool.slice(`mcp__${server.name}__`.length) : "";
+  if (!server || name === "") {
+    const known = servers.map((m) => m.name).join(", ") || "none";
+    throw invalidField(
+      field,
+      `${JSON.stringify(tool)} names no MCP server of the profile (mcp__<server>__<tool>; servers: ${known})`,
+    );
+  }
+  if (server.allowedTools.length > 0 && !server.allowedTools.includes(name)) {
+    throw invalidField(
+      field,
+      `${JSON.stringify(tool)}: ${name} is not in the allowed_tools of MCP server ${server.name}`,
+    );
+  }
 }
 
 /** Validates files and normalizes their paths; returns the total size. */
@@ -89,7 +133,10 @@ export function checkProfile(input: ProfileInput, prefix = "profile"): ProfileIn
     names.add(sub.name);
     checkLength(s("description"), sub.description, LIMITS.maxDescriptionLength);
     checkLength(s("prompt"), sub.prompt, LIMITS.maxSystemPromptLength);
-    checkTools(s("tools"), sub.tools, false);
+    checkTools(s("tools"), sub.tools, false, {
+      tools: input.tools,
+      mcpServers: profileExtras(input as AgentProfile).mcpServers,
+    });
     checkModel(s("model"), sub.model);
   });
   const defaultFiles = checkFiles(

@@ -1,19 +1,48 @@
 import { newId } from "../../domain/ids.js";
 import { DEFAULTS } from "../../domain/limits.js";
-import type { AgentProfile, Usage } from "../../domain/types.js";
-import type { ModelProvider } from "../../ports/model.js";
+import type { AgentProfile, ContextSettings, Usage } from "../../domain/types.js";
+import type { ModelProvider, ServerToolName } from "../../ports/model.js";
 import { createTools } from "../tools/index.js";
 import type { Tool } from "../tools/types.js";
 import { runAgentLoop, TurnAborted } from "./agent-loop.js";
 import { BlockWriter, type TurnSink } from "./blocks.js";
+import { serverToolsOf } from "./step-blocks.js";
 
 export interface TaskToolOptions {
   sink: TurnSink;
   profile: AgentProfile;
+  /**
+   * The turn's own tools (built-in, Skill, TodoWrite, MCP; not Task): a subagent without a tools
+   * list gets them all, one with a list those it names (built-in ones it names are made for it).
+   */
+  parentTools: Tool[];
+  /** The provider's tools (WebSearch, WebFetch) the turn has; a subagent's list may narrow them. */
+  serverTools: ServerToolName[];
+  /** The profile's context settings, for compaction in the subagent's own loop. */
+  contextSettings?: ContextSettings;
   turnId: string;
   parentModel: string;
   model: (profile: AgentProfile) => ModelProvider;
   onUsage: (usage: Usage, model: string, subagentId: string) => void;
+}
+
+/**
+ * A subagent's tools, as in Claude Code: with no list, all of the turn's (Task is never among
+ * them); with a list, exactly the named ones: the turn's tool of that name, else a built-in one.
+ */
+export function subagentTools(
+  names: readonly string[],
+  parentTools: readonly Tool[],
+  parentServerTools: readonly ServerToolName[],
+): { tools: Tool[]; serverTools: ServerToolName[] } {
+  const own = parentTools.filter((t) => t.name !== "Task");
+  if (names.length === 0) return { tools: own, serverTools: [...parentServerTools] };
+  const tools = names.flatMap((name) => {
+    const inherited = own.find((t) => t.name === name);
+    return inherited ? [inherited] : createTools([name]);
+  });
+  const allowed = serverToolsOf(names);
+  return { tools, serverTools: parentServerTools.filter((n) => allowed.includes(n)) };
 }
 
 /**
@@ -80,8 +109,7 @@ export function createTaskTool(o: TaskToolOptions): Tool {
         result: "",
         toolUseId,
       });
-      const toolNames =
-        def.tools.length > 0 ? def.tools : o.profile.tools.filter((t) => t !== "Task");
+      const { tools, serverTools } = subagentTools(def.tools, o.parentTools, o.serverTools);
       const subProfile: AgentProfile = { ...o.profile, model: def.model || o.parentModel };
       let status: "completed" | "failed" | "cancelled" = "completed";
       let result = "";
@@ -93,7 +121,9 @@ export function createTaskTool(o: TaskToolOptions): Tool {
             model: o.model(subProfile),
             modelId: o.profile.modelProvider === "demo" ? "demo" : def.model || o.parentModel,
             system: def.prompt,
-            tools: createTools(toolNames),
+            tools,
+            ...(serverTools.length > 0 ? { serverTools } : {}),
+            ...(o.contextSettings ? { contextSettings: o.contextSettings } : {}),
             sandbox: ctx.sandbox,
             maxSteps: o.profile.maxTurns || DEFAULTS.maxTurns,
             maxOutputTokens: o.profile.maxOutputTokens || DEFAULTS.maxOutputTokens,

@@ -207,9 +207,10 @@ export class TurnRunner implements TurnEngine {
         profile.modelProvider === "demo"
           ? "demo"
           : session.record.options.model || profile.model || this.defaultModel;
-      const tools = this.tools(profile, sink, turn.id, modelId, onUsage);
+      const tools = createTools(profile.tools);
       tools.push(...profileTools(profile, session, sink, ctx));
       tools.push(...(await mcpToolsForTurn(this.o.mcp, session, profile, ctx, abort.signal)));
+      tools.push(...this.taskTool(profile, tools, sink, turn.id, modelId, onUsage));
       const maxSteps = profile.maxTurns || DEFAULTS.maxTurns;
       const result = await runAgentLoop(messages, {
         sink,
@@ -275,26 +276,28 @@ export class TurnRunner implements TurnEngine {
     }
   }
 
-  private tools(
+  /** The Task tool, when the profile has it; its subagents get the turn's `tools`. */
+  private taskTool(
     profile: AgentProfile,
+    tools: Tool[],
     sink: TurnSink,
     turnId: string,
     modelId: string,
     onUsage: (u: Usage, model: string, subagentId?: string) => void,
   ): Tool[] {
-    const tools = createTools(profile.tools);
-    if (profile.tools.includes("Task") && profile.subagents.length > 0) {
-      tools.push(
-        createTaskTool({
-          sink,
-          profile,
-          turnId,
-          parentModel: modelId,
-          model: (p) => this.model(p.modelProvider),
-          onUsage,
-        }),
-      );
-    }
-    return tools;
+    if (!profile.tools.includes("Task") || profile.subagents.length === 0) return [];
+    return [
+      createTaskTool({
+        sink,
+        profile,
+        parentTools: [...tools],
+        serverTools: serverToolsOf(profile.tools),
+        contextSettings: profileExtras(profile).context,
+        turnId,
+        parentModel: modelId,
+        model: (p) => this.model(p.modelProvider),
+        onUsage,
+      }),
+    ];
   }
 }
