@@ -416,12 +416,21 @@ describe("Bash", () => {
   it("on cancel, kills the process and returns its output so far, marked cancelled", async () => {
     const marker = `sleep 30.${process.pid}`;
     const controller = new AbortController();
+    let seen = "";
     const running = run(
       "Bash",
       { command: `echo started; ${marker}; echo never` },
-      { signal: controller.signal },
+      {
+        signal: controller.signal,
+        onOutput: (chunk) => {
+          seen += chunk;
+        },
+      },
     );
-    await waitFor(() => hostProcesses().some((p) => p.includes(marker)));
+    // Running, and its first output read (the pipe may lag behind the process on a busy host).
+    await waitFor(
+      () => seen.includes("started") && hostProcesses().some((p) => p.includes(marker)),
+    );
     const start = Date.now();
     controller.abort(new Error("turn cancelled"));
     const result = await running;
