@@ -17,7 +17,8 @@ import { resultText } from "../src/app/mcp/tools.js";
 import { MCP_LIMITS } from "../src/domain/limits.js";
 import { OPEN_TENANT } from "../src/transport/auth.js";
 import { type AgentHarness, agentHarness, readEvents, turnsCompleted } from "./support/agent.js";
-import { type RecordedRequest, streamResponse, textResponse } from "./support/fake-anthropic.js";
+import { streamResponse, textResponse } from "./support/fake-anthropic.js";
+import { toolNames, toolResults } from "./support/requests.js";
 
 let h: AgentHarness | undefined;
 let http: Server | undefined;
@@ -40,15 +41,6 @@ const stdioServer = (extra: Record<string, unknown> = {}) => ({
 });
 
 const withScript = { defaultFiles: [{ path: "mcp-server.mjs", content: SERVER_SCRIPT }] };
-
-function toolResults(req: RecordedRequest): Array<{ content: string; is_error?: boolean }> {
-  const last = req.body.messages?.at(-1);
-  return (Array.isArray(last?.content) ? last.content : []).filter(
-    (c: { type: string }) => c.type === "tool_result",
-  );
-}
-
-const toolNames = (req: RecordedRequest) => (req.body.tools ?? []).map((t) => t.name as string);
 
 function statuses(events: SessionEvent[]) {
   return events.flatMap((e) => (e.payload.case === "mcpServerStatus" ? [e.payload.value] : []));

@@ -6,7 +6,8 @@ import { MemoryPersistence } from "../src/adapters/memory/persistence.js";
 import { AppError } from "../src/domain/errors.js";
 import type { PersistenceAdapter } from "../src/ports/persistence.js";
 import { type AgentHarness, agentHarness, readEvents, turnsCompleted } from "./support/agent.js";
-import { type RecordedRequest, streamResponse, textResponse } from "./support/fake-anthropic.js";
+import { streamResponse, textResponse } from "./support/fake-anthropic.js";
+import { systemOf } from "./support/requests.js";
 
 /** A memory store whose calls fail while `failWhen` says so. */
 function faultyStore() {
@@ -23,12 +24,6 @@ function faultyStore() {
     },
   }) as PersistenceAdapter;
   return { store, failWhen };
-}
-
-function systemOf(req: RecordedRequest): string {
-  const s = req.body.system as unknown;
-  if (typeof s === "string") return s;
-  return ((s as Array<{ text: string }> | undefined) ?? []).map((b) => b.text).join("\n");
 }
 
 let h: AgentHarness | undefined;

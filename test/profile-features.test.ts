@@ -6,6 +6,7 @@ import type { SessionEvent } from "#gen/event_pb.js";
 import { MemorySecrets } from "../src/adapters/memory/secrets.js";
 import { type AgentHarness, agentHarness, readEvents, turnsCompleted } from "./support/agent.js";
 import { type RecordedRequest, streamResponse, textResponse } from "./support/fake-anthropic.js";
+import { resultText, systemOf, toolResults } from "./support/requests.js";
 
 let h: AgentHarness;
 afterEach(() => h?.close());
@@ -13,11 +14,6 @@ afterEach(() => h?.close());
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-function systemOf(req: RecordedRequest): string {
-  const s = req.body.system as unknown;
-  if (typeof s === "string") return s;
-  return ((s as Array<{ text: string }> | undefined) ?? []).map((b) => b.text).join("\n");
-}
 /** The text of the last user message of a request. */
 function lastUserText(req: RecordedRequest): string {
   const last = req.body.messages?.at(-1);
@@ -27,16 +23,6 @@ function lastUserText(req: RecordedRequest): string {
     .map((c) => c.text)
     .join("");
 }
-function toolResults(req: RecordedRequest): Array<{ content: unknown; is_error?: boolean }> {
-  const last = req.body.messages?.at(-1);
-  return (Array.isArray(last?.content) ? last.content : []).filter(
-    (c: { type: string }) => c.type === "tool_result",
-  );
-}
-const resultText = (r: { content: unknown }) =>
-  typeof r.content === "string"
-    ? r.content
-    : (r.content as Array<{ text?: string }>).map((c) => c.text ?? "").join("");
 const completedBlocks = (events: SessionEvent[]) =>
   events
     .filter((e) => e.payload.case === "blockCompleted")

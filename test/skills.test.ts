@@ -4,31 +4,13 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
 import type { SessionEvent } from "#gen/event_pb.js";
 import { type AgentHarness, agentHarness, readEvents, turnsCompleted } from "./support/agent.js";
-import { type RecordedRequest, streamResponse, textResponse } from "./support/fake-anthropic.js";
+import { streamResponse, textResponse } from "./support/fake-anthropic.js";
+import { resultText, systemOf, toolResults } from "./support/requests.js";
 
 let h: AgentHarness;
 afterEach(() => h?.close());
 
 const enc = new TextEncoder();
-
-/** The system prompt of a recorded request. */
-export function systemOf(req: RecordedRequest): string {
-  const s = req.body.system as unknown;
-  if (typeof s === "string") return s;
-  return ((s as Array<{ text: string }> | undefined) ?? []).map((b) => b.text).join("\n");
-}
-
-/** The tool results sent in a request's last message. */
-function toolResults(req: RecordedRequest): Array<{ content: unknown; is_error?: boolean }> {
-  const last = req.body.messages?.at(-1);
-  return (Array.isArray(last?.content) ? last.content : []).filter(
-    (c: { type: string }) => c.type === "tool_result",
-  );
-}
-const resultText = (r: { content: unknown }) =>
-  typeof r.content === "string"
-    ? r.content
-    : (r.content as Array<{ text?: string }>).map((c) => c.text ?? "").join("");
 
 const statusMessages = (events: SessionEvent[]) =>
   events

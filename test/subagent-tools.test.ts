@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { TurnOutcome } from "#gen/session_pb.js";
 import { type AgentHarness, agentHarness, readEvents, turnsCompleted } from "./support/agent.js";
 import { type RecordedRequest, streamResponse, textResponse } from "./support/fake-anthropic.js";
+import { toolResults } from "./support/requests.js";
 
 let h: AgentHarness | undefined;
 afterEach(async () => {
@@ -22,12 +23,6 @@ const SERVER_SCRIPT = readFileSync(new URL("./support/mcp-stdio-server.mjs", imp
 const names = (req: RecordedRequest) => (req.body.tools ?? []).map((t) => t.name as string);
 const types = (req: RecordedRequest) => (req.body.tools ?? []).map((t) => t.type as string);
 
-function toolResults(req: RecordedRequest): Array<{ content: unknown; is_error?: boolean }> {
-  const last = req.body.messages?.at(-1);
-  return (Array.isArray(last?.content) ? last.content : []).filter(
-    (c: { type: string }) => c.type === "tool_result",
-  );
-}
 const text = (r: { content: unknown }) =>
   typeof r.content === "string"
     ? r.content

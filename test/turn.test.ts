@@ -10,25 +10,13 @@ import {
   readEvents,
   turnsCompleted,
 } from "./support/agent.js";
-import {
-  type FakeResponse,
-  type RecordedRequest,
-  streamResponse,
-  textResponse,
-} from "./support/fake-anthropic.js";
+import { type FakeResponse, streamResponse, textResponse } from "./support/fake-anthropic.js";
+import { toolResults } from "./support/requests.js";
 
 let h: AgentHarness;
 afterEach(() => h?.close());
 
 const decoder = new TextDecoder();
-
-/** The tool results the model was sent in its last request. */
-function toolResults(req: RecordedRequest): Array<{ content: string; is_error?: boolean }> {
-  const last = req.body.messages?.at(-1);
-  return (Array.isArray(last?.content) ? last.content : []).filter(
-    (c: { type: string }) => c.type === "tool_result",
-  );
-}
 
 describe("the agent turn", () => {
   it("streams a multi-step tool turn in order; tools really run in the sandbox", async () => {
