@@ -2,29 +2,10 @@
 
 import { afterEach, describe, expect, it } from "vitest";
 import { TurnOutcome } from "#gen/session_pb.js";
-import { MemoryPersistence } from "../src/adapters/memory/persistence.js";
-import { AppError } from "../src/domain/errors.js";
-import type { PersistenceAdapter } from "../src/ports/persistence.js";
 import { type AgentHarness, agentHarness, readEvents, turnsCompleted } from "./support/agent.js";
 import { streamResponse, textResponse } from "./support/fake-anthropic.js";
+import { faultyStore } from "./support/faulty-store.js";
 import { systemOf } from "./support/requests.js";
-
-/** A memory store whose calls fail while `failWhen` says so. */
-function faultyStore() {
-  const inner = new MemoryPersistence();
-  const failWhen: { test?: ((name: string, args: unknown[]) => boolean) | undefined } = {};
-  const store = new Proxy(inner, {
-    get(target, name, receiver) {
-      const value = Reflect.get(target, name, receiver);
-      if (typeof value !== "function" || typeof name !== "string") return value;
-      return (...args: unknown[]) =>
-        failWhen.test?.(name, args)
-          ? Promise.reject(new AppError("unavailable", "STORE_UNAVAILABLE", `injected: ${name}`))
-          : value.apply(target, args);
-    },
-  }) as PersistenceAdapter;
-  return { store, failWhen };
-}
 
 let h: AgentHarness | undefined;
 afterEach(async () => {
