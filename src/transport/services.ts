@@ -1,4 +1,10 @@
-import type { ConnectRouter, HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  type HandlerContext,
+  type ServiceImpl,
+} from "@connectrpc/connect";
 import { AgentProfileSchema } from "#gen/profile_pb.js";
 import { AgentProfileService } from "#gen/profile_service_pb.js";
 import { SessionSchema } from "#gen/session_pb.js";
@@ -22,6 +28,7 @@ import {
   sessionStates,
   sessionToProto,
 } from "./mapping.js";
+import { budgetFromProto } from "./waiting-mapping.js";
 
 /** The use cases the API serves. */
 export interface ApiDeps {
@@ -92,7 +99,7 @@ export function sessionService(deps: ApiDeps): ServiceImpl<typeof SessionService
         name: req.name,
         metadata: { ...req.metadata },
         initialFiles: filesFromProto(req.initialFiles),
-        options: { model: req.options?.model ?? "" },
+        options: { model: req.options?.model ?? "", budget: budgetFromProto(req.options?.budget) },
         requestId: req.requestId,
       });
       return { session: sessionToProto(view) };
@@ -118,7 +125,10 @@ export function sessionService(deps: ApiDeps): ServiceImpl<typeof SessionService
         {
           name: req.session.name,
           metadata: { ...req.session.metadata },
-          options: { model: req.session.options?.model ?? "" },
+          options: {
+            model: req.session.options?.model ?? "",
+            budget: budgetFromProto(req.session.options?.budget),
+          },
         },
         maskOf(req.updateMask, SessionSchema, req.session, SESSION_FIELDS),
       );
@@ -127,6 +137,13 @@ export function sessionService(deps: ApiDeps): ServiceImpl<typeof SessionService
     async deleteSession(req, ctx) {
       await deps.sessions.delete(tenant(ctx), req.sessionId);
       return {};
+    },
+    // TODO(i8): replaced by the waiting-turns work before this branch merges.
+    async answerToolCall() {
+      throw new ConnectError("not implemented yet", Code.Unimplemented);
+    },
+    async listToolDecisions() {
+      throw new ConnectError("not implemented yet", Code.Unimplemented);
     },
     async sendMessage(req, ctx) {
       const attachments = req.attachments.map((a) => ({
