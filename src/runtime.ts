@@ -16,14 +16,16 @@ import { MemorySecrets } from "./adapters/memory/secrets.js";
 import { EventStreams } from "./app/feed/event-streams.js";
 import { Feeds } from "./app/feed/feeds.js";
 import { McpConnections } from "./app/mcp/connections.js";
-import { type ProfileInput, Profiles } from "./app/profiles/profiles.js";
+import { Profiles } from "./app/profiles/profiles.js";
 import { Recovery } from "./app/recovery/recovery.js";
 import { SessionManager } from "./app/sessions/session-manager.js";
 import { Sessions } from "./app/sessions/sessions.js";
 import { createLogger, type Logger } from "./app/shared/logger.js";
+import { Answers } from "./app/turns/answers.js";
 import { Messages } from "./app/turns/messages.js";
 import { TurnRunner } from "./app/turns/turn-runner.js";
 import { Workspaces } from "./app/workspace/workspaces.js";
+import { demoApprovalProfile, demoProfile } from "./demo-profiles.js";
 import { LIMITS } from "./domain/limits.js";
 import type { ModelProviderKind } from "./domain/types.js";
 import type { ModelProvider } from "./ports/model.js";
@@ -121,6 +123,7 @@ export interface UseCases {
   messages: Messages;
   streams: EventStreams;
   workspaces: Workspaces;
+  answers: Answers;
 }
 
 /** How often the store is checked for the health service. */
@@ -181,7 +184,9 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
   });
   const profiles = new Profiles(store);
   const sessions = new Sessions(store, profiles, sessionManager);
+  const answers = new Answers({ sessions, manager: sessionManager, store, logger });
   const useCases: UseCases = {
+    answers,
     profiles,
     sessions,
     messages: new Messages(store, sessions, sessionManager),
@@ -189,6 +194,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     workspaces: new Workspaces(store, sessions, sessionManager),
   };
   new TurnRunner({
+    onParked: (sessionId, calls) => answers.arm(sessionId, calls),
     manager: sessionManager,
     store,
     models: options.models ?? {
@@ -231,6 +237,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     for (const tenantId of demoPending) {
       try {
         await profiles.create(tenantId, demoProfile(), "builtin-demo-profile");
+        await profiles.create(tenantId, demoApprovalProfile(), "builtin-demo-approvals-profile");
         demoPending = demoPending.filter((t) => t !== tenantId);
       } catch (err) {
         logger.warn("creating the demo profile failed; will retry", { tenantId, err });
@@ -316,6 +323,10 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
       );
       storeTimer.unref();
       recovered = recovery.run().then(() => health.set("recovered", true));
+      // Waiting calls' timeouts, from the records (a store that fails: the next start arms them).
+      answers
+        .start()
+        .catch((err: unknown) => logger.warn("arming tool call timeouts failed", { err }));
     },
     get recovered() {
       return recovered;
@@ -325,6 +336,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
         health.set("shutting_down", false);
         clearInterval(storeTimer);
         recovery.stop();
+        answers.stop();
         // Running turns end as interrupted and every feed ends after its last event, so open
         // streams close cleanly with everything delivered; then anything else still open ends.
         await sessionManager.shutdown(options.shutdownStoreTimeoutMs);
@@ -335,66 +347,4 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
   };
 }
 
-/** The demo profile's skill: counts words with a script (python3, no packages). */
-const DEMO_COUNT_SCRIPT = [
-  "import json, sys",
-  "text = sys.stdin.read()",
-  'print(json.dumps({"words": len(text.split()), "lines": len(text.splitlines()), ' +
-    '"characters": len(text.rstrip(chr(10)))}))',
-  "",
-].join("\n");
-
-/**
- * The built-in demo profile: the offline demo model with Write, Bash and Skill, a `word-count`
- * skill and a `/count` command that uses it; no API key needed.
- */
-export function demoProfile(): ProfileInput {
-  return {
-    name: "demo",
-    description:
-      "An offline, scripted agent that writes a file and runs a command, and counts words with " +
-      "its word-count skill (/count TEXT): try it without an API key.",
-    systemPrompt: "You are the Agent Runtime demo agent.",
-    modelProvider: "demo",
-    model: "",
-    tools: ["Read", "Write", "Bash", "Skill"],
-    maxTurns: 10,
-    subagents: [],
-    defaultFiles: [],
-    sandbox: {
-      provider: "default",
-      networkAllowed: false,
-      env: {},
-      image: "",
-      cpu: 0,
-      memoryMib: 0,
-      providerOptions: {},
-    },
-    thinking: { enabled: false, budgetTokens: 0 },
-    maxOutputTokens: 0,
-    skills: [
-      {
-        name: "word-count",
-        description: "Counts the words, lines and characters of a text. Use it to count words.",
-        body: [
-          "# Word count",
-          "",
-          "Pipe the text into the script; it prints the counts as JSON:",
-          "",
-          "```sh",
-          "python3 /workspace/.claude/skills/word-count/count.py",
-          "```",
-        ].join("\n"),
-        files: [{ path: "count.py", content: new TextEncoder().encode(DEMO_COUNT_SCRIPT) }],
-        dependencies: { npm: [], pip: [] },
-      },
-    ],
-    commands: [
-      {
-        name: "count",
-        description: "Count the words of a text with the word-count skill",
-        prompt: "Use the word-count skill to count the words of this text:\n\n$ARGUMENTS",
-      },
-    ],
-  };
-}
+export { demoApprovalProfile, demoProfile } from "./demo-profiles.js";

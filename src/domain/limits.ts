@@ -80,6 +80,12 @@ export const LIMITS = {
   maxAnswerMessageLength: 10_000,
   /** A custom tool's result, in characters. */
   maxCustomToolOutputLength: 1_000_000,
+  /** A tool call's id (tool_use_id), in characters. */
+  maxToolUseIdLength: 256,
+  /** Answers kept on a session for ListToolDecisions (the latest). */
+  maxStoredToolDecisions: 200,
+  /** A kept answer's message and output, in characters (cut in the middle beyond). */
+  maxStoredDecisionTextLength: 2_000,
   defaultPageSize: 50,
   maxPageSize: 500,
   defaultBlockPageSize: 100,

@@ -201,6 +201,10 @@ export interface SessionRecord {
   sessionAllowRules?: string[];
   /** Set while the session's turns wait for a budget to be raised: which one. */
   budgetWait?: { scope: BudgetScope; limit: string };
+  /** The current turn's step that waits for answers to its tool calls (see ParkedStep). */
+  parked?: ParkedStep;
+  /** The latest answers to tool calls, oldest first (at most LIMITS.maxStoredToolDecisions). */
+  toolDecisions?: ToolDecision[];
   /** The agent's to-do list as its last TodoWrite left it. */
   todos?: TodoItem[];
   /** The sandbox last used, so it can be found again after a restart. */
@@ -375,4 +379,16 @@ export function addUsage(a: Usage, b: Usage): Usage {
       ? { webFetchRequests: (a.webFetchRequests ?? 0) + (b.webFetchRequests ?? 0) }
       : {}),
   };
+}
+
+/**
+ * The step of the current turn that waits for answers: kept on the record so the turn goes on
+ * after an unload or a restart. The step's assistant message and the results of its calls that
+ * already ran are in the transcript; `toolUseBlocks` are the waiting calls' blocks (open in the
+ * feed); `answers` are given answers not applied yet.
+ */
+export interface ParkedStep {
+  turnId: string;
+  toolUseBlocks: Block[];
+  answers: ToolDecision[];
 }

@@ -1,10 +1,4 @@
-import {
-  Code,
-  ConnectError,
-  type ConnectRouter,
-  type HandlerContext,
-  type ServiceImpl,
-} from "@connectrpc/connect";
+import type { ConnectRouter, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { AgentProfileSchema } from "#gen/profile_pb.js";
 import { AgentProfileService } from "#gen/profile_service_pb.js";
 import { SessionSchema } from "#gen/session_pb.js";
@@ -13,6 +7,7 @@ import { WorkspaceService } from "#gen/workspace_service_pb.js";
 import type { EventStreams } from "../app/feed/event-streams.js";
 import { PROFILE_FIELDS, type Profiles } from "../app/profiles/profiles.js";
 import { checkProfileId, SESSION_FIELDS, type Sessions } from "../app/sessions/sessions.js";
+import type { Answers } from "../app/turns/answers.js";
 import type { Messages } from "../app/turns/messages.js";
 import type { Workspaces } from "../app/workspace/workspaces.js";
 import { invalidField } from "../domain/errors.js";
@@ -28,7 +23,7 @@ import {
   sessionStates,
   sessionToProto,
 } from "./mapping.js";
-import { budgetFromProto } from "./waiting-mapping.js";
+import { budgetFromProto, decisionToProto } from "./waiting-mapping.js";
 
 /** The use cases the API serves. */
 export interface ApiDeps {
@@ -37,6 +32,7 @@ export interface ApiDeps {
   messages: Messages;
   streams: EventStreams;
   workspaces: Workspaces;
+  answers: Answers;
   /** Fires at shutdown: open streams end cleanly. */
   closing?: AbortSignal;
 }
@@ -138,12 +134,38 @@ export function sessionService(deps: ApiDeps): ServiceImpl<typeof SessionService
       await deps.sessions.delete(tenant(ctx), req.sessionId);
       return {};
     },
-    // TODO(i8): replaced by the waiting-turns work before this branch merges.
-    async answerToolCall() {
-      throw new ConnectError("not implemented yet", Code.Unimplemented);
+    async answerToolCall(req, ctx) {
+      const principal = principalOf(ctx);
+      const a = req.answer;
+      const decision = await deps.answers.answer(
+        principal.tenantId,
+        req.sessionId,
+        req.toolUseId,
+        {
+          ...(a.case === "approval"
+            ? {
+                approval: {
+                  allow: a.value.allow,
+                  message: a.value.message,
+                  updatedInputJson: a.value.updatedInputJson,
+                  alwaysAllowRule: a.value.alwaysAllowRule,
+                },
+              }
+            : {}),
+          ...(a.case === "result"
+            ? { result: { output: a.value.output, isError: a.value.isError } }
+            : {}),
+        },
+        principal.keyName ? `key:${principal.keyName}` : "open",
+      );
+      return { decision: decisionToProto(decision) };
     },
-    async listToolDecisions() {
-      throw new ConnectError("not implemented yet", Code.Unimplemented);
+    async listToolDecisions(req, ctx) {
+      const page = await deps.answers.list(tenant(ctx), req.sessionId, req.pageSize, req.pageToken);
+      return {
+        decisions: page.decisions.map(decisionToProto),
+        nextPageToken: page.nextPageToken,
+      };
     },
     async sendMessage(req, ctx) {
       const attachments = req.attachments.map((a) => ({
