@@ -331,6 +331,42 @@ describe("waiting turns", () => {
     ]);
   });
 
+  it("CancelTurn ends a waiting turn as cancelled; its call never runs", async () => {
+    const sessionId = await harness({ ask: ["Bash"] });
+    h.fake.enqueue(bash("toolu_1", "touch ran"), textResponse("next turn"));
+    const sent = await h.client.sessions.sendMessage({ sessionId, text: "go" });
+    await readEvents(h.client, sessionId, waitingFor(1));
+    const cancelled = await h.client.sessions.cancelTurn({ sessionId, turnId: sent.turnId });
+    expect(cancelled.cancelled).toBe(true);
+    const events = await readEvents(h.client, sessionId, turnsCompleted(1));
+    const end = events.find((e) => e.payload.case === "turnCompleted")!;
+    expect((end.payload.value as { turn: { outcome: TurnOutcome } }).turn.outcome).toBe(
+      TurnOutcome.CANCELLED,
+    );
+    const use = events.filter(
+      (e) =>
+        e.payload.case === "blockCompleted" && e.payload.value.block?.content.case === "toolUse",
+    );
+    expect(use).toHaveLength(1);
+    await expect(
+      h.client.sessions.answerToolCall({
+        sessionId,
+        toolUseId: "toolu_1",
+        answer: {
+          case: "approval",
+          value: { allow: true, message: "", updatedInputJson: "", alwaysAllowRule: "" },
+        },
+      }),
+    ).rejects.toMatchObject({ code: Code.FailedPrecondition });
+    await expect(h.client.workspace.readFile({ sessionId, path: "ran" })).rejects.toThrow();
+    // The conversation stays valid: the next turn's request tells the model the call did not run.
+    await h.client.sessions.sendMessage({ sessionId, text: "again" });
+    await readEvents(h.client, sessionId, turnsCompleted(2));
+    const r = toolResults(h.fake.requests[1]!).find((x) => x.tool_use_id === "toolu_1")!;
+    expect(r.is_error).toBe(true);
+    expect(r.content).toContain("cancelled");
+  });
+
   it("a call past its timeout gets the profile's answer, by timeout", async () => {
     const sessionId = await harness({
       ask: ["Bash"],

@@ -391,4 +391,6 @@ export interface ParkedStep {
   turnId: string;
   toolUseBlocks: Block[];
   answers: ToolDecision[];
+  /** CancelTurn reached the parked turn: it ends as cancelled (why), its calls not run. */
+  cancelled?: string;
 }

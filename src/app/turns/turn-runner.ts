@@ -34,7 +34,13 @@ import { profileTools } from "./profile-tools.js";
 import { serverToolsOf } from "./step-blocks.js";
 import { createTaskTool } from "./subagents.js";
 import { systemPromptFor } from "./system-prompt.js";
-import { applyParkedAnswers, customTools, parkTurn, permitFor } from "./waiting-calls.js";
+import {
+  applyParkedAnswers,
+  customTools,
+  endCancelledTurn,
+  parkTurn,
+  permitFor,
+} from "./waiting-calls.js";
 
 /** How long a turn waits for its events to be stored before it runs anything, and at its end. */
 export const TURN_STORE_TIMEOUT_MS = 30_000;
@@ -81,7 +87,12 @@ export class TurnRunner implements TurnEngine {
       if (claim && parked?.turnId === claim.id) {
         // A turn waiting for answers: nothing runs until the last one came (messages wait).
         if ((session.record.pendingToolCalls?.length ?? 0) > 0) break;
-        await this.resume(session, claim, parked);
+        if (parked.cancelled) {
+          const { sink } = this.sinkOf(session, new AbortController());
+          const { transcripts } = this.o.manager;
+          const storeTimeoutMs = TURN_STORE_TIMEOUT_MS;
+          await endCancelledTurn(session, claim, parked, { sink, transcripts, storeTimeoutMs });
+        } else await this.resume(session, claim, parked);
         continue;
       }
       if (claim) {

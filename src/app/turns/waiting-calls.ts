@@ -17,7 +17,8 @@ import type { LoadedSession } from "../sessions/loaded-session.js";
 import type { Tool } from "../tools/types.js";
 import { abortNote, type Permit, TurnAborted, type WaitingCall } from "./agent-loop.js";
 import { BlockWriter, type TurnSink } from "./blocks.js";
-import type { Transcripts } from "./conversation.js";
+import { completeTurn } from "./complete-turn.js";
+import { closeConversation, type Transcripts } from "./conversation.js";
 import { type CallDeps, type CallOverride, runToolCall } from "./tool-calls.js";
 
 /** The profile's custom tools as the model sees them; they never run here (they wait). */
@@ -186,4 +187,58 @@ export async function applyParkedAnswers(
   await session.sandbox.sync(ctx).catch(() => {});
   await session.update(() => ({ parked: undefined }), ctx);
   if (o.signal.aborted) throw new TurnAborted(abortNote(o.signal));
+}
+
+/**
+ * CancelTurn on a parked turn: marks it cancelled and takes its calls off the pending list in
+ * one record write; the turn engine then ends it (`endCancelledTurn`). False when the turn is
+ * not parked (any more).
+ */
+export async function cancelParkedTurn(
+  session: LoadedSession,
+  turnId: string,
+  kick: () => void,
+): Promise<boolean> {
+  let marked = false;
+  await session.update((r) => {
+    marked = !!r.parked && r.parked.turnId === turnId && r.currentTurn?.id === turnId;
+    if (!r.parked || !marked) return {};
+    return {
+      parked: { ...r.parked, cancelled: "cancelled by the user" },
+      pendingToolCalls: [],
+    };
+  });
+  if (marked) void Promise.resolve(session.draining).then(kick);
+  return marked;
+}
+
+/**
+ * Ends a parked turn that was cancelled: its waiting calls' blocks complete as cancelled, the
+ * conversation is closed (the model is told the calls were not run), then turn_completed
+ * (CANCELLED) and the release. A crash halfway leaves a claim that recovery settles.
+ */
+export async function endCancelledTurn(
+  session: LoadedSession,
+  claim: Turn,
+  parked: ParkedStep,
+  o: { sink: TurnSink; transcripts: Transcripts; storeTimeoutMs: number },
+): Promise<void> {
+  const ctx = { turnId: claim.id };
+  const reason = parked.cancelled ?? "cancelled";
+  const blocks = new BlockWriter(o.sink, ctx);
+  for (const b of parked.toolUseBlocks) {
+    blocks.adopt(b);
+    if (b.content.type === "tool_use") b.content.status = "cancelled";
+    blocks.complete(b);
+  }
+  await blocks.saved();
+  const messages = await o.transcripts.get(session.id);
+  closeConversation(messages, `Turn cancelled: ${reason}`);
+  await o.transcripts.save(session.id, messages);
+  await session.update(() => ({ parked: undefined }), ctx);
+  await completeTurn(session, claim, {
+    outcome: "cancelled",
+    reason,
+    storeTimeoutMs: o.storeTimeoutMs,
+  });
 }
