@@ -5,7 +5,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
 import { ToolStatus } from "#gen/block_pb.js";
 import type { SessionEvent } from "#gen/event_pb.js";
-import { PermissionMode } from "#gen/profile_pb.js";
+import { ModelProvider, PermissionMode } from "#gen/profile_pb.js";
 import { PendingKind, SessionState, ToolDecisionKind, TurnOutcome } from "#gen/session_pb.js";
 import { type AgentHarness, agentHarness, readEvents, turnsCompleted } from "./support/agent.js";
 import { type RecordedRequest, streamResponse, textResponse } from "./support/fake-anthropic.js";
@@ -296,6 +296,53 @@ describe("custom tools", () => {
       content: "no such order",
       is_error: true,
     });
+  });
+});
+
+describe("the demo model", () => {
+  it("calls a custom tool the message names, and its answer quotes the result", async () => {
+    h = await agentHarness({
+      profile: {
+        modelProvider: ModelProvider.DEMO,
+        model: "",
+        tools: ["Write", "Bash"],
+        permissions: { mode: PermissionMode.ALLOW, ask: ["Bash"] },
+        customTools: [{ name: "lookup_order", description: "Looks up an order" }],
+      },
+    });
+    const sessionId = await h.newSession();
+    await h.client.sessions.sendMessage({ sessionId, text: "please lookup_order 42" });
+    const first = await readEvents(h.client, sessionId, waitingFor(1));
+    const call = (first.at(-1)!.payload.value as { call: { toolUseId: string; toolName: string } })
+      .call;
+    expect(call.toolName).toBe("lookup_order");
+    await h.client.sessions.answerToolCall({
+      sessionId,
+      toolUseId: call.toolUseId,
+      answer: { case: "result", value: { output: "order 42 shipped", isError: false } },
+    });
+    // Then Write runs, and Bash asks.
+    const second = await readEvents(h.client, sessionId, waitingFor(2));
+    const bashCall = (
+      second.at(-1)!.payload.value as { call: { toolUseId: string; toolName: string } }
+    ).call;
+    expect(bashCall.toolName).toBe("Bash");
+    await h.client.sessions.answerToolCall({
+      sessionId,
+      toolUseId: bashCall.toolUseId,
+      answer: {
+        case: "approval",
+        value: { allow: true, message: "", updatedInputJson: "", alwaysAllowRule: "" },
+      },
+    });
+    const events = await readEvents(h.client, sessionId, turnsCompleted(1));
+    const texts = events.flatMap((e) =>
+      e.payload.case === "blockCompleted" && e.payload.value.block?.content.case === "assistantText"
+        ? [e.payload.value.block.content.value.text]
+        : [],
+    );
+    expect(texts.at(-1)).toContain("order 42 shipped");
+    expect(texts.at(-1)).toContain("Demo note");
   });
 });
 
