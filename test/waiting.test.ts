@@ -248,6 +248,52 @@ describe("tool permissions", () => {
   });
 });
 
+describe("subagents", () => {
+  it("follow the turn's permissions; a call that would wait is refused, not parked", async () => {
+    const sessionId = await harness(
+      { ask: ["Bash"], deny: ["Write(secret/**)"] },
+      {
+        tools: ["Task", "Bash", "Write"],
+        subagents: [
+          { name: "helper", description: "helps", prompt: "You help.", tools: ["Bash", "Write"] },
+        ],
+      },
+    );
+    h.fake.enqueue(
+      streamResponse([
+        {
+          type: "tool_use",
+          id: "toolu_task",
+          name: "Task",
+          input: { description: "help", prompt: "do it", subagent_type: "helper" },
+        },
+      ]),
+      streamResponse([
+        { type: "tool_use", id: "toolu_sb", name: "Bash", input: { command: "touch ran" } },
+        {
+          type: "tool_use",
+          id: "toolu_sw",
+          name: "Write",
+          input: { file_path: "secret/a", content: "x" },
+        },
+      ]),
+      textResponse("the subagent could not"),
+      textResponse("all done"),
+    );
+    await h.client.sessions.sendMessage({ sessionId, text: "go" });
+    const events = await readEvents(h.client, sessionId, turnsCompleted(1));
+    expect(events.some((e) => e.payload.case === "toolCallWaiting")).toBe(false);
+    const results = toolResults(h.fake.requests[2]!);
+    expect(results.find((r) => r.tool_use_id === "toolu_sb")!.content).toContain(
+      "a subagent cannot",
+    );
+    expect(results.find((r) => r.tool_use_id === "toolu_sw")!.content).toContain(
+      "Write(secret/**)",
+    );
+    await expect(h.client.workspace.readFile({ sessionId, path: "ran" })).rejects.toThrow();
+  });
+});
+
 describe("custom tools", () => {
   const customTools = [
     {

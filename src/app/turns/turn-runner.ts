@@ -25,7 +25,13 @@ import type { SessionManager, TurnEngine } from "../sessions/session-manager.js"
 import { DEFAULT_MODEL } from "../shared/pricing.js";
 import { createTools } from "../tools/index.js";
 import type { Tool } from "../tools/types.js";
-import { abortNote, runAgentLoop, TurnAborted, type WaitingCall } from "./agent-loop.js";
+import {
+  abortNote,
+  type Permit,
+  runAgentLoop,
+  TurnAborted,
+  type WaitingCall,
+} from "./agent-loop.js";
 import { BlockWriter, type TurnSink } from "./blocks.js";
 import { resolveCommand } from "./commands.js";
 import { completeTurn } from "./complete-turn.js";
@@ -88,10 +94,7 @@ export class TurnRunner implements TurnEngine {
         // A turn waiting for answers: nothing runs until the last one came (messages wait).
         if ((session.record.pendingToolCalls?.length ?? 0) > 0) break;
         if (parked.cancelled) {
-          const { sink } = this.sinkOf(session, new AbortController());
-          const { transcripts } = this.o.manager;
-          const storeTimeoutMs = TURN_STORE_TIMEOUT_MS;
-          await endCancelledTurn(session, claim, parked, { sink, transcripts, storeTimeoutMs });
+          await endCancelledTurn(session, claim, parked, this.o.store, this.o.manager.transcripts);
         } else await this.resume(session, claim, parked);
         continue;
       }
@@ -208,14 +211,8 @@ export class TurnRunner implements TurnEngine {
   ): Promise<void> {
     if (e.failure) throw e.failure;
     if (e.outcome === "waiting" && e.waiting) {
-      const profile = await this.o.store.loadAgentProfile(session.record.agentProfileId);
-      const timeoutSeconds = profile?.permissions?.approvalTimeoutSeconds ?? 0;
-      const calls = await parkTurn(session, this.o.store, turn, e.waiting, {
-        timeoutSeconds,
-        storeTimeoutMs: TURN_STORE_TIMEOUT_MS,
-      });
-      this.o.onParked?.(session.id, calls);
-      return;
+      const calls = await parkTurn(session, this.o.store, turn, e.waiting, TURN_STORE_TIMEOUT_MS);
+      return this.o.onParked?.(session.id, calls);
     }
     const outcome = e.outcome === "waiting" ? "failed" : e.outcome;
     await completeTurn(session, turn, {
@@ -291,7 +288,8 @@ export class TurnRunner implements TurnEngine {
         profile.modelProvider === "demo"
           ? "demo"
           : session.record.options.model || profile.model || this.defaultModel;
-      const tools = this.tools(profile, sink, turn.id, modelId, onUsage);
+      const permit = permitFor(profile, session);
+      const tools = this.tools(profile, sink, turn.id, modelId, onUsage, permit);
       tools.push(...profileTools(profile, session, sink, ctx));
       tools.push(...(await mcpToolsForTurn(this.o.mcp, session, profile, ctx, abort.signal)));
       tools.push(...customTools(profile));
@@ -320,7 +318,7 @@ export class TurnRunner implements TurnEngine {
         signal: abort.signal,
         onUsage: (u, m) => onUsage(u, m),
         onMessages: persist,
-        permit: permitFor(profile, session),
+        permit,
       });
       if (result.outcome === "waiting") {
         outcome = "waiting";
@@ -376,6 +374,7 @@ export class TurnRunner implements TurnEngine {
     turnId: string,
     modelId: string,
     onUsage: (u: Usage, model: string, subagentId?: string) => void,
+    permit: Permit,
   ): Tool[] {
     const tools = createTools(profile.tools);
     if (profile.tools.includes("Task") && profile.subagents.length > 0) {
@@ -387,6 +386,7 @@ export class TurnRunner implements TurnEngine {
           parentModel: modelId,
           model: (p) => this.model(p.modelProvider),
           onUsage,
+          permit,
         }),
       );
     }

@@ -64,9 +64,10 @@ export async function parkTurn(
   store: PersistenceAdapter,
   turn: Turn,
   waiting: WaitingCall[],
-  o: { timeoutSeconds: number; storeTimeoutMs: number },
+  storeTimeoutMs: number,
 ): Promise<PendingToolCall[]> {
-  const { timeoutSeconds, storeTimeoutMs } = o;
+  const profile = await store.loadAgentProfile(session.record.agentProfileId);
+  const timeoutSeconds = profile?.permissions?.approvalTimeoutSeconds ?? 0;
   const ctx = { turnId: turn.id };
   for (const w of waiting) await store.saveBlock(session.id, w.block);
   await session.feed.flush(storeTimeoutMs);
@@ -96,6 +97,9 @@ export async function parkTurn(
   await session.feed.flush(storeTimeoutMs);
   return calls;
 }
+
+/** How long ending a cancelled waiting turn waits for its events to be stored. */
+const CANCEL_STORE_TIMEOUT_MS = 30_000;
 
 function overrideOf(d: ToolDecision): CallOverride | undefined {
   if (d.kind === "deny") {
@@ -221,24 +225,33 @@ export async function endCancelledTurn(
   session: LoadedSession,
   claim: Turn,
   parked: ParkedStep,
-  o: { sink: TurnSink; transcripts: Transcripts; storeTimeoutMs: number },
+  store: PersistenceAdapter,
+  transcripts: Transcripts,
 ): Promise<void> {
   const ctx = { turnId: claim.id };
   const reason = parked.cancelled ?? "cancelled";
-  const blocks = new BlockWriter(o.sink, ctx);
+  const sink: TurnSink = {
+    get nextSequence() {
+      return session.feed.sequence + 1;
+    },
+    emit: session.emit,
+    saveBlock: (b: Block) => store.saveBlock(session.id, b),
+    syncWorkspace: async () => {},
+  };
+  const blocks = new BlockWriter(sink, ctx);
   for (const b of parked.toolUseBlocks) {
     blocks.adopt(b);
     if (b.content.type === "tool_use") b.content.status = "cancelled";
     blocks.complete(b);
   }
   await blocks.saved();
-  const messages = await o.transcripts.get(session.id);
+  const messages = await transcripts.get(session.id);
   closeConversation(messages, `Turn cancelled: ${reason}`);
-  await o.transcripts.save(session.id, messages);
+  await transcripts.save(session.id, messages);
   await session.update(() => ({ parked: undefined }), ctx);
   await completeTurn(session, claim, {
     outcome: "cancelled",
     reason,
-    storeTimeoutMs: o.storeTimeoutMs,
+    storeTimeoutMs: CANCEL_STORE_TIMEOUT_MS,
   });
 }
