@@ -39,6 +39,8 @@ function cut(text: string, max: number): string {
   return `${text.slice(0, half)}\n[... ${text.length - 2 * half} characters cut ...]\n${text.slice(-half)}`;
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 function isCursor(p: unknown): p is [number, string] {
   return Array.isArray(p) && typeof p[0] === "number" && typeof p[1] === "string";
 }
@@ -135,7 +137,7 @@ export class Answers {
       updatedInputJson: cut(d.updatedInputJson, LIMITS.maxStoredDecisionTextLength),
     };
     const ctx = { turnId: d.turnId };
-    await session.update((r) => {
+    const write = session.update((r) => {
       const pending = r.pendingToolCalls ?? [];
       if (!r.parked || !pending.some((c) => c.toolUseId === d.toolUseId))
         throw notWaiting(d.toolUseId);
@@ -150,12 +152,31 @@ export class Answers {
         lastActivityTime: d.decideTime,
       };
     }, ctx);
+    // A write that failed may still have reached the store: the engine reads the record back
+    // and goes on with the turn if it holds the answer.
+    await write.catch((err: unknown) => {
+      if (!(err instanceof AppError && err.reason === "TOOL_CALL_NOT_WAITING")) this.goOn(session);
+      throw err;
+    });
     this.clearTimer(session.id, d.toolUseId);
     session.emit({ type: "tool_call_answered", decision: d }, ctx);
-    if ((session.record.pendingToolCalls?.length ?? 0) === 0) {
-      // The engine may still be finishing the run that parked the turn: go on after it.
-      void Promise.resolve(session.draining).then(() => this.o.manager.kick(session));
-    }
+    if ((session.record.pendingToolCalls?.length ?? 0) === 0) this.goOn(session);
+  }
+
+  /**
+   * Starts the session's turn engine once it is free: after the run that parked the turn ends,
+   * and, when the session is being unloaded, in the session loaded again.
+   */
+  private goOn(session: LoadedSession): void {
+    const { manager } = this.o;
+    void (async () => {
+      await session.draining;
+      if (!session.closing) return manager.kick(session);
+      while (manager.getSession(session.id) === session) await sleep(20);
+      if (!manager.isClosed) manager.kick(await manager.load(session.id));
+    })().catch((err: unknown) =>
+      this.o.logger.warn("going on with an answered turn failed", { sessionId: session.id, err }),
+    );
   }
 
   async list(
@@ -197,6 +218,8 @@ export class Answers {
           this.timers.delete(key);
           if (Date.now() < due) return this.arm(sessionId, [call]);
           this.timeout(sessionId, call).catch((err: unknown) => {
+            // The session was deleted meanwhile: nothing waits any more.
+            if (err instanceof AppError && err.code === "not_found") return;
             this.o.logger.warn("applying a tool call's timeout failed; will retry", {
               sessionId,
               toolUseId: call.toolUseId,

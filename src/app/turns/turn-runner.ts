@@ -211,8 +211,8 @@ export class TurnRunner implements TurnEngine {
   ): Promise<void> {
     if (e.failure) throw e.failure;
     if (e.outcome === "waiting" && e.waiting) {
-      const calls = await parkTurn(session, this.o.store, turn, e.waiting, TURN_STORE_TIMEOUT_MS);
-      return this.o.onParked?.(session.id, calls);
+      const onParked = (calls: PendingToolCall[]) => this.o.onParked?.(session.id, calls);
+      return parkTurn(session, this.o.store, turn, e.waiting, TURN_STORE_TIMEOUT_MS, onParked);
     }
     const outcome = e.outcome === "waiting" ? "failed" : e.outcome;
     await completeTurn(session, turn, {

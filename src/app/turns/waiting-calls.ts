@@ -65,7 +65,8 @@ export async function parkTurn(
   turn: Turn,
   waiting: WaitingCall[],
   storeTimeoutMs: number,
-): Promise<PendingToolCall[]> {
+  onParked?: (calls: PendingToolCall[]) => void,
+): Promise<void> {
   const profile = await store.loadAgentProfile(session.record.agentProfileId);
   const timeoutSeconds = profile?.permissions?.approvalTimeoutSeconds ?? 0;
   const ctx = { turnId: turn.id };
@@ -93,9 +94,10 @@ export async function parkTurn(
     () => ({ currentTurn: { ...turn }, pendingToolCalls: calls, parked, lastActivityTime: now }),
     ctx,
   );
+  // Parked: the timeouts are armed before anything else can fail.
+  onParked?.(calls);
   for (const call of calls) session.emit({ type: "tool_call_waiting", call }, ctx);
   await session.feed.flush(storeTimeoutMs);
-  return calls;
 }
 
 /** How long ending a cancelled waiting turn waits for its events to be stored. */
