@@ -17,19 +17,17 @@ import { MemorySecrets } from "./adapters/memory/secrets.js";
 import { EventStreams } from "./app/feed/event-streams.js";
 import { Feeds } from "./app/feed/feeds.js";
 import { McpConnections } from "./app/mcp/connections.js";
-import { demoProfile } from "./app/profiles/demo-profile.js";
 import { Profiles } from "./app/profiles/profiles.js";
-
-export { demoProfile };
-
 import { Recovery } from "./app/recovery/recovery.js";
 import { Secrets } from "./app/secrets/secrets.js";
 import { SessionManager } from "./app/sessions/session-manager.js";
 import { Sessions } from "./app/sessions/sessions.js";
 import { createLogger, type Logger } from "./app/shared/logger.js";
+import { Answers } from "./app/turns/answers.js";
 import { Messages } from "./app/turns/messages.js";
 import { TurnRunner } from "./app/turns/turn-runner.js";
 import { Workspaces } from "./app/workspace/workspaces.js";
+import { demoApprovalProfile, demoProfile } from "./demo-profiles.js";
 import { LIMITS } from "./domain/limits.js";
 import type { ModelProviderKind } from "./domain/types.js";
 import type { ModelProvider } from "./ports/model.js";
@@ -128,6 +126,7 @@ export interface UseCases {
   streams: EventStreams;
   workspaces: Workspaces;
   secrets: Secrets;
+  answers: Answers;
 }
 
 /** How often the store is checked for the health service. */
@@ -190,7 +189,9 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
   });
   const profiles = new Profiles(store);
   const sessions = new Sessions(store, profiles, sessionManager);
+  const answers = new Answers({ sessions, manager: sessionManager, store, logger });
   const useCases: UseCases = {
+    answers,
     profiles,
     sessions,
     messages: new Messages(store, sessions, sessionManager),
@@ -199,6 +200,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     secrets: new Secrets(secrets),
   };
   new TurnRunner({
+    onParked: (sessionId, calls) => answers.arm(sessionId, calls),
     manager: sessionManager,
     store,
     models: options.models ?? {
@@ -241,6 +243,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     for (const tenantId of demoPending) {
       try {
         await profiles.create(tenantId, demoProfile(), "builtin-demo-profile");
+        await profiles.create(tenantId, demoApprovalProfile(), "builtin-demo-approvals-profile");
         demoPending = demoPending.filter((t) => t !== tenantId);
       } catch (err) {
         logger.warn("creating the demo profile failed; will retry", { tenantId, err });
@@ -326,6 +329,10 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
       );
       storeTimer.unref();
       recovered = recovery.run().then(() => health.set("recovered", true));
+      // Waiting calls' timeouts, from the records (a store that fails: the next start arms them).
+      answers
+        .start()
+        .catch((err: unknown) => logger.warn("arming tool call timeouts failed", { err }));
     },
     get recovered() {
       return recovered;
@@ -335,6 +342,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
         health.set("shutting_down", false);
         clearInterval(storeTimer);
         recovery.stop();
+        answers.stop();
         // Running turns end as interrupted and every feed ends after its last event, so open
         // streams close cleanly with everything delivered; then anything else still open ends.
         await sessionManager.shutdown(options.shutdownStoreTimeoutMs);
@@ -344,3 +352,5 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     },
   };
 }
+
+export { demoApprovalProfile, demoProfile } from "./demo-profiles.js";

@@ -141,6 +141,18 @@ describe("README: Limits", () => {
       L.maxFilePageSize,
     ],
     "Events a stream may fall behind": [L.maxSubscriberLagEvents],
+    "Permission rules": [L.maxPermissionRules, L.maxPermissionRuleLength],
+    "Approval timeout (`approval_timeout_seconds`)": [L.maxApprovalTimeoutSeconds, 30, 0],
+    "Custom tools per profile": [L.maxCustomTools, L.maxCustomToolSchemaLength],
+    "An answer to a tool call": [
+      L.maxAnswerMessageLength,
+      L.maxCustomToolOutputLength,
+      L.maxToolUseIdLength,
+    ],
+    "Answers kept for `ListToolDecisions`": [
+      L.maxStoredToolDecisions,
+      L.maxStoredDecisionTextLength,
+    ],
   };
   /** LIMITS entries a user never meets, so the README leaves them out. None today. */
   const internal: string[] = [];
@@ -311,6 +323,11 @@ describe("README: A short tour", () => {
     expect(completed, report).toBeGreaterThan(0);
     expect(note, report).toBeGreaterThan(completed);
     expect(out, report).toContain("agentruntime.v1.SessionService/StreamEvents");
+    // The approval: the session waited on the Bash call, the answer let the turn complete.
+    const waited = out.indexOf("SESSION_STATE_WAITING\n");
+    expect(waited, report).toBeGreaterThan(note);
+    expect(out.slice(waited), report).toContain('"kind":"TOOL_DECISION_KIND_ALLOW"');
+    expect(out.slice(waited).trimEnd().split("\n"), report).toContain("SESSION_STATE_IDLE");
     expect(await waitFor(() => !groupAlive(shell.pid!), 5_000), "the tour left processes").toBe(
       true,
     );

@@ -68,6 +68,24 @@ export const LIMITS = {
   maxTodos: 100,
   /** One to-do item's content or activeForm, in characters. */
   maxTodoTextLength: 2_000,
+  /** Rules in each of a profile's allow, ask and deny lists. */
+  maxPermissionRules: 100,
+  maxPermissionRuleLength: 1_000,
+  /** The longest a tool call may wait for an answer when a profile sets a limit: 30 days. */
+  maxApprovalTimeoutSeconds: 30 * 24 * 3600,
+  maxCustomTools: 64,
+  /** A custom tool's input JSON Schema, in characters. */
+  maxCustomToolSchemaLength: 64 * 1024,
+  /** An answer's message to the model, in characters. */
+  maxAnswerMessageLength: 10_000,
+  /** A custom tool's result, in characters. */
+  maxCustomToolOutputLength: 1_000_000,
+  /** A tool call's id (tool_use_id), in characters. */
+  maxToolUseIdLength: 256,
+  /** Answers kept on a session for ListToolDecisions (the latest). */
+  maxStoredToolDecisions: 200,
+  /** A kept answer's message and output, in characters (cut in the middle beyond). */
+  maxStoredDecisionTextLength: 2_000,
   defaultPageSize: 50,
   maxPageSize: 500,
   defaultBlockPageSize: 100,

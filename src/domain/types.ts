@@ -11,7 +11,17 @@ import type {
   Skill,
 } from "./profile-extras.js";
 
+import type {
+  Budget,
+  BudgetScope,
+  CustomTool,
+  PendingToolCall,
+  PermissionSettings,
+  ToolDecision,
+} from "./waiting.js";
+
 export * from "./profile-extras.js";
+export * from "./waiting.js";
 
 export type ModelProviderKind = "anthropic" | "demo";
 export type SandboxProviderKind = "default" | "local" | "modal";
@@ -64,6 +74,10 @@ export interface AgentProfile {
   mcpServers?: McpServer[];
   dependencies?: Dependencies;
   context?: ContextSettings;
+  // Absent on profiles stored before they existed: allow everything, no custom tools, no limits.
+  permissions?: PermissionSettings;
+  customTools?: CustomTool[];
+  budget?: Budget;
   createTime: Date;
   updateTime: Date;
   /** The create request's request_id, for idempotent retries. */
@@ -94,9 +108,15 @@ export interface Citation {
   citedText: string;
 }
 
-export type SessionState = "idle" | "running";
+export type SessionState = "idle" | "running" | "waiting";
 export type SandboxStatus = "none" | "starting" | "ready" | "terminated" | "failed";
-export type TurnOutcome = "completed" | "cancelled" | "failed" | "interrupted" | "max_turns";
+export type TurnOutcome =
+  | "completed"
+  | "cancelled"
+  | "failed"
+  | "interrupted"
+  | "max_turns"
+  | "budget_exceeded";
 
 export interface Usage {
   inputTokens: number;
@@ -142,6 +162,8 @@ export interface QueuedMessage {
 
 export interface SessionOptions {
   model: string;
+  /** Overrides the profile's limits (a limit left 0 takes the profile's). */
+  budget?: Budget;
 }
 
 /** A session as stored. What runs right now (sandbox, loaded) is the session manager's. */
@@ -173,6 +195,16 @@ export interface SessionRecord {
    * recovery compares the stored files with the feed and writes the missing events.
    */
   fileEventsPending?: true;
+  /** Tool calls of the current turn waiting for the application, oldest first. */
+  pendingToolCalls?: PendingToolCall[];
+  /** Rules answers allowed for the rest of the session (`always_allow_rule`). */
+  sessionAllowRules?: string[];
+  /** Set while the session's turns wait for a budget to be raised: which one. */
+  budgetWait?: { scope: BudgetScope; limit: string };
+  /** The current turn's step that waits for answers to its tool calls (see ParkedStep). */
+  parked?: ParkedStep;
+  /** The latest answers to tool calls, oldest first (at most LIMITS.maxStoredToolDecisions). */
+  toolDecisions?: ToolDecision[];
   /** The agent's to-do list as its last TodoWrite left it. */
   todos?: TodoItem[];
   /** The sandbox last used, so it can be found again after a restart. */
@@ -183,7 +215,14 @@ export interface SessionRecord {
   requestId?: string;
 }
 
-export type ToolStatus = "pending" | "running" | "succeeded" | "failed" | "cancelled";
+export type ToolStatus =
+  | "pending"
+  | "running"
+  | "succeeded"
+  | "failed"
+  | "cancelled"
+  | "waiting"
+  | "denied";
 export type SubagentStatus = "running" | "completed" | "failed" | "cancelled";
 
 export type BlockContent =
@@ -295,7 +334,17 @@ export type EventPayload =
       tools: string[];
     }
   | { type: "context_compacted"; blockId: string; tokensBefore: number; messagesCompacted: number }
-  | { type: "context_edited"; clearedToolResults: number; clearedInputTokens: number };
+  | { type: "context_edited"; clearedToolResults: number; clearedInputTokens: number }
+  | { type: "tool_call_waiting"; call: PendingToolCall }
+  | { type: "tool_call_answered"; decision: ToolDecision }
+  | {
+      type: "budget_exceeded";
+      scope: BudgetScope;
+      limit: string;
+      /** The limit in its unit: micro-dollars for cost limits, tokens for token limits. */
+      limitValue: number;
+      used: Usage;
+    };
 
 export interface SessionEvent {
   sessionId: string;
@@ -330,4 +379,18 @@ export function addUsage(a: Usage, b: Usage): Usage {
       ? { webFetchRequests: (a.webFetchRequests ?? 0) + (b.webFetchRequests ?? 0) }
       : {}),
   };
+}
+
+/**
+ * The step of the current turn that waits for answers: kept on the record so the turn goes on
+ * after an unload or a restart. The step's assistant message and the results of its calls that
+ * already ran are in the transcript; `toolUseBlocks` are the waiting calls' blocks (open in the
+ * feed); `answers` are given answers not applied yet.
+ */
+export interface ParkedStep {
+  turnId: string;
+  toolUseBlocks: Block[];
+  answers: ToolDecision[];
+  /** CancelTurn reached the parked turn: it ends as cancelled (why), its calls not run. */
+  cancelled?: string;
 }

@@ -40,8 +40,12 @@ export interface SessionQuery {
  * express that.
  */
 export type SessionUpdate = Partial<
-  Omit<SessionRecord, "id" | "tenantId" | "currentTurn" | "sandbox" | "fileEventsPending">
+  Omit<
+    SessionRecord,
+    "id" | "tenantId" | "currentTurn" | "sandbox" | "fileEventsPending" | "parked"
+  >
 > & {
+  parked?: SessionRecord["parked"] | undefined;
   currentTurn?: SessionRecord["currentTurn"] | undefined;
   sandbox?: SessionRecord["sandbox"] | undefined;
   fileEventsPending?: true | undefined;

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { AppError } from "../domain/errors.js";
 import { appErrorToConnect } from "./errors.js";
@@ -7,6 +8,13 @@ export const OPEN_TENANT = "default";
 
 export interface Principal {
   tenantId: string;
+  /** The API key's name: a fingerprint of it (absent: the open tenant, no keys configured). */
+  keyName?: string;
+}
+
+/** A key's name where it is recorded (who answered a tool call): not the key itself. */
+export function keyNameOf(key: string): string {
+  return createHash("sha256").update(key).digest("hex").slice(0, 12);
 }
 
 export const principalKey = createContextKey<Principal | undefined>(undefined, {
@@ -49,7 +57,7 @@ export function authInterceptor(apiKeys: ReadonlyMap<string, string>): Intercept
         ),
       );
     }
-    req.contextValues.set(principalKey, { tenantId });
+    req.contextValues.set(principalKey, { tenantId, keyName: keyNameOf(match![1]!) });
     return next(req);
   };
 }

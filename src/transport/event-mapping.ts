@@ -20,6 +20,7 @@ import {
   usageToProto,
 } from "./mapping.js";
 import { todosToProto } from "./profile-extras-mapping.js";
+import { decisionToProto, pendingCallToProto } from "./waiting-mapping.js";
 
 type BlockInit = MessageInitShape<typeof BlockSchema>;
 type EventInit = MessageInitShape<typeof SessionEventSchema>;
@@ -253,6 +254,23 @@ export function eventToProto(e: SessionEvent): PbSessionEvent {
           blockId: p.blockId,
           tokensBefore: BigInt(p.tokensBefore),
           messagesCompacted: p.messagesCompacted,
+        },
+      };
+      break;
+    case "tool_call_waiting":
+      payload = { case: "toolCallWaiting", value: { call: pendingCallToProto(p.call) } };
+      break;
+    case "tool_call_answered":
+      payload = { case: "toolCallAnswered", value: { decision: decisionToProto(p.decision) } };
+      break;
+    case "budget_exceeded":
+      payload = {
+        case: "budgetExceeded",
+        value: {
+          scope: p.scope,
+          limit: p.limit,
+          limitValue: p.limit.includes("cost") ? p.limitValue / 1_000_000 : p.limitValue,
+          used: usageToProto(p.used),
         },
       };
       break;

@@ -44,6 +44,13 @@ import {
   profileExtrasToProto,
   todosToProto,
 } from "./profile-extras-mapping.js";
+import {
+  budgetToProto,
+  pendingCallToProto,
+  waitingProfileFromProto,
+  waitingProfileToProto,
+  waitingReason,
+} from "./waiting-mapping.js";
 
 /** A two-way enum table; decoding an unknown number is InvalidArgument naming the field. */
 function enumMap<P extends number, D extends string>(pairs: Array<[P, D]>, unspecified?: D) {
@@ -80,6 +87,7 @@ export const sandboxProviders = enumMap<SandboxProviderKind, DomainSandboxProvid
 export const sessionStates = enumMap<PbSessionState, SessionState>([
   [PbSessionState.IDLE, "idle"],
   [PbSessionState.RUNNING, "running"],
+  [PbSessionState.WAITING, "waiting"],
 ]);
 export const sandboxStatuses = enumMap<PbSandboxStatus, SandboxStatus>([
   [PbSandboxStatus.NONE, "none"],
@@ -94,6 +102,7 @@ export const turnOutcomes = enumMap<PbTurnOutcome, TurnOutcome>([
   [PbTurnOutcome.FAILED, "failed"],
   [PbTurnOutcome.INTERRUPTED, "interrupted"],
   [PbTurnOutcome.MAX_TURNS, "max_turns"],
+  [PbTurnOutcome.BUDGET_EXCEEDED, "budget_exceeded"],
 ]);
 export const toolStatuses = enumMap<PbToolStatus, ToolStatus>([
   [PbToolStatus.PENDING, "pending"],
@@ -101,6 +110,8 @@ export const toolStatuses = enumMap<PbToolStatus, ToolStatus>([
   [PbToolStatus.SUCCEEDED, "succeeded"],
   [PbToolStatus.FAILED, "failed"],
   [PbToolStatus.CANCELLED, "cancelled"],
+  [PbToolStatus.WAITING, "waiting"],
+  [PbToolStatus.DENIED, "denied"],
 ]);
 export const subagentStatuses = enumMap<PbSubagentStatus, SubagentStatus>([
   [PbSubagentStatus.RUNNING, "running"],
@@ -138,6 +149,7 @@ export function profileToProto(p: AgentProfile): PbAgentProfile {
     thinking: p.thinking,
     maxOutputTokens: p.maxOutputTokens,
     ...profileExtrasToProto(p),
+    ...waitingProfileToProto(p),
     createTime: ts(p.createTime),
     updateTime: ts(p.updateTime),
   });
@@ -177,6 +189,7 @@ export function profileFromProto(p: PbAgentProfile | undefined, prefix = "profil
     },
     maxOutputTokens: p.maxOutputTokens,
     ...profileExtrasFromProto(p, prefix),
+    ...waitingProfileFromProto(p),
   };
 }
 
@@ -216,7 +229,7 @@ export function sessionToProto({ record: s, runtime }: SessionView): PbSession {
     agentProfileId: s.agentProfileId,
     name: s.name,
     metadata: s.metadata,
-    options: s.options,
+    options: { model: s.options.model, budget: budgetToProto(s.options.budget) },
     state: sessionStates.encode(s.state),
     runtime: {
       loaded: runtime.loaded,
@@ -228,6 +241,8 @@ export function sessionToProto({ record: s, runtime }: SessionView): PbSession {
         text: q.text,
         enqueueTime: ts(q.enqueueTime),
       })),
+      pendingToolCalls: (s.pendingToolCalls ?? []).map(pendingCallToProto),
+      waitingReason: waitingReason(s),
     },
     usage: usageToProto(s.usage),
     lastSequence: BigInt(s.lastSequence),

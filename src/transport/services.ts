@@ -9,6 +9,7 @@ import type { EventStreams } from "../app/feed/event-streams.js";
 import { PROFILE_FIELDS, type Profiles } from "../app/profiles/profiles.js";
 import type { Secrets } from "../app/secrets/secrets.js";
 import { checkProfileId, SESSION_FIELDS, type Sessions } from "../app/sessions/sessions.js";
+import type { Answers } from "../app/turns/answers.js";
 import type { Messages } from "../app/turns/messages.js";
 import type { Workspaces } from "../app/workspace/workspaces.js";
 import { invalidField } from "../domain/errors.js";
@@ -25,6 +26,7 @@ import {
   sessionToProto,
 } from "./mapping.js";
 import { secretService } from "./secret-service.js";
+import { budgetFromProto, decisionToProto } from "./waiting-mapping.js";
 
 /** The use cases the API serves. */
 export interface ApiDeps {
@@ -34,6 +36,7 @@ export interface ApiDeps {
   streams: EventStreams;
   workspaces: Workspaces;
   secrets: Secrets;
+  answers: Answers;
   /** Fires at shutdown: open streams end cleanly. */
   closing?: AbortSignal;
 }
@@ -96,7 +99,7 @@ export function sessionService(deps: ApiDeps): ServiceImpl<typeof SessionService
         name: req.name,
         metadata: { ...req.metadata },
         initialFiles: filesFromProto(req.initialFiles),
-        options: { model: req.options?.model ?? "" },
+        options: { model: req.options?.model ?? "", budget: budgetFromProto(req.options?.budget) },
         requestId: req.requestId,
       });
       return { session: sessionToProto(view) };
@@ -122,7 +125,10 @@ export function sessionService(deps: ApiDeps): ServiceImpl<typeof SessionService
         {
           name: req.session.name,
           metadata: { ...req.session.metadata },
-          options: { model: req.session.options?.model ?? "" },
+          options: {
+            model: req.session.options?.model ?? "",
+            budget: budgetFromProto(req.session.options?.budget),
+          },
         },
         maskOf(req.updateMask, SessionSchema, req.session, SESSION_FIELDS),
       );
@@ -131,6 +137,39 @@ export function sessionService(deps: ApiDeps): ServiceImpl<typeof SessionService
     async deleteSession(req, ctx) {
       await deps.sessions.delete(tenant(ctx), req.sessionId);
       return {};
+    },
+    async answerToolCall(req, ctx) {
+      const principal = principalOf(ctx);
+      const a = req.answer;
+      const decision = await deps.answers.answer(
+        principal.tenantId,
+        req.sessionId,
+        req.toolUseId,
+        {
+          ...(a.case === "approval"
+            ? {
+                approval: {
+                  allow: a.value.allow,
+                  message: a.value.message,
+                  updatedInputJson: a.value.updatedInputJson,
+                  alwaysAllowRule: a.value.alwaysAllowRule,
+                },
+              }
+            : {}),
+          ...(a.case === "result"
+            ? { result: { output: a.value.output, isError: a.value.isError } }
+            : {}),
+        },
+        principal.keyName ? `key:${principal.keyName}` : "open",
+      );
+      return { decision: decisionToProto(decision) };
+    },
+    async listToolDecisions(req, ctx) {
+      const page = await deps.answers.list(tenant(ctx), req.sessionId, req.pageSize, req.pageToken);
+      return {
+        decisions: page.decisions.map(decisionToProto),
+        nextPageToken: page.nextPageToken,
+      };
     },
     async sendMessage(req, ctx) {
       const attachments = req.attachments.map((a) => ({

@@ -4,11 +4,14 @@
 //   step 2:           a sentence, then Bash `ls -la notes && cat notes/demo.md`;
 //   step 3:           a summary quoting the tool results, stop_reason end_turn.
 // The step is the number of tool_result blocks since the last user message with text. A tool the
-// request does not offer is skipped; with neither, the model just answers in text.
+// request does not offer is skipped; with neither, the model just answers in text. A message that
+// names an offered tool that is not a built-in one (a profile's custom tool) gets that tool
+// called first, once, with `{"request": <the message>}`.
 // The provider's own tools (WebSearch, WebFetch: `request.serverTools`) are not offered: the demo
 // model cannot reach the web, so a demo profile naming them runs as if it did not. It does no
 // compaction or clearing of its own (no `features`): the runtime does both for it.
 
+import { KNOWN_TOOLS } from "../../domain/limits.js";
 import {
   type ModelContentBlock,
   ModelError,
@@ -37,7 +40,7 @@ export interface DemoModelProviderOptions {
 interface PlannedStep {
   thinking?: string;
   text: string;
-  toolUse?: { name: "Write" | "Bash" | "Skill"; input: Record<string, string> };
+  toolUse?: { name: string; input: Record<string, string> };
   stopReason: StopReason;
 }
 
@@ -155,9 +158,22 @@ function planStep(request: ModelRequest): PlannedStep {
       stopReason: "tool_use",
     };
   }
+  const named = request.tools.find(
+    (tool) =>
+      !(KNOWN_TOOLS as readonly string[]).includes(tool.name) &&
+      !tool.name.startsWith("mcp__") &&
+      userText.includes(tool.name),
+  )?.name;
+  if (named && !results.some((r) => r.name === named)) {
+    return {
+      text: `You asked for ${named}; calling it.`,
+      toolUse: { name: named, input: { request: userText } },
+      stopReason: "tool_use",
+    };
+  }
   const offered = new Set(request.tools.map((tool) => tool.name));
   const plan = (["Write", "Bash"] as const).filter((name) => offered.has(name));
-  const step = results.length;
+  const step = results.filter((r) => r.name !== named).length;
   const thinking = request.thinking
     ? `Demo reasoning, step ${step + 1}: the message has ${wordCount(userText)} words; ` +
       (step < plan.length ? `next I use ${plan[step]}.` : "time to sum up.")

@@ -6,6 +6,7 @@ import { type AgentProfile, type FileContent, profileExtras } from "../../domain
 import { isValidToolName } from "../mcp/tools.js";
 import { checkLength, checkMetadata } from "../shared/validate.js";
 import { checkProfileExtras, ENV_NAME } from "./check-profile-extras.js";
+import { checkBudget, checkCustomTools, checkPermissions } from "./check-waiting.js";
 
 /** What a caller sets on a profile: everything but id, tenant and timestamps. */
 export type ProfileInput = Omit<
@@ -207,5 +208,15 @@ export function checkProfile(input: ProfileInput, prefix = "profile"): ProfileIn
     prefix,
     LIMITS.maxProfileFilesBytes - used,
   );
+  const customTools = input.customTools ?? [];
+  checkCustomTools(f("custom_tools"), customTools);
+  if (input.permissions) {
+    checkPermissions(
+      f("permissions"),
+      input.permissions,
+      customTools.map((t) => t.name),
+    );
+  }
+  if (input.budget) checkBudget(f("budget"), input.budget);
   return { ...input, ...extras, defaultFiles };
 }

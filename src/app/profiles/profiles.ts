@@ -47,6 +47,9 @@ export const PROFILE_FIELDS: MaskFields = {
   "context.compaction_disabled": ["context", "compactionDisabled"],
   "context.clear_tool_results_threshold_tokens": ["context", "clearToolResultsThresholdTokens"],
   "context.clear_tool_results_keep": ["context", "clearToolResultsKeep"],
+  permissions: ["permissions"],
+  custom_tools: ["customTools"],
+  budget: ["budget"],
 };
 
 const isString = (p: unknown): p is string => typeof p === "string";

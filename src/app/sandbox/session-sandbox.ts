@@ -2,7 +2,12 @@ import { createHash } from "node:crypto";
 import { AppError } from "../../domain/errors.js";
 import { LIMITS } from "../../domain/limits.js";
 import { profileExtras } from "../../domain/profile-extras.js";
-import type { AgentProfile, EventPayload, SandboxStatus } from "../../domain/types.js";
+import type {
+  AgentProfile,
+  EventPayload,
+  SandboxStatus,
+  SessionState,
+} from "../../domain/types.js";
 import type { Logger } from "../../ports/logger.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
 import { type Sandbox, SandboxFileError, type SandboxProvider } from "../../ports/sandbox.js";
@@ -36,7 +41,7 @@ export interface SessionSandboxDeps {
   syncIntervalMs: number;
   emit(payload: EventPayload, context?: EmitContext): void;
   /** The session's state, for status events. */
-  state(): "idle" | "running";
+  state(): SessionState;
   /** Stores where the sandbox is, so a restarted server finds it again. */
   remember(where: { provider: string; sandboxId: string } | undefined): Promise<void>;
   /**

@@ -39,10 +39,14 @@ export function waitingMessages(record: SessionRecord): QueuedMessage[] {
   );
 }
 
-/** A record's state follows from its facts: running while a turn runs or messages wait. */
+/**
+ * A record's state follows from its facts: waiting while tool calls wait for answers, running
+ * while a turn runs or messages wait.
+ */
 export function stateOf(
-  record: Pick<SessionRecord, "currentTurn" | "queuedMessages">,
+  record: Pick<SessionRecord, "currentTurn" | "queuedMessages" | "pendingToolCalls">,
 ): SessionState {
+  if (record.currentTurn && (record.pendingToolCalls?.length ?? 0) > 0) return "waiting";
   return record.currentTurn || record.queuedMessages.length > 0 ? "running" : "idle";
 }
 
@@ -164,5 +168,10 @@ export class LoadedSession {
   /** Whether the session does nothing: no turn, nothing waiting, no engine running. */
   get isIdle(): boolean {
     return !this.running && !this.draining && this.cached.queuedMessages.length === 0;
+  }
+
+  /** Whether its turn is parked on tool calls waiting for answers (nothing runs meanwhile). */
+  get isParked(): boolean {
+    return !this.running && !this.draining && (this.cached.pendingToolCalls?.length ?? 0) > 0;
   }
 }

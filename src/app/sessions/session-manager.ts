@@ -223,7 +223,8 @@ export class SessionManager {
     session.touch();
     clearTimeout(this.idleTimers.get(session.id));
     const timer = setTimeout(() => {
-      if (!session.isIdle) return this.touch(session);
+      // A turn waiting for answers does not keep its session loaded: the answer loads it again.
+      if (!session.isIdle && !session.isParked) return this.touch(session);
       this.o.logger.info("session idle: unloading", {
         sessionId: session.id,
         idleMs: this.idleTimeoutMs,

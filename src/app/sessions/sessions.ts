@@ -12,6 +12,7 @@ import {
 } from "../../domain/types.js";
 import type { PersistenceAdapter, SessionCursor } from "../../ports/persistence.js";
 import { checkFiles, checkModel } from "../profiles/check-profile.js";
+import { checkBudget } from "../profiles/check-waiting.js";
 import type { Profiles } from "../profiles/profiles.js";
 import { applyMask, type MaskFields } from "../shared/field-mask.js";
 import {
@@ -47,6 +48,7 @@ export const SESSION_FIELDS: MaskFields = {
   metadata: ["metadata"],
   options: ["options"],
   "options.model": ["options", "model"],
+  "options.budget": ["options", "budget"],
 };
 
 /** A session as the API shows it: the stored record and what runs for it now. */
@@ -92,6 +94,7 @@ export class Sessions {
     checkLength("name", input.name, LIMITS.maxNameLength);
     checkMetadata("metadata", input.metadata);
     checkModel("options.model", input.options.model);
+    if (input.options.budget) checkBudget("options.budget", input.options.budget);
     checkRequestId("request_id", input.requestId);
     const initialFiles = checkFiles(
       "initial_files",
@@ -191,6 +194,7 @@ export class Sessions {
     checkLength("session.name", next.name, LIMITS.maxNameLength);
     checkMetadata("session.metadata", next.metadata);
     checkModel("session.options.model", next.options.model);
+    if (next.options.budget) checkBudget("session.options.budget", next.options.budget);
     if (mask.length === 0) return this.view(current);
     const now = new Date();
     const change = { ...next, updateTime: now, lastActivityTime: now };

@@ -1,4 +1,4 @@
-import type { Block, ContextSettings, TodoItem, Usage } from "../../domain/types.js";
+import type { Block, ContextSettings, PendingKind, TodoItem, Usage } from "../../domain/types.js";
 import {
   type ModelContentBlock,
   ModelError,
@@ -10,7 +10,6 @@ import {
 } from "../../ports/model.js";
 import type { EmitContext } from "../feed/event-feed.js";
 import { costOf } from "../shared/pricing.js";
-import { HeadTailBuffer } from "../tools/bash.js";
 import type { Tool, ToolContext } from "../tools/types.js";
 import { BlockWriter, type TurnSink } from "./blocks.js";
 import {
@@ -22,6 +21,7 @@ import {
   requestContextManagement,
 } from "./compaction.js";
 import { StepBlocks } from "./step-blocks.js";
+import { type ModelToolCall, runToolCall } from "./tool-calls.js";
 
 /** Thrown when a turn is cancelled; `reason` says by whom (user, shutdown, unload). */
 export class TurnAborted extends Error {
@@ -51,16 +51,34 @@ export interface LoopOptions {
   onUsage: (step: Usage, model: string) => void;
   /** Called when the conversation changes, to save it. */
   onMessages?: (messages: ModelMessage[]) => void;
+  /** Decides each call before it runs. */
+  permit?: Permit;
+}
+
+/** What a call gets before it runs (tool permissions, custom tools); absent: every call runs. */
+export type Permit = (
+  name: string,
+  input: unknown,
+) =>
+  | { kind: "allow" }
+  | { kind: "deny"; message: string }
+  | { kind: "wait"; pending: PendingKind; rule: string };
+
+/** A call of the last step that waits for the application's answer. */
+export interface WaitingCall {
+  call: ModelToolCall;
+  block: Block;
+  pending: PendingKind;
+  rule: string;
 }
 
 export interface LoopResult {
-  outcome: "completed" | "max_turns";
+  /** waiting: the last step's `waiting` calls wait for answers; the turn is parked. */
+  outcome: "completed" | "max_turns" | "waiting";
+  waiting?: WaitingCall[];
   /** The last assistant text (a subagent's answer). */
   finalText: string;
 }
-
-/** Characters of a cancelled tool's output that go back to the model. */
-const CANCELLED_OUTPUT_CHARS = 10_000;
 
 function modelTools(tools: Tool[]): ModelTool[] {
   return tools.map((t) => ({
@@ -184,74 +202,28 @@ export async function runAgentLoop(messages: ModelMessage[], o: LoopOptions): Pr
         if (b.content.type === "tool_use") toolUseBlocks.set(b.content.toolUseId, b);
       }
       const results: ModelContentBlock[] = [];
+      const waiting: WaitingCall[] = [];
+      const deps = {
+        blocks,
+        tools: byName,
+        sandbox,
+        signal: o.signal,
+        abortNote: () => abortNote(o.signal),
+      };
       for (const call of calls) {
         const useBlock = toolUseBlocks.get(call.id);
-        const tool = byName.get(call.name);
-        if (useBlock?.content.type === "tool_use") {
-          useBlock.content.status = "running";
+        const verdict = o.permit?.(call.name, call.input) ?? { kind: "allow" };
+        if (verdict.kind === "wait" && useBlock?.content.type === "tool_use") {
+          // Parked for an answer; its block stays open until the turn goes on.
+          useBlock.content.status = "waiting";
           useBlock.content.inputJson = JSON.stringify(call.input ?? {});
           blocks.update(useBlock);
+          waiting.push({ call, block: useBlock, pending: verdict.pending, rule: verdict.rule });
+          continue;
         }
-        const resultBlock = blocks.start({
-          type: "tool_result",
-          toolUseId: call.id,
-          output: "",
-          isError: false,
-          durationMs: 0,
-        });
-        const started = Date.now();
-        // What the tool printed so far, to tell the model the truth if the turn is cancelled.
-        const soFar = new HeadTailBuffer(CANCELLED_OUTPUT_CHARS);
-        let output: string;
-        let isError: boolean;
-        if (!tool) {
-          output = `Unknown tool ${call.name}. Available: ${[...byName.keys()].join(", ")}`;
-          isError = true;
-        } else {
-          try {
-            const r = await tool.run(call.input, {
-              sandbox,
-              signal: o.signal,
-              toolUseId: call.id,
-              onOutput: (chunk) => {
-                soFar.push(chunk);
-                blocks.delta(resultBlock, { kind: "output", value: chunk });
-              },
-            });
-            output = r.output;
-            isError = r.isError;
-          } catch (err) {
-            if (!o.signal.aborted) {
-              output = `${call.name} failed: ${err instanceof Error ? err.message : String(err)}`;
-              isError = true;
-            } else {
-              const seconds = ((Date.now() - started) / 1000).toFixed(1);
-              const printed = soFar.toString();
-              output = `${printed === "" ? "(no output)" : printed.replace(/\n$/, "")}\n\n${call.name} was stopped after ${seconds} s: ${abortNote(o.signal)}.`;
-              isError = true;
-            }
-          }
-        }
-        if (resultBlock.content.type === "tool_result") {
-          resultBlock.content.output = output;
-          resultBlock.content.isError = isError;
-          resultBlock.content.durationMs = Date.now() - started;
-        }
-        blocks.complete(resultBlock);
-        if (useBlock?.content.type === "tool_use") {
-          useBlock.content.status = o.signal.aborted
-            ? "cancelled"
-            : isError
-              ? "failed"
-              : "succeeded";
-          blocks.complete(useBlock);
-        }
-        results.push({
-          type: "tool_result",
-          tool_use_id: call.id,
-          content: output,
-          is_error: isError,
-        });
+        const override =
+          verdict.kind === "deny" ? { kind: "deny" as const, message: verdict.message } : undefined;
+        results.push(await runToolCall(call, useBlock, deps, override));
         if (sandboxFailure) throw sandboxFailure;
         if (o.signal.aborted) {
           // What ran is answered truthfully; the calls after it were never started.
@@ -260,6 +232,14 @@ export async function runAgentLoop(messages: ModelMessage[], o: LoopOptions): Pr
         }
         // Every tool call may change files: compare the workspace with what was saved.
         await o.sink.syncWorkspace(o.context).catch(() => {});
+      }
+      if (waiting.length > 0) {
+        // The results so far are kept; the waiting calls' results come with their answers.
+        if (results.length > 0) messages.push({ role: "user", content: results });
+        o.onMessages?.(messages);
+        for (const w of waiting) blocks.release(w.block);
+        blocks.close();
+        return { outcome: "waiting", finalText, waiting };
       }
       messages.push({ role: "user", content: results });
       o.onMessages?.(messages);

@@ -15,7 +15,10 @@ export function applyDelta(content: BlockContent, delta: BlockDelta): void {
 /** Marks what was still running in a block as cancelled (a turn that ended early). */
 export function cancelOpen(block: Block): void {
   const c = block.content;
-  if (c.type === "tool_use" && (c.status === "pending" || c.status === "running"))
+  if (
+    c.type === "tool_use" &&
+    (c.status === "pending" || c.status === "running" || c.status === "waiting")
+  )
     c.status = "cancelled";
   if (c.type === "subagent" && c.status === "running") c.status = "cancelled";
 }
@@ -61,6 +64,16 @@ export class BlockWriter {
     this.open.set(block.id, block);
     this.sink.emit({ type: "block_started", block: structuredClone(block) }, this.context);
     return block;
+  }
+
+  /** Takes over a block started earlier (a parked call's tool_use block, when its turn goes on). */
+  adopt(block: Block): void {
+    this.open.set(block.id, block);
+  }
+
+  /** Leaves an open block open: a call parked for an answer is completed when its turn goes on. */
+  release(block: Block): void {
+    this.open.delete(block.id);
   }
 
   delta(block: Block, delta: BlockDelta): void {

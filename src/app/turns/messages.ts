@@ -10,6 +10,7 @@ import type { Sessions } from "../sessions/sessions.js";
 import { decodePageToken, encodePageToken, pageSize } from "../shared/validate.js";
 import { parseCommand, resolveCommand } from "./commands.js";
 import { ATTACHMENT_TYPES } from "./conversation.js";
+import { cancelParkedTurn } from "./waiting-calls.js";
 
 const isSequence = (p: unknown): p is number =>
   typeof p === "number" && Number.isInteger(p) && p >= 0;
@@ -108,6 +109,10 @@ export class Messages {
     if (current && (turnId === "" || current.turn.id === turnId)) {
       current.abort.abort(new AppError("unavailable", "CANCELLED", "cancelled by the user"));
       return true;
+    }
+    const parked = session.record.parked;
+    if (!current && parked && (turnId === "" || parked.turnId === turnId)) {
+      return cancelParkedTurn(session, parked.turnId, () => this.manager.kick(session));
     }
     if (!waitingMessages(session.record).some((q) => q.turnId === turnId)) return false;
     await session.update((r) => ({

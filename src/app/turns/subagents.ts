@@ -4,7 +4,7 @@ import type { AgentProfile, ContextSettings, Usage } from "../../domain/types.js
 import type { ModelProvider, ServerToolName } from "../../ports/model.js";
 import { createTools } from "../tools/index.js";
 import type { Tool } from "../tools/types.js";
-import { runAgentLoop, TurnAborted } from "./agent-loop.js";
+import { type Permit, runAgentLoop, TurnAborted } from "./agent-loop.js";
 import { BlockWriter, type TurnSink } from "./blocks.js";
 import { serverToolsOf } from "./step-blocks.js";
 
@@ -24,6 +24,19 @@ export interface TaskToolOptions {
   parentModel: string;
   model: (profile: AgentProfile) => ModelProvider;
   onUsage: (usage: Usage, model: string, subagentId: string) => void;
+  /** The turn's tool permissions; a call that would wait is refused (a subagent cannot wait). */
+  permit?: Permit;
+}
+
+function subagentPermit(permit: Permit): Permit {
+  return (name, input) => {
+    const v = permit(name, input);
+    if (v.kind !== "wait") return v;
+    return {
+      kind: "deny",
+      message: `Permission denied: ${name} calls wait for the application's answer, which a subagent cannot do. Leave this call to the main agent.`,
+    };
+  };
 }
 
 /**
@@ -130,6 +143,7 @@ export function createTaskTool(o: TaskToolOptions): Tool {
             context,
             signal: ctx.signal,
             onUsage: (u, m) => o.onUsage(u, m, subagentId),
+            ...(o.permit ? { permit: subagentPermit(o.permit) } : {}),
           },
         );
         result = loop.finalText || "(the subagent gave no answer)";

@@ -6,6 +6,8 @@ import {
   type Block,
   emptyUsage,
   type ModelProviderKind,
+  type ParkedStep,
+  type PendingToolCall,
   profileExtras,
   type QueuedMessage,
   type Turn,
@@ -23,7 +25,13 @@ import type { SessionManager, TurnEngine } from "../sessions/session-manager.js"
 import { DEFAULT_MODEL } from "../shared/pricing.js";
 import { createTools } from "../tools/index.js";
 import type { Tool } from "../tools/types.js";
-import { abortNote, runAgentLoop, TurnAborted } from "./agent-loop.js";
+import {
+  abortNote,
+  type Permit,
+  runAgentLoop,
+  TurnAborted,
+  type WaitingCall,
+} from "./agent-loop.js";
 import { BlockWriter, type TurnSink } from "./blocks.js";
 import { resolveCommand } from "./commands.js";
 import { completeTurn } from "./complete-turn.js";
@@ -32,6 +40,13 @@ import { profileTools } from "./profile-tools.js";
 import { serverToolsOf } from "./step-blocks.js";
 import { createTaskTool } from "./subagents.js";
 import { systemPromptFor } from "./system-prompt.js";
+import {
+  applyParkedAnswers,
+  customTools,
+  endCancelledTurn,
+  parkTurn,
+  permitFor,
+} from "./waiting-calls.js";
 
 /** How long a turn waits for its events to be stored before it runs anything, and at its end. */
 export const TURN_STORE_TIMEOUT_MS = 30_000;
@@ -44,6 +59,8 @@ export interface TurnRunnerOptions {
   defaultModel?: string;
   /** Connections to profiles' MCP servers; none: profiles' MCP servers are not used. */
   mcp?: McpConnections;
+  /** Told when a turn parks on calls waiting for answers (to arm their timeouts). */
+  onParked?: (sessionId: string, calls: PendingToolCall[]) => void;
 }
 
 /**
@@ -71,7 +88,17 @@ export class TurnRunner implements TurnEngine {
     // After a failed record write, the stored record is the truth (it may hold that write).
     await session.refresh();
     while (!this.o.manager.isClosed && !session.closing) {
-      if (session.record.currentTurn) {
+      const claim = session.record.currentTurn;
+      const parked = session.record.parked;
+      if (claim && parked?.turnId === claim.id) {
+        // A turn waiting for answers: nothing runs until the last one came (messages wait).
+        if ((session.record.pendingToolCalls?.length ?? 0) > 0) break;
+        if (parked.cancelled) {
+          await endCancelledTurn(session, claim, parked, this.o.store, this.o.manager.transcripts);
+        } else await this.resume(session, claim, parked);
+        continue;
+      }
+      if (claim) {
         await settleClaimedTurn(
           session,
           { store: this.o.store, transcripts: this.o.manager.transcripts },
@@ -115,7 +142,44 @@ export class TurnRunner implements TurnEngine {
       session.current = undefined;
       throw err;
     }
-    // A save that fails ends the turn early; the turn is then settled from the feed later.
+    const { sink, failed, failure } = this.sinkOf(session, abort);
+    try {
+      session.emit({ type: "turn_started", turn: { ...turn } }, ctx);
+      let outcome: TurnOutcome | "waiting" = "cancelled";
+      let reason = "cancelled before it started";
+      let waiting: WaitingCall[] | undefined;
+      if (!message.cancelRequested && !abort.signal.aborted) {
+        const command = await this.command(session, message.text);
+        const userBlocks = new BlockWriter(sink, ctx);
+        const userBlock = userBlocks.start({
+          type: "user_message",
+          text: message.text,
+          attachments: message.attachments,
+          ...(command ? { command } : {}),
+        });
+        turn.userBlockId = userBlock.id;
+        userBlocks.complete(userBlock);
+        // Nothing runs before the turn is on record: a crash before this point reruns it.
+        await session.feed.flush(TURN_STORE_TIMEOUT_MS);
+        const modelMessage = command ? { ...message, text: command.expandedText } : message;
+        ({ outcome, reason, waiting } = await this.work(
+          session,
+          modelMessage,
+          turn,
+          sink,
+          abort,
+          failed,
+        ));
+        await userBlocks.saved().catch(failed);
+      }
+      await this.end(session, turn, { outcome, reason, waiting, failure: failure() });
+    } finally {
+      session.current = undefined;
+    }
+  }
+
+  /** Where a turn writes; a save that fails ends the turn early (settled from the feed later). */
+  private sinkOf(session: LoadedSession, abort: AbortController) {
     let storeFailure: unknown;
     const failed = (err: unknown) => {
       storeFailure ??= err;
@@ -131,29 +195,42 @@ export class TurnRunner implements TurnEngine {
       saveBlock: (block: Block) => this.o.store.saveBlock(session.id, block).catch(failed),
       syncWorkspace: (c) => session.sandbox.sync(c),
     };
+    return { sink, failed, failure: () => storeFailure };
+  }
+
+  /** A turn's end: parked on waiting calls, or completed (steps 4 and 5). */
+  private async end(
+    session: LoadedSession,
+    turn: Turn,
+    e: {
+      outcome: TurnOutcome | "waiting";
+      reason: string;
+      waiting?: WaitingCall[] | undefined;
+      failure: unknown;
+    },
+  ): Promise<void> {
+    if (e.failure) throw e.failure;
+    if (e.outcome === "waiting" && e.waiting) {
+      const onParked = (calls: PendingToolCall[]) => this.o.onParked?.(session.id, calls);
+      return parkTurn(session, this.o.store, turn, e.waiting, TURN_STORE_TIMEOUT_MS, onParked);
+    }
+    const outcome = e.outcome === "waiting" ? "failed" : e.outcome;
+    await completeTurn(session, turn, {
+      outcome,
+      reason: e.reason,
+      storeTimeoutMs: TURN_STORE_TIMEOUT_MS,
+    });
+  }
+
+  /** Goes on with a parked turn whose calls were all answered. */
+  private async resume(session: LoadedSession, claim: Turn, parked: ParkedStep): Promise<void> {
+    const turn: Turn = { ...claim, usage: { ...claim.usage } };
+    const abort = new AbortController();
+    session.current = { turn, abort };
+    const { sink, failed, failure } = this.sinkOf(session, abort);
     try {
-      session.emit({ type: "turn_started", turn: { ...turn } }, ctx);
-      let outcome: TurnOutcome = "cancelled";
-      let reason = "cancelled before it started";
-      if (!message.cancelRequested && !abort.signal.aborted) {
-        const command = await this.command(session, message.text);
-        const userBlocks = new BlockWriter(sink, ctx);
-        const userBlock = userBlocks.start({
-          type: "user_message",
-          text: message.text,
-          attachments: message.attachments,
-          ...(command ? { command } : {}),
-        });
-        turn.userBlockId = userBlock.id;
-        userBlocks.complete(userBlock);
-        // Nothing runs before the turn is on record: a crash before this point reruns it.
-        await session.feed.flush(TURN_STORE_TIMEOUT_MS);
-        const modelMessage = command ? { ...message, text: command.expandedText } : message;
-        ({ outcome, reason } = await this.work(session, modelMessage, turn, sink, abort, failed));
-        await userBlocks.saved().catch(failed);
-      }
-      if (storeFailure) throw storeFailure;
-      await completeTurn(session, turn, { outcome, reason, storeTimeoutMs: TURN_STORE_TIMEOUT_MS });
+      const r = await this.work(session, undefined, turn, sink, abort, failed, parked);
+      await this.end(session, turn, { ...r, failure: failure() });
     } finally {
       session.current = undefined;
     }
@@ -162,17 +239,19 @@ export class TurnRunner implements TurnEngine {
   /** The agent's work for one message: the model loop with the profile's tools. */
   private async work(
     session: LoadedSession,
-    message: QueuedMessage,
+    message: QueuedMessage | undefined,
     turn: Turn,
     sink: TurnSink,
     abort: AbortController,
     failed: (err: unknown) => void,
-  ): Promise<{ outcome: TurnOutcome; reason: string }> {
+    parked?: ParkedStep,
+  ): Promise<{ outcome: TurnOutcome | "waiting"; reason: string; waiting?: WaitingCall[] }> {
     const ctx = { turnId: turn.id };
     const messages = await this.o.manager.transcripts.get(session.id);
     const persist = () => void this.o.manager.transcripts.save(session.id, messages).catch(failed);
-    let outcome: TurnOutcome = "completed";
+    let outcome: TurnOutcome | "waiting" = "completed";
     let reason = "";
+    let waiting: WaitingCall[] | undefined;
     let sessionUsage = session.record.usage;
     const onUsage = (step: Usage, model: string, subagentId?: string) => {
       turn.usage = addUsage(turn.usage, step);
@@ -201,16 +280,26 @@ export class TurnRunner implements TurnEngine {
         firstTurn: messages.length === 0,
         context: ctx,
       });
-      addUserMessage(messages, message.text, message.attachments);
-      persist();
+      if (message) {
+        addUserMessage(messages, message.text, message.attachments);
+        persist();
+      }
       const modelId =
         profile.modelProvider === "demo"
           ? "demo"
           : session.record.options.model || profile.model || this.defaultModel;
+      const permit = permitFor(profile, session);
       const tools = createTools(profile.tools);
       tools.push(...profileTools(profile, session, sink, ctx));
       tools.push(...(await mcpToolsForTurn(this.o.mcp, session, profile, ctx, abort.signal)));
-      tools.push(...this.taskTool(profile, tools, sink, turn.id, modelId, onUsage));
+      tools.push(...this.taskTool(profile, tools, sink, turn.id, modelId, onUsage, permit));
+      // Not for subagents: a call of one always waits for the application.
+      tools.push(...customTools(profile));
+      const sandbox = () => session.sandbox.ensure(profile, ctx);
+      if (parked) {
+        const deps = { sink, tools, sandbox, signal: abort.signal };
+        await applyParkedAnswers(session, parked, messages, this.o.manager.transcripts, deps);
+      }
       const maxSteps = profile.maxTurns || DEFAULTS.maxTurns;
       const result = await runAgentLoop(messages, {
         sink,
@@ -221,7 +310,7 @@ export class TurnRunner implements TurnEngine {
         serverTools: serverToolsOf(profile.tools),
         contextSettings: profileExtras(profile).context,
         todos: () => session.record.todos,
-        sandbox: () => session.sandbox.ensure(profile, ctx),
+        sandbox,
         maxSteps,
         maxOutputTokens: profile.maxOutputTokens || DEFAULTS.maxOutputTokens,
         ...(profile.thinking.enabled
@@ -231,7 +320,12 @@ export class TurnRunner implements TurnEngine {
         signal: abort.signal,
         onUsage: (u, m) => onUsage(u, m),
         onMessages: persist,
+        permit,
       });
+      if (result.outcome === "waiting") {
+        outcome = "waiting";
+        waiting = result.waiting;
+      }
       if (result.outcome === "max_turns") {
         outcome = "max_turns";
         reason = `max_turns reached (${maxSteps} model steps)`;
@@ -260,7 +354,7 @@ export class TurnRunner implements TurnEngine {
     }
     await this.o.manager.transcripts.save(session.id, messages).catch(failed);
     await session.sandbox.sync(ctx).catch(() => {});
-    return { outcome, reason };
+    return { outcome, reason, ...(waiting ? { waiting } : {}) };
   }
 
   /** The profile's command a message runs, if any (checked when it was sent; gone: plain text). */
@@ -284,6 +378,7 @@ export class TurnRunner implements TurnEngine {
     turnId: string,
     modelId: string,
     onUsage: (u: Usage, model: string, subagentId?: string) => void,
+    permit: Permit,
   ): Tool[] {
     if (!profile.tools.includes("Task") || profile.subagents.length === 0) return [];
     return [
@@ -297,6 +392,7 @@ export class TurnRunner implements TurnEngine {
         parentModel: modelId,
         model: (p) => this.model(p.modelProvider),
         onUsage,
+        permit,
       }),
     ];
   }

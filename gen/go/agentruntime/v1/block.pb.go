@@ -34,6 +34,10 @@ const (
 	ToolStatus_TOOL_STATUS_SUCCEEDED ToolStatus = 3
 	ToolStatus_TOOL_STATUS_FAILED    ToolStatus = 4
 	ToolStatus_TOOL_STATUS_CANCELLED ToolStatus = 5
+	// It waits for the application: an approval or a custom tool's result.
+	ToolStatus_TOOL_STATUS_WAITING ToolStatus = 6
+	// It was denied (by a rule or an answer); the model was told why.
+	ToolStatus_TOOL_STATUS_DENIED ToolStatus = 7
 )
 
 // Enum value maps for ToolStatus.
@@ -45,6 +49,8 @@ var (
 		3: "TOOL_STATUS_SUCCEEDED",
 		4: "TOOL_STATUS_FAILED",
 		5: "TOOL_STATUS_CANCELLED",
+		6: "TOOL_STATUS_WAITING",
+		7: "TOOL_STATUS_DENIED",
 	}
 	ToolStatus_value = map[string]int32{
 		"TOOL_STATUS_UNSPECIFIED": 0,
@@ -53,6 +59,8 @@ var (
 		"TOOL_STATUS_SUCCEEDED":   3,
 		"TOOL_STATUS_FAILED":      4,
 		"TOOL_STATUS_CANCELLED":   5,
+		"TOOL_STATUS_WAITING":     6,
+		"TOOL_STATUS_DENIED":      7,
 	}
 )
 
@@ -1623,7 +1631,7 @@ const file_agentruntime_v1_block_proto_rawDesc = "" +
 	"\x05title\x18\x03 \x01(\tR\x05title\x12\x18\n" +
 	"\acontent\x18\x04 \x01(\tR\acontent\x12\x1d\n" +
 	"\n" +
-	"error_code\x18\x05 \x01(\tR\terrorCode*\xa9\x01\n" +
+	"error_code\x18\x05 \x01(\tR\terrorCode*\xda\x01\n" +
 	"\n" +
 	"ToolStatus\x12\x1b\n" +
 	"\x17TOOL_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -1631,7 +1639,9 @@ const file_agentruntime_v1_block_proto_rawDesc = "" +
 	"\x13TOOL_STATUS_RUNNING\x10\x02\x12\x19\n" +
 	"\x15TOOL_STATUS_SUCCEEDED\x10\x03\x12\x16\n" +
 	"\x12TOOL_STATUS_FAILED\x10\x04\x12\x19\n" +
-	"\x15TOOL_STATUS_CANCELLED\x10\x05*\xa8\x01\n" +
+	"\x15TOOL_STATUS_CANCELLED\x10\x05\x12\x17\n" +
+	"\x13TOOL_STATUS_WAITING\x10\x06\x12\x16\n" +
+	"\x12TOOL_STATUS_DENIED\x10\a*\xa8\x01\n" +
 	"\x0eSubagentStatus\x12\x1f\n" +
 	"\x1bSUBAGENT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17SUBAGENT_STATUS_RUNNING\x10\x01\x12\x1d\n" +

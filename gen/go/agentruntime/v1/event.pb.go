@@ -105,6 +105,9 @@ type SessionEvent struct {
 	//	*SessionEvent_McpServerStatus
 	//	*SessionEvent_ContextCompacted
 	//	*SessionEvent_ContextEdited
+	//	*SessionEvent_ToolCallWaiting
+	//	*SessionEvent_ToolCallAnswered
+	//	*SessionEvent_BudgetExceeded
 	Payload       isSessionEvent_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -344,6 +347,33 @@ func (x *SessionEvent) GetContextEdited() *ContextEdited {
 	return nil
 }
 
+func (x *SessionEvent) GetToolCallWaiting() *ToolCallWaiting {
+	if x != nil {
+		if x, ok := x.Payload.(*SessionEvent_ToolCallWaiting); ok {
+			return x.ToolCallWaiting
+		}
+	}
+	return nil
+}
+
+func (x *SessionEvent) GetToolCallAnswered() *ToolCallAnswered {
+	if x != nil {
+		if x, ok := x.Payload.(*SessionEvent_ToolCallAnswered); ok {
+			return x.ToolCallAnswered
+		}
+	}
+	return nil
+}
+
+func (x *SessionEvent) GetBudgetExceeded() *BudgetExceeded {
+	if x != nil {
+		if x, ok := x.Payload.(*SessionEvent_BudgetExceeded); ok {
+			return x.BudgetExceeded
+		}
+	}
+	return nil
+}
+
 type isSessionEvent_Payload interface {
 	isSessionEvent_Payload()
 }
@@ -420,6 +450,18 @@ type SessionEvent_ContextEdited struct {
 	ContextEdited *ContextEdited `protobuf:"bytes,27,opt,name=context_edited,json=contextEdited,proto3,oneof"`
 }
 
+type SessionEvent_ToolCallWaiting struct {
+	ToolCallWaiting *ToolCallWaiting `protobuf:"bytes,28,opt,name=tool_call_waiting,json=toolCallWaiting,proto3,oneof"`
+}
+
+type SessionEvent_ToolCallAnswered struct {
+	ToolCallAnswered *ToolCallAnswered `protobuf:"bytes,29,opt,name=tool_call_answered,json=toolCallAnswered,proto3,oneof"`
+}
+
+type SessionEvent_BudgetExceeded struct {
+	BudgetExceeded *BudgetExceeded `protobuf:"bytes,30,opt,name=budget_exceeded,json=budgetExceeded,proto3,oneof"`
+}
+
 func (*SessionEvent_BlockStarted) isSessionEvent_Payload() {}
 
 func (*SessionEvent_BlockDelta) isSessionEvent_Payload() {}
@@ -455,6 +497,12 @@ func (*SessionEvent_McpServerStatus) isSessionEvent_Payload() {}
 func (*SessionEvent_ContextCompacted) isSessionEvent_Payload() {}
 
 func (*SessionEvent_ContextEdited) isSessionEvent_Payload() {}
+
+func (*SessionEvent_ToolCallWaiting) isSessionEvent_Payload() {}
+
+func (*SessionEvent_ToolCallAnswered) isSessionEvent_Payload() {}
+
+func (*SessionEvent_BudgetExceeded) isSessionEvent_Payload() {}
 
 // A block began; it carries the block as it is so far.
 type BlockStarted struct {
@@ -1517,11 +1565,175 @@ func (x *ContextEdited) GetClearedInputTokens() int64 {
 	return 0
 }
 
+// A tool call waits for the application: an approval (kind APPROVAL) or a custom tool's result
+// (kind CUSTOM_TOOL). Answer it with AnswerToolCall.
+type ToolCallWaiting struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Call          *PendingToolCall       `protobuf:"bytes,1,opt,name=call,proto3" json:"call,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ToolCallWaiting) Reset() {
+	*x = ToolCallWaiting{}
+	mi := &file_agentruntime_v1_event_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ToolCallWaiting) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ToolCallWaiting) ProtoMessage() {}
+
+func (x *ToolCallWaiting) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_event_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ToolCallWaiting.ProtoReflect.Descriptor instead.
+func (*ToolCallWaiting) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_event_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ToolCallWaiting) GetCall() *PendingToolCall {
+	if x != nil {
+		return x.Call
+	}
+	return nil
+}
+
+// A waiting tool call was answered (by a client or the timeout).
+type ToolCallAnswered struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Decision      *ToolDecision          `protobuf:"bytes,1,opt,name=decision,proto3" json:"decision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ToolCallAnswered) Reset() {
+	*x = ToolCallAnswered{}
+	mi := &file_agentruntime_v1_event_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ToolCallAnswered) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ToolCallAnswered) ProtoMessage() {}
+
+func (x *ToolCallAnswered) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_event_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ToolCallAnswered.ProtoReflect.Descriptor instead.
+func (*ToolCallAnswered) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_event_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ToolCallAnswered) GetDecision() *ToolDecision {
+	if x != nil {
+		return x.Decision
+	}
+	return nil
+}
+
+// A budget was reached: the turn ended (outcome BUDGET_EXCEEDED) and the session's messages
+// wait until the limit is raised (UpdateSession, UpdateAgentProfile or the server's setting).
+type BudgetExceeded struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `turn`, `session` or `tenant_month`.
+	Scope string `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	// The limit reached, as set (`max_turn_cost_usd`, ...).
+	Limit      string  `protobuf:"bytes,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	LimitValue float64 `protobuf:"fixed64,3,opt,name=limit_value,json=limitValue,proto3" json:"limit_value,omitempty"`
+	// The usage that reached it.
+	Used          *Usage `protobuf:"bytes,4,opt,name=used,proto3" json:"used,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BudgetExceeded) Reset() {
+	*x = BudgetExceeded{}
+	mi := &file_agentruntime_v1_event_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BudgetExceeded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BudgetExceeded) ProtoMessage() {}
+
+func (x *BudgetExceeded) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_event_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BudgetExceeded.ProtoReflect.Descriptor instead.
+func (*BudgetExceeded) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_event_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *BudgetExceeded) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *BudgetExceeded) GetLimit() string {
+	if x != nil {
+		return x.Limit
+	}
+	return ""
+}
+
+func (x *BudgetExceeded) GetLimitValue() float64 {
+	if x != nil {
+		return x.LimitValue
+	}
+	return 0
+}
+
+func (x *BudgetExceeded) GetUsed() *Usage {
+	if x != nil {
+		return x.Used
+	}
+	return nil
+}
+
 var File_agentruntime_v1_event_proto protoreflect.FileDescriptor
 
 const file_agentruntime_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1bagentruntime/v1/event.proto\x12\x0fagentruntime.v1\x1a\x1bagentruntime/v1/block.proto\x1a\x1dagentruntime/v1/session.proto\x1a\x1fagentruntime/v1/workspace.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\v\n" +
+	"\x1bagentruntime/v1/event.proto\x12\x0fagentruntime.v1\x1a\x1bagentruntime/v1/block.proto\x1a\x1dagentruntime/v1/session.proto\x1a\x1fagentruntime/v1/workspace.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\r\n" +
 	"\fSessionEvent\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1a\n" +
@@ -1549,7 +1761,10 @@ const file_agentruntime_v1_event_proto_rawDesc = "" +
 	"\rtodos_updated\x18\x18 \x01(\v2\x1d.agentruntime.v1.TodosUpdatedH\x00R\ftodosUpdated\x12N\n" +
 	"\x11mcp_server_status\x18\x19 \x01(\v2 .agentruntime.v1.McpServerStatusH\x00R\x0fmcpServerStatus\x12P\n" +
 	"\x11context_compacted\x18\x1a \x01(\v2!.agentruntime.v1.ContextCompactedH\x00R\x10contextCompacted\x12G\n" +
-	"\x0econtext_edited\x18\x1b \x01(\v2\x1e.agentruntime.v1.ContextEditedH\x00R\rcontextEditedB\t\n" +
+	"\x0econtext_edited\x18\x1b \x01(\v2\x1e.agentruntime.v1.ContextEditedH\x00R\rcontextEdited\x12N\n" +
+	"\x11tool_call_waiting\x18\x1c \x01(\v2 .agentruntime.v1.ToolCallWaitingH\x00R\x0ftoolCallWaiting\x12Q\n" +
+	"\x12tool_call_answered\x18\x1d \x01(\v2!.agentruntime.v1.ToolCallAnsweredH\x00R\x10toolCallAnswered\x12J\n" +
+	"\x0fbudget_exceeded\x18\x1e \x01(\v2\x1f.agentruntime.v1.BudgetExceededH\x00R\x0ebudgetExceededB\t\n" +
 	"\apayload\"<\n" +
 	"\fBlockStarted\x12,\n" +
 	"\x05block\x18\x01 \x01(\v2\x16.agentruntime.v1.BlockR\x05block\"\x9f\x01\n" +
@@ -1615,7 +1830,17 @@ const file_agentruntime_v1_event_proto_rawDesc = "" +
 	"\x12messages_compacted\x18\x03 \x01(\x05R\x11messagesCompacted\"s\n" +
 	"\rContextEdited\x120\n" +
 	"\x14cleared_tool_results\x18\x01 \x01(\x05R\x12clearedToolResults\x120\n" +
-	"\x14cleared_input_tokens\x18\x02 \x01(\x03R\x12clearedInputTokens*o\n" +
+	"\x14cleared_input_tokens\x18\x02 \x01(\x03R\x12clearedInputTokens\"G\n" +
+	"\x0fToolCallWaiting\x124\n" +
+	"\x04call\x18\x01 \x01(\v2 .agentruntime.v1.PendingToolCallR\x04call\"M\n" +
+	"\x10ToolCallAnswered\x129\n" +
+	"\bdecision\x18\x01 \x01(\v2\x1d.agentruntime.v1.ToolDecisionR\bdecision\"\x89\x01\n" +
+	"\x0eBudgetExceeded\x12\x14\n" +
+	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\tR\x05limit\x12\x1f\n" +
+	"\vlimit_value\x18\x03 \x01(\x01R\n" +
+	"limitValue\x12*\n" +
+	"\x04used\x18\x04 \x01(\v2\x16.agentruntime.v1.UsageR\x04used*o\n" +
 	"\x0eMcpServerState\x12 \n" +
 	"\x1cMCP_SERVER_STATE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aMCP_SERVER_STATE_CONNECTED\x10\x01\x12\x1b\n" +
@@ -1634,7 +1859,7 @@ func file_agentruntime_v1_event_proto_rawDescGZIP() []byte {
 }
 
 var file_agentruntime_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_agentruntime_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_agentruntime_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_agentruntime_v1_event_proto_goTypes = []any{
 	(McpServerState)(0),           // 0: agentruntime.v1.McpServerState
 	(*SessionEvent)(nil),          // 1: agentruntime.v1.SessionEvent
@@ -1656,18 +1881,23 @@ var file_agentruntime_v1_event_proto_goTypes = []any{
 	(*McpServerStatus)(nil),       // 17: agentruntime.v1.McpServerStatus
 	(*ContextCompacted)(nil),      // 18: agentruntime.v1.ContextCompacted
 	(*ContextEdited)(nil),         // 19: agentruntime.v1.ContextEdited
-	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
-	(*Block)(nil),                 // 21: agentruntime.v1.Block
-	(SessionState)(0),             // 22: agentruntime.v1.SessionState
-	(SandboxStatus)(0),            // 23: agentruntime.v1.SandboxStatus
-	(*Usage)(nil),                 // 24: agentruntime.v1.Usage
-	(*FileInfo)(nil),              // 25: agentruntime.v1.FileInfo
-	(SubagentStatus)(0),           // 26: agentruntime.v1.SubagentStatus
-	(*Turn)(nil),                  // 27: agentruntime.v1.Turn
-	(*TodoItem)(nil),              // 28: agentruntime.v1.TodoItem
+	(*ToolCallWaiting)(nil),       // 20: agentruntime.v1.ToolCallWaiting
+	(*ToolCallAnswered)(nil),      // 21: agentruntime.v1.ToolCallAnswered
+	(*BudgetExceeded)(nil),        // 22: agentruntime.v1.BudgetExceeded
+	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(*Block)(nil),                 // 24: agentruntime.v1.Block
+	(SessionState)(0),             // 25: agentruntime.v1.SessionState
+	(SandboxStatus)(0),            // 26: agentruntime.v1.SandboxStatus
+	(*Usage)(nil),                 // 27: agentruntime.v1.Usage
+	(*FileInfo)(nil),              // 28: agentruntime.v1.FileInfo
+	(SubagentStatus)(0),           // 29: agentruntime.v1.SubagentStatus
+	(*Turn)(nil),                  // 30: agentruntime.v1.Turn
+	(*TodoItem)(nil),              // 31: agentruntime.v1.TodoItem
+	(*PendingToolCall)(nil),       // 32: agentruntime.v1.PendingToolCall
+	(*ToolDecision)(nil),          // 33: agentruntime.v1.ToolDecision
 }
 var file_agentruntime_v1_event_proto_depIdxs = []int32{
-	20, // 0: agentruntime.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	23, // 0: agentruntime.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
 	2,  // 1: agentruntime.v1.SessionEvent.block_started:type_name -> agentruntime.v1.BlockStarted
 	3,  // 2: agentruntime.v1.SessionEvent.block_delta:type_name -> agentruntime.v1.BlockDelta
 	4,  // 3: agentruntime.v1.SessionEvent.block_updated:type_name -> agentruntime.v1.BlockUpdated
@@ -1686,26 +1916,32 @@ var file_agentruntime_v1_event_proto_depIdxs = []int32{
 	17, // 16: agentruntime.v1.SessionEvent.mcp_server_status:type_name -> agentruntime.v1.McpServerStatus
 	18, // 17: agentruntime.v1.SessionEvent.context_compacted:type_name -> agentruntime.v1.ContextCompacted
 	19, // 18: agentruntime.v1.SessionEvent.context_edited:type_name -> agentruntime.v1.ContextEdited
-	21, // 19: agentruntime.v1.BlockStarted.block:type_name -> agentruntime.v1.Block
-	21, // 20: agentruntime.v1.BlockUpdated.block:type_name -> agentruntime.v1.Block
-	21, // 21: agentruntime.v1.BlockCompleted.block:type_name -> agentruntime.v1.Block
-	22, // 22: agentruntime.v1.StatusChanged.state:type_name -> agentruntime.v1.SessionState
-	23, // 23: agentruntime.v1.StatusChanged.sandbox_status:type_name -> agentruntime.v1.SandboxStatus
-	24, // 24: agentruntime.v1.UsageUpdated.step:type_name -> agentruntime.v1.Usage
-	24, // 25: agentruntime.v1.UsageUpdated.turn:type_name -> agentruntime.v1.Usage
-	24, // 26: agentruntime.v1.UsageUpdated.session:type_name -> agentruntime.v1.Usage
-	25, // 27: agentruntime.v1.FileCreated.file:type_name -> agentruntime.v1.FileInfo
-	25, // 28: agentruntime.v1.FileModified.file:type_name -> agentruntime.v1.FileInfo
-	26, // 29: agentruntime.v1.SubagentCompleted.status:type_name -> agentruntime.v1.SubagentStatus
-	27, // 30: agentruntime.v1.TurnStarted.turn:type_name -> agentruntime.v1.Turn
-	27, // 31: agentruntime.v1.TurnCompleted.turn:type_name -> agentruntime.v1.Turn
-	28, // 32: agentruntime.v1.TodosUpdated.items:type_name -> agentruntime.v1.TodoItem
-	0,  // 33: agentruntime.v1.McpServerStatus.state:type_name -> agentruntime.v1.McpServerState
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	20, // 19: agentruntime.v1.SessionEvent.tool_call_waiting:type_name -> agentruntime.v1.ToolCallWaiting
+	21, // 20: agentruntime.v1.SessionEvent.tool_call_answered:type_name -> agentruntime.v1.ToolCallAnswered
+	22, // 21: agentruntime.v1.SessionEvent.budget_exceeded:type_name -> agentruntime.v1.BudgetExceeded
+	24, // 22: agentruntime.v1.BlockStarted.block:type_name -> agentruntime.v1.Block
+	24, // 23: agentruntime.v1.BlockUpdated.block:type_name -> agentruntime.v1.Block
+	24, // 24: agentruntime.v1.BlockCompleted.block:type_name -> agentruntime.v1.Block
+	25, // 25: agentruntime.v1.StatusChanged.state:type_name -> agentruntime.v1.SessionState
+	26, // 26: agentruntime.v1.StatusChanged.sandbox_status:type_name -> agentruntime.v1.SandboxStatus
+	27, // 27: agentruntime.v1.UsageUpdated.step:type_name -> agentruntime.v1.Usage
+	27, // 28: agentruntime.v1.UsageUpdated.turn:type_name -> agentruntime.v1.Usage
+	27, // 29: agentruntime.v1.UsageUpdated.session:type_name -> agentruntime.v1.Usage
+	28, // 30: agentruntime.v1.FileCreated.file:type_name -> agentruntime.v1.FileInfo
+	28, // 31: agentruntime.v1.FileModified.file:type_name -> agentruntime.v1.FileInfo
+	29, // 32: agentruntime.v1.SubagentCompleted.status:type_name -> agentruntime.v1.SubagentStatus
+	30, // 33: agentruntime.v1.TurnStarted.turn:type_name -> agentruntime.v1.Turn
+	30, // 34: agentruntime.v1.TurnCompleted.turn:type_name -> agentruntime.v1.Turn
+	31, // 35: agentruntime.v1.TodosUpdated.items:type_name -> agentruntime.v1.TodoItem
+	0,  // 36: agentruntime.v1.McpServerStatus.state:type_name -> agentruntime.v1.McpServerState
+	32, // 37: agentruntime.v1.ToolCallWaiting.call:type_name -> agentruntime.v1.PendingToolCall
+	33, // 38: agentruntime.v1.ToolCallAnswered.decision:type_name -> agentruntime.v1.ToolDecision
+	27, // 39: agentruntime.v1.BudgetExceeded.used:type_name -> agentruntime.v1.Usage
+	40, // [40:40] is the sub-list for method output_type
+	40, // [40:40] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_agentruntime_v1_event_proto_init() }
@@ -1735,6 +1971,9 @@ func file_agentruntime_v1_event_proto_init() {
 		(*SessionEvent_McpServerStatus)(nil),
 		(*SessionEvent_ContextCompacted)(nil),
 		(*SessionEvent_ContextEdited)(nil),
+		(*SessionEvent_ToolCallWaiting)(nil),
+		(*SessionEvent_ToolCallAnswered)(nil),
+		(*SessionEvent_BudgetExceeded)(nil),
 	}
 	file_agentruntime_v1_event_proto_msgTypes[2].OneofWrappers = []any{
 		(*BlockDelta_Text)(nil),
@@ -1748,7 +1987,7 @@ func file_agentruntime_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentruntime_v1_event_proto_rawDesc), len(file_agentruntime_v1_event_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   19,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

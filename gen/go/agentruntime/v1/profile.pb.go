@@ -22,6 +22,63 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// What a tool call gets when no rule matches it.
+type PermissionMode int32
+
+const (
+	// ALLOW.
+	PermissionMode_PERMISSION_MODE_UNSPECIFIED PermissionMode = 0
+	// Runs.
+	PermissionMode_PERMISSION_MODE_ALLOW PermissionMode = 1
+	// Waits for an answer (AnswerToolCall).
+	PermissionMode_PERMISSION_MODE_ASK PermissionMode = 2
+	// Is refused; the model is told why.
+	PermissionMode_PERMISSION_MODE_DENY PermissionMode = 3
+)
+
+// Enum value maps for PermissionMode.
+var (
+	PermissionMode_name = map[int32]string{
+		0: "PERMISSION_MODE_UNSPECIFIED",
+		1: "PERMISSION_MODE_ALLOW",
+		2: "PERMISSION_MODE_ASK",
+		3: "PERMISSION_MODE_DENY",
+	}
+	PermissionMode_value = map[string]int32{
+		"PERMISSION_MODE_UNSPECIFIED": 0,
+		"PERMISSION_MODE_ALLOW":       1,
+		"PERMISSION_MODE_ASK":         2,
+		"PERMISSION_MODE_DENY":        3,
+	}
+)
+
+func (x PermissionMode) Enum() *PermissionMode {
+	p := new(PermissionMode)
+	*p = x
+	return p
+}
+
+func (x PermissionMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PermissionMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_agentruntime_v1_profile_proto_enumTypes[0].Descriptor()
+}
+
+func (PermissionMode) Type() protoreflect.EnumType {
+	return &file_agentruntime_v1_profile_proto_enumTypes[0]
+}
+
+func (x PermissionMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PermissionMode.Descriptor instead.
+func (PermissionMode) EnumDescriptor() ([]byte, []int) {
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{0}
+}
+
 // The model provider of a profile.
 type ModelProvider int32
 
@@ -58,11 +115,11 @@ func (x ModelProvider) String() string {
 }
 
 func (ModelProvider) Descriptor() protoreflect.EnumDescriptor {
-	return file_agentruntime_v1_profile_proto_enumTypes[0].Descriptor()
+	return file_agentruntime_v1_profile_proto_enumTypes[1].Descriptor()
 }
 
 func (ModelProvider) Type() protoreflect.EnumType {
-	return &file_agentruntime_v1_profile_proto_enumTypes[0]
+	return &file_agentruntime_v1_profile_proto_enumTypes[1]
 }
 
 func (x ModelProvider) Number() protoreflect.EnumNumber {
@@ -71,7 +128,7 @@ func (x ModelProvider) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ModelProvider.Descriptor instead.
 func (ModelProvider) EnumDescriptor() ([]byte, []int) {
-	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{0}
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{1}
 }
 
 // Which sandbox provider runs a session's tools.
@@ -111,11 +168,11 @@ func (x SandboxProviderKind) String() string {
 }
 
 func (SandboxProviderKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_agentruntime_v1_profile_proto_enumTypes[1].Descriptor()
+	return file_agentruntime_v1_profile_proto_enumTypes[2].Descriptor()
 }
 
 func (SandboxProviderKind) Type() protoreflect.EnumType {
-	return &file_agentruntime_v1_profile_proto_enumTypes[1]
+	return &file_agentruntime_v1_profile_proto_enumTypes[2]
 }
 
 func (x SandboxProviderKind) Number() protoreflect.EnumNumber {
@@ -124,7 +181,7 @@ func (x SandboxProviderKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SandboxProviderKind.Descriptor instead.
 func (SandboxProviderKind) EnumDescriptor() ([]byte, []int) {
-	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{1}
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{2}
 }
 
 // An agent profile: what an agent is (prompt, model, tools) and where its tools run.
@@ -174,7 +231,13 @@ type AgentProfile struct {
 	// Packages installed into the sandbox when it first starts.
 	Dependencies *Dependencies `protobuf:"bytes,20,opt,name=dependencies,proto3" json:"dependencies,omitempty"`
 	// How a long conversation is kept within the model's context window.
-	Context       *ContextSettings `protobuf:"bytes,21,opt,name=context,proto3" json:"context,omitempty"`
+	Context *ContextSettings `protobuf:"bytes,21,opt,name=context,proto3" json:"context,omitempty"`
+	// Which tool calls run, wait for the application's approval, or are refused.
+	Permissions *PermissionSettings `protobuf:"bytes,22,opt,name=permissions,proto3" json:"permissions,omitempty"`
+	// Tools the application runs itself: a call waits for its result (AnswerToolCall).
+	CustomTools []*CustomTool `protobuf:"bytes,23,rep,name=custom_tools,json=customTools,proto3" json:"custom_tools,omitempty"`
+	// Spending limits of a turn and of a session (sessions may override them).
+	Budget        *Budget `protobuf:"bytes,24,opt,name=budget,proto3" json:"budget,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -356,6 +419,253 @@ func (x *AgentProfile) GetContext() *ContextSettings {
 	return nil
 }
 
+func (x *AgentProfile) GetPermissions() *PermissionSettings {
+	if x != nil {
+		return x.Permissions
+	}
+	return nil
+}
+
+func (x *AgentProfile) GetCustomTools() []*CustomTool {
+	if x != nil {
+		return x.CustomTools
+	}
+	return nil
+}
+
+func (x *AgentProfile) GetBudget() *Budget {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
+// Tool permissions, with Claude Code's rule syntax: `Bash` (every call of a tool),
+// `Bash(npm test:*)` (a command starting with `npm test`), `Bash(git status)` (exactly that
+// command), `Write(src/**)` / `Edit(*.md)` / `Read(docs/**)` (a path glob, workspace-relative),
+// `WebFetch(domain:example.com)`, `mcp__github__*` (tool names by glob). A call is checked
+// against `deny`, then `ask`, then `allow`; the first list with a matching rule decides, and
+// `mode` decides when none does. At most 100 rules per list.
+type PermissionSettings struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Mode  PermissionMode         `protobuf:"varint,1,opt,name=mode,proto3,enum=agentruntime.v1.PermissionMode" json:"mode,omitempty"`
+	Allow []string               `protobuf:"bytes,2,rep,name=allow,proto3" json:"allow,omitempty"`
+	Ask   []string               `protobuf:"bytes,3,rep,name=ask,proto3" json:"ask,omitempty"`
+	Deny  []string               `protobuf:"bytes,4,rep,name=deny,proto3" json:"deny,omitempty"`
+	// How long a call waits for an answer; 0 means no limit. At most 30 days.
+	ApprovalTimeoutSeconds int64 `protobuf:"varint,5,opt,name=approval_timeout_seconds,json=approvalTimeoutSeconds,proto3" json:"approval_timeout_seconds,omitempty"`
+	// The answer at the timeout: true allows, false (the default) denies.
+	AllowOnTimeout bool `protobuf:"varint,6,opt,name=allow_on_timeout,json=allowOnTimeout,proto3" json:"allow_on_timeout,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PermissionSettings) Reset() {
+	*x = PermissionSettings{}
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PermissionSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PermissionSettings) ProtoMessage() {}
+
+func (x *PermissionSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PermissionSettings.ProtoReflect.Descriptor instead.
+func (*PermissionSettings) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PermissionSettings) GetMode() PermissionMode {
+	if x != nil {
+		return x.Mode
+	}
+	return PermissionMode_PERMISSION_MODE_UNSPECIFIED
+}
+
+func (x *PermissionSettings) GetAllow() []string {
+	if x != nil {
+		return x.Allow
+	}
+	return nil
+}
+
+func (x *PermissionSettings) GetAsk() []string {
+	if x != nil {
+		return x.Ask
+	}
+	return nil
+}
+
+func (x *PermissionSettings) GetDeny() []string {
+	if x != nil {
+		return x.Deny
+	}
+	return nil
+}
+
+func (x *PermissionSettings) GetApprovalTimeoutSeconds() int64 {
+	if x != nil {
+		return x.ApprovalTimeoutSeconds
+	}
+	return 0
+}
+
+func (x *PermissionSettings) GetAllowOnTimeout() bool {
+	if x != nil {
+		return x.AllowOnTimeout
+	}
+	return false
+}
+
+// A tool the application runs itself.
+type CustomTool struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Letters, digits, `-` and `_`, at most 64 characters; unique, and not a built-in tool's name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What it does, for the model; at most 2,000 characters.
+	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// JSON Schema of its input (an object schema), as JSON text; at most 64 KiB.
+	InputSchemaJson string `protobuf:"bytes,3,opt,name=input_schema_json,json=inputSchemaJson,proto3" json:"input_schema_json,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *CustomTool) Reset() {
+	*x = CustomTool{}
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomTool) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomTool) ProtoMessage() {}
+
+func (x *CustomTool) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomTool.ProtoReflect.Descriptor instead.
+func (*CustomTool) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CustomTool) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CustomTool) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *CustomTool) GetInputSchemaJson() string {
+	if x != nil {
+		return x.InputSchemaJson
+	}
+	return ""
+}
+
+// Spending limits; 0 means none. Cost in US dollars as priced by the server (Usage.cost_usd);
+// tokens are input plus output tokens (cache reads and writes included).
+type Budget struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	MaxTurnCostUsd    float64                `protobuf:"fixed64,1,opt,name=max_turn_cost_usd,json=maxTurnCostUsd,proto3" json:"max_turn_cost_usd,omitempty"`
+	MaxTurnTokens     int64                  `protobuf:"varint,2,opt,name=max_turn_tokens,json=maxTurnTokens,proto3" json:"max_turn_tokens,omitempty"`
+	MaxSessionCostUsd float64                `protobuf:"fixed64,3,opt,name=max_session_cost_usd,json=maxSessionCostUsd,proto3" json:"max_session_cost_usd,omitempty"`
+	MaxSessionTokens  int64                  `protobuf:"varint,4,opt,name=max_session_tokens,json=maxSessionTokens,proto3" json:"max_session_tokens,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *Budget) Reset() {
+	*x = Budget{}
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Budget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Budget) ProtoMessage() {}
+
+func (x *Budget) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Budget.ProtoReflect.Descriptor instead.
+func (*Budget) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Budget) GetMaxTurnCostUsd() float64 {
+	if x != nil {
+		return x.MaxTurnCostUsd
+	}
+	return 0
+}
+
+func (x *Budget) GetMaxTurnTokens() int64 {
+	if x != nil {
+		return x.MaxTurnTokens
+	}
+	return 0
+}
+
+func (x *Budget) GetMaxSessionCostUsd() float64 {
+	if x != nil {
+		return x.MaxSessionCostUsd
+	}
+	return 0
+}
+
+func (x *Budget) GetMaxSessionTokens() int64 {
+	if x != nil {
+		return x.MaxSessionTokens
+	}
+	return 0
+}
+
 // Project instructions: a file in the workspace root, given to the model as project
 // instructions on every turn. The agent may edit it; the next turn sees the change.
 type InstructionsSettings struct {
@@ -372,7 +682,7 @@ type InstructionsSettings struct {
 
 func (x *InstructionsSettings) Reset() {
 	*x = InstructionsSettings{}
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[1]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -384,7 +694,7 @@ func (x *InstructionsSettings) String() string {
 func (*InstructionsSettings) ProtoMessage() {}
 
 func (x *InstructionsSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[1]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -397,7 +707,7 @@ func (x *InstructionsSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InstructionsSettings.ProtoReflect.Descriptor instead.
 func (*InstructionsSettings) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{1}
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *InstructionsSettings) GetFileName() string {
@@ -435,7 +745,7 @@ type Skill struct {
 
 func (x *Skill) Reset() {
 	*x = Skill{}
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[2]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -447,7 +757,7 @@ func (x *Skill) String() string {
 func (*Skill) ProtoMessage() {}
 
 func (x *Skill) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[2]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -460,7 +770,7 @@ func (x *Skill) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Skill.ProtoReflect.Descriptor instead.
 func (*Skill) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{2}
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Skill) GetName() string {
@@ -514,7 +824,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[3]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -526,7 +836,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[3]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -539,7 +849,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{3}
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Command) GetName() string {
@@ -576,7 +886,7 @@ type Dependencies struct {
 
 func (x *Dependencies) Reset() {
 	*x = Dependencies{}
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[4]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -588,7 +898,7 @@ func (x *Dependencies) String() string {
 func (*Dependencies) ProtoMessage() {}
 
 func (x *Dependencies) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[4]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -601,7 +911,7 @@ func (x *Dependencies) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Dependencies.ProtoReflect.Descriptor instead.
 func (*Dependencies) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{4}
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Dependencies) GetNpm() []string {
@@ -636,7 +946,7 @@ type McpServer struct {
 
 func (x *McpServer) Reset() {
 	*x = McpServer{}
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[5]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -648,7 +958,7 @@ func (x *McpServer) String() string {
 func (*McpServer) ProtoMessage() {}
 
 func (x *McpServer) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[5]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -661,7 +971,7 @@ func (x *McpServer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use McpServer.ProtoReflect.Descriptor instead.
 func (*McpServer) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{5}
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *McpServer) GetName() string {
@@ -736,7 +1046,7 @@ type McpHttpServer struct {
 
 func (x *McpHttpServer) Reset() {
 	*x = McpHttpServer{}
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[6]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +1058,7 @@ func (x *McpHttpServer) String() string {
 func (*McpHttpServer) ProtoMessage() {}
 
 func (x *McpHttpServer) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[6]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +1071,7 @@ func (x *McpHttpServer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use McpHttpServer.ProtoReflect.Descriptor instead.
 func (*McpHttpServer) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{6}
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *McpHttpServer) GetUrl() string {
@@ -800,7 +1110,7 @@ type McpStdioServer struct {
 
 func (x *McpStdioServer) Reset() {
 	*x = McpStdioServer{}
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[7]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -812,7 +1122,7 @@ func (x *McpStdioServer) String() string {
 func (*McpStdioServer) ProtoMessage() {}
 
 func (x *McpStdioServer) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[7]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -825,7 +1135,7 @@ func (x *McpStdioServer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use McpStdioServer.ProtoReflect.Descriptor instead.
 func (*McpStdioServer) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{7}
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *McpStdioServer) GetCommand() string {
@@ -876,7 +1186,7 @@ type ContextSettings struct {
 
 func (x *ContextSettings) Reset() {
 	*x = ContextSettings{}
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[8]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +1198,7 @@ func (x *ContextSettings) String() string {
 func (*ContextSettings) ProtoMessage() {}
 
 func (x *ContextSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[8]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +1211,7 @@ func (x *ContextSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContextSettings.ProtoReflect.Descriptor instead.
 func (*ContextSettings) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{8}
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ContextSettings) GetCompactionThresholdTokens() int32 {
@@ -951,7 +1261,7 @@ type SubagentDefinition struct {
 
 func (x *SubagentDefinition) Reset() {
 	*x = SubagentDefinition{}
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[9]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +1273,7 @@ func (x *SubagentDefinition) String() string {
 func (*SubagentDefinition) ProtoMessage() {}
 
 func (x *SubagentDefinition) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[9]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +1286,7 @@ func (x *SubagentDefinition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubagentDefinition.ProtoReflect.Descriptor instead.
 func (*SubagentDefinition) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{9}
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SubagentDefinition) GetName() string {
@@ -1026,7 +1336,7 @@ type ThinkingSettings struct {
 
 func (x *ThinkingSettings) Reset() {
 	*x = ThinkingSettings{}
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[10]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1038,7 +1348,7 @@ func (x *ThinkingSettings) String() string {
 func (*ThinkingSettings) ProtoMessage() {}
 
 func (x *ThinkingSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[10]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1051,7 +1361,7 @@ func (x *ThinkingSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ThinkingSettings.ProtoReflect.Descriptor instead.
 func (*ThinkingSettings) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{10}
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ThinkingSettings) GetEnabled() bool {
@@ -1093,7 +1403,7 @@ type SandboxSettings struct {
 
 func (x *SandboxSettings) Reset() {
 	*x = SandboxSettings{}
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[11]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1105,7 +1415,7 @@ func (x *SandboxSettings) String() string {
 func (*SandboxSettings) ProtoMessage() {}
 
 func (x *SandboxSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_profile_proto_msgTypes[11]
+	mi := &file_agentruntime_v1_profile_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1118,7 +1428,7 @@ func (x *SandboxSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SandboxSettings.ProtoReflect.Descriptor instead.
 func (*SandboxSettings) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{11}
+	return file_agentruntime_v1_profile_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SandboxSettings) GetProvider() SandboxProviderKind {
@@ -1181,7 +1491,7 @@ var File_agentruntime_v1_profile_proto protoreflect.FileDescriptor
 
 const file_agentruntime_v1_profile_proto_rawDesc = "" +
 	"\n" +
-	"\x1dagentruntime/v1/profile.proto\x12\x0fagentruntime.v1\x1a\x1fagentruntime/v1/workspace.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\b\n" +
+	"\x1dagentruntime/v1/profile.proto\x12\x0fagentruntime.v1\x1a\x1fagentruntime/v1/workspace.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\t\n" +
 	"\fAgentProfile\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
@@ -1207,7 +1517,27 @@ const file_agentruntime_v1_profile_proto_rawDesc = "" +
 	"\vmcp_servers\x18\x13 \x03(\v2\x1a.agentruntime.v1.McpServerR\n" +
 	"mcpServers\x12A\n" +
 	"\fdependencies\x18\x14 \x01(\v2\x1d.agentruntime.v1.DependenciesR\fdependencies\x12:\n" +
-	"\acontext\x18\x15 \x01(\v2 .agentruntime.v1.ContextSettingsR\acontext\"M\n" +
+	"\acontext\x18\x15 \x01(\v2 .agentruntime.v1.ContextSettingsR\acontext\x12E\n" +
+	"\vpermissions\x18\x16 \x01(\v2#.agentruntime.v1.PermissionSettingsR\vpermissions\x12>\n" +
+	"\fcustom_tools\x18\x17 \x03(\v2\x1b.agentruntime.v1.CustomToolR\vcustomTools\x12/\n" +
+	"\x06budget\x18\x18 \x01(\v2\x17.agentruntime.v1.BudgetR\x06budget\"\xe9\x01\n" +
+	"\x12PermissionSettings\x123\n" +
+	"\x04mode\x18\x01 \x01(\x0e2\x1f.agentruntime.v1.PermissionModeR\x04mode\x12\x14\n" +
+	"\x05allow\x18\x02 \x03(\tR\x05allow\x12\x10\n" +
+	"\x03ask\x18\x03 \x03(\tR\x03ask\x12\x12\n" +
+	"\x04deny\x18\x04 \x03(\tR\x04deny\x128\n" +
+	"\x18approval_timeout_seconds\x18\x05 \x01(\x03R\x16approvalTimeoutSeconds\x12(\n" +
+	"\x10allow_on_timeout\x18\x06 \x01(\bR\x0eallowOnTimeout\"n\n" +
+	"\n" +
+	"CustomTool\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12*\n" +
+	"\x11input_schema_json\x18\x03 \x01(\tR\x0finputSchemaJson\"\xba\x01\n" +
+	"\x06Budget\x12)\n" +
+	"\x11max_turn_cost_usd\x18\x01 \x01(\x01R\x0emaxTurnCostUsd\x12&\n" +
+	"\x0fmax_turn_tokens\x18\x02 \x01(\x03R\rmaxTurnTokens\x12/\n" +
+	"\x14max_session_cost_usd\x18\x03 \x01(\x01R\x11maxSessionCostUsd\x12,\n" +
+	"\x12max_session_tokens\x18\x04 \x01(\x03R\x10maxSessionTokens\"M\n" +
 	"\x14InstructionsSettings\x12\x1b\n" +
 	"\tfile_name\x18\x01 \x01(\tR\bfileName\x12\x18\n" +
 	"\acontent\x18\x02 \x01(\tR\acontent\"\xca\x01\n" +
@@ -1285,7 +1615,12 @@ const file_agentruntime_v1_profile_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a<\n" +
 	"\x0eSecretEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*f\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\x7f\n" +
+	"\x0ePermissionMode\x12\x1f\n" +
+	"\x1bPERMISSION_MODE_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15PERMISSION_MODE_ALLOW\x10\x01\x12\x17\n" +
+	"\x13PERMISSION_MODE_ASK\x10\x02\x12\x18\n" +
+	"\x14PERMISSION_MODE_DENY\x10\x03*f\n" +
 	"\rModelProvider\x12\x1e\n" +
 	"\x1aMODEL_PROVIDER_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18MODEL_PROVIDER_ANTHROPIC\x10\x01\x12\x17\n" +
@@ -1307,64 +1642,72 @@ func file_agentruntime_v1_profile_proto_rawDescGZIP() []byte {
 	return file_agentruntime_v1_profile_proto_rawDescData
 }
 
-var file_agentruntime_v1_profile_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_agentruntime_v1_profile_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_agentruntime_v1_profile_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_agentruntime_v1_profile_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_agentruntime_v1_profile_proto_goTypes = []any{
-	(ModelProvider)(0),            // 0: agentruntime.v1.ModelProvider
-	(SandboxProviderKind)(0),      // 1: agentruntime.v1.SandboxProviderKind
-	(*AgentProfile)(nil),          // 2: agentruntime.v1.AgentProfile
-	(*InstructionsSettings)(nil),  // 3: agentruntime.v1.InstructionsSettings
-	(*Skill)(nil),                 // 4: agentruntime.v1.Skill
-	(*Command)(nil),               // 5: agentruntime.v1.Command
-	(*Dependencies)(nil),          // 6: agentruntime.v1.Dependencies
-	(*McpServer)(nil),             // 7: agentruntime.v1.McpServer
-	(*McpHttpServer)(nil),         // 8: agentruntime.v1.McpHttpServer
-	(*McpStdioServer)(nil),        // 9: agentruntime.v1.McpStdioServer
-	(*ContextSettings)(nil),       // 10: agentruntime.v1.ContextSettings
-	(*SubagentDefinition)(nil),    // 11: agentruntime.v1.SubagentDefinition
-	(*ThinkingSettings)(nil),      // 12: agentruntime.v1.ThinkingSettings
-	(*SandboxSettings)(nil),       // 13: agentruntime.v1.SandboxSettings
-	nil,                           // 14: agentruntime.v1.McpHttpServer.HeadersEntry
-	nil,                           // 15: agentruntime.v1.McpHttpServer.SecretHeadersEntry
-	nil,                           // 16: agentruntime.v1.McpStdioServer.EnvEntry
-	nil,                           // 17: agentruntime.v1.McpStdioServer.SecretEnvEntry
-	nil,                           // 18: agentruntime.v1.SandboxSettings.EnvEntry
-	nil,                           // 19: agentruntime.v1.SandboxSettings.ProviderOptionsEntry
-	nil,                           // 20: agentruntime.v1.SandboxSettings.SecretEnvEntry
-	(*WorkspaceFile)(nil),         // 21: agentruntime.v1.WorkspaceFile
-	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
+	(PermissionMode)(0),           // 0: agentruntime.v1.PermissionMode
+	(ModelProvider)(0),            // 1: agentruntime.v1.ModelProvider
+	(SandboxProviderKind)(0),      // 2: agentruntime.v1.SandboxProviderKind
+	(*AgentProfile)(nil),          // 3: agentruntime.v1.AgentProfile
+	(*PermissionSettings)(nil),    // 4: agentruntime.v1.PermissionSettings
+	(*CustomTool)(nil),            // 5: agentruntime.v1.CustomTool
+	(*Budget)(nil),                // 6: agentruntime.v1.Budget
+	(*InstructionsSettings)(nil),  // 7: agentruntime.v1.InstructionsSettings
+	(*Skill)(nil),                 // 8: agentruntime.v1.Skill
+	(*Command)(nil),               // 9: agentruntime.v1.Command
+	(*Dependencies)(nil),          // 10: agentruntime.v1.Dependencies
+	(*McpServer)(nil),             // 11: agentruntime.v1.McpServer
+	(*McpHttpServer)(nil),         // 12: agentruntime.v1.McpHttpServer
+	(*McpStdioServer)(nil),        // 13: agentruntime.v1.McpStdioServer
+	(*ContextSettings)(nil),       // 14: agentruntime.v1.ContextSettings
+	(*SubagentDefinition)(nil),    // 15: agentruntime.v1.SubagentDefinition
+	(*ThinkingSettings)(nil),      // 16: agentruntime.v1.ThinkingSettings
+	(*SandboxSettings)(nil),       // 17: agentruntime.v1.SandboxSettings
+	nil,                           // 18: agentruntime.v1.McpHttpServer.HeadersEntry
+	nil,                           // 19: agentruntime.v1.McpHttpServer.SecretHeadersEntry
+	nil,                           // 20: agentruntime.v1.McpStdioServer.EnvEntry
+	nil,                           // 21: agentruntime.v1.McpStdioServer.SecretEnvEntry
+	nil,                           // 22: agentruntime.v1.SandboxSettings.EnvEntry
+	nil,                           // 23: agentruntime.v1.SandboxSettings.ProviderOptionsEntry
+	nil,                           // 24: agentruntime.v1.SandboxSettings.SecretEnvEntry
+	(*WorkspaceFile)(nil),         // 25: agentruntime.v1.WorkspaceFile
+	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
 }
 var file_agentruntime_v1_profile_proto_depIdxs = []int32{
-	0,  // 0: agentruntime.v1.AgentProfile.model_provider:type_name -> agentruntime.v1.ModelProvider
-	11, // 1: agentruntime.v1.AgentProfile.subagents:type_name -> agentruntime.v1.SubagentDefinition
-	21, // 2: agentruntime.v1.AgentProfile.default_files:type_name -> agentruntime.v1.WorkspaceFile
-	13, // 3: agentruntime.v1.AgentProfile.sandbox:type_name -> agentruntime.v1.SandboxSettings
-	12, // 4: agentruntime.v1.AgentProfile.thinking:type_name -> agentruntime.v1.ThinkingSettings
-	22, // 5: agentruntime.v1.AgentProfile.create_time:type_name -> google.protobuf.Timestamp
-	22, // 6: agentruntime.v1.AgentProfile.update_time:type_name -> google.protobuf.Timestamp
-	3,  // 7: agentruntime.v1.AgentProfile.instructions:type_name -> agentruntime.v1.InstructionsSettings
-	4,  // 8: agentruntime.v1.AgentProfile.skills:type_name -> agentruntime.v1.Skill
-	5,  // 9: agentruntime.v1.AgentProfile.commands:type_name -> agentruntime.v1.Command
-	7,  // 10: agentruntime.v1.AgentProfile.mcp_servers:type_name -> agentruntime.v1.McpServer
-	6,  // 11: agentruntime.v1.AgentProfile.dependencies:type_name -> agentruntime.v1.Dependencies
-	10, // 12: agentruntime.v1.AgentProfile.context:type_name -> agentruntime.v1.ContextSettings
-	21, // 13: agentruntime.v1.Skill.files:type_name -> agentruntime.v1.WorkspaceFile
-	6,  // 14: agentruntime.v1.Skill.dependencies:type_name -> agentruntime.v1.Dependencies
-	8,  // 15: agentruntime.v1.McpServer.http:type_name -> agentruntime.v1.McpHttpServer
-	9,  // 16: agentruntime.v1.McpServer.stdio:type_name -> agentruntime.v1.McpStdioServer
-	14, // 17: agentruntime.v1.McpHttpServer.headers:type_name -> agentruntime.v1.McpHttpServer.HeadersEntry
-	15, // 18: agentruntime.v1.McpHttpServer.secret_headers:type_name -> agentruntime.v1.McpHttpServer.SecretHeadersEntry
-	16, // 19: agentruntime.v1.McpStdioServer.env:type_name -> agentruntime.v1.McpStdioServer.EnvEntry
-	17, // 20: agentruntime.v1.McpStdioServer.secret_env:type_name -> agentruntime.v1.McpStdioServer.SecretEnvEntry
-	1,  // 21: agentruntime.v1.SandboxSettings.provider:type_name -> agentruntime.v1.SandboxProviderKind
-	18, // 22: agentruntime.v1.SandboxSettings.env:type_name -> agentruntime.v1.SandboxSettings.EnvEntry
-	19, // 23: agentruntime.v1.SandboxSettings.provider_options:type_name -> agentruntime.v1.SandboxSettings.ProviderOptionsEntry
-	20, // 24: agentruntime.v1.SandboxSettings.secret_env:type_name -> agentruntime.v1.SandboxSettings.SecretEnvEntry
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	1,  // 0: agentruntime.v1.AgentProfile.model_provider:type_name -> agentruntime.v1.ModelProvider
+	15, // 1: agentruntime.v1.AgentProfile.subagents:type_name -> agentruntime.v1.SubagentDefinition
+	25, // 2: agentruntime.v1.AgentProfile.default_files:type_name -> agentruntime.v1.WorkspaceFile
+	17, // 3: agentruntime.v1.AgentProfile.sandbox:type_name -> agentruntime.v1.SandboxSettings
+	16, // 4: agentruntime.v1.AgentProfile.thinking:type_name -> agentruntime.v1.ThinkingSettings
+	26, // 5: agentruntime.v1.AgentProfile.create_time:type_name -> google.protobuf.Timestamp
+	26, // 6: agentruntime.v1.AgentProfile.update_time:type_name -> google.protobuf.Timestamp
+	7,  // 7: agentruntime.v1.AgentProfile.instructions:type_name -> agentruntime.v1.InstructionsSettings
+	8,  // 8: agentruntime.v1.AgentProfile.skills:type_name -> agentruntime.v1.Skill
+	9,  // 9: agentruntime.v1.AgentProfile.commands:type_name -> agentruntime.v1.Command
+	11, // 10: agentruntime.v1.AgentProfile.mcp_servers:type_name -> agentruntime.v1.McpServer
+	10, // 11: agentruntime.v1.AgentProfile.dependencies:type_name -> agentruntime.v1.Dependencies
+	14, // 12: agentruntime.v1.AgentProfile.context:type_name -> agentruntime.v1.ContextSettings
+	4,  // 13: agentruntime.v1.AgentProfile.permissions:type_name -> agentruntime.v1.PermissionSettings
+	5,  // 14: agentruntime.v1.AgentProfile.custom_tools:type_name -> agentruntime.v1.CustomTool
+	6,  // 15: agentruntime.v1.AgentProfile.budget:type_name -> agentruntime.v1.Budget
+	0,  // 16: agentruntime.v1.PermissionSettings.mode:type_name -> agentruntime.v1.PermissionMode
+	25, // 17: agentruntime.v1.Skill.files:type_name -> agentruntime.v1.WorkspaceFile
+	10, // 18: agentruntime.v1.Skill.dependencies:type_name -> agentruntime.v1.Dependencies
+	12, // 19: agentruntime.v1.McpServer.http:type_name -> agentruntime.v1.McpHttpServer
+	13, // 20: agentruntime.v1.McpServer.stdio:type_name -> agentruntime.v1.McpStdioServer
+	18, // 21: agentruntime.v1.McpHttpServer.headers:type_name -> agentruntime.v1.McpHttpServer.HeadersEntry
+	19, // 22: agentruntime.v1.McpHttpServer.secret_headers:type_name -> agentruntime.v1.McpHttpServer.SecretHeadersEntry
+	20, // 23: agentruntime.v1.McpStdioServer.env:type_name -> agentruntime.v1.McpStdioServer.EnvEntry
+	21, // 24: agentruntime.v1.McpStdioServer.secret_env:type_name -> agentruntime.v1.McpStdioServer.SecretEnvEntry
+	2,  // 25: agentruntime.v1.SandboxSettings.provider:type_name -> agentruntime.v1.SandboxProviderKind
+	22, // 26: agentruntime.v1.SandboxSettings.env:type_name -> agentruntime.v1.SandboxSettings.EnvEntry
+	23, // 27: agentruntime.v1.SandboxSettings.provider_options:type_name -> agentruntime.v1.SandboxSettings.ProviderOptionsEntry
+	24, // 28: agentruntime.v1.SandboxSettings.secret_env:type_name -> agentruntime.v1.SandboxSettings.SecretEnvEntry
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_agentruntime_v1_profile_proto_init() }
@@ -1373,7 +1716,7 @@ func file_agentruntime_v1_profile_proto_init() {
 		return
 	}
 	file_agentruntime_v1_workspace_proto_init()
-	file_agentruntime_v1_profile_proto_msgTypes[5].OneofWrappers = []any{
+	file_agentruntime_v1_profile_proto_msgTypes[8].OneofWrappers = []any{
 		(*McpServer_Http)(nil),
 		(*McpServer_Stdio)(nil),
 	}
@@ -1382,8 +1725,8 @@ func file_agentruntime_v1_profile_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentruntime_v1_profile_proto_rawDesc), len(file_agentruntime_v1_profile_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   19,
+			NumEnums:      3,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

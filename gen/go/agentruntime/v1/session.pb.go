@@ -31,6 +31,9 @@ const (
 	SessionState_SESSION_STATE_IDLE SessionState = 1
 	// A turn runs or waits.
 	SessionState_SESSION_STATE_RUNNING SessionState = 2
+	// A turn waits for the application: a tool call's approval or result (see
+	// `runtime.pending_tool_calls`), or a budget to be raised (see `runtime.waiting_reason`).
+	SessionState_SESSION_STATE_WAITING SessionState = 3
 )
 
 // Enum value maps for SessionState.
@@ -39,11 +42,13 @@ var (
 		0: "SESSION_STATE_UNSPECIFIED",
 		1: "SESSION_STATE_IDLE",
 		2: "SESSION_STATE_RUNNING",
+		3: "SESSION_STATE_WAITING",
 	}
 	SessionState_value = map[string]int32{
 		"SESSION_STATE_UNSPECIFIED": 0,
 		"SESSION_STATE_IDLE":        1,
 		"SESSION_STATE_RUNNING":     2,
+		"SESSION_STATE_WAITING":     3,
 	}
 )
 
@@ -134,6 +139,112 @@ func (SandboxStatus) EnumDescriptor() ([]byte, []int) {
 	return file_agentruntime_v1_session_proto_rawDescGZIP(), []int{1}
 }
 
+// What a waiting tool call waits for.
+type PendingKind int32
+
+const (
+	PendingKind_PENDING_KIND_UNSPECIFIED PendingKind = 0
+	// A person or the application allows or denies it.
+	PendingKind_PENDING_KIND_APPROVAL PendingKind = 1
+	// The application runs the custom tool and returns its result.
+	PendingKind_PENDING_KIND_CUSTOM_TOOL PendingKind = 2
+)
+
+// Enum value maps for PendingKind.
+var (
+	PendingKind_name = map[int32]string{
+		0: "PENDING_KIND_UNSPECIFIED",
+		1: "PENDING_KIND_APPROVAL",
+		2: "PENDING_KIND_CUSTOM_TOOL",
+	}
+	PendingKind_value = map[string]int32{
+		"PENDING_KIND_UNSPECIFIED": 0,
+		"PENDING_KIND_APPROVAL":    1,
+		"PENDING_KIND_CUSTOM_TOOL": 2,
+	}
+)
+
+func (x PendingKind) Enum() *PendingKind {
+	p := new(PendingKind)
+	*p = x
+	return p
+}
+
+func (x PendingKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PendingKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_agentruntime_v1_session_proto_enumTypes[2].Descriptor()
+}
+
+func (PendingKind) Type() protoreflect.EnumType {
+	return &file_agentruntime_v1_session_proto_enumTypes[2]
+}
+
+func (x PendingKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PendingKind.Descriptor instead.
+func (PendingKind) EnumDescriptor() ([]byte, []int) {
+	return file_agentruntime_v1_session_proto_rawDescGZIP(), []int{2}
+}
+
+// How a waiting tool call was answered.
+type ToolDecisionKind int32
+
+const (
+	ToolDecisionKind_TOOL_DECISION_KIND_UNSPECIFIED ToolDecisionKind = 0
+	ToolDecisionKind_TOOL_DECISION_KIND_ALLOW       ToolDecisionKind = 1
+	ToolDecisionKind_TOOL_DECISION_KIND_DENY        ToolDecisionKind = 2
+	// A custom tool's result.
+	ToolDecisionKind_TOOL_DECISION_KIND_RESULT ToolDecisionKind = 3
+)
+
+// Enum value maps for ToolDecisionKind.
+var (
+	ToolDecisionKind_name = map[int32]string{
+		0: "TOOL_DECISION_KIND_UNSPECIFIED",
+		1: "TOOL_DECISION_KIND_ALLOW",
+		2: "TOOL_DECISION_KIND_DENY",
+		3: "TOOL_DECISION_KIND_RESULT",
+	}
+	ToolDecisionKind_value = map[string]int32{
+		"TOOL_DECISION_KIND_UNSPECIFIED": 0,
+		"TOOL_DECISION_KIND_ALLOW":       1,
+		"TOOL_DECISION_KIND_DENY":        2,
+		"TOOL_DECISION_KIND_RESULT":      3,
+	}
+)
+
+func (x ToolDecisionKind) Enum() *ToolDecisionKind {
+	p := new(ToolDecisionKind)
+	*p = x
+	return p
+}
+
+func (x ToolDecisionKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ToolDecisionKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_agentruntime_v1_session_proto_enumTypes[3].Descriptor()
+}
+
+func (ToolDecisionKind) Type() protoreflect.EnumType {
+	return &file_agentruntime_v1_session_proto_enumTypes[3]
+}
+
+func (x ToolDecisionKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ToolDecisionKind.Descriptor instead.
+func (ToolDecisionKind) EnumDescriptor() ([]byte, []int) {
+	return file_agentruntime_v1_session_proto_rawDescGZIP(), []int{3}
+}
+
 // How a turn ended.
 type TurnOutcome int32
 
@@ -146,6 +257,8 @@ const (
 	TurnOutcome_TURN_OUTCOME_INTERRUPTED TurnOutcome = 4
 	// The turn reached the profile's max_turns.
 	TurnOutcome_TURN_OUTCOME_MAX_TURNS TurnOutcome = 5
+	// A budget was reached: the turn's own, the session's, or the tenant's for the month.
+	TurnOutcome_TURN_OUTCOME_BUDGET_EXCEEDED TurnOutcome = 6
 )
 
 // Enum value maps for TurnOutcome.
@@ -157,14 +270,16 @@ var (
 		3: "TURN_OUTCOME_FAILED",
 		4: "TURN_OUTCOME_INTERRUPTED",
 		5: "TURN_OUTCOME_MAX_TURNS",
+		6: "TURN_OUTCOME_BUDGET_EXCEEDED",
 	}
 	TurnOutcome_value = map[string]int32{
-		"TURN_OUTCOME_UNSPECIFIED": 0,
-		"TURN_OUTCOME_COMPLETED":   1,
-		"TURN_OUTCOME_CANCELLED":   2,
-		"TURN_OUTCOME_FAILED":      3,
-		"TURN_OUTCOME_INTERRUPTED": 4,
-		"TURN_OUTCOME_MAX_TURNS":   5,
+		"TURN_OUTCOME_UNSPECIFIED":     0,
+		"TURN_OUTCOME_COMPLETED":       1,
+		"TURN_OUTCOME_CANCELLED":       2,
+		"TURN_OUTCOME_FAILED":          3,
+		"TURN_OUTCOME_INTERRUPTED":     4,
+		"TURN_OUTCOME_MAX_TURNS":       5,
+		"TURN_OUTCOME_BUDGET_EXCEEDED": 6,
 	}
 )
 
@@ -179,11 +294,11 @@ func (x TurnOutcome) String() string {
 }
 
 func (TurnOutcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_agentruntime_v1_session_proto_enumTypes[2].Descriptor()
+	return file_agentruntime_v1_session_proto_enumTypes[4].Descriptor()
 }
 
 func (TurnOutcome) Type() protoreflect.EnumType {
-	return &file_agentruntime_v1_session_proto_enumTypes[2]
+	return &file_agentruntime_v1_session_proto_enumTypes[4]
 }
 
 func (x TurnOutcome) Number() protoreflect.EnumNumber {
@@ -192,7 +307,7 @@ func (x TurnOutcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TurnOutcome.Descriptor instead.
 func (TurnOutcome) EnumDescriptor() ([]byte, []int) {
-	return file_agentruntime_v1_session_proto_rawDescGZIP(), []int{2}
+	return file_agentruntime_v1_session_proto_rawDescGZIP(), []int{4}
 }
 
 // A conversation with an agent, with its own workspace and event feed.
@@ -353,7 +468,9 @@ func (x *Session) GetTodos() []*TodoItem {
 type SessionOptions struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Model id; empty means the profile's model.
-	Model         string `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	Model string `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	// Limits of this session; a field left 0 takes the profile's.
+	Budget        *Budget `protobuf:"bytes,2,opt,name=budget,proto3" json:"budget,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -395,6 +512,13 @@ func (x *SessionOptions) GetModel() string {
 	return ""
 }
 
+func (x *SessionOptions) GetBudget() *Budget {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
 // What runs for a session right now.
 type SessionRuntime struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -407,8 +531,12 @@ type SessionRuntime struct {
 	CurrentTurn *Turn `protobuf:"bytes,4,opt,name=current_turn,json=currentTurn,proto3" json:"current_turn,omitempty"`
 	// Messages waiting for the current turn to end, oldest first.
 	QueuedMessages []*QueuedMessage `protobuf:"bytes,5,rep,name=queued_messages,json=queuedMessages,proto3" json:"queued_messages,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Tool calls waiting for an answer (AnswerToolCall), oldest first.
+	PendingToolCalls []*PendingToolCall `protobuf:"bytes,6,rep,name=pending_tool_calls,json=pendingToolCalls,proto3" json:"pending_tool_calls,omitempty"`
+	// Why the session waits, when it does (`approval`, `custom_tool`, `budget: ...`).
+	WaitingReason string `protobuf:"bytes,7,opt,name=waiting_reason,json=waitingReason,proto3" json:"waiting_reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SessionRuntime) Reset() {
@@ -476,6 +604,254 @@ func (x *SessionRuntime) GetQueuedMessages() []*QueuedMessage {
 	return nil
 }
 
+func (x *SessionRuntime) GetPendingToolCalls() []*PendingToolCall {
+	if x != nil {
+		return x.PendingToolCalls
+	}
+	return nil
+}
+
+func (x *SessionRuntime) GetWaitingReason() string {
+	if x != nil {
+		return x.WaitingReason
+	}
+	return ""
+}
+
+// A tool call that waits for the application.
+type PendingToolCall struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ToolUseId string                 `protobuf:"bytes,1,opt,name=tool_use_id,json=toolUseId,proto3" json:"tool_use_id,omitempty"`
+	TurnId    string                 `protobuf:"bytes,2,opt,name=turn_id,json=turnId,proto3" json:"turn_id,omitempty"`
+	ToolName  string                 `protobuf:"bytes,3,opt,name=tool_name,json=toolName,proto3" json:"tool_name,omitempty"`
+	// The model's input (JSON text).
+	InputJson string      `protobuf:"bytes,4,opt,name=input_json,json=inputJson,proto3" json:"input_json,omitempty"`
+	Kind      PendingKind `protobuf:"varint,5,opt,name=kind,proto3,enum=agentruntime.v1.PendingKind" json:"kind,omitempty"`
+	// For an approval: the rule that asked (`Bash(rm:*)`), or `mode` when none matched.
+	MatchedRule string                 `protobuf:"bytes,6,opt,name=matched_rule,json=matchedRule,proto3" json:"matched_rule,omitempty"`
+	RequestTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=request_time,json=requestTime,proto3" json:"request_time,omitempty"`
+	// When it is answered by the profile's timeout decision; unset when it waits forever.
+	TimeoutTime   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=timeout_time,json=timeoutTime,proto3" json:"timeout_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PendingToolCall) Reset() {
+	*x = PendingToolCall{}
+	mi := &file_agentruntime_v1_session_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PendingToolCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PendingToolCall) ProtoMessage() {}
+
+func (x *PendingToolCall) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_session_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PendingToolCall.ProtoReflect.Descriptor instead.
+func (*PendingToolCall) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_session_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PendingToolCall) GetToolUseId() string {
+	if x != nil {
+		return x.ToolUseId
+	}
+	return ""
+}
+
+func (x *PendingToolCall) GetTurnId() string {
+	if x != nil {
+		return x.TurnId
+	}
+	return ""
+}
+
+func (x *PendingToolCall) GetToolName() string {
+	if x != nil {
+		return x.ToolName
+	}
+	return ""
+}
+
+func (x *PendingToolCall) GetInputJson() string {
+	if x != nil {
+		return x.InputJson
+	}
+	return ""
+}
+
+func (x *PendingToolCall) GetKind() PendingKind {
+	if x != nil {
+		return x.Kind
+	}
+	return PendingKind_PENDING_KIND_UNSPECIFIED
+}
+
+func (x *PendingToolCall) GetMatchedRule() string {
+	if x != nil {
+		return x.MatchedRule
+	}
+	return ""
+}
+
+func (x *PendingToolCall) GetRequestTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RequestTime
+	}
+	return nil
+}
+
+func (x *PendingToolCall) GetTimeoutTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.TimeoutTime
+	}
+	return nil
+}
+
+// An answer to a waiting tool call, as recorded.
+type ToolDecision struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ToolUseId string                 `protobuf:"bytes,1,opt,name=tool_use_id,json=toolUseId,proto3" json:"tool_use_id,omitempty"`
+	TurnId    string                 `protobuf:"bytes,2,opt,name=turn_id,json=turnId,proto3" json:"turn_id,omitempty"`
+	ToolName  string                 `protobuf:"bytes,3,opt,name=tool_name,json=toolName,proto3" json:"tool_name,omitempty"`
+	Kind      ToolDecisionKind       `protobuf:"varint,4,opt,name=kind,proto3,enum=agentruntime.v1.ToolDecisionKind" json:"kind,omitempty"`
+	// To the model (a denial's reason, a note with an approval).
+	Message string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	// The input the tool ran with, when the answer changed it (JSON text).
+	UpdatedInputJson string `protobuf:"bytes,6,opt,name=updated_input_json,json=updatedInputJson,proto3" json:"updated_input_json,omitempty"`
+	// The answer also allowed every later call matching `always_allow_rule` in this session.
+	AlwaysAllowRule string `protobuf:"bytes,7,opt,name=always_allow_rule,json=alwaysAllowRule,proto3" json:"always_allow_rule,omitempty"`
+	// A custom tool's output, and whether it is an error.
+	Output  string `protobuf:"bytes,8,opt,name=output,proto3" json:"output,omitempty"`
+	IsError bool   `protobuf:"varint,9,opt,name=is_error,json=isError,proto3" json:"is_error,omitempty"`
+	// Who answered: `key:<api key name>` (or `open` without keys), or `timeout`.
+	DecidedBy     string                 `protobuf:"bytes,10,opt,name=decided_by,json=decidedBy,proto3" json:"decided_by,omitempty"`
+	DecideTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=decide_time,json=decideTime,proto3" json:"decide_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ToolDecision) Reset() {
+	*x = ToolDecision{}
+	mi := &file_agentruntime_v1_session_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ToolDecision) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ToolDecision) ProtoMessage() {}
+
+func (x *ToolDecision) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_session_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ToolDecision.ProtoReflect.Descriptor instead.
+func (*ToolDecision) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_session_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ToolDecision) GetToolUseId() string {
+	if x != nil {
+		return x.ToolUseId
+	}
+	return ""
+}
+
+func (x *ToolDecision) GetTurnId() string {
+	if x != nil {
+		return x.TurnId
+	}
+	return ""
+}
+
+func (x *ToolDecision) GetToolName() string {
+	if x != nil {
+		return x.ToolName
+	}
+	return ""
+}
+
+func (x *ToolDecision) GetKind() ToolDecisionKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ToolDecisionKind_TOOL_DECISION_KIND_UNSPECIFIED
+}
+
+func (x *ToolDecision) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ToolDecision) GetUpdatedInputJson() string {
+	if x != nil {
+		return x.UpdatedInputJson
+	}
+	return ""
+}
+
+func (x *ToolDecision) GetAlwaysAllowRule() string {
+	if x != nil {
+		return x.AlwaysAllowRule
+	}
+	return ""
+}
+
+func (x *ToolDecision) GetOutput() string {
+	if x != nil {
+		return x.Output
+	}
+	return ""
+}
+
+func (x *ToolDecision) GetIsError() bool {
+	if x != nil {
+		return x.IsError
+	}
+	return false
+}
+
+func (x *ToolDecision) GetDecidedBy() string {
+	if x != nil {
+		return x.DecidedBy
+	}
+	return ""
+}
+
+func (x *ToolDecision) GetDecideTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DecideTime
+	}
+	return nil
+}
+
 // One user message and the agent's work on it.
 type Turn struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -494,7 +870,7 @@ type Turn struct {
 
 func (x *Turn) Reset() {
 	*x = Turn{}
-	mi := &file_agentruntime_v1_session_proto_msgTypes[3]
+	mi := &file_agentruntime_v1_session_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -506,7 +882,7 @@ func (x *Turn) String() string {
 func (*Turn) ProtoMessage() {}
 
 func (x *Turn) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_session_proto_msgTypes[3]
+	mi := &file_agentruntime_v1_session_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -519,7 +895,7 @@ func (x *Turn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Turn.ProtoReflect.Descriptor instead.
 func (*Turn) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_session_proto_rawDescGZIP(), []int{3}
+	return file_agentruntime_v1_session_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Turn) GetId() string {
@@ -576,7 +952,7 @@ type QueuedMessage struct {
 
 func (x *QueuedMessage) Reset() {
 	*x = QueuedMessage{}
-	mi := &file_agentruntime_v1_session_proto_msgTypes[4]
+	mi := &file_agentruntime_v1_session_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -588,7 +964,7 @@ func (x *QueuedMessage) String() string {
 func (*QueuedMessage) ProtoMessage() {}
 
 func (x *QueuedMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_session_proto_msgTypes[4]
+	mi := &file_agentruntime_v1_session_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -601,7 +977,7 @@ func (x *QueuedMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueuedMessage.ProtoReflect.Descriptor instead.
 func (*QueuedMessage) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_session_proto_rawDescGZIP(), []int{4}
+	return file_agentruntime_v1_session_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *QueuedMessage) GetTurnId() string {
@@ -648,7 +1024,7 @@ type Usage struct {
 
 func (x *Usage) Reset() {
 	*x = Usage{}
-	mi := &file_agentruntime_v1_session_proto_msgTypes[5]
+	mi := &file_agentruntime_v1_session_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -660,7 +1036,7 @@ func (x *Usage) String() string {
 func (*Usage) ProtoMessage() {}
 
 func (x *Usage) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_session_proto_msgTypes[5]
+	mi := &file_agentruntime_v1_session_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -673,7 +1049,7 @@ func (x *Usage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Usage.ProtoReflect.Descriptor instead.
 func (*Usage) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_session_proto_rawDescGZIP(), []int{5}
+	return file_agentruntime_v1_session_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Usage) GetInputTokens() int64 {
@@ -736,7 +1112,7 @@ var File_agentruntime_v1_session_proto protoreflect.FileDescriptor
 
 const file_agentruntime_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1dagentruntime/v1/session.proto\x12\x0fagentruntime.v1\x1a\x1bagentruntime/v1/block.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x05\n" +
+	"\x1dagentruntime/v1/session.proto\x12\x0fagentruntime.v1\x1a\x1bagentruntime/v1/block.proto\x1a\x1dagentruntime/v1/profile.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x05\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12(\n" +
 	"\x10agent_profile_id\x18\x02 \x01(\tR\x0eagentProfileId\x12\x12\n" +
@@ -756,16 +1132,44 @@ const file_agentruntime_v1_session_proto_rawDesc = "" +
 	"\x05todos\x18\r \x03(\v2\x19.agentruntime.v1.TodoItemR\x05todos\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"&\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"W\n" +
 	"\x0eSessionOptions\x12\x14\n" +
-	"\x05model\x18\x01 \x01(\tR\x05model\"\x91\x02\n" +
+	"\x05model\x18\x01 \x01(\tR\x05model\x12/\n" +
+	"\x06budget\x18\x02 \x01(\v2\x17.agentruntime.v1.BudgetR\x06budget\"\x88\x03\n" +
 	"\x0eSessionRuntime\x12\x16\n" +
 	"\x06loaded\x18\x01 \x01(\bR\x06loaded\x12E\n" +
 	"\x0esandbox_status\x18\x02 \x01(\x0e2\x1e.agentruntime.v1.SandboxStatusR\rsandboxStatus\x12\x1d\n" +
 	"\n" +
 	"sandbox_id\x18\x03 \x01(\tR\tsandboxId\x128\n" +
 	"\fcurrent_turn\x18\x04 \x01(\v2\x15.agentruntime.v1.TurnR\vcurrentTurn\x12G\n" +
-	"\x0fqueued_messages\x18\x05 \x03(\v2\x1e.agentruntime.v1.QueuedMessageR\x0equeuedMessages\"\x92\x02\n" +
+	"\x0fqueued_messages\x18\x05 \x03(\v2\x1e.agentruntime.v1.QueuedMessageR\x0equeuedMessages\x12N\n" +
+	"\x12pending_tool_calls\x18\x06 \x03(\v2 .agentruntime.v1.PendingToolCallR\x10pendingToolCalls\x12%\n" +
+	"\x0ewaiting_reason\x18\a \x01(\tR\rwaitingReason\"\xd9\x02\n" +
+	"\x0fPendingToolCall\x12\x1e\n" +
+	"\vtool_use_id\x18\x01 \x01(\tR\ttoolUseId\x12\x17\n" +
+	"\aturn_id\x18\x02 \x01(\tR\x06turnId\x12\x1b\n" +
+	"\ttool_name\x18\x03 \x01(\tR\btoolName\x12\x1d\n" +
+	"\n" +
+	"input_json\x18\x04 \x01(\tR\tinputJson\x120\n" +
+	"\x04kind\x18\x05 \x01(\x0e2\x1c.agentruntime.v1.PendingKindR\x04kind\x12!\n" +
+	"\fmatched_rule\x18\x06 \x01(\tR\vmatchedRule\x12=\n" +
+	"\frequest_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vrequestTime\x12=\n" +
+	"\ftimeout_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vtimeoutTime\"\x9e\x03\n" +
+	"\fToolDecision\x12\x1e\n" +
+	"\vtool_use_id\x18\x01 \x01(\tR\ttoolUseId\x12\x17\n" +
+	"\aturn_id\x18\x02 \x01(\tR\x06turnId\x12\x1b\n" +
+	"\ttool_name\x18\x03 \x01(\tR\btoolName\x125\n" +
+	"\x04kind\x18\x04 \x01(\x0e2!.agentruntime.v1.ToolDecisionKindR\x04kind\x12\x18\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\x12,\n" +
+	"\x12updated_input_json\x18\x06 \x01(\tR\x10updatedInputJson\x12*\n" +
+	"\x11always_allow_rule\x18\a \x01(\tR\x0falwaysAllowRule\x12\x16\n" +
+	"\x06output\x18\b \x01(\tR\x06output\x12\x19\n" +
+	"\bis_error\x18\t \x01(\bR\aisError\x12\x1d\n" +
+	"\n" +
+	"decided_by\x18\n" +
+	" \x01(\tR\tdecidedBy\x12;\n" +
+	"\vdecide_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"decideTime\"\x92\x02\n" +
 	"\x04Turn\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\"\n" +
 	"\ruser_block_id\x18\x02 \x01(\tR\vuserBlockId\x129\n" +
@@ -786,25 +1190,36 @@ const file_agentruntime_v1_session_proto_rawDesc = "" +
 	"\bcost_usd\x18\x05 \x01(\x01R\acostUsd\x12$\n" +
 	"\x0ecost_micro_usd\x18\x06 \x01(\x03R\fcostMicroUsd\x12.\n" +
 	"\x13web_search_requests\x18\a \x01(\x03R\x11webSearchRequests\x12,\n" +
-	"\x12web_fetch_requests\x18\b \x01(\x03R\x10webFetchRequests*`\n" +
+	"\x12web_fetch_requests\x18\b \x01(\x03R\x10webFetchRequests*{\n" +
 	"\fSessionState\x12\x1d\n" +
 	"\x19SESSION_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12SESSION_STATE_IDLE\x10\x01\x12\x19\n" +
-	"\x15SESSION_STATE_RUNNING\x10\x02*\xb9\x01\n" +
+	"\x15SESSION_STATE_RUNNING\x10\x02\x12\x19\n" +
+	"\x15SESSION_STATE_WAITING\x10\x03*\xb9\x01\n" +
 	"\rSandboxStatus\x12\x1e\n" +
 	"\x1aSANDBOX_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13SANDBOX_STATUS_NONE\x10\x01\x12\x1b\n" +
 	"\x17SANDBOX_STATUS_STARTING\x10\x02\x12\x18\n" +
 	"\x14SANDBOX_STATUS_READY\x10\x03\x12\x1d\n" +
 	"\x19SANDBOX_STATUS_TERMINATED\x10\x04\x12\x19\n" +
-	"\x15SANDBOX_STATUS_FAILED\x10\x05*\xb6\x01\n" +
+	"\x15SANDBOX_STATUS_FAILED\x10\x05*d\n" +
+	"\vPendingKind\x12\x1c\n" +
+	"\x18PENDING_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15PENDING_KIND_APPROVAL\x10\x01\x12\x1c\n" +
+	"\x18PENDING_KIND_CUSTOM_TOOL\x10\x02*\x90\x01\n" +
+	"\x10ToolDecisionKind\x12\"\n" +
+	"\x1eTOOL_DECISION_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18TOOL_DECISION_KIND_ALLOW\x10\x01\x12\x1b\n" +
+	"\x17TOOL_DECISION_KIND_DENY\x10\x02\x12\x1d\n" +
+	"\x19TOOL_DECISION_KIND_RESULT\x10\x03*\xd8\x01\n" +
 	"\vTurnOutcome\x12\x1c\n" +
 	"\x18TURN_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16TURN_OUTCOME_COMPLETED\x10\x01\x12\x1a\n" +
 	"\x16TURN_OUTCOME_CANCELLED\x10\x02\x12\x17\n" +
 	"\x13TURN_OUTCOME_FAILED\x10\x03\x12\x1c\n" +
 	"\x18TURN_OUTCOME_INTERRUPTED\x10\x04\x12\x1a\n" +
-	"\x16TURN_OUTCOME_MAX_TURNS\x10\x05BMZKgithub.com/agentruntime/agent-runtime/gen/go/agentruntime/v1;agentruntimev1b\x06proto3"
+	"\x16TURN_OUTCOME_MAX_TURNS\x10\x05\x12 \n" +
+	"\x1cTURN_OUTCOME_BUDGET_EXCEEDED\x10\x06BMZKgithub.com/agentruntime/agent-runtime/gen/go/agentruntime/v1;agentruntimev1b\x06proto3"
 
 var (
 	file_agentruntime_v1_session_proto_rawDescOnce sync.Once
@@ -818,45 +1233,57 @@ func file_agentruntime_v1_session_proto_rawDescGZIP() []byte {
 	return file_agentruntime_v1_session_proto_rawDescData
 }
 
-var file_agentruntime_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_agentruntime_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_agentruntime_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_agentruntime_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_agentruntime_v1_session_proto_goTypes = []any{
 	(SessionState)(0),             // 0: agentruntime.v1.SessionState
 	(SandboxStatus)(0),            // 1: agentruntime.v1.SandboxStatus
-	(TurnOutcome)(0),              // 2: agentruntime.v1.TurnOutcome
-	(*Session)(nil),               // 3: agentruntime.v1.Session
-	(*SessionOptions)(nil),        // 4: agentruntime.v1.SessionOptions
-	(*SessionRuntime)(nil),        // 5: agentruntime.v1.SessionRuntime
-	(*Turn)(nil),                  // 6: agentruntime.v1.Turn
-	(*QueuedMessage)(nil),         // 7: agentruntime.v1.QueuedMessage
-	(*Usage)(nil),                 // 8: agentruntime.v1.Usage
-	nil,                           // 9: agentruntime.v1.Session.MetadataEntry
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
-	(*TodoItem)(nil),              // 11: agentruntime.v1.TodoItem
+	(PendingKind)(0),              // 2: agentruntime.v1.PendingKind
+	(ToolDecisionKind)(0),         // 3: agentruntime.v1.ToolDecisionKind
+	(TurnOutcome)(0),              // 4: agentruntime.v1.TurnOutcome
+	(*Session)(nil),               // 5: agentruntime.v1.Session
+	(*SessionOptions)(nil),        // 6: agentruntime.v1.SessionOptions
+	(*SessionRuntime)(nil),        // 7: agentruntime.v1.SessionRuntime
+	(*PendingToolCall)(nil),       // 8: agentruntime.v1.PendingToolCall
+	(*ToolDecision)(nil),          // 9: agentruntime.v1.ToolDecision
+	(*Turn)(nil),                  // 10: agentruntime.v1.Turn
+	(*QueuedMessage)(nil),         // 11: agentruntime.v1.QueuedMessage
+	(*Usage)(nil),                 // 12: agentruntime.v1.Usage
+	nil,                           // 13: agentruntime.v1.Session.MetadataEntry
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*TodoItem)(nil),              // 15: agentruntime.v1.TodoItem
+	(*Budget)(nil),                // 16: agentruntime.v1.Budget
 }
 var file_agentruntime_v1_session_proto_depIdxs = []int32{
-	9,  // 0: agentruntime.v1.Session.metadata:type_name -> agentruntime.v1.Session.MetadataEntry
-	4,  // 1: agentruntime.v1.Session.options:type_name -> agentruntime.v1.SessionOptions
+	13, // 0: agentruntime.v1.Session.metadata:type_name -> agentruntime.v1.Session.MetadataEntry
+	6,  // 1: agentruntime.v1.Session.options:type_name -> agentruntime.v1.SessionOptions
 	0,  // 2: agentruntime.v1.Session.state:type_name -> agentruntime.v1.SessionState
-	5,  // 3: agentruntime.v1.Session.runtime:type_name -> agentruntime.v1.SessionRuntime
-	8,  // 4: agentruntime.v1.Session.usage:type_name -> agentruntime.v1.Usage
-	10, // 5: agentruntime.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	10, // 6: agentruntime.v1.Session.update_time:type_name -> google.protobuf.Timestamp
-	10, // 7: agentruntime.v1.Session.last_activity_time:type_name -> google.protobuf.Timestamp
-	11, // 8: agentruntime.v1.Session.todos:type_name -> agentruntime.v1.TodoItem
-	1,  // 9: agentruntime.v1.SessionRuntime.sandbox_status:type_name -> agentruntime.v1.SandboxStatus
-	6,  // 10: agentruntime.v1.SessionRuntime.current_turn:type_name -> agentruntime.v1.Turn
-	7,  // 11: agentruntime.v1.SessionRuntime.queued_messages:type_name -> agentruntime.v1.QueuedMessage
-	10, // 12: agentruntime.v1.Turn.start_time:type_name -> google.protobuf.Timestamp
-	2,  // 13: agentruntime.v1.Turn.outcome:type_name -> agentruntime.v1.TurnOutcome
-	10, // 14: agentruntime.v1.Turn.end_time:type_name -> google.protobuf.Timestamp
-	8,  // 15: agentruntime.v1.Turn.usage:type_name -> agentruntime.v1.Usage
-	10, // 16: agentruntime.v1.QueuedMessage.enqueue_time:type_name -> google.protobuf.Timestamp
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	7,  // 3: agentruntime.v1.Session.runtime:type_name -> agentruntime.v1.SessionRuntime
+	12, // 4: agentruntime.v1.Session.usage:type_name -> agentruntime.v1.Usage
+	14, // 5: agentruntime.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	14, // 6: agentruntime.v1.Session.update_time:type_name -> google.protobuf.Timestamp
+	14, // 7: agentruntime.v1.Session.last_activity_time:type_name -> google.protobuf.Timestamp
+	15, // 8: agentruntime.v1.Session.todos:type_name -> agentruntime.v1.TodoItem
+	16, // 9: agentruntime.v1.SessionOptions.budget:type_name -> agentruntime.v1.Budget
+	1,  // 10: agentruntime.v1.SessionRuntime.sandbox_status:type_name -> agentruntime.v1.SandboxStatus
+	10, // 11: agentruntime.v1.SessionRuntime.current_turn:type_name -> agentruntime.v1.Turn
+	11, // 12: agentruntime.v1.SessionRuntime.queued_messages:type_name -> agentruntime.v1.QueuedMessage
+	8,  // 13: agentruntime.v1.SessionRuntime.pending_tool_calls:type_name -> agentruntime.v1.PendingToolCall
+	2,  // 14: agentruntime.v1.PendingToolCall.kind:type_name -> agentruntime.v1.PendingKind
+	14, // 15: agentruntime.v1.PendingToolCall.request_time:type_name -> google.protobuf.Timestamp
+	14, // 16: agentruntime.v1.PendingToolCall.timeout_time:type_name -> google.protobuf.Timestamp
+	3,  // 17: agentruntime.v1.ToolDecision.kind:type_name -> agentruntime.v1.ToolDecisionKind
+	14, // 18: agentruntime.v1.ToolDecision.decide_time:type_name -> google.protobuf.Timestamp
+	14, // 19: agentruntime.v1.Turn.start_time:type_name -> google.protobuf.Timestamp
+	4,  // 20: agentruntime.v1.Turn.outcome:type_name -> agentruntime.v1.TurnOutcome
+	14, // 21: agentruntime.v1.Turn.end_time:type_name -> google.protobuf.Timestamp
+	12, // 22: agentruntime.v1.Turn.usage:type_name -> agentruntime.v1.Usage
+	14, // 23: agentruntime.v1.QueuedMessage.enqueue_time:type_name -> google.protobuf.Timestamp
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_agentruntime_v1_session_proto_init() }
@@ -865,13 +1292,14 @@ func file_agentruntime_v1_session_proto_init() {
 		return
 	}
 	file_agentruntime_v1_block_proto_init()
+	file_agentruntime_v1_profile_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentruntime_v1_session_proto_rawDesc), len(file_agentruntime_v1_session_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   7,
+			NumEnums:      5,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -22,6 +22,452 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// What SendMessage does while a turn runs.
+type SendPolicy int32
+
+const (
+	// QUEUE.
+	SendPolicy_SEND_POLICY_UNSPECIFIED SendPolicy = 0
+	// The message waits for the running turn (and those queued before it).
+	SendPolicy_SEND_POLICY_QUEUE SendPolicy = 1
+	// FailedPrecondition (reason SESSION_BUSY) while a turn runs or waits.
+	SendPolicy_SEND_POLICY_REJECT SendPolicy = 2
+	// The running turn is cancelled (what it produced stays), then the message runs.
+	SendPolicy_SEND_POLICY_INTERRUPT SendPolicy = 3
+	// The message goes into the running turn: the model reads it at its next step. When the turn
+	// ends first, it runs as a turn of its own.
+	SendPolicy_SEND_POLICY_STEER SendPolicy = 4
+)
+
+// Enum value maps for SendPolicy.
+var (
+	SendPolicy_name = map[int32]string{
+		0: "SEND_POLICY_UNSPECIFIED",
+		1: "SEND_POLICY_QUEUE",
+		2: "SEND_POLICY_REJECT",
+		3: "SEND_POLICY_INTERRUPT",
+		4: "SEND_POLICY_STEER",
+	}
+	SendPolicy_value = map[string]int32{
+		"SEND_POLICY_UNSPECIFIED": 0,
+		"SEND_POLICY_QUEUE":       1,
+		"SEND_POLICY_REJECT":      2,
+		"SEND_POLICY_INTERRUPT":   3,
+		"SEND_POLICY_STEER":       4,
+	}
+)
+
+func (x SendPolicy) Enum() *SendPolicy {
+	p := new(SendPolicy)
+	*p = x
+	return p
+}
+
+func (x SendPolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SendPolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_agentruntime_v1_session_service_proto_enumTypes[0].Descriptor()
+}
+
+func (SendPolicy) Type() protoreflect.EnumType {
+	return &file_agentruntime_v1_session_service_proto_enumTypes[0]
+}
+
+func (x SendPolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SendPolicy.Descriptor instead.
+func (SendPolicy) EnumDescriptor() ([]byte, []int) {
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{0}
+}
+
+type AnswerToolCallRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	ToolUseId string                 `protobuf:"bytes,2,opt,name=tool_use_id,json=toolUseId,proto3" json:"tool_use_id,omitempty"`
+	// Types that are valid to be assigned to Answer:
+	//
+	//	*AnswerToolCallRequest_Approval
+	//	*AnswerToolCallRequest_Result
+	Answer        isAnswerToolCallRequest_Answer `protobuf_oneof:"answer"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnswerToolCallRequest) Reset() {
+	*x = AnswerToolCallRequest{}
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnswerToolCallRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnswerToolCallRequest) ProtoMessage() {}
+
+func (x *AnswerToolCallRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnswerToolCallRequest.ProtoReflect.Descriptor instead.
+func (*AnswerToolCallRequest) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *AnswerToolCallRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *AnswerToolCallRequest) GetToolUseId() string {
+	if x != nil {
+		return x.ToolUseId
+	}
+	return ""
+}
+
+func (x *AnswerToolCallRequest) GetAnswer() isAnswerToolCallRequest_Answer {
+	if x != nil {
+		return x.Answer
+	}
+	return nil
+}
+
+func (x *AnswerToolCallRequest) GetApproval() *ApprovalAnswer {
+	if x != nil {
+		if x, ok := x.Answer.(*AnswerToolCallRequest_Approval); ok {
+			return x.Approval
+		}
+	}
+	return nil
+}
+
+func (x *AnswerToolCallRequest) GetResult() *CustomToolResult {
+	if x != nil {
+		if x, ok := x.Answer.(*AnswerToolCallRequest_Result); ok {
+			return x.Result
+		}
+	}
+	return nil
+}
+
+type isAnswerToolCallRequest_Answer interface {
+	isAnswerToolCallRequest_Answer()
+}
+
+type AnswerToolCallRequest_Approval struct {
+	// For a call waiting for approval.
+	Approval *ApprovalAnswer `protobuf:"bytes,3,opt,name=approval,proto3,oneof"`
+}
+
+type AnswerToolCallRequest_Result struct {
+	// For a custom tool call.
+	Result *CustomToolResult `protobuf:"bytes,4,opt,name=result,proto3,oneof"`
+}
+
+func (*AnswerToolCallRequest_Approval) isAnswerToolCallRequest_Answer() {}
+
+func (*AnswerToolCallRequest_Result) isAnswerToolCallRequest_Answer() {}
+
+// Allow or deny a tool call.
+type ApprovalAnswer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Allow bool                   `protobuf:"varint,1,opt,name=allow,proto3" json:"allow,omitempty"`
+	// To the model: why it was denied, or a note with the approval. At most 10,000 characters.
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// Run with this input instead (JSON text of an object; allow only).
+	UpdatedInputJson string `protobuf:"bytes,3,opt,name=updated_input_json,json=updatedInputJson,proto3" json:"updated_input_json,omitempty"`
+	// Also allow, for the rest of the session, every call matching this rule (Claude Code's rule
+	// syntax, for example `Bash(npm test:*)`); allow only.
+	AlwaysAllowRule string `protobuf:"bytes,4,opt,name=always_allow_rule,json=alwaysAllowRule,proto3" json:"always_allow_rule,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ApprovalAnswer) Reset() {
+	*x = ApprovalAnswer{}
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApprovalAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApprovalAnswer) ProtoMessage() {}
+
+func (x *ApprovalAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApprovalAnswer.ProtoReflect.Descriptor instead.
+func (*ApprovalAnswer) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ApprovalAnswer) GetAllow() bool {
+	if x != nil {
+		return x.Allow
+	}
+	return false
+}
+
+func (x *ApprovalAnswer) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ApprovalAnswer) GetUpdatedInputJson() string {
+	if x != nil {
+		return x.UpdatedInputJson
+	}
+	return ""
+}
+
+func (x *ApprovalAnswer) GetAlwaysAllowRule() string {
+	if x != nil {
+		return x.AlwaysAllowRule
+	}
+	return ""
+}
+
+// A custom tool's result.
+type CustomToolResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most 1,000,000 characters.
+	Output        string `protobuf:"bytes,1,opt,name=output,proto3" json:"output,omitempty"`
+	IsError       bool   `protobuf:"varint,2,opt,name=is_error,json=isError,proto3" json:"is_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomToolResult) Reset() {
+	*x = CustomToolResult{}
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomToolResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomToolResult) ProtoMessage() {}
+
+func (x *CustomToolResult) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomToolResult.ProtoReflect.Descriptor instead.
+func (*CustomToolResult) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CustomToolResult) GetOutput() string {
+	if x != nil {
+		return x.Output
+	}
+	return ""
+}
+
+func (x *CustomToolResult) GetIsError() bool {
+	if x != nil {
+		return x.IsError
+	}
+	return false
+}
+
+type AnswerToolCallResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Decision      *ToolDecision          `protobuf:"bytes,1,opt,name=decision,proto3" json:"decision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnswerToolCallResponse) Reset() {
+	*x = AnswerToolCallResponse{}
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnswerToolCallResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnswerToolCallResponse) ProtoMessage() {}
+
+func (x *AnswerToolCallResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnswerToolCallResponse.ProtoReflect.Descriptor instead.
+func (*AnswerToolCallResponse) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AnswerToolCallResponse) GetDecision() *ToolDecision {
+	if x != nil {
+		return x.Decision
+	}
+	return nil
+}
+
+type ListToolDecisionsRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// 0 means 100; at most 1,000 (larger is clamped).
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListToolDecisionsRequest) Reset() {
+	*x = ListToolDecisionsRequest{}
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListToolDecisionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListToolDecisionsRequest) ProtoMessage() {}
+
+func (x *ListToolDecisionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListToolDecisionsRequest.ProtoReflect.Descriptor instead.
+func (*ListToolDecisionsRequest) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListToolDecisionsRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *ListToolDecisionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListToolDecisionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListToolDecisionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Decisions     []*ToolDecision        `protobuf:"bytes,1,rep,name=decisions,proto3" json:"decisions,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListToolDecisionsResponse) Reset() {
+	*x = ListToolDecisionsResponse{}
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListToolDecisionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListToolDecisionsResponse) ProtoMessage() {}
+
+func (x *ListToolDecisionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListToolDecisionsResponse.ProtoReflect.Descriptor instead.
+func (*ListToolDecisionsResponse) Descriptor() ([]byte, []int) {
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListToolDecisionsResponse) GetDecisions() []*ToolDecision {
+	if x != nil {
+		return x.Decisions
+	}
+	return nil
+}
+
+func (x *ListToolDecisionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 type CreateSessionRequest struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	AgentProfileId string                 `protobuf:"bytes,1,opt,name=agent_profile_id,json=agentProfileId,proto3" json:"agent_profile_id,omitempty"`
@@ -41,7 +487,7 @@ type CreateSessionRequest struct {
 
 func (x *CreateSessionRequest) Reset() {
 	*x = CreateSessionRequest{}
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[0]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -53,7 +499,7 @@ func (x *CreateSessionRequest) String() string {
 func (*CreateSessionRequest) ProtoMessage() {}
 
 func (x *CreateSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[0]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -66,7 +512,7 @@ func (x *CreateSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSessionRequest.ProtoReflect.Descriptor instead.
 func (*CreateSessionRequest) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{0}
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CreateSessionRequest) GetAgentProfileId() string {
@@ -120,7 +566,7 @@ type CreateSessionResponse struct {
 
 func (x *CreateSessionResponse) Reset() {
 	*x = CreateSessionResponse{}
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[1]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -132,7 +578,7 @@ func (x *CreateSessionResponse) String() string {
 func (*CreateSessionResponse) ProtoMessage() {}
 
 func (x *CreateSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[1]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -145,7 +591,7 @@ func (x *CreateSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSessionResponse.ProtoReflect.Descriptor instead.
 func (*CreateSessionResponse) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{1}
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateSessionResponse) GetSession() *Session {
@@ -164,7 +610,7 @@ type GetSessionRequest struct {
 
 func (x *GetSessionRequest) Reset() {
 	*x = GetSessionRequest{}
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[2]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -176,7 +622,7 @@ func (x *GetSessionRequest) String() string {
 func (*GetSessionRequest) ProtoMessage() {}
 
 func (x *GetSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[2]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -189,7 +635,7 @@ func (x *GetSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSessionRequest.ProtoReflect.Descriptor instead.
 func (*GetSessionRequest) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{2}
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetSessionRequest) GetSessionId() string {
@@ -208,7 +654,7 @@ type GetSessionResponse struct {
 
 func (x *GetSessionResponse) Reset() {
 	*x = GetSessionResponse{}
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[3]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -220,7 +666,7 @@ func (x *GetSessionResponse) String() string {
 func (*GetSessionResponse) ProtoMessage() {}
 
 func (x *GetSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[3]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -233,7 +679,7 @@ func (x *GetSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSessionResponse.ProtoReflect.Descriptor instead.
 func (*GetSessionResponse) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{3}
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetSessionResponse) GetSession() *Session {
@@ -258,7 +704,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[4]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -270,7 +716,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[4]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -283,7 +729,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{4}
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListSessionsRequest) GetPageSize() int32 {
@@ -325,7 +771,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[5]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -337,7 +783,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[5]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -350,7 +796,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{5}
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListSessionsResponse) GetSessions() []*Session {
@@ -379,7 +825,7 @@ type UpdateSessionRequest struct {
 
 func (x *UpdateSessionRequest) Reset() {
 	*x = UpdateSessionRequest{}
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[6]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -391,7 +837,7 @@ func (x *UpdateSessionRequest) String() string {
 func (*UpdateSessionRequest) ProtoMessage() {}
 
 func (x *UpdateSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[6]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -404,7 +850,7 @@ func (x *UpdateSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSessionRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSessionRequest) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{6}
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UpdateSessionRequest) GetSession() *Session {
@@ -430,7 +876,7 @@ type UpdateSessionResponse struct {
 
 func (x *UpdateSessionResponse) Reset() {
 	*x = UpdateSessionResponse{}
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[7]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -442,7 +888,7 @@ func (x *UpdateSessionResponse) String() string {
 func (*UpdateSessionResponse) ProtoMessage() {}
 
 func (x *UpdateSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[7]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -455,7 +901,7 @@ func (x *UpdateSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSessionResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSessionResponse) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{7}
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpdateSessionResponse) GetSession() *Session {
@@ -474,7 +920,7 @@ type DeleteSessionRequest struct {
 
 func (x *DeleteSessionRequest) Reset() {
 	*x = DeleteSessionRequest{}
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[8]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -486,7 +932,7 @@ func (x *DeleteSessionRequest) String() string {
 func (*DeleteSessionRequest) ProtoMessage() {}
 
 func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[8]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -499,7 +945,7 @@ func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSessionRequest) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{8}
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteSessionRequest) GetSessionId() string {
@@ -517,7 +963,7 @@ type DeleteSessionResponse struct {
 
 func (x *DeleteSessionResponse) Reset() {
 	*x = DeleteSessionResponse{}
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[9]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -529,7 +975,7 @@ func (x *DeleteSessionResponse) String() string {
 func (*DeleteSessionResponse) ProtoMessage() {}
 
 func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[9]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -542,7 +988,7 @@ func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSessionResponse) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{9}
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{15}
 }
 
 type SendMessageRequest struct {
@@ -551,14 +997,16 @@ type SendMessageRequest struct {
 	// 1 to 100,000 characters (or empty with attachments).
 	Text string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
 	// At most 10 attachments of at most 5 MiB each.
-	Attachments   []*Attachment `protobuf:"bytes,3,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	Attachments []*Attachment `protobuf:"bytes,3,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// What happens when a turn runs already. Default QUEUE.
+	Policy        SendPolicy `protobuf:"varint,4,opt,name=policy,proto3,enum=agentruntime.v1.SendPolicy" json:"policy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SendMessageRequest) Reset() {
 	*x = SendMessageRequest{}
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[10]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -570,7 +1018,7 @@ func (x *SendMessageRequest) String() string {
 func (*SendMessageRequest) ProtoMessage() {}
 
 func (x *SendMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[10]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -583,7 +1031,7 @@ func (x *SendMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessageRequest.ProtoReflect.Descriptor instead.
 func (*SendMessageRequest) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{10}
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SendMessageRequest) GetSessionId() string {
@@ -607,19 +1055,28 @@ func (x *SendMessageRequest) GetAttachments() []*Attachment {
 	return nil
 }
 
+func (x *SendMessageRequest) GetPolicy() SendPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return SendPolicy_SEND_POLICY_UNSPECIFIED
+}
+
 type SendMessageResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The turn that will answer the message.
 	TurnId string `protobuf:"bytes,1,opt,name=turn_id,json=turnId,proto3" json:"turn_id,omitempty"`
 	// True when another turn runs and this one waits.
-	Queued        bool `protobuf:"varint,2,opt,name=queued,proto3" json:"queued,omitempty"`
+	Queued bool `protobuf:"varint,2,opt,name=queued,proto3" json:"queued,omitempty"`
+	// True when the message went into the running turn (policy STEER); `turn_id` is that turn.
+	Steered       bool `protobuf:"varint,3,opt,name=steered,proto3" json:"steered,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SendMessageResponse) Reset() {
 	*x = SendMessageResponse{}
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[11]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -631,7 +1088,7 @@ func (x *SendMessageResponse) String() string {
 func (*SendMessageResponse) ProtoMessage() {}
 
 func (x *SendMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[11]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -644,7 +1101,7 @@ func (x *SendMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessageResponse.ProtoReflect.Descriptor instead.
 func (*SendMessageResponse) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{11}
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SendMessageResponse) GetTurnId() string {
@@ -661,6 +1118,13 @@ func (x *SendMessageResponse) GetQueued() bool {
 	return false
 }
 
+func (x *SendMessageResponse) GetSteered() bool {
+	if x != nil {
+		return x.Steered
+	}
+	return false
+}
+
 type CancelTurnRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	SessionId string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
@@ -672,7 +1136,7 @@ type CancelTurnRequest struct {
 
 func (x *CancelTurnRequest) Reset() {
 	*x = CancelTurnRequest{}
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[12]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -684,7 +1148,7 @@ func (x *CancelTurnRequest) String() string {
 func (*CancelTurnRequest) ProtoMessage() {}
 
 func (x *CancelTurnRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[12]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -697,7 +1161,7 @@ func (x *CancelTurnRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelTurnRequest.ProtoReflect.Descriptor instead.
 func (*CancelTurnRequest) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{12}
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CancelTurnRequest) GetSessionId() string {
@@ -724,7 +1188,7 @@ type CancelTurnResponse struct {
 
 func (x *CancelTurnResponse) Reset() {
 	*x = CancelTurnResponse{}
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[13]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -736,7 +1200,7 @@ func (x *CancelTurnResponse) String() string {
 func (*CancelTurnResponse) ProtoMessage() {}
 
 func (x *CancelTurnResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[13]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -749,7 +1213,7 @@ func (x *CancelTurnResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelTurnResponse.ProtoReflect.Descriptor instead.
 func (*CancelTurnResponse) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{13}
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CancelTurnResponse) GetCancelled() bool {
@@ -770,7 +1234,7 @@ type StreamEventsRequest struct {
 
 func (x *StreamEventsRequest) Reset() {
 	*x = StreamEventsRequest{}
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[14]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -782,7 +1246,7 @@ func (x *StreamEventsRequest) String() string {
 func (*StreamEventsRequest) ProtoMessage() {}
 
 func (x *StreamEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[14]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -795,7 +1259,7 @@ func (x *StreamEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamEventsRequest.ProtoReflect.Descriptor instead.
 func (*StreamEventsRequest) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{14}
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StreamEventsRequest) GetSessionId() string {
@@ -821,7 +1285,7 @@ type StreamEventsResponse struct {
 
 func (x *StreamEventsResponse) Reset() {
 	*x = StreamEventsResponse{}
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[15]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -833,7 +1297,7 @@ func (x *StreamEventsResponse) String() string {
 func (*StreamEventsResponse) ProtoMessage() {}
 
 func (x *StreamEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[15]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -846,7 +1310,7 @@ func (x *StreamEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamEventsResponse.ProtoReflect.Descriptor instead.
 func (*StreamEventsResponse) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{15}
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StreamEventsResponse) GetEvent() *SessionEvent {
@@ -868,7 +1332,7 @@ type ListMessagesRequest struct {
 
 func (x *ListMessagesRequest) Reset() {
 	*x = ListMessagesRequest{}
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[16]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -880,7 +1344,7 @@ func (x *ListMessagesRequest) String() string {
 func (*ListMessagesRequest) ProtoMessage() {}
 
 func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[16]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -893,7 +1357,7 @@ func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesRequest.ProtoReflect.Descriptor instead.
 func (*ListMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{16}
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListMessagesRequest) GetSessionId() string {
@@ -928,7 +1392,7 @@ type ListMessagesResponse struct {
 
 func (x *ListMessagesResponse) Reset() {
 	*x = ListMessagesResponse{}
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[17]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -940,7 +1404,7 @@ func (x *ListMessagesResponse) String() string {
 func (*ListMessagesResponse) ProtoMessage() {}
 
 func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentruntime_v1_session_service_proto_msgTypes[17]
+	mi := &file_agentruntime_v1_session_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -953,7 +1417,7 @@ func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesResponse.ProtoReflect.Descriptor instead.
 func (*ListMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{17}
+	return file_agentruntime_v1_session_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListMessagesResponse) GetBlocks() []*Block {
@@ -974,7 +1438,33 @@ var File_agentruntime_v1_session_service_proto protoreflect.FileDescriptor
 
 const file_agentruntime_v1_session_service_proto_rawDesc = "" +
 	"\n" +
-	"%agentruntime/v1/session_service.proto\x12\x0fagentruntime.v1\x1a\x1bagentruntime/v1/block.proto\x1a\x1bagentruntime/v1/event.proto\x1a\x1dagentruntime/v1/session.proto\x1a\x1fagentruntime/v1/workspace.proto\x1a google/protobuf/field_mask.proto\"\x81\x03\n" +
+	"%agentruntime/v1/session_service.proto\x12\x0fagentruntime.v1\x1a\x1bagentruntime/v1/block.proto\x1a\x1bagentruntime/v1/event.proto\x1a\x1dagentruntime/v1/session.proto\x1a\x1fagentruntime/v1/workspace.proto\x1a google/protobuf/field_mask.proto\"\xdc\x01\n" +
+	"\x15AnswerToolCallRequest\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1e\n" +
+	"\vtool_use_id\x18\x02 \x01(\tR\ttoolUseId\x12=\n" +
+	"\bapproval\x18\x03 \x01(\v2\x1f.agentruntime.v1.ApprovalAnswerH\x00R\bapproval\x12;\n" +
+	"\x06result\x18\x04 \x01(\v2!.agentruntime.v1.CustomToolResultH\x00R\x06resultB\b\n" +
+	"\x06answer\"\x9a\x01\n" +
+	"\x0eApprovalAnswer\x12\x14\n" +
+	"\x05allow\x18\x01 \x01(\bR\x05allow\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12,\n" +
+	"\x12updated_input_json\x18\x03 \x01(\tR\x10updatedInputJson\x12*\n" +
+	"\x11always_allow_rule\x18\x04 \x01(\tR\x0falwaysAllowRule\"E\n" +
+	"\x10CustomToolResult\x12\x16\n" +
+	"\x06output\x18\x01 \x01(\tR\x06output\x12\x19\n" +
+	"\bis_error\x18\x02 \x01(\bR\aisError\"S\n" +
+	"\x16AnswerToolCallResponse\x129\n" +
+	"\bdecision\x18\x01 \x01(\v2\x1d.agentruntime.v1.ToolDecisionR\bdecision\"u\n" +
+	"\x18ListToolDecisionsRequest\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x80\x01\n" +
+	"\x19ListToolDecisionsResponse\x12;\n" +
+	"\tdecisions\x18\x01 \x03(\v2\x1d.agentruntime.v1.ToolDecisionR\tdecisions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x81\x03\n" +
 	"\x14CreateSessionRequest\x12(\n" +
 	"\x10agent_profile_id\x18\x01 \x01(\tR\x0eagentProfileId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12O\n" +
@@ -1011,15 +1501,17 @@ const file_agentruntime_v1_session_service_proto_rawDesc = "" +
 	"\x14DeleteSessionRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\"\x17\n" +
-	"\x15DeleteSessionResponse\"\x86\x01\n" +
+	"\x15DeleteSessionResponse\"\xbb\x01\n" +
 	"\x12SendMessageRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12=\n" +
-	"\vattachments\x18\x03 \x03(\v2\x1b.agentruntime.v1.AttachmentR\vattachments\"F\n" +
+	"\vattachments\x18\x03 \x03(\v2\x1b.agentruntime.v1.AttachmentR\vattachments\x123\n" +
+	"\x06policy\x18\x04 \x01(\x0e2\x1b.agentruntime.v1.SendPolicyR\x06policy\"`\n" +
 	"\x13SendMessageResponse\x12\x17\n" +
 	"\aturn_id\x18\x01 \x01(\tR\x06turnId\x12\x16\n" +
-	"\x06queued\x18\x02 \x01(\bR\x06queued\"K\n" +
+	"\x06queued\x18\x02 \x01(\bR\x06queued\x12\x18\n" +
+	"\asteered\x18\x03 \x01(\bR\asteered\"K\n" +
 	"\x11CancelTurnRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x17\n" +
@@ -1040,7 +1532,14 @@ const file_agentruntime_v1_session_service_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"n\n" +
 	"\x14ListMessagesResponse\x12.\n" +
 	"\x06blocks\x18\x01 \x03(\v2\x16.agentruntime.v1.BlockR\x06blocks\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xea\x06\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x8a\x01\n" +
+	"\n" +
+	"SendPolicy\x12\x1b\n" +
+	"\x17SEND_POLICY_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11SEND_POLICY_QUEUE\x10\x01\x12\x16\n" +
+	"\x12SEND_POLICY_REJECT\x10\x02\x12\x19\n" +
+	"\x15SEND_POLICY_INTERRUPT\x10\x03\x12\x15\n" +
+	"\x11SEND_POLICY_STEER\x10\x042\xbe\b\n" +
 	"\x0eSessionService\x12^\n" +
 	"\rCreateSession\x12%.agentruntime.v1.CreateSessionRequest\x1a&.agentruntime.v1.CreateSessionResponse\x12Z\n" +
 	"\n" +
@@ -1052,7 +1551,9 @@ const file_agentruntime_v1_session_service_proto_rawDesc = "" +
 	"\n" +
 	"CancelTurn\x12\".agentruntime.v1.CancelTurnRequest\x1a#.agentruntime.v1.CancelTurnResponse\x12b\n" +
 	"\fStreamEvents\x12$.agentruntime.v1.StreamEventsRequest\x1a%.agentruntime.v1.StreamEventsResponse\"\x03\x90\x02\x010\x01\x12`\n" +
-	"\fListMessages\x12$.agentruntime.v1.ListMessagesRequest\x1a%.agentruntime.v1.ListMessagesResponse\"\x03\x90\x02\x01BMZKgithub.com/agentruntime/agent-runtime/gen/go/agentruntime/v1;agentruntimev1b\x06proto3"
+	"\fListMessages\x12$.agentruntime.v1.ListMessagesRequest\x1a%.agentruntime.v1.ListMessagesResponse\"\x03\x90\x02\x01\x12a\n" +
+	"\x0eAnswerToolCall\x12&.agentruntime.v1.AnswerToolCallRequest\x1a'.agentruntime.v1.AnswerToolCallResponse\x12o\n" +
+	"\x11ListToolDecisions\x12).agentruntime.v1.ListToolDecisionsRequest\x1a*.agentruntime.v1.ListToolDecisionsResponse\"\x03\x90\x02\x01BMZKgithub.com/agentruntime/agent-runtime/gen/go/agentruntime/v1;agentruntimev1b\x06proto3"
 
 var (
 	file_agentruntime_v1_session_service_proto_rawDescOnce sync.Once
@@ -1066,73 +1567,91 @@ func file_agentruntime_v1_session_service_proto_rawDescGZIP() []byte {
 	return file_agentruntime_v1_session_service_proto_rawDescData
 }
 
-var file_agentruntime_v1_session_service_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_agentruntime_v1_session_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_agentruntime_v1_session_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_agentruntime_v1_session_service_proto_goTypes = []any{
-	(*CreateSessionRequest)(nil),  // 0: agentruntime.v1.CreateSessionRequest
-	(*CreateSessionResponse)(nil), // 1: agentruntime.v1.CreateSessionResponse
-	(*GetSessionRequest)(nil),     // 2: agentruntime.v1.GetSessionRequest
-	(*GetSessionResponse)(nil),    // 3: agentruntime.v1.GetSessionResponse
-	(*ListSessionsRequest)(nil),   // 4: agentruntime.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),  // 5: agentruntime.v1.ListSessionsResponse
-	(*UpdateSessionRequest)(nil),  // 6: agentruntime.v1.UpdateSessionRequest
-	(*UpdateSessionResponse)(nil), // 7: agentruntime.v1.UpdateSessionResponse
-	(*DeleteSessionRequest)(nil),  // 8: agentruntime.v1.DeleteSessionRequest
-	(*DeleteSessionResponse)(nil), // 9: agentruntime.v1.DeleteSessionResponse
-	(*SendMessageRequest)(nil),    // 10: agentruntime.v1.SendMessageRequest
-	(*SendMessageResponse)(nil),   // 11: agentruntime.v1.SendMessageResponse
-	(*CancelTurnRequest)(nil),     // 12: agentruntime.v1.CancelTurnRequest
-	(*CancelTurnResponse)(nil),    // 13: agentruntime.v1.CancelTurnResponse
-	(*StreamEventsRequest)(nil),   // 14: agentruntime.v1.StreamEventsRequest
-	(*StreamEventsResponse)(nil),  // 15: agentruntime.v1.StreamEventsResponse
-	(*ListMessagesRequest)(nil),   // 16: agentruntime.v1.ListMessagesRequest
-	(*ListMessagesResponse)(nil),  // 17: agentruntime.v1.ListMessagesResponse
-	nil,                           // 18: agentruntime.v1.CreateSessionRequest.MetadataEntry
-	(*WorkspaceFile)(nil),         // 19: agentruntime.v1.WorkspaceFile
-	(*SessionOptions)(nil),        // 20: agentruntime.v1.SessionOptions
-	(*Session)(nil),               // 21: agentruntime.v1.Session
-	(SessionState)(0),             // 22: agentruntime.v1.SessionState
-	(*fieldmaskpb.FieldMask)(nil), // 23: google.protobuf.FieldMask
-	(*Attachment)(nil),            // 24: agentruntime.v1.Attachment
-	(*SessionEvent)(nil),          // 25: agentruntime.v1.SessionEvent
-	(*Block)(nil),                 // 26: agentruntime.v1.Block
+	(SendPolicy)(0),                   // 0: agentruntime.v1.SendPolicy
+	(*AnswerToolCallRequest)(nil),     // 1: agentruntime.v1.AnswerToolCallRequest
+	(*ApprovalAnswer)(nil),            // 2: agentruntime.v1.ApprovalAnswer
+	(*CustomToolResult)(nil),          // 3: agentruntime.v1.CustomToolResult
+	(*AnswerToolCallResponse)(nil),    // 4: agentruntime.v1.AnswerToolCallResponse
+	(*ListToolDecisionsRequest)(nil),  // 5: agentruntime.v1.ListToolDecisionsRequest
+	(*ListToolDecisionsResponse)(nil), // 6: agentruntime.v1.ListToolDecisionsResponse
+	(*CreateSessionRequest)(nil),      // 7: agentruntime.v1.CreateSessionRequest
+	(*CreateSessionResponse)(nil),     // 8: agentruntime.v1.CreateSessionResponse
+	(*GetSessionRequest)(nil),         // 9: agentruntime.v1.GetSessionRequest
+	(*GetSessionResponse)(nil),        // 10: agentruntime.v1.GetSessionResponse
+	(*ListSessionsRequest)(nil),       // 11: agentruntime.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),      // 12: agentruntime.v1.ListSessionsResponse
+	(*UpdateSessionRequest)(nil),      // 13: agentruntime.v1.UpdateSessionRequest
+	(*UpdateSessionResponse)(nil),     // 14: agentruntime.v1.UpdateSessionResponse
+	(*DeleteSessionRequest)(nil),      // 15: agentruntime.v1.DeleteSessionRequest
+	(*DeleteSessionResponse)(nil),     // 16: agentruntime.v1.DeleteSessionResponse
+	(*SendMessageRequest)(nil),        // 17: agentruntime.v1.SendMessageRequest
+	(*SendMessageResponse)(nil),       // 18: agentruntime.v1.SendMessageResponse
+	(*CancelTurnRequest)(nil),         // 19: agentruntime.v1.CancelTurnRequest
+	(*CancelTurnResponse)(nil),        // 20: agentruntime.v1.CancelTurnResponse
+	(*StreamEventsRequest)(nil),       // 21: agentruntime.v1.StreamEventsRequest
+	(*StreamEventsResponse)(nil),      // 22: agentruntime.v1.StreamEventsResponse
+	(*ListMessagesRequest)(nil),       // 23: agentruntime.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),      // 24: agentruntime.v1.ListMessagesResponse
+	nil,                               // 25: agentruntime.v1.CreateSessionRequest.MetadataEntry
+	(*ToolDecision)(nil),              // 26: agentruntime.v1.ToolDecision
+	(*WorkspaceFile)(nil),             // 27: agentruntime.v1.WorkspaceFile
+	(*SessionOptions)(nil),            // 28: agentruntime.v1.SessionOptions
+	(*Session)(nil),                   // 29: agentruntime.v1.Session
+	(SessionState)(0),                 // 30: agentruntime.v1.SessionState
+	(*fieldmaskpb.FieldMask)(nil),     // 31: google.protobuf.FieldMask
+	(*Attachment)(nil),                // 32: agentruntime.v1.Attachment
+	(*SessionEvent)(nil),              // 33: agentruntime.v1.SessionEvent
+	(*Block)(nil),                     // 34: agentruntime.v1.Block
 }
 var file_agentruntime_v1_session_service_proto_depIdxs = []int32{
-	18, // 0: agentruntime.v1.CreateSessionRequest.metadata:type_name -> agentruntime.v1.CreateSessionRequest.MetadataEntry
-	19, // 1: agentruntime.v1.CreateSessionRequest.initial_files:type_name -> agentruntime.v1.WorkspaceFile
-	20, // 2: agentruntime.v1.CreateSessionRequest.options:type_name -> agentruntime.v1.SessionOptions
-	21, // 3: agentruntime.v1.CreateSessionResponse.session:type_name -> agentruntime.v1.Session
-	21, // 4: agentruntime.v1.GetSessionResponse.session:type_name -> agentruntime.v1.Session
-	22, // 5: agentruntime.v1.ListSessionsRequest.state:type_name -> agentruntime.v1.SessionState
-	21, // 6: agentruntime.v1.ListSessionsResponse.sessions:type_name -> agentruntime.v1.Session
-	21, // 7: agentruntime.v1.UpdateSessionRequest.session:type_name -> agentruntime.v1.Session
-	23, // 8: agentruntime.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	21, // 9: agentruntime.v1.UpdateSessionResponse.session:type_name -> agentruntime.v1.Session
-	24, // 10: agentruntime.v1.SendMessageRequest.attachments:type_name -> agentruntime.v1.Attachment
-	25, // 11: agentruntime.v1.StreamEventsResponse.event:type_name -> agentruntime.v1.SessionEvent
-	26, // 12: agentruntime.v1.ListMessagesResponse.blocks:type_name -> agentruntime.v1.Block
-	0,  // 13: agentruntime.v1.SessionService.CreateSession:input_type -> agentruntime.v1.CreateSessionRequest
-	2,  // 14: agentruntime.v1.SessionService.GetSession:input_type -> agentruntime.v1.GetSessionRequest
-	4,  // 15: agentruntime.v1.SessionService.ListSessions:input_type -> agentruntime.v1.ListSessionsRequest
-	6,  // 16: agentruntime.v1.SessionService.UpdateSession:input_type -> agentruntime.v1.UpdateSessionRequest
-	8,  // 17: agentruntime.v1.SessionService.DeleteSession:input_type -> agentruntime.v1.DeleteSessionRequest
-	10, // 18: agentruntime.v1.SessionService.SendMessage:input_type -> agentruntime.v1.SendMessageRequest
-	12, // 19: agentruntime.v1.SessionService.CancelTurn:input_type -> agentruntime.v1.CancelTurnRequest
-	14, // 20: agentruntime.v1.SessionService.StreamEvents:input_type -> agentruntime.v1.StreamEventsRequest
-	16, // 21: agentruntime.v1.SessionService.ListMessages:input_type -> agentruntime.v1.ListMessagesRequest
-	1,  // 22: agentruntime.v1.SessionService.CreateSession:output_type -> agentruntime.v1.CreateSessionResponse
-	3,  // 23: agentruntime.v1.SessionService.GetSession:output_type -> agentruntime.v1.GetSessionResponse
-	5,  // 24: agentruntime.v1.SessionService.ListSessions:output_type -> agentruntime.v1.ListSessionsResponse
-	7,  // 25: agentruntime.v1.SessionService.UpdateSession:output_type -> agentruntime.v1.UpdateSessionResponse
-	9,  // 26: agentruntime.v1.SessionService.DeleteSession:output_type -> agentruntime.v1.DeleteSessionResponse
-	11, // 27: agentruntime.v1.SessionService.SendMessage:output_type -> agentruntime.v1.SendMessageResponse
-	13, // 28: agentruntime.v1.SessionService.CancelTurn:output_type -> agentruntime.v1.CancelTurnResponse
-	15, // 29: agentruntime.v1.SessionService.StreamEvents:output_type -> agentruntime.v1.StreamEventsResponse
-	17, // 30: agentruntime.v1.SessionService.ListMessages:output_type -> agentruntime.v1.ListMessagesResponse
-	22, // [22:31] is the sub-list for method output_type
-	13, // [13:22] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	2,  // 0: agentruntime.v1.AnswerToolCallRequest.approval:type_name -> agentruntime.v1.ApprovalAnswer
+	3,  // 1: agentruntime.v1.AnswerToolCallRequest.result:type_name -> agentruntime.v1.CustomToolResult
+	26, // 2: agentruntime.v1.AnswerToolCallResponse.decision:type_name -> agentruntime.v1.ToolDecision
+	26, // 3: agentruntime.v1.ListToolDecisionsResponse.decisions:type_name -> agentruntime.v1.ToolDecision
+	25, // 4: agentruntime.v1.CreateSessionRequest.metadata:type_name -> agentruntime.v1.CreateSessionRequest.MetadataEntry
+	27, // 5: agentruntime.v1.CreateSessionRequest.initial_files:type_name -> agentruntime.v1.WorkspaceFile
+	28, // 6: agentruntime.v1.CreateSessionRequest.options:type_name -> agentruntime.v1.SessionOptions
+	29, // 7: agentruntime.v1.CreateSessionResponse.session:type_name -> agentruntime.v1.Session
+	29, // 8: agentruntime.v1.GetSessionResponse.session:type_name -> agentruntime.v1.Session
+	30, // 9: agentruntime.v1.ListSessionsRequest.state:type_name -> agentruntime.v1.SessionState
+	29, // 10: agentruntime.v1.ListSessionsResponse.sessions:type_name -> agentruntime.v1.Session
+	29, // 11: agentruntime.v1.UpdateSessionRequest.session:type_name -> agentruntime.v1.Session
+	31, // 12: agentruntime.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	29, // 13: agentruntime.v1.UpdateSessionResponse.session:type_name -> agentruntime.v1.Session
+	32, // 14: agentruntime.v1.SendMessageRequest.attachments:type_name -> agentruntime.v1.Attachment
+	0,  // 15: agentruntime.v1.SendMessageRequest.policy:type_name -> agentruntime.v1.SendPolicy
+	33, // 16: agentruntime.v1.StreamEventsResponse.event:type_name -> agentruntime.v1.SessionEvent
+	34, // 17: agentruntime.v1.ListMessagesResponse.blocks:type_name -> agentruntime.v1.Block
+	7,  // 18: agentruntime.v1.SessionService.CreateSession:input_type -> agentruntime.v1.CreateSessionRequest
+	9,  // 19: agentruntime.v1.SessionService.GetSession:input_type -> agentruntime.v1.GetSessionRequest
+	11, // 20: agentruntime.v1.SessionService.ListSessions:input_type -> agentruntime.v1.ListSessionsRequest
+	13, // 21: agentruntime.v1.SessionService.UpdateSession:input_type -> agentruntime.v1.UpdateSessionRequest
+	15, // 22: agentruntime.v1.SessionService.DeleteSession:input_type -> agentruntime.v1.DeleteSessionRequest
+	17, // 23: agentruntime.v1.SessionService.SendMessage:input_type -> agentruntime.v1.SendMessageRequest
+	19, // 24: agentruntime.v1.SessionService.CancelTurn:input_type -> agentruntime.v1.CancelTurnRequest
+	21, // 25: agentruntime.v1.SessionService.StreamEvents:input_type -> agentruntime.v1.StreamEventsRequest
+	23, // 26: agentruntime.v1.SessionService.ListMessages:input_type -> agentruntime.v1.ListMessagesRequest
+	1,  // 27: agentruntime.v1.SessionService.AnswerToolCall:input_type -> agentruntime.v1.AnswerToolCallRequest
+	5,  // 28: agentruntime.v1.SessionService.ListToolDecisions:input_type -> agentruntime.v1.ListToolDecisionsRequest
+	8,  // 29: agentruntime.v1.SessionService.CreateSession:output_type -> agentruntime.v1.CreateSessionResponse
+	10, // 30: agentruntime.v1.SessionService.GetSession:output_type -> agentruntime.v1.GetSessionResponse
+	12, // 31: agentruntime.v1.SessionService.ListSessions:output_type -> agentruntime.v1.ListSessionsResponse
+	14, // 32: agentruntime.v1.SessionService.UpdateSession:output_type -> agentruntime.v1.UpdateSessionResponse
+	16, // 33: agentruntime.v1.SessionService.DeleteSession:output_type -> agentruntime.v1.DeleteSessionResponse
+	18, // 34: agentruntime.v1.SessionService.SendMessage:output_type -> agentruntime.v1.SendMessageResponse
+	20, // 35: agentruntime.v1.SessionService.CancelTurn:output_type -> agentruntime.v1.CancelTurnResponse
+	22, // 36: agentruntime.v1.SessionService.StreamEvents:output_type -> agentruntime.v1.StreamEventsResponse
+	24, // 37: agentruntime.v1.SessionService.ListMessages:output_type -> agentruntime.v1.ListMessagesResponse
+	4,  // 38: agentruntime.v1.SessionService.AnswerToolCall:output_type -> agentruntime.v1.AnswerToolCallResponse
+	6,  // 39: agentruntime.v1.SessionService.ListToolDecisions:output_type -> agentruntime.v1.ListToolDecisionsResponse
+	29, // [29:40] is the sub-list for method output_type
+	18, // [18:29] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_agentruntime_v1_session_service_proto_init() }
@@ -1144,18 +1663,23 @@ func file_agentruntime_v1_session_service_proto_init() {
 	file_agentruntime_v1_event_proto_init()
 	file_agentruntime_v1_session_proto_init()
 	file_agentruntime_v1_workspace_proto_init()
+	file_agentruntime_v1_session_service_proto_msgTypes[0].OneofWrappers = []any{
+		(*AnswerToolCallRequest_Approval)(nil),
+		(*AnswerToolCallRequest_Result)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentruntime_v1_session_service_proto_rawDesc), len(file_agentruntime_v1_session_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   19,
+			NumEnums:      1,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_agentruntime_v1_session_service_proto_goTypes,
 		DependencyIndexes: file_agentruntime_v1_session_service_proto_depIdxs,
+		EnumInfos:         file_agentruntime_v1_session_service_proto_enumTypes,
 		MessageInfos:      file_agentruntime_v1_session_service_proto_msgTypes,
 	}.Build()
 	File_agentruntime_v1_session_service_proto = out.File

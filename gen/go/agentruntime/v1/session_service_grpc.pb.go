@@ -19,15 +19,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SessionService_CreateSession_FullMethodName = "/agentruntime.v1.SessionService/CreateSession"
-	SessionService_GetSession_FullMethodName    = "/agentruntime.v1.SessionService/GetSession"
-	SessionService_ListSessions_FullMethodName  = "/agentruntime.v1.SessionService/ListSessions"
-	SessionService_UpdateSession_FullMethodName = "/agentruntime.v1.SessionService/UpdateSession"
-	SessionService_DeleteSession_FullMethodName = "/agentruntime.v1.SessionService/DeleteSession"
-	SessionService_SendMessage_FullMethodName   = "/agentruntime.v1.SessionService/SendMessage"
-	SessionService_CancelTurn_FullMethodName    = "/agentruntime.v1.SessionService/CancelTurn"
-	SessionService_StreamEvents_FullMethodName  = "/agentruntime.v1.SessionService/StreamEvents"
-	SessionService_ListMessages_FullMethodName  = "/agentruntime.v1.SessionService/ListMessages"
+	SessionService_CreateSession_FullMethodName     = "/agentruntime.v1.SessionService/CreateSession"
+	SessionService_GetSession_FullMethodName        = "/agentruntime.v1.SessionService/GetSession"
+	SessionService_ListSessions_FullMethodName      = "/agentruntime.v1.SessionService/ListSessions"
+	SessionService_UpdateSession_FullMethodName     = "/agentruntime.v1.SessionService/UpdateSession"
+	SessionService_DeleteSession_FullMethodName     = "/agentruntime.v1.SessionService/DeleteSession"
+	SessionService_SendMessage_FullMethodName       = "/agentruntime.v1.SessionService/SendMessage"
+	SessionService_CancelTurn_FullMethodName        = "/agentruntime.v1.SessionService/CancelTurn"
+	SessionService_StreamEvents_FullMethodName      = "/agentruntime.v1.SessionService/StreamEvents"
+	SessionService_ListMessages_FullMethodName      = "/agentruntime.v1.SessionService/ListMessages"
+	SessionService_AnswerToolCall_FullMethodName    = "/agentruntime.v1.SessionService/AnswerToolCall"
+	SessionService_ListToolDecisions_FullMethodName = "/agentruntime.v1.SessionService/ListToolDecisions"
 )
 
 // SessionServiceClient is the client API for SessionService service.
@@ -52,6 +54,11 @@ type SessionServiceClient interface {
 	StreamEvents(ctx context.Context, in *StreamEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamEventsResponse], error)
 	// The conversation as blocks, oldest first.
 	ListMessages(ctx context.Context, in *ListMessagesRequest, opts ...grpc.CallOption) (*ListMessagesResponse, error)
+	// Answers a waiting tool call: allows or denies it, or returns a custom tool's result. The
+	// turn goes on. A call already answered (or not waiting) is FailedPrecondition.
+	AnswerToolCall(ctx context.Context, in *AnswerToolCallRequest, opts ...grpc.CallOption) (*AnswerToolCallResponse, error)
+	// Every answer given in the session (by clients and timeouts), oldest first.
+	ListToolDecisions(ctx context.Context, in *ListToolDecisionsRequest, opts ...grpc.CallOption) (*ListToolDecisionsResponse, error)
 }
 
 type sessionServiceClient struct {
@@ -161,6 +168,26 @@ func (c *sessionServiceClient) ListMessages(ctx context.Context, in *ListMessage
 	return out, nil
 }
 
+func (c *sessionServiceClient) AnswerToolCall(ctx context.Context, in *AnswerToolCallRequest, opts ...grpc.CallOption) (*AnswerToolCallResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AnswerToolCallResponse)
+	err := c.cc.Invoke(ctx, SessionService_AnswerToolCall_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sessionServiceClient) ListToolDecisions(ctx context.Context, in *ListToolDecisionsRequest, opts ...grpc.CallOption) (*ListToolDecisionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListToolDecisionsResponse)
+	err := c.cc.Invoke(ctx, SessionService_ListToolDecisions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SessionServiceServer is the server API for SessionService service.
 // All implementations must embed UnimplementedSessionServiceServer
 // for forward compatibility.
@@ -183,6 +210,11 @@ type SessionServiceServer interface {
 	StreamEvents(*StreamEventsRequest, grpc.ServerStreamingServer[StreamEventsResponse]) error
 	// The conversation as blocks, oldest first.
 	ListMessages(context.Context, *ListMessagesRequest) (*ListMessagesResponse, error)
+	// Answers a waiting tool call: allows or denies it, or returns a custom tool's result. The
+	// turn goes on. A call already answered (or not waiting) is FailedPrecondition.
+	AnswerToolCall(context.Context, *AnswerToolCallRequest) (*AnswerToolCallResponse, error)
+	// Every answer given in the session (by clients and timeouts), oldest first.
+	ListToolDecisions(context.Context, *ListToolDecisionsRequest) (*ListToolDecisionsResponse, error)
 	mustEmbedUnimplementedSessionServiceServer()
 }
 
@@ -219,6 +251,12 @@ func (UnimplementedSessionServiceServer) StreamEvents(*StreamEventsRequest, grpc
 }
 func (UnimplementedSessionServiceServer) ListMessages(context.Context, *ListMessagesRequest) (*ListMessagesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListMessages not implemented")
+}
+func (UnimplementedSessionServiceServer) AnswerToolCall(context.Context, *AnswerToolCallRequest) (*AnswerToolCallResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AnswerToolCall not implemented")
+}
+func (UnimplementedSessionServiceServer) ListToolDecisions(context.Context, *ListToolDecisionsRequest) (*ListToolDecisionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListToolDecisions not implemented")
 }
 func (UnimplementedSessionServiceServer) mustEmbedUnimplementedSessionServiceServer() {}
 func (UnimplementedSessionServiceServer) testEmbeddedByValue()                        {}
@@ -396,6 +434,42 @@ func _SessionService_ListMessages_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SessionService_AnswerToolCall_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AnswerToolCallRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SessionServiceServer).AnswerToolCall(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SessionService_AnswerToolCall_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SessionServiceServer).AnswerToolCall(ctx, req.(*AnswerToolCallRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SessionService_ListToolDecisions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListToolDecisionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SessionServiceServer).ListToolDecisions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SessionService_ListToolDecisions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SessionServiceServer).ListToolDecisions(ctx, req.(*ListToolDecisionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SessionService_ServiceDesc is the grpc.ServiceDesc for SessionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -434,6 +508,14 @@ var SessionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListMessages",
 			Handler:    _SessionService_ListMessages_Handler,
+		},
+		{
+			MethodName: "AnswerToolCall",
+			Handler:    _SessionService_AnswerToolCall_Handler,
+		},
+		{
+			MethodName: "ListToolDecisions",
+			Handler:    _SessionService_ListToolDecisions_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

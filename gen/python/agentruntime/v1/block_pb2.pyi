@@ -17,11 +17,13 @@ TODO_STATUS_IN_PROGRESS: TodoStatus
 TODO_STATUS_PENDING: TodoStatus
 TODO_STATUS_UNSPECIFIED: TodoStatus
 TOOL_STATUS_CANCELLED: ToolStatus
+TOOL_STATUS_DENIED: ToolStatus
 TOOL_STATUS_FAILED: ToolStatus
 TOOL_STATUS_PENDING: ToolStatus
 TOOL_STATUS_RUNNING: ToolStatus
 TOOL_STATUS_SUCCEEDED: ToolStatus
 TOOL_STATUS_UNSPECIFIED: ToolStatus
+TOOL_STATUS_WAITING: ToolStatus
 
 class AssistantTextBlock(_message.Message):
     __slots__ = ["citations", "text"]

@@ -17,7 +17,7 @@ from agentruntime.v1 import workspace_pb2 as agentruntime_dot_v1_dot_workspace__
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61gentruntime/v1/event.proto\x12\x0f\x61gentruntime.v1\x1a\x1b\x61gentruntime/v1/block.proto\x1a\x1d\x61gentruntime/v1/session.proto\x1a\x1f\x61gentruntime/v1/workspace.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x0b\n\x0cSessionEvent\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x1a\n\x08sequence\x18\x02 \x01(\x03R\x08sequence\x12.\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12\x17\n\x07turn_id\x18\x04 \x01(\tR\x06turnId\x12\x1f\n\x0bsubagent_id\x18\x05 \x01(\tR\nsubagentId\x12\x44\n\rblock_started\x18\n \x01(\x0b\x32\x1d.agentruntime.v1.BlockStartedH\x00R\x0c\x62lockStarted\x12>\n\x0b\x62lock_delta\x18\x0b \x01(\x0b\x32\x1b.agentruntime.v1.BlockDeltaH\x00R\nblockDelta\x12\x44\n\rblock_updated\x18\x0c \x01(\x0b\x32\x1d.agentruntime.v1.BlockUpdatedH\x00R\x0c\x62lockUpdated\x12J\n\x0f\x62lock_completed\x18\r \x01(\x0b\x32\x1f.agentruntime.v1.BlockCompletedH\x00R\x0e\x62lockCompleted\x12G\n\x0estatus_changed\x18\x0e \x01(\x0b\x32\x1e.agentruntime.v1.StatusChangedH\x00R\rstatusChanged\x12\x44\n\rusage_updated\x18\x0f \x01(\x0b\x32\x1d.agentruntime.v1.UsageUpdatedH\x00R\x0cusageUpdated\x12\x41\n\x0c\x66ile_created\x18\x10 \x01(\x0b\x32\x1c.agentruntime.v1.FileCreatedH\x00R\x0b\x66ileCreated\x12\x44\n\rfile_modified\x18\x11 \x01(\x0b\x32\x1d.agentruntime.v1.FileModifiedH\x00R\x0c\x66ileModified\x12\x41\n\x0c\x66ile_deleted\x18\x12 \x01(\x0b\x32\x1c.agentruntime.v1.FileDeletedH\x00R\x0b\x66ileDeleted\x12V\n\x13subagent_discovered\x18\x13 \x01(\x0b\x32#.agentruntime.v1.SubagentDiscoveredH\x00R\x12subagentDiscovered\x12S\n\x12subagent_completed\x18\x14 \x01(\x0b\x32\".agentruntime.v1.SubagentCompletedH\x00R\x11subagentCompleted\x12\x41\n\x0cturn_started\x18\x15 \x01(\x0b\x32\x1c.agentruntime.v1.TurnStartedH\x00R\x0bturnStarted\x12G\n\x0eturn_completed\x18\x16 \x01(\x0b\x32\x1e.agentruntime.v1.TurnCompletedH\x00R\rturnCompleted\x12\x36\n\x05\x65rror\x18\x17 \x01(\x0b\x32\x1e.agentruntime.v1.ErrorOccurredH\x00R\x05\x65rror\x12\x44\n\rtodos_updated\x18\x18 \x01(\x0b\x32\x1d.agentruntime.v1.TodosUpdatedH\x00R\x0ctodosUpdated\x12N\n\x11mcp_server_status\x18\x19 \x01(\x0b\x32 .agentruntime.v1.McpServerStatusH\x00R\x0fmcpServerStatus\x12P\n\x11\x63ontext_compacted\x18\x1a \x01(\x0b\x32!.agentruntime.v1.ContextCompactedH\x00R\x10\x63ontextCompacted\x12G\n\x0e\x63ontext_edited\x18\x1b \x01(\x0b\x32\x1e.agentruntime.v1.ContextEditedH\x00R\rcontextEditedB\t\n\x07payload\"<\n\x0c\x42lockStarted\x12,\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x16.agentruntime.v1.BlockR\x05\x62lock\"\x9f\x01\n\nBlockDelta\x12\x19\n\x08\x62lock_id\x18\x01 \x01(\tR\x07\x62lockId\x12\x14\n\x04text\x18\x02 \x01(\tH\x00R\x04text\x12\x1c\n\x08thinking\x18\x03 \x01(\tH\x00R\x08thinking\x12\x1f\n\ninput_json\x18\x04 \x01(\tH\x00R\tinputJson\x12\x18\n\x06output\x18\x05 \x01(\tH\x00R\x06outputB\x07\n\x05\x64\x65lta\"<\n\x0c\x42lockUpdated\x12,\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x16.agentruntime.v1.BlockR\x05\x62lock\">\n\x0e\x42lockCompleted\x12,\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x16.agentruntime.v1.BlockR\x05\x62lock\"\xa5\x01\n\rStatusChanged\x12\x33\n\x05state\x18\x01 \x01(\x0e\x32\x1d.agentruntime.v1.SessionStateR\x05state\x12\x45\n\x0esandbox_status\x18\x02 \x01(\x0e\x32\x1e.agentruntime.v1.SandboxStatusR\rsandboxStatus\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\"\xae\x01\n\x0cUsageUpdated\x12*\n\x04step\x18\x01 \x01(\x0b\x32\x16.agentruntime.v1.UsageR\x04step\x12*\n\x04turn\x18\x02 \x01(\x0b\x32\x16.agentruntime.v1.UsageR\x04turn\x12\x30\n\x07session\x18\x03 \x01(\x0b\x32\x16.agentruntime.v1.UsageR\x07session\x12\x14\n\x05model\x18\x04 \x01(\tR\x05model\"<\n\x0b\x46ileCreated\x12-\n\x04\x66ile\x18\x01 \x01(\x0b\x32\x19.agentruntime.v1.FileInfoR\x04\x66ile\"=\n\x0c\x46ileModified\x12-\n\x04\x66ile\x18\x01 \x01(\x0b\x32\x19.agentruntime.v1.FileInfoR\x04\x66ile\"!\n\x0b\x46ileDeleted\x12\x12\n\x04path\x18\x01 \x01(\tR\x04path\"\xa3\x01\n\x12SubagentDiscovered\x12\x1f\n\x0bsubagent_id\x18\x01 \x01(\tR\nsubagentId\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\x12\x16\n\x06prompt\x18\x04 \x01(\tR\x06prompt\x12\x1e\n\x0btool_use_id\x18\x05 \x01(\tR\ttoolUseId\"\x85\x01\n\x11SubagentCompleted\x12\x1f\n\x0bsubagent_id\x18\x01 \x01(\tR\nsubagentId\x12\x37\n\x06status\x18\x02 \x01(\x0e\x32\x1f.agentruntime.v1.SubagentStatusR\x06status\x12\x16\n\x06result\x18\x03 \x01(\tR\x06result\"8\n\x0bTurnStarted\x12)\n\x04turn\x18\x01 \x01(\x0b\x32\x15.agentruntime.v1.TurnR\x04turn\"R\n\rTurnCompleted\x12)\n\x04turn\x18\x01 \x01(\x0b\x32\x15.agentruntime.v1.TurnR\x04turn\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"_\n\rErrorOccurred\x12\x16\n\x06reason\x18\x01 \x01(\tR\x06reason\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x1c\n\tretryable\x18\x03 \x01(\x08R\tretryable\"?\n\x0cTodosUpdated\x12/\n\x05items\x18\x01 \x03(\x0b\x32\x19.agentruntime.v1.TodoItemR\x05items\"\x8c\x01\n\x0fMcpServerStatus\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x35\n\x05state\x18\x02 \x01(\x0e\x32\x1f.agentruntime.v1.McpServerStateR\x05state\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\x12\x14\n\x05tools\x18\x04 \x03(\tR\x05tools\"\x81\x01\n\x10\x43ontextCompacted\x12\x19\n\x08\x62lock_id\x18\x01 \x01(\tR\x07\x62lockId\x12#\n\rtokens_before\x18\x02 \x01(\x03R\x0ctokensBefore\x12-\n\x12messages_compacted\x18\x03 \x01(\x05R\x11messagesCompacted\"s\n\rContextEdited\x12\x30\n\x14\x63leared_tool_results\x18\x01 \x01(\x05R\x12\x63learedToolResults\x12\x30\n\x14\x63leared_input_tokens\x18\x02 \x01(\x03R\x12\x63learedInputTokens*o\n\x0eMcpServerState\x12 \n\x1cMCP_SERVER_STATE_UNSPECIFIED\x10\x00\x12\x1e\n\x1aMCP_SERVER_STATE_CONNECTED\x10\x01\x12\x1b\n\x17MCP_SERVER_STATE_FAILED\x10\x02\x42MZKgithub.com/agentruntime/agent-runtime/gen/go/agentruntime/v1;agentruntimev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61gentruntime/v1/event.proto\x12\x0f\x61gentruntime.v1\x1a\x1b\x61gentruntime/v1/block.proto\x1a\x1d\x61gentruntime/v1/session.proto\x1a\x1f\x61gentruntime/v1/workspace.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\r\n\x0cSessionEvent\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x1a\n\x08sequence\x18\x02 \x01(\x03R\x08sequence\x12.\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12\x17\n\x07turn_id\x18\x04 \x01(\tR\x06turnId\x12\x1f\n\x0bsubagent_id\x18\x05 \x01(\tR\nsubagentId\x12\x44\n\rblock_started\x18\n \x01(\x0b\x32\x1d.agentruntime.v1.BlockStartedH\x00R\x0c\x62lockStarted\x12>\n\x0b\x62lock_delta\x18\x0b \x01(\x0b\x32\x1b.agentruntime.v1.BlockDeltaH\x00R\nblockDelta\x12\x44\n\rblock_updated\x18\x0c \x01(\x0b\x32\x1d.agentruntime.v1.BlockUpdatedH\x00R\x0c\x62lockUpdated\x12J\n\x0f\x62lock_completed\x18\r \x01(\x0b\x32\x1f.agentruntime.v1.BlockCompletedH\x00R\x0e\x62lockCompleted\x12G\n\x0estatus_changed\x18\x0e \x01(\x0b\x32\x1e.agentruntime.v1.StatusChangedH\x00R\rstatusChanged\x12\x44\n\rusage_updated\x18\x0f \x01(\x0b\x32\x1d.agentruntime.v1.UsageUpdatedH\x00R\x0cusageUpdated\x12\x41\n\x0c\x66ile_created\x18\x10 \x01(\x0b\x32\x1c.agentruntime.v1.FileCreatedH\x00R\x0b\x66ileCreated\x12\x44\n\rfile_modified\x18\x11 \x01(\x0b\x32\x1d.agentruntime.v1.FileModifiedH\x00R\x0c\x66ileModified\x12\x41\n\x0c\x66ile_deleted\x18\x12 \x01(\x0b\x32\x1c.agentruntime.v1.FileDeletedH\x00R\x0b\x66ileDeleted\x12V\n\x13subagent_discovered\x18\x13 \x01(\x0b\x32#.agentruntime.v1.SubagentDiscoveredH\x00R\x12subagentDiscovered\x12S\n\x12subagent_completed\x18\x14 \x01(\x0b\x32\".agentruntime.v1.SubagentCompletedH\x00R\x11subagentCompleted\x12\x41\n\x0cturn_started\x18\x15 \x01(\x0b\x32\x1c.agentruntime.v1.TurnStartedH\x00R\x0bturnStarted\x12G\n\x0eturn_completed\x18\x16 \x01(\x0b\x32\x1e.agentruntime.v1.TurnCompletedH\x00R\rturnCompleted\x12\x36\n\x05\x65rror\x18\x17 \x01(\x0b\x32\x1e.agentruntime.v1.ErrorOccurredH\x00R\x05\x65rror\x12\x44\n\rtodos_updated\x18\x18 \x01(\x0b\x32\x1d.agentruntime.v1.TodosUpdatedH\x00R\x0ctodosUpdated\x12N\n\x11mcp_server_status\x18\x19 \x01(\x0b\x32 .agentruntime.v1.McpServerStatusH\x00R\x0fmcpServerStatus\x12P\n\x11\x63ontext_compacted\x18\x1a \x01(\x0b\x32!.agentruntime.v1.ContextCompactedH\x00R\x10\x63ontextCompacted\x12G\n\x0e\x63ontext_edited\x18\x1b \x01(\x0b\x32\x1e.agentruntime.v1.ContextEditedH\x00R\rcontextEdited\x12N\n\x11tool_call_waiting\x18\x1c \x01(\x0b\x32 .agentruntime.v1.ToolCallWaitingH\x00R\x0ftoolCallWaiting\x12Q\n\x12tool_call_answered\x18\x1d \x01(\x0b\x32!.agentruntime.v1.ToolCallAnsweredH\x00R\x10toolCallAnswered\x12J\n\x0f\x62udget_exceeded\x18\x1e \x01(\x0b\x32\x1f.agentruntime.v1.BudgetExceededH\x00R\x0e\x62udgetExceededB\t\n\x07payload\"<\n\x0c\x42lockStarted\x12,\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x16.agentruntime.v1.BlockR\x05\x62lock\"\x9f\x01\n\nBlockDelta\x12\x19\n\x08\x62lock_id\x18\x01 \x01(\tR\x07\x62lockId\x12\x14\n\x04text\x18\x02 \x01(\tH\x00R\x04text\x12\x1c\n\x08thinking\x18\x03 \x01(\tH\x00R\x08thinking\x12\x1f\n\ninput_json\x18\x04 \x01(\tH\x00R\tinputJson\x12\x18\n\x06output\x18\x05 \x01(\tH\x00R\x06outputB\x07\n\x05\x64\x65lta\"<\n\x0c\x42lockUpdated\x12,\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x16.agentruntime.v1.BlockR\x05\x62lock\">\n\x0e\x42lockCompleted\x12,\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x16.agentruntime.v1.BlockR\x05\x62lock\"\xa5\x01\n\rStatusChanged\x12\x33\n\x05state\x18\x01 \x01(\x0e\x32\x1d.agentruntime.v1.SessionStateR\x05state\x12\x45\n\x0esandbox_status\x18\x02 \x01(\x0e\x32\x1e.agentruntime.v1.SandboxStatusR\rsandboxStatus\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\"\xae\x01\n\x0cUsageUpdated\x12*\n\x04step\x18\x01 \x01(\x0b\x32\x16.agentruntime.v1.UsageR\x04step\x12*\n\x04turn\x18\x02 \x01(\x0b\x32\x16.agentruntime.v1.UsageR\x04turn\x12\x30\n\x07session\x18\x03 \x01(\x0b\x32\x16.agentruntime.v1.UsageR\x07session\x12\x14\n\x05model\x18\x04 \x01(\tR\x05model\"<\n\x0b\x46ileCreated\x12-\n\x04\x66ile\x18\x01 \x01(\x0b\x32\x19.agentruntime.v1.FileInfoR\x04\x66ile\"=\n\x0c\x46ileModified\x12-\n\x04\x66ile\x18\x01 \x01(\x0b\x32\x19.agentruntime.v1.FileInfoR\x04\x66ile\"!\n\x0b\x46ileDeleted\x12\x12\n\x04path\x18\x01 \x01(\tR\x04path\"\xa3\x01\n\x12SubagentDiscovered\x12\x1f\n\x0bsubagent_id\x18\x01 \x01(\tR\nsubagentId\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\x12\x16\n\x06prompt\x18\x04 \x01(\tR\x06prompt\x12\x1e\n\x0btool_use_id\x18\x05 \x01(\tR\ttoolUseId\"\x85\x01\n\x11SubagentCompleted\x12\x1f\n\x0bsubagent_id\x18\x01 \x01(\tR\nsubagentId\x12\x37\n\x06status\x18\x02 \x01(\x0e\x32\x1f.agentruntime.v1.SubagentStatusR\x06status\x12\x16\n\x06result\x18\x03 \x01(\tR\x06result\"8\n\x0bTurnStarted\x12)\n\x04turn\x18\x01 \x01(\x0b\x32\x15.agentruntime.v1.TurnR\x04turn\"R\n\rTurnCompleted\x12)\n\x04turn\x18\x01 \x01(\x0b\x32\x15.agentruntime.v1.TurnR\x04turn\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"_\n\rErrorOccurred\x12\x16\n\x06reason\x18\x01 \x01(\tR\x06reason\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x1c\n\tretryable\x18\x03 \x01(\x08R\tretryable\"?\n\x0cTodosUpdated\x12/\n\x05items\x18\x01 \x03(\x0b\x32\x19.agentruntime.v1.TodoItemR\x05items\"\x8c\x01\n\x0fMcpServerStatus\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x35\n\x05state\x18\x02 \x01(\x0e\x32\x1f.agentruntime.v1.McpServerStateR\x05state\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\x12\x14\n\x05tools\x18\x04 \x03(\tR\x05tools\"\x81\x01\n\x10\x43ontextCompacted\x12\x19\n\x08\x62lock_id\x18\x01 \x01(\tR\x07\x62lockId\x12#\n\rtokens_before\x18\x02 \x01(\x03R\x0ctokensBefore\x12-\n\x12messages_compacted\x18\x03 \x01(\x05R\x11messagesCompacted\"s\n\rContextEdited\x12\x30\n\x14\x63leared_tool_results\x18\x01 \x01(\x05R\x12\x63learedToolResults\x12\x30\n\x14\x63leared_input_tokens\x18\x02 \x01(\x03R\x12\x63learedInputTokens\"G\n\x0fToolCallWaiting\x12\x34\n\x04\x63\x61ll\x18\x01 \x01(\x0b\x32 .agentruntime.v1.PendingToolCallR\x04\x63\x61ll\"M\n\x10ToolCallAnswered\x12\x39\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1d.agentruntime.v1.ToolDecisionR\x08\x64\x65\x63ision\"\x89\x01\n\x0e\x42udgetExceeded\x12\x14\n\x05scope\x18\x01 \x01(\tR\x05scope\x12\x14\n\x05limit\x18\x02 \x01(\tR\x05limit\x12\x1f\n\x0blimit_value\x18\x03 \x01(\x01R\nlimitValue\x12*\n\x04used\x18\x04 \x01(\x0b\x32\x16.agentruntime.v1.UsageR\x04used*o\n\x0eMcpServerState\x12 \n\x1cMCP_SERVER_STATE_UNSPECIFIED\x10\x00\x12\x1e\n\x1aMCP_SERVER_STATE_CONNECTED\x10\x01\x12\x1b\n\x17MCP_SERVER_STATE_FAILED\x10\x02\x42MZKgithub.com/agentruntime/agent-runtime/gen/go/agentruntime/v1;agentruntimev1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agentruntime.v1.event_pb2', globals())
@@ -25,44 +25,50 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   DESCRIPTOR._serialized_options = b'ZKgithub.com/agentruntime/agent-runtime/gen/go/agentruntime/v1;agentruntimev1'
-  _MCPSERVERSTATE._serialized_start=3521
-  _MCPSERVERSTATE._serialized_end=3632
+  _MCPSERVERSTATE._serialized_start=4052
+  _MCPSERVERSTATE._serialized_end=4163
   _SESSIONEVENT._serialized_start=175
-  _SESSIONEVENT._serialized_end=1666
-  _BLOCKSTARTED._serialized_start=1668
-  _BLOCKSTARTED._serialized_end=1728
-  _BLOCKDELTA._serialized_start=1731
-  _BLOCKDELTA._serialized_end=1890
-  _BLOCKUPDATED._serialized_start=1892
-  _BLOCKUPDATED._serialized_end=1952
-  _BLOCKCOMPLETED._serialized_start=1954
-  _BLOCKCOMPLETED._serialized_end=2016
-  _STATUSCHANGED._serialized_start=2019
-  _STATUSCHANGED._serialized_end=2184
-  _USAGEUPDATED._serialized_start=2187
-  _USAGEUPDATED._serialized_end=2361
-  _FILECREATED._serialized_start=2363
-  _FILECREATED._serialized_end=2423
-  _FILEMODIFIED._serialized_start=2425
-  _FILEMODIFIED._serialized_end=2486
-  _FILEDELETED._serialized_start=2488
-  _FILEDELETED._serialized_end=2521
-  _SUBAGENTDISCOVERED._serialized_start=2524
-  _SUBAGENTDISCOVERED._serialized_end=2687
-  _SUBAGENTCOMPLETED._serialized_start=2690
-  _SUBAGENTCOMPLETED._serialized_end=2823
-  _TURNSTARTED._serialized_start=2825
-  _TURNSTARTED._serialized_end=2881
-  _TURNCOMPLETED._serialized_start=2883
-  _TURNCOMPLETED._serialized_end=2965
-  _ERROROCCURRED._serialized_start=2967
-  _ERROROCCURRED._serialized_end=3062
-  _TODOSUPDATED._serialized_start=3064
-  _TODOSUPDATED._serialized_end=3127
-  _MCPSERVERSTATUS._serialized_start=3130
-  _MCPSERVERSTATUS._serialized_end=3270
-  _CONTEXTCOMPACTED._serialized_start=3273
-  _CONTEXTCOMPACTED._serialized_end=3402
-  _CONTEXTEDITED._serialized_start=3404
-  _CONTEXTEDITED._serialized_end=3519
+  _SESSIONEVENT._serialized_end=1905
+  _BLOCKSTARTED._serialized_start=1907
+  _BLOCKSTARTED._serialized_end=1967
+  _BLOCKDELTA._serialized_start=1970
+  _BLOCKDELTA._serialized_end=2129
+  _BLOCKUPDATED._serialized_start=2131
+  _BLOCKUPDATED._serialized_end=2191
+  _BLOCKCOMPLETED._serialized_start=2193
+  _BLOCKCOMPLETED._serialized_end=2255
+  _STATUSCHANGED._serialized_start=2258
+  _STATUSCHANGED._serialized_end=2423
+  _USAGEUPDATED._serialized_start=2426
+  _USAGEUPDATED._serialized_end=2600
+  _FILECREATED._serialized_start=2602
+  _FILECREATED._serialized_end=2662
+  _FILEMODIFIED._serialized_start=2664
+  _FILEMODIFIED._serialized_end=2725
+  _FILEDELETED._serialized_start=2727
+  _FILEDELETED._serialized_end=2760
+  _SUBAGENTDISCOVERED._serialized_start=2763
+  _SUBAGENTDISCOVERED._serialized_end=2926
+  _SUBAGENTCOMPLETED._serialized_start=2929
+  _SUBAGENTCOMPLETED._serialized_end=3062
+  _TURNSTARTED._serialized_start=3064
+  _TURNSTARTED._serialized_end=3120
+  _TURNCOMPLETED._serialized_start=3122
+  _TURNCOMPLETED._serialized_end=3204
+  _ERROROCCURRED._serialized_start=3206
+  _ERROROCCURRED._serialized_end=3301
+  _TODOSUPDATED._serialized_start=3303
+  _TODOSUPDATED._serialized_end=3366
+  _MCPSERVERSTATUS._serialized_start=3369
+  _MCPSERVERSTATUS._serialized_end=3509
+  _CONTEXTCOMPACTED._serialized_start=3512
+  _CONTEXTCOMPACTED._serialized_end=3641
+  _CONTEXTEDITED._serialized_start=3643
+  _CONTEXTEDITED._serialized_end=3758
+  _TOOLCALLWAITING._serialized_start=3760
+  _TOOLCALLWAITING._serialized_end=3831
+  _TOOLCALLANSWERED._serialized_start=3833
+  _TOOLCALLANSWERED._serialized_end=3910
+  _BUDGETEXCEEDED._serialized_start=3913
+  _BUDGETEXCEEDED._serialized_end=4050
 # @@protoc_insertion_point(module_scope)

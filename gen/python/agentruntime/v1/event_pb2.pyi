@@ -45,6 +45,18 @@ class BlockUpdated(_message.Message):
     block: _block_pb2.Block
     def __init__(self, block: _Optional[_Union[_block_pb2.Block, _Mapping]] = ...) -> None: ...
 
+class BudgetExceeded(_message.Message):
+    __slots__ = ["limit", "limit_value", "scope", "used"]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_VALUE_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    USED_FIELD_NUMBER: _ClassVar[int]
+    limit: str
+    limit_value: float
+    scope: str
+    used: _session_pb2.Usage
+    def __init__(self, scope: _Optional[str] = ..., limit: _Optional[str] = ..., limit_value: _Optional[float] = ..., used: _Optional[_Union[_session_pb2.Usage, _Mapping]] = ...) -> None: ...
+
 class ContextCompacted(_message.Message):
     __slots__ = ["block_id", "messages_compacted", "tokens_before"]
     BLOCK_ID_FIELD_NUMBER: _ClassVar[int]
@@ -104,11 +116,12 @@ class McpServerStatus(_message.Message):
     def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[McpServerState, str]] = ..., message: _Optional[str] = ..., tools: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SessionEvent(_message.Message):
-    __slots__ = ["block_completed", "block_delta", "block_started", "block_updated", "context_compacted", "context_edited", "error", "file_created", "file_deleted", "file_modified", "mcp_server_status", "sequence", "session_id", "status_changed", "subagent_completed", "subagent_discovered", "subagent_id", "time", "todos_updated", "turn_completed", "turn_id", "turn_started", "usage_updated"]
+    __slots__ = ["block_completed", "block_delta", "block_started", "block_updated", "budget_exceeded", "context_compacted", "context_edited", "error", "file_created", "file_deleted", "file_modified", "mcp_server_status", "sequence", "session_id", "status_changed", "subagent_completed", "subagent_discovered", "subagent_id", "time", "todos_updated", "tool_call_answered", "tool_call_waiting", "turn_completed", "turn_id", "turn_started", "usage_updated"]
     BLOCK_COMPLETED_FIELD_NUMBER: _ClassVar[int]
     BLOCK_DELTA_FIELD_NUMBER: _ClassVar[int]
     BLOCK_STARTED_FIELD_NUMBER: _ClassVar[int]
     BLOCK_UPDATED_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_EXCEEDED_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_COMPACTED_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_EDITED_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
@@ -124,6 +137,8 @@ class SessionEvent(_message.Message):
     SUBAGENT_ID_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     TODOS_UPDATED_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_ANSWERED_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_WAITING_FIELD_NUMBER: _ClassVar[int]
     TURN_COMPLETED_FIELD_NUMBER: _ClassVar[int]
     TURN_ID_FIELD_NUMBER: _ClassVar[int]
     TURN_STARTED_FIELD_NUMBER: _ClassVar[int]
@@ -132,6 +147,7 @@ class SessionEvent(_message.Message):
     block_delta: BlockDelta
     block_started: BlockStarted
     block_updated: BlockUpdated
+    budget_exceeded: BudgetExceeded
     context_compacted: ContextCompacted
     context_edited: ContextEdited
     error: ErrorOccurred
@@ -147,11 +163,13 @@ class SessionEvent(_message.Message):
     subagent_id: str
     time: _timestamp_pb2.Timestamp
     todos_updated: TodosUpdated
+    tool_call_answered: ToolCallAnswered
+    tool_call_waiting: ToolCallWaiting
     turn_completed: TurnCompleted
     turn_id: str
     turn_started: TurnStarted
     usage_updated: UsageUpdated
-    def __init__(self, session_id: _Optional[str] = ..., sequence: _Optional[int] = ..., time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., turn_id: _Optional[str] = ..., subagent_id: _Optional[str] = ..., block_started: _Optional[_Union[BlockStarted, _Mapping]] = ..., block_delta: _Optional[_Union[BlockDelta, _Mapping]] = ..., block_updated: _Optional[_Union[BlockUpdated, _Mapping]] = ..., block_completed: _Optional[_Union[BlockCompleted, _Mapping]] = ..., status_changed: _Optional[_Union[StatusChanged, _Mapping]] = ..., usage_updated: _Optional[_Union[UsageUpdated, _Mapping]] = ..., file_created: _Optional[_Union[FileCreated, _Mapping]] = ..., file_modified: _Optional[_Union[FileModified, _Mapping]] = ..., file_deleted: _Optional[_Union[FileDeleted, _Mapping]] = ..., subagent_discovered: _Optional[_Union[SubagentDiscovered, _Mapping]] = ..., subagent_completed: _Optional[_Union[SubagentCompleted, _Mapping]] = ..., turn_started: _Optional[_Union[TurnStarted, _Mapping]] = ..., turn_completed: _Optional[_Union[TurnCompleted, _Mapping]] = ..., error: _Optional[_Union[ErrorOccurred, _Mapping]] = ..., todos_updated: _Optional[_Union[TodosUpdated, _Mapping]] = ..., mcp_server_status: _Optional[_Union[McpServerStatus, _Mapping]] = ..., context_compacted: _Optional[_Union[ContextCompacted, _Mapping]] = ..., context_edited: _Optional[_Union[ContextEdited, _Mapping]] = ...) -> None: ...
+    def __init__(self, session_id: _Optional[str] = ..., sequence: _Optional[int] = ..., time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., turn_id: _Optional[str] = ..., subagent_id: _Optional[str] = ..., block_started: _Optional[_Union[BlockStarted, _Mapping]] = ..., block_delta: _Optional[_Union[BlockDelta, _Mapping]] = ..., block_updated: _Optional[_Union[BlockUpdated, _Mapping]] = ..., block_completed: _Optional[_Union[BlockCompleted, _Mapping]] = ..., status_changed: _Optional[_Union[StatusChanged, _Mapping]] = ..., usage_updated: _Optional[_Union[UsageUpdated, _Mapping]] = ..., file_created: _Optional[_Union[FileCreated, _Mapping]] = ..., file_modified: _Optional[_Union[FileModified, _Mapping]] = ..., file_deleted: _Optional[_Union[FileDeleted, _Mapping]] = ..., subagent_discovered: _Optional[_Union[SubagentDiscovered, _Mapping]] = ..., subagent_completed: _Optional[_Union[SubagentCompleted, _Mapping]] = ..., turn_started: _Optional[_Union[TurnStarted, _Mapping]] = ..., turn_completed: _Optional[_Union[TurnCompleted, _Mapping]] = ..., error: _Optional[_Union[ErrorOccurred, _Mapping]] = ..., todos_updated: _Optional[_Union[TodosUpdated, _Mapping]] = ..., mcp_server_status: _Optional[_Union[McpServerStatus, _Mapping]] = ..., context_compacted: _Optional[_Union[ContextCompacted, _Mapping]] = ..., context_edited: _Optional[_Union[ContextEdited, _Mapping]] = ..., tool_call_waiting: _Optional[_Union[ToolCallWaiting, _Mapping]] = ..., tool_call_answered: _Optional[_Union[ToolCallAnswered, _Mapping]] = ..., budget_exceeded: _Optional[_Union[BudgetExceeded, _Mapping]] = ...) -> None: ...
 
 class StatusChanged(_message.Message):
     __slots__ = ["message", "sandbox_status", "state"]
@@ -192,6 +210,18 @@ class TodosUpdated(_message.Message):
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     items: _containers.RepeatedCompositeFieldContainer[_block_pb2.TodoItem]
     def __init__(self, items: _Optional[_Iterable[_Union[_block_pb2.TodoItem, _Mapping]]] = ...) -> None: ...
+
+class ToolCallAnswered(_message.Message):
+    __slots__ = ["decision"]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    decision: _session_pb2.ToolDecision
+    def __init__(self, decision: _Optional[_Union[_session_pb2.ToolDecision, _Mapping]] = ...) -> None: ...
+
+class ToolCallWaiting(_message.Message):
+    __slots__ = ["call"]
+    CALL_FIELD_NUMBER: _ClassVar[int]
+    call: _session_pb2.PendingToolCall
+    def __init__(self, call: _Optional[_Union[_session_pb2.PendingToolCall, _Mapping]] = ...) -> None: ...
 
 class TurnCompleted(_message.Message):
     __slots__ = ["reason", "turn"]

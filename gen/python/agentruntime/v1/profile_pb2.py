@@ -15,7 +15,7 @@ from agentruntime.v1 import workspace_pb2 as agentruntime_dot_v1_dot_workspace__
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61gentruntime/v1/profile.proto\x12\x0f\x61gentruntime.v1\x1a\x1f\x61gentruntime/v1/workspace.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\x08\n\x0c\x41gentProfile\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\x12#\n\rsystem_prompt\x18\x04 \x01(\tR\x0csystemPrompt\x12\x45\n\x0emodel_provider\x18\x05 \x01(\x0e\x32\x1e.agentruntime.v1.ModelProviderR\rmodelProvider\x12\x14\n\x05model\x18\x06 \x01(\tR\x05model\x12\x14\n\x05tools\x18\x07 \x03(\tR\x05tools\x12\x1b\n\tmax_turns\x18\x08 \x01(\x05R\x08maxTurns\x12\x41\n\tsubagents\x18\t \x03(\x0b\x32#.agentruntime.v1.SubagentDefinitionR\tsubagents\x12\x43\n\rdefault_files\x18\n \x03(\x0b\x32\x1e.agentruntime.v1.WorkspaceFileR\x0c\x64\x65\x66\x61ultFiles\x12:\n\x07sandbox\x18\x0b \x01(\x0b\x32 .agentruntime.v1.SandboxSettingsR\x07sandbox\x12=\n\x08thinking\x18\x0c \x01(\x0b\x32!.agentruntime.v1.ThinkingSettingsR\x08thinking\x12*\n\x11max_output_tokens\x18\r \x01(\x05R\x0fmaxOutputTokens\x12;\n\x0b\x63reate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12I\n\x0cinstructions\x18\x10 \x01(\x0b\x32%.agentruntime.v1.InstructionsSettingsR\x0cinstructions\x12.\n\x06skills\x18\x11 \x03(\x0b\x32\x16.agentruntime.v1.SkillR\x06skills\x12\x34\n\x08\x63ommands\x18\x12 \x03(\x0b\x32\x18.agentruntime.v1.CommandR\x08\x63ommands\x12;\n\x0bmcp_servers\x18\x13 \x03(\x0b\x32\x1a.agentruntime.v1.McpServerR\nmcpServers\x12\x41\n\x0c\x64\x65pendencies\x18\x14 \x01(\x0b\x32\x1d.agentruntime.v1.DependenciesR\x0c\x64\x65pendencies\x12:\n\x07\x63ontext\x18\x15 \x01(\x0b\x32 .agentruntime.v1.ContextSettingsR\x07\x63ontext\"M\n\x14InstructionsSettings\x12\x1b\n\tfile_name\x18\x01 \x01(\tR\x08\x66ileName\x12\x18\n\x07\x63ontent\x18\x02 \x01(\tR\x07\x63ontent\"\xca\x01\n\x05Skill\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\x12\x12\n\x04\x62ody\x18\x03 \x01(\tR\x04\x62ody\x12\x34\n\x05\x66iles\x18\x04 \x03(\x0b\x32\x1e.agentruntime.v1.WorkspaceFileR\x05\x66iles\x12\x41\n\x0c\x64\x65pendencies\x18\x05 \x01(\x0b\x32\x1d.agentruntime.v1.DependenciesR\x0c\x64\x65pendencies\"W\n\x07\x43ommand\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\x12\x16\n\x06prompt\x18\x03 \x01(\tR\x06prompt\"2\n\x0c\x44\x65pendencies\x12\x10\n\x03npm\x18\x01 \x03(\tR\x03npm\x12\x10\n\x03pip\x18\x02 \x03(\tR\x03pip\"\xc0\x01\n\tMcpServer\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x34\n\x04http\x18\x02 \x01(\x0b\x32\x1e.agentruntime.v1.McpHttpServerH\x00R\x04http\x12\x37\n\x05stdio\x18\x03 \x01(\x0b\x32\x1f.agentruntime.v1.McpStdioServerH\x00R\x05stdio\x12#\n\rallowed_tools\x18\x04 \x03(\tR\x0c\x61llowedToolsB\x0b\n\ttransport\"\xc0\x02\n\rMcpHttpServer\x12\x10\n\x03url\x18\x01 \x01(\tR\x03url\x12\x45\n\x07headers\x18\x02 \x03(\x0b\x32+.agentruntime.v1.McpHttpServer.HeadersEntryR\x07headers\x12X\n\x0esecret_headers\x18\x03 \x03(\x0b\x32\x31.agentruntime.v1.McpHttpServer.SecretHeadersEntryR\rsecretHeaders\x1a:\n\x0cHeadersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x1a@\n\x12SecretHeadersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xbf\x02\n\x0eMcpStdioServer\x12\x18\n\x07\x63ommand\x18\x01 \x01(\tR\x07\x63ommand\x12\x12\n\x04\x61rgs\x18\x02 \x03(\tR\x04\x61rgs\x12:\n\x03\x65nv\x18\x03 \x03(\x0b\x32(.agentruntime.v1.McpStdioServer.EnvEntryR\x03\x65nv\x12M\n\nsecret_env\x18\x04 \x03(\x0b\x32..agentruntime.v1.McpStdioServer.SecretEnvEntryR\tsecretEnv\x1a\x36\n\x08\x45nvEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x1a<\n\x0eSecretEnvEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\x87\x02\n\x0f\x43ontextSettings\x12>\n\x1b\x63ompaction_threshold_tokens\x18\x01 \x01(\x05R\x19\x63ompactionThresholdTokens\x12/\n\x13\x63ompaction_disabled\x18\x02 \x01(\x08R\x12\x63ompactionDisabled\x12L\n#clear_tool_results_threshold_tokens\x18\x03 \x01(\x05R\x1f\x63learToolResultsThresholdTokens\x12\x35\n\x17\x63lear_tool_results_keep\x18\x04 \x01(\x05R\x14\x63learToolResultsKeep\"\x8e\x01\n\x12SubagentDefinition\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\x12\x16\n\x06prompt\x18\x03 \x01(\tR\x06prompt\x12\x14\n\x05tools\x18\x04 \x03(\tR\x05tools\x12\x14\n\x05model\x18\x05 \x01(\tR\x05model\"Q\n\x10ThinkingSettings\x12\x18\n\x07\x65nabled\x18\x01 \x01(\x08R\x07\x65nabled\x12#\n\rbudget_tokens\x18\x02 \x01(\x05R\x0c\x62udgetTokens\"\xec\x04\n\x0fSandboxSettings\x12@\n\x08provider\x18\x01 \x01(\x0e\x32$.agentruntime.v1.SandboxProviderKindR\x08provider\x12\'\n\x0fnetwork_allowed\x18\x02 \x01(\x08R\x0enetworkAllowed\x12;\n\x03\x65nv\x18\x03 \x03(\x0b\x32).agentruntime.v1.SandboxSettings.EnvEntryR\x03\x65nv\x12\x14\n\x05image\x18\x04 \x01(\tR\x05image\x12\x10\n\x03\x63pu\x18\x05 \x01(\x01R\x03\x63pu\x12\x1d\n\nmemory_mib\x18\x06 \x01(\x05R\tmemoryMib\x12`\n\x10provider_options\x18\x07 \x03(\x0b\x32\x35.agentruntime.v1.SandboxSettings.ProviderOptionsEntryR\x0fproviderOptions\x12N\n\nsecret_env\x18\x08 \x03(\x0b\x32/.agentruntime.v1.SandboxSettings.SecretEnvEntryR\tsecretEnv\x1a\x36\n\x08\x45nvEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x1a\x42\n\x14ProviderOptionsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x1a<\n\x0eSecretEnvEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01*f\n\rModelProvider\x12\x1e\n\x1aMODEL_PROVIDER_UNSPECIFIED\x10\x00\x12\x1c\n\x18MODEL_PROVIDER_ANTHROPIC\x10\x01\x12\x17\n\x13MODEL_PROVIDER_DEMO\x10\x02*~\n\x13SandboxProviderKind\x12%\n!SANDBOX_PROVIDER_KIND_UNSPECIFIED\x10\x00\x12\x1f\n\x1bSANDBOX_PROVIDER_KIND_LOCAL\x10\x01\x12\x1f\n\x1bSANDBOX_PROVIDER_KIND_MODAL\x10\x02\x42MZKgithub.com/agentruntime/agent-runtime/gen/go/agentruntime/v1;agentruntimev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61gentruntime/v1/profile.proto\x12\x0f\x61gentruntime.v1\x1a\x1f\x61gentruntime/v1/workspace.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\t\n\x0c\x41gentProfile\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\x12#\n\rsystem_prompt\x18\x04 \x01(\tR\x0csystemPrompt\x12\x45\n\x0emodel_provider\x18\x05 \x01(\x0e\x32\x1e.agentruntime.v1.ModelProviderR\rmodelProvider\x12\x14\n\x05model\x18\x06 \x01(\tR\x05model\x12\x14\n\x05tools\x18\x07 \x03(\tR\x05tools\x12\x1b\n\tmax_turns\x18\x08 \x01(\x05R\x08maxTurns\x12\x41\n\tsubagents\x18\t \x03(\x0b\x32#.agentruntime.v1.SubagentDefinitionR\tsubagents\x12\x43\n\rdefault_files\x18\n \x03(\x0b\x32\x1e.agentruntime.v1.WorkspaceFileR\x0c\x64\x65\x66\x61ultFiles\x12:\n\x07sandbox\x18\x0b \x01(\x0b\x32 .agentruntime.v1.SandboxSettingsR\x07sandbox\x12=\n\x08thinking\x18\x0c \x01(\x0b\x32!.agentruntime.v1.ThinkingSettingsR\x08thinking\x12*\n\x11max_output_tokens\x18\r \x01(\x05R\x0fmaxOutputTokens\x12;\n\x0b\x63reate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12I\n\x0cinstructions\x18\x10 \x01(\x0b\x32%.agentruntime.v1.InstructionsSettingsR\x0cinstructions\x12.\n\x06skills\x18\x11 \x03(\x0b\x32\x16.agentruntime.v1.SkillR\x06skills\x12\x34\n\x08\x63ommands\x18\x12 \x03(\x0b\x32\x18.agentruntime.v1.CommandR\x08\x63ommands\x12;\n\x0bmcp_servers\x18\x13 \x03(\x0b\x32\x1a.agentruntime.v1.McpServerR\nmcpServers\x12\x41\n\x0c\x64\x65pendencies\x18\x14 \x01(\x0b\x32\x1d.agentruntime.v1.DependenciesR\x0c\x64\x65pendencies\x12:\n\x07\x63ontext\x18\x15 \x01(\x0b\x32 .agentruntime.v1.ContextSettingsR\x07\x63ontext\x12\x45\n\x0bpermissions\x18\x16 \x01(\x0b\x32#.agentruntime.v1.PermissionSettingsR\x0bpermissions\x12>\n\x0c\x63ustom_tools\x18\x17 \x03(\x0b\x32\x1b.agentruntime.v1.CustomToolR\x0b\x63ustomTools\x12/\n\x06\x62udget\x18\x18 \x01(\x0b\x32\x17.agentruntime.v1.BudgetR\x06\x62udget\"\xe9\x01\n\x12PermissionSettings\x12\x33\n\x04mode\x18\x01 \x01(\x0e\x32\x1f.agentruntime.v1.PermissionModeR\x04mode\x12\x14\n\x05\x61llow\x18\x02 \x03(\tR\x05\x61llow\x12\x10\n\x03\x61sk\x18\x03 \x03(\tR\x03\x61sk\x12\x12\n\x04\x64\x65ny\x18\x04 \x03(\tR\x04\x64\x65ny\x12\x38\n\x18\x61pproval_timeout_seconds\x18\x05 \x01(\x03R\x16\x61pprovalTimeoutSeconds\x12(\n\x10\x61llow_on_timeout\x18\x06 \x01(\x08R\x0e\x61llowOnTimeout\"n\n\nCustomTool\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\x12*\n\x11input_schema_json\x18\x03 \x01(\tR\x0finputSchemaJson\"\xba\x01\n\x06\x42udget\x12)\n\x11max_turn_cost_usd\x18\x01 \x01(\x01R\x0emaxTurnCostUsd\x12&\n\x0fmax_turn_tokens\x18\x02 \x01(\x03R\rmaxTurnTokens\x12/\n\x14max_session_cost_usd\x18\x03 \x01(\x01R\x11maxSessionCostUsd\x12,\n\x12max_session_tokens\x18\x04 \x01(\x03R\x10maxSessionTokens\"M\n\x14InstructionsSettings\x12\x1b\n\tfile_name\x18\x01 \x01(\tR\x08\x66ileName\x12\x18\n\x07\x63ontent\x18\x02 \x01(\tR\x07\x63ontent\"\xca\x01\n\x05Skill\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\x12\x12\n\x04\x62ody\x18\x03 \x01(\tR\x04\x62ody\x12\x34\n\x05\x66iles\x18\x04 \x03(\x0b\x32\x1e.agentruntime.v1.WorkspaceFileR\x05\x66iles\x12\x41\n\x0c\x64\x65pendencies\x18\x05 \x01(\x0b\x32\x1d.agentruntime.v1.DependenciesR\x0c\x64\x65pendencies\"W\n\x07\x43ommand\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\x12\x16\n\x06prompt\x18\x03 \x01(\tR\x06prompt\"2\n\x0c\x44\x65pendencies\x12\x10\n\x03npm\x18\x01 \x03(\tR\x03npm\x12\x10\n\x03pip\x18\x02 \x03(\tR\x03pip\"\xc0\x01\n\tMcpServer\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x34\n\x04http\x18\x02 \x01(\x0b\x32\x1e.agentruntime.v1.McpHttpServerH\x00R\x04http\x12\x37\n\x05stdio\x18\x03 \x01(\x0b\x32\x1f.agentruntime.v1.McpStdioServerH\x00R\x05stdio\x12#\n\rallowed_tools\x18\x04 \x03(\tR\x0c\x61llowedToolsB\x0b\n\ttransport\"\xc0\x02\n\rMcpHttpServer\x12\x10\n\x03url\x18\x01 \x01(\tR\x03url\x12\x45\n\x07headers\x18\x02 \x03(\x0b\x32+.agentruntime.v1.McpHttpServer.HeadersEntryR\x07headers\x12X\n\x0esecret_headers\x18\x03 \x03(\x0b\x32\x31.agentruntime.v1.McpHttpServer.SecretHeadersEntryR\rsecretHeaders\x1a:\n\x0cHeadersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x1a@\n\x12SecretHeadersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xbf\x02\n\x0eMcpStdioServer\x12\x18\n\x07\x63ommand\x18\x01 \x01(\tR\x07\x63ommand\x12\x12\n\x04\x61rgs\x18\x02 \x03(\tR\x04\x61rgs\x12:\n\x03\x65nv\x18\x03 \x03(\x0b\x32(.agentruntime.v1.McpStdioServer.EnvEntryR\x03\x65nv\x12M\n\nsecret_env\x18\x04 \x03(\x0b\x32..agentruntime.v1.McpStdioServer.SecretEnvEntryR\tsecretEnv\x1a\x36\n\x08\x45nvEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x1a<\n\x0eSecretEnvEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\x87\x02\n\x0f\x43ontextSettings\x12>\n\x1b\x63ompaction_threshold_tokens\x18\x01 \x01(\x05R\x19\x63ompactionThresholdTokens\x12/\n\x13\x63ompaction_disabled\x18\x02 \x01(\x08R\x12\x63ompactionDisabled\x12L\n#clear_tool_results_threshold_tokens\x18\x03 \x01(\x05R\x1f\x63learToolResultsThresholdTokens\x12\x35\n\x17\x63lear_tool_results_keep\x18\x04 \x01(\x05R\x14\x63learToolResultsKeep\"\x8e\x01\n\x12SubagentDefinition\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\x12\x16\n\x06prompt\x18\x03 \x01(\tR\x06prompt\x12\x14\n\x05tools\x18\x04 \x03(\tR\x05tools\x12\x14\n\x05model\x18\x05 \x01(\tR\x05model\"Q\n\x10ThinkingSettings\x12\x18\n\x07\x65nabled\x18\x01 \x01(\x08R\x07\x65nabled\x12#\n\rbudget_tokens\x18\x02 \x01(\x05R\x0c\x62udgetTokens\"\xec\x04\n\x0fSandboxSettings\x12@\n\x08provider\x18\x01 \x01(\x0e\x32$.agentruntime.v1.SandboxProviderKindR\x08provider\x12\'\n\x0fnetwork_allowed\x18\x02 \x01(\x08R\x0enetworkAllowed\x12;\n\x03\x65nv\x18\x03 \x03(\x0b\x32).agentruntime.v1.SandboxSettings.EnvEntryR\x03\x65nv\x12\x14\n\x05image\x18\x04 \x01(\tR\x05image\x12\x10\n\x03\x63pu\x18\x05 \x01(\x01R\x03\x63pu\x12\x1d\n\nmemory_mib\x18\x06 \x01(\x05R\tmemoryMib\x12`\n\x10provider_options\x18\x07 \x03(\x0b\x32\x35.agentruntime.v1.SandboxSettings.ProviderOptionsEntryR\x0fproviderOptions\x12N\n\nsecret_env\x18\x08 \x03(\x0b\x32/.agentruntime.v1.SandboxSettings.SecretEnvEntryR\tsecretEnv\x1a\x36\n\x08\x45nvEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x1a\x42\n\x14ProviderOptionsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x1a<\n\x0eSecretEnvEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01*\x7f\n\x0ePermissionMode\x12\x1f\n\x1bPERMISSION_MODE_UNSPECIFIED\x10\x00\x12\x19\n\x15PERMISSION_MODE_ALLOW\x10\x01\x12\x17\n\x13PERMISSION_MODE_ASK\x10\x02\x12\x18\n\x14PERMISSION_MODE_DENY\x10\x03*f\n\rModelProvider\x12\x1e\n\x1aMODEL_PROVIDER_UNSPECIFIED\x10\x00\x12\x1c\n\x18MODEL_PROVIDER_ANTHROPIC\x10\x01\x12\x17\n\x13MODEL_PROVIDER_DEMO\x10\x02*~\n\x13SandboxProviderKind\x12%\n!SANDBOX_PROVIDER_KIND_UNSPECIFIED\x10\x00\x12\x1f\n\x1bSANDBOX_PROVIDER_KIND_LOCAL\x10\x01\x12\x1f\n\x1bSANDBOX_PROVIDER_KIND_MODAL\x10\x02\x42MZKgithub.com/agentruntime/agent-runtime/gen/go/agentruntime/v1;agentruntimev1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agentruntime.v1.profile_pb2', globals())
@@ -37,46 +37,54 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _SANDBOXSETTINGS_PROVIDEROPTIONSENTRY._serialized_options = b'8\001'
   _SANDBOXSETTINGS_SECRETENVENTRY._options = None
   _SANDBOXSETTINGS_SECRETENVENTRY._serialized_options = b'8\001'
-  _MODELPROVIDER._serialized_start=3556
-  _MODELPROVIDER._serialized_end=3658
-  _SANDBOXPROVIDERKIND._serialized_start=3660
-  _SANDBOXPROVIDERKIND._serialized_end=3786
+  _PERMISSIONMODE._serialized_start=4277
+  _PERMISSIONMODE._serialized_end=4404
+  _MODELPROVIDER._serialized_start=4406
+  _MODELPROVIDER._serialized_end=4508
+  _SANDBOXPROVIDERKIND._serialized_start=4510
+  _SANDBOXPROVIDERKIND._serialized_end=4636
   _AGENTPROFILE._serialized_start=117
-  _AGENTPROFILE._serialized_end=1172
-  _INSTRUCTIONSSETTINGS._serialized_start=1174
-  _INSTRUCTIONSSETTINGS._serialized_end=1251
-  _SKILL._serialized_start=1254
-  _SKILL._serialized_end=1456
-  _COMMAND._serialized_start=1458
-  _COMMAND._serialized_end=1545
-  _DEPENDENCIES._serialized_start=1547
-  _DEPENDENCIES._serialized_end=1597
-  _MCPSERVER._serialized_start=1600
-  _MCPSERVER._serialized_end=1792
-  _MCPHTTPSERVER._serialized_start=1795
-  _MCPHTTPSERVER._serialized_end=2115
-  _MCPHTTPSERVER_HEADERSENTRY._serialized_start=1991
-  _MCPHTTPSERVER_HEADERSENTRY._serialized_end=2049
-  _MCPHTTPSERVER_SECRETHEADERSENTRY._serialized_start=2051
-  _MCPHTTPSERVER_SECRETHEADERSENTRY._serialized_end=2115
-  _MCPSTDIOSERVER._serialized_start=2118
-  _MCPSTDIOSERVER._serialized_end=2437
-  _MCPSTDIOSERVER_ENVENTRY._serialized_start=2321
-  _MCPSTDIOSERVER_ENVENTRY._serialized_end=2375
-  _MCPSTDIOSERVER_SECRETENVENTRY._serialized_start=2377
-  _MCPSTDIOSERVER_SECRETENVENTRY._serialized_end=2437
-  _CONTEXTSETTINGS._serialized_start=2440
-  _CONTEXTSETTINGS._serialized_end=2703
-  _SUBAGENTDEFINITION._serialized_start=2706
-  _SUBAGENTDEFINITION._serialized_end=2848
-  _THINKINGSETTINGS._serialized_start=2850
-  _THINKINGSETTINGS._serialized_end=2931
-  _SANDBOXSETTINGS._serialized_start=2934
-  _SANDBOXSETTINGS._serialized_end=3554
-  _SANDBOXSETTINGS_ENVENTRY._serialized_start=2321
-  _SANDBOXSETTINGS_ENVENTRY._serialized_end=2375
-  _SANDBOXSETTINGS_PROVIDEROPTIONSENTRY._serialized_start=3426
-  _SANDBOXSETTINGS_PROVIDEROPTIONSENTRY._serialized_end=3492
-  _SANDBOXSETTINGS_SECRETENVENTRY._serialized_start=2377
-  _SANDBOXSETTINGS_SECRETENVENTRY._serialized_end=2437
+  _AGENTPROFILE._serialized_end=1356
+  _PERMISSIONSETTINGS._serialized_start=1359
+  _PERMISSIONSETTINGS._serialized_end=1592
+  _CUSTOMTOOL._serialized_start=1594
+  _CUSTOMTOOL._serialized_end=1704
+  _BUDGET._serialized_start=1707
+  _BUDGET._serialized_end=1893
+  _INSTRUCTIONSSETTINGS._serialized_start=1895
+  _INSTRUCTIONSSETTINGS._serialized_end=1972
+  _SKILL._serialized_start=1975
+  _SKILL._serialized_end=2177
+  _COMMAND._serialized_start=2179
+  _COMMAND._serialized_end=2266
+  _DEPENDENCIES._serialized_start=2268
+  _DEPENDENCIES._serialized_end=2318
+  _MCPSERVER._serialized_start=2321
+  _MCPSERVER._serialized_end=2513
+  _MCPHTTPSERVER._serialized_start=2516
+  _MCPHTTPSERVER._serialized_end=2836
+  _MCPHTTPSERVER_HEADERSENTRY._serialized_start=2712
+  _MCPHTTPSERVER_HEADERSENTRY._serialized_end=2770
+  _MCPHTTPSERVER_SECRETHEADERSENTRY._serialized_start=2772
+  _MCPHTTPSERVER_SECRETHEADERSENTRY._serialized_end=2836
+  _MCPSTDIOSERVER._serialized_start=2839
+  _MCPSTDIOSERVER._serialized_end=3158
+  _MCPSTDIOSERVER_ENVENTRY._serialized_start=3042
+  _MCPSTDIOSERVER_ENVENTRY._serialized_end=3096
+  _MCPSTDIOSERVER_SECRETENVENTRY._serialized_start=3098
+  _MCPSTDIOSERVER_SECRETENVENTRY._serialized_end=3158
+  _CONTEXTSETTINGS._serialized_start=3161
+  _CONTEXTSETTINGS._serialized_end=3424
+  _SUBAGENTDEFINITION._serialized_start=3427
+  _SUBAGENTDEFINITION._serialized_end=3569
+  _THINKINGSETTINGS._serialized_start=3571
+  _THINKINGSETTINGS._serialized_end=3652
+  _SANDBOXSETTINGS._serialized_start=3655
+  _SANDBOXSETTINGS._serialized_end=4275
+  _SANDBOXSETTINGS_ENVENTRY._serialized_start=3042
+  _SANDBOXSETTINGS_ENVENTRY._serialized_end=3096
+  _SANDBOXSETTINGS_PROVIDEROPTIONSENTRY._serialized_start=4147
+  _SANDBOXSETTINGS_PROVIDEROPTIONSENTRY._serialized_end=4213
+  _SANDBOXSETTINGS_SECRETENVENTRY._serialized_start=3098
+  _SANDBOXSETTINGS_SECRETENVENTRY._serialized_end=3158
 # @@protoc_insertion_point(module_scope)

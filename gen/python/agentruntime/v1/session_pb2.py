@@ -12,10 +12,11 @@ _sym_db = _symbol_database.Default()
 
 
 from agentruntime.v1 import block_pb2 as agentruntime_dot_v1_dot_block__pb2
+from agentruntime.v1 import profile_pb2 as agentruntime_dot_v1_dot_profile__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61gentruntime/v1/session.proto\x12\x0f\x61gentruntime.v1\x1a\x1b\x61gentruntime/v1/block.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x05\n\x07Session\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12(\n\x10\x61gent_profile_id\x18\x02 \x01(\tR\x0e\x61gentProfileId\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12\x42\n\x08metadata\x18\x04 \x03(\x0b\x32&.agentruntime.v1.Session.MetadataEntryR\x08metadata\x12\x39\n\x07options\x18\x05 \x01(\x0b\x32\x1f.agentruntime.v1.SessionOptionsR\x07options\x12\x33\n\x05state\x18\x06 \x01(\x0e\x32\x1d.agentruntime.v1.SessionStateR\x05state\x12\x39\n\x07runtime\x18\x07 \x01(\x0b\x32\x1f.agentruntime.v1.SessionRuntimeR\x07runtime\x12,\n\x05usage\x18\x08 \x01(\x0b\x32\x16.agentruntime.v1.UsageR\x05usage\x12#\n\rlast_sequence\x18\t \x01(\x03R\x0clastSequence\x12;\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12H\n\x12last_activity_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x10lastActivityTime\x12/\n\x05todos\x18\r \x03(\x0b\x32\x19.agentruntime.v1.TodoItemR\x05todos\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"&\n\x0eSessionOptions\x12\x14\n\x05model\x18\x01 \x01(\tR\x05model\"\x91\x02\n\x0eSessionRuntime\x12\x16\n\x06loaded\x18\x01 \x01(\x08R\x06loaded\x12\x45\n\x0esandbox_status\x18\x02 \x01(\x0e\x32\x1e.agentruntime.v1.SandboxStatusR\rsandboxStatus\x12\x1d\n\nsandbox_id\x18\x03 \x01(\tR\tsandboxId\x12\x38\n\x0c\x63urrent_turn\x18\x04 \x01(\x0b\x32\x15.agentruntime.v1.TurnR\x0b\x63urrentTurn\x12G\n\x0fqueued_messages\x18\x05 \x03(\x0b\x32\x1e.agentruntime.v1.QueuedMessageR\x0equeuedMessages\"\x92\x02\n\x04Turn\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\"\n\ruser_block_id\x18\x02 \x01(\tR\x0buserBlockId\x12\x39\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x36\n\x07outcome\x18\x04 \x01(\x0e\x32\x1c.agentruntime.v1.TurnOutcomeR\x07outcome\x12\x35\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12,\n\x05usage\x18\x06 \x01(\x0b\x32\x16.agentruntime.v1.UsageR\x05usage\"{\n\rQueuedMessage\x12\x17\n\x07turn_id\x18\x01 \x01(\tR\x06turnId\x12\x12\n\x04text\x18\x02 \x01(\tR\x04text\x12=\n\x0c\x65nqueue_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x65nqueueTime\"\xe4\x02\n\x05Usage\x12!\n\x0cinput_tokens\x18\x01 \x01(\x03R\x0binputTokens\x12#\n\routput_tokens\x18\x02 \x01(\x03R\x0coutputTokens\x12\x35\n\x17\x63\x61\x63he_read_input_tokens\x18\x03 \x01(\x03R\x14\x63\x61\x63heReadInputTokens\x12=\n\x1b\x63\x61\x63he_creation_input_tokens\x18\x04 \x01(\x03R\x18\x63\x61\x63heCreationInputTokens\x12\x19\n\x08\x63ost_usd\x18\x05 \x01(\x01R\x07\x63ostUsd\x12$\n\x0e\x63ost_micro_usd\x18\x06 \x01(\x03R\x0c\x63ostMicroUsd\x12.\n\x13web_search_requests\x18\x07 \x01(\x03R\x11webSearchRequests\x12,\n\x12web_fetch_requests\x18\x08 \x01(\x03R\x10webFetchRequests*`\n\x0cSessionState\x12\x1d\n\x19SESSION_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12SESSION_STATE_IDLE\x10\x01\x12\x19\n\x15SESSION_STATE_RUNNING\x10\x02*\xb9\x01\n\rSandboxStatus\x12\x1e\n\x1aSANDBOX_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13SANDBOX_STATUS_NONE\x10\x01\x12\x1b\n\x17SANDBOX_STATUS_STARTING\x10\x02\x12\x18\n\x14SANDBOX_STATUS_READY\x10\x03\x12\x1d\n\x19SANDBOX_STATUS_TERMINATED\x10\x04\x12\x19\n\x15SANDBOX_STATUS_FAILED\x10\x05*\xb6\x01\n\x0bTurnOutcome\x12\x1c\n\x18TURN_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16TURN_OUTCOME_COMPLETED\x10\x01\x12\x1a\n\x16TURN_OUTCOME_CANCELLED\x10\x02\x12\x17\n\x13TURN_OUTCOME_FAILED\x10\x03\x12\x1c\n\x18TURN_OUTCOME_INTERRUPTED\x10\x04\x12\x1a\n\x16TURN_OUTCOME_MAX_TURNS\x10\x05\x42MZKgithub.com/agentruntime/agent-runtime/gen/go/agentruntime/v1;agentruntimev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61gentruntime/v1/session.proto\x12\x0f\x61gentruntime.v1\x1a\x1b\x61gentruntime/v1/block.proto\x1a\x1d\x61gentruntime/v1/profile.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x05\n\x07Session\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12(\n\x10\x61gent_profile_id\x18\x02 \x01(\tR\x0e\x61gentProfileId\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12\x42\n\x08metadata\x18\x04 \x03(\x0b\x32&.agentruntime.v1.Session.MetadataEntryR\x08metadata\x12\x39\n\x07options\x18\x05 \x01(\x0b\x32\x1f.agentruntime.v1.SessionOptionsR\x07options\x12\x33\n\x05state\x18\x06 \x01(\x0e\x32\x1d.agentruntime.v1.SessionStateR\x05state\x12\x39\n\x07runtime\x18\x07 \x01(\x0b\x32\x1f.agentruntime.v1.SessionRuntimeR\x07runtime\x12,\n\x05usage\x18\x08 \x01(\x0b\x32\x16.agentruntime.v1.UsageR\x05usage\x12#\n\rlast_sequence\x18\t \x01(\x03R\x0clastSequence\x12;\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12H\n\x12last_activity_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x10lastActivityTime\x12/\n\x05todos\x18\r \x03(\x0b\x32\x19.agentruntime.v1.TodoItemR\x05todos\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"W\n\x0eSessionOptions\x12\x14\n\x05model\x18\x01 \x01(\tR\x05model\x12/\n\x06\x62udget\x18\x02 \x01(\x0b\x32\x17.agentruntime.v1.BudgetR\x06\x62udget\"\x88\x03\n\x0eSessionRuntime\x12\x16\n\x06loaded\x18\x01 \x01(\x08R\x06loaded\x12\x45\n\x0esandbox_status\x18\x02 \x01(\x0e\x32\x1e.agentruntime.v1.SandboxStatusR\rsandboxStatus\x12\x1d\n\nsandbox_id\x18\x03 \x01(\tR\tsandboxId\x12\x38\n\x0c\x63urrent_turn\x18\x04 \x01(\x0b\x32\x15.agentruntime.v1.TurnR\x0b\x63urrentTurn\x12G\n\x0fqueued_messages\x18\x05 \x03(\x0b\x32\x1e.agentruntime.v1.QueuedMessageR\x0equeuedMessages\x12N\n\x12pending_tool_calls\x18\x06 \x03(\x0b\x32 .agentruntime.v1.PendingToolCallR\x10pendingToolCalls\x12%\n\x0ewaiting_reason\x18\x07 \x01(\tR\rwaitingReason\"\xd9\x02\n\x0fPendingToolCall\x12\x1e\n\x0btool_use_id\x18\x01 \x01(\tR\ttoolUseId\x12\x17\n\x07turn_id\x18\x02 \x01(\tR\x06turnId\x12\x1b\n\ttool_name\x18\x03 \x01(\tR\x08toolName\x12\x1d\n\ninput_json\x18\x04 \x01(\tR\tinputJson\x12\x30\n\x04kind\x18\x05 \x01(\x0e\x32\x1c.agentruntime.v1.PendingKindR\x04kind\x12!\n\x0cmatched_rule\x18\x06 \x01(\tR\x0bmatchedRule\x12=\n\x0crequest_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0brequestTime\x12=\n\x0ctimeout_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0btimeoutTime\"\x9e\x03\n\x0cToolDecision\x12\x1e\n\x0btool_use_id\x18\x01 \x01(\tR\ttoolUseId\x12\x17\n\x07turn_id\x18\x02 \x01(\tR\x06turnId\x12\x1b\n\ttool_name\x18\x03 \x01(\tR\x08toolName\x12\x35\n\x04kind\x18\x04 \x01(\x0e\x32!.agentruntime.v1.ToolDecisionKindR\x04kind\x12\x18\n\x07message\x18\x05 \x01(\tR\x07message\x12,\n\x12updated_input_json\x18\x06 \x01(\tR\x10updatedInputJson\x12*\n\x11\x61lways_allow_rule\x18\x07 \x01(\tR\x0f\x61lwaysAllowRule\x12\x16\n\x06output\x18\x08 \x01(\tR\x06output\x12\x19\n\x08is_error\x18\t \x01(\x08R\x07isError\x12\x1d\n\ndecided_by\x18\n \x01(\tR\tdecidedBy\x12;\n\x0b\x64\x65\x63ide_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ndecideTime\"\x92\x02\n\x04Turn\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\"\n\ruser_block_id\x18\x02 \x01(\tR\x0buserBlockId\x12\x39\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x36\n\x07outcome\x18\x04 \x01(\x0e\x32\x1c.agentruntime.v1.TurnOutcomeR\x07outcome\x12\x35\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12,\n\x05usage\x18\x06 \x01(\x0b\x32\x16.agentruntime.v1.UsageR\x05usage\"{\n\rQueuedMessage\x12\x17\n\x07turn_id\x18\x01 \x01(\tR\x06turnId\x12\x12\n\x04text\x18\x02 \x01(\tR\x04text\x12=\n\x0c\x65nqueue_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x65nqueueTime\"\xe4\x02\n\x05Usage\x12!\n\x0cinput_tokens\x18\x01 \x01(\x03R\x0binputTokens\x12#\n\routput_tokens\x18\x02 \x01(\x03R\x0coutputTokens\x12\x35\n\x17\x63\x61\x63he_read_input_tokens\x18\x03 \x01(\x03R\x14\x63\x61\x63heReadInputTokens\x12=\n\x1b\x63\x61\x63he_creation_input_tokens\x18\x04 \x01(\x03R\x18\x63\x61\x63heCreationInputTokens\x12\x19\n\x08\x63ost_usd\x18\x05 \x01(\x01R\x07\x63ostUsd\x12$\n\x0e\x63ost_micro_usd\x18\x06 \x01(\x03R\x0c\x63ostMicroUsd\x12.\n\x13web_search_requests\x18\x07 \x01(\x03R\x11webSearchRequests\x12,\n\x12web_fetch_requests\x18\x08 \x01(\x03R\x10webFetchRequests*{\n\x0cSessionState\x12\x1d\n\x19SESSION_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12SESSION_STATE_IDLE\x10\x01\x12\x19\n\x15SESSION_STATE_RUNNING\x10\x02\x12\x19\n\x15SESSION_STATE_WAITING\x10\x03*\xb9\x01\n\rSandboxStatus\x12\x1e\n\x1aSANDBOX_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13SANDBOX_STATUS_NONE\x10\x01\x12\x1b\n\x17SANDBOX_STATUS_STARTING\x10\x02\x12\x18\n\x14SANDBOX_STATUS_READY\x10\x03\x12\x1d\n\x19SANDBOX_STATUS_TERMINATED\x10\x04\x12\x19\n\x15SANDBOX_STATUS_FAILED\x10\x05*d\n\x0bPendingKind\x12\x1c\n\x18PENDING_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15PENDING_KIND_APPROVAL\x10\x01\x12\x1c\n\x18PENDING_KIND_CUSTOM_TOOL\x10\x02*\x90\x01\n\x10ToolDecisionKind\x12\"\n\x1eTOOL_DECISION_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18TOOL_DECISION_KIND_ALLOW\x10\x01\x12\x1b\n\x17TOOL_DECISION_KIND_DENY\x10\x02\x12\x1d\n\x19TOOL_DECISION_KIND_RESULT\x10\x03*\xd8\x01\n\x0bTurnOutcome\x12\x1c\n\x18TURN_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16TURN_OUTCOME_COMPLETED\x10\x01\x12\x1a\n\x16TURN_OUTCOME_CANCELLED\x10\x02\x12\x17\n\x13TURN_OUTCOME_FAILED\x10\x03\x12\x1c\n\x18TURN_OUTCOME_INTERRUPTED\x10\x04\x12\x1a\n\x16TURN_OUTCOME_MAX_TURNS\x10\x05\x12 \n\x1cTURN_OUTCOME_BUDGET_EXCEEDED\x10\x06\x42MZKgithub.com/agentruntime/agent-runtime/gen/go/agentruntime/v1;agentruntimev1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agentruntime.v1.session_pb2', globals())
@@ -25,24 +26,32 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._serialized_options = b'ZKgithub.com/agentruntime/agent-runtime/gen/go/agentruntime/v1;agentruntimev1'
   _SESSION_METADATAENTRY._options = None
   _SESSION_METADATAENTRY._serialized_options = b'8\001'
-  _SESSIONSTATE._serialized_start=1907
-  _SESSIONSTATE._serialized_end=2003
-  _SANDBOXSTATUS._serialized_start=2006
-  _SANDBOXSTATUS._serialized_end=2191
-  _TURNOUTCOME._serialized_start=2194
-  _TURNOUTCOME._serialized_end=2376
-  _SESSION._serialized_start=113
-  _SESSION._serialized_end=828
-  _SESSION_METADATAENTRY._serialized_start=769
-  _SESSION_METADATAENTRY._serialized_end=828
-  _SESSIONOPTIONS._serialized_start=830
-  _SESSIONOPTIONS._serialized_end=868
-  _SESSIONRUNTIME._serialized_start=871
-  _SESSIONRUNTIME._serialized_end=1144
-  _TURN._serialized_start=1147
-  _TURN._serialized_end=1421
-  _QUEUEDMESSAGE._serialized_start=1423
-  _QUEUEDMESSAGE._serialized_end=1546
-  _USAGE._serialized_start=1549
-  _USAGE._serialized_end=1905
+  _SESSIONSTATE._serialized_start=2871
+  _SESSIONSTATE._serialized_end=2994
+  _SANDBOXSTATUS._serialized_start=2997
+  _SANDBOXSTATUS._serialized_end=3182
+  _PENDINGKIND._serialized_start=3184
+  _PENDINGKIND._serialized_end=3284
+  _TOOLDECISIONKIND._serialized_start=3287
+  _TOOLDECISIONKIND._serialized_end=3431
+  _TURNOUTCOME._serialized_start=3434
+  _TURNOUTCOME._serialized_end=3650
+  _SESSION._serialized_start=144
+  _SESSION._serialized_end=859
+  _SESSION_METADATAENTRY._serialized_start=800
+  _SESSION_METADATAENTRY._serialized_end=859
+  _SESSIONOPTIONS._serialized_start=861
+  _SESSIONOPTIONS._serialized_end=948
+  _SESSIONRUNTIME._serialized_start=951
+  _SESSIONRUNTIME._serialized_end=1343
+  _PENDINGTOOLCALL._serialized_start=1346
+  _PENDINGTOOLCALL._serialized_end=1691
+  _TOOLDECISION._serialized_start=1694
+  _TOOLDECISION._serialized_end=2108
+  _TURN._serialized_start=2111
+  _TURN._serialized_end=2385
+  _QUEUEDMESSAGE._serialized_start=2387
+  _QUEUEDMESSAGE._serialized_end=2510
+  _USAGE._serialized_start=2513
+  _USAGE._serialized_end=2869
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,5 @@
 from agentruntime.v1 import block_pb2 as _block_pb2
+from agentruntime.v1 import profile_pb2 as _profile_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -7,6 +8,9 @@ from google.protobuf import message as _message
 from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+PENDING_KIND_APPROVAL: PendingKind
+PENDING_KIND_CUSTOM_TOOL: PendingKind
+PENDING_KIND_UNSPECIFIED: PendingKind
 SANDBOX_STATUS_FAILED: SandboxStatus
 SANDBOX_STATUS_NONE: SandboxStatus
 SANDBOX_STATUS_READY: SandboxStatus
@@ -16,12 +20,38 @@ SANDBOX_STATUS_UNSPECIFIED: SandboxStatus
 SESSION_STATE_IDLE: SessionState
 SESSION_STATE_RUNNING: SessionState
 SESSION_STATE_UNSPECIFIED: SessionState
+SESSION_STATE_WAITING: SessionState
+TOOL_DECISION_KIND_ALLOW: ToolDecisionKind
+TOOL_DECISION_KIND_DENY: ToolDecisionKind
+TOOL_DECISION_KIND_RESULT: ToolDecisionKind
+TOOL_DECISION_KIND_UNSPECIFIED: ToolDecisionKind
+TURN_OUTCOME_BUDGET_EXCEEDED: TurnOutcome
 TURN_OUTCOME_CANCELLED: TurnOutcome
 TURN_OUTCOME_COMPLETED: TurnOutcome
 TURN_OUTCOME_FAILED: TurnOutcome
 TURN_OUTCOME_INTERRUPTED: TurnOutcome
 TURN_OUTCOME_MAX_TURNS: TurnOutcome
 TURN_OUTCOME_UNSPECIFIED: TurnOutcome
+
+class PendingToolCall(_message.Message):
+    __slots__ = ["input_json", "kind", "matched_rule", "request_time", "timeout_time", "tool_name", "tool_use_id", "turn_id"]
+    INPUT_JSON_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    MATCHED_RULE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_TIME_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_TIME_FIELD_NUMBER: _ClassVar[int]
+    TOOL_NAME_FIELD_NUMBER: _ClassVar[int]
+    TOOL_USE_ID_FIELD_NUMBER: _ClassVar[int]
+    TURN_ID_FIELD_NUMBER: _ClassVar[int]
+    input_json: str
+    kind: PendingKind
+    matched_rule: str
+    request_time: _timestamp_pb2.Timestamp
+    timeout_time: _timestamp_pb2.Timestamp
+    tool_name: str
+    tool_use_id: str
+    turn_id: str
+    def __init__(self, tool_use_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., input_json: _Optional[str] = ..., kind: _Optional[_Union[PendingKind, str]] = ..., matched_rule: _Optional[str] = ..., request_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., timeout_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class QueuedMessage(_message.Message):
     __slots__ = ["enqueue_time", "text", "turn_id"]
@@ -71,24 +101,56 @@ class Session(_message.Message):
     def __init__(self, id: _Optional[str] = ..., agent_profile_id: _Optional[str] = ..., name: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., options: _Optional[_Union[SessionOptions, _Mapping]] = ..., state: _Optional[_Union[SessionState, str]] = ..., runtime: _Optional[_Union[SessionRuntime, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., last_sequence: _Optional[int] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_activity_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., todos: _Optional[_Iterable[_Union[_block_pb2.TodoItem, _Mapping]]] = ...) -> None: ...
 
 class SessionOptions(_message.Message):
-    __slots__ = ["model"]
+    __slots__ = ["budget", "model"]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    budget: _profile_pb2.Budget
     model: str
-    def __init__(self, model: _Optional[str] = ...) -> None: ...
+    def __init__(self, model: _Optional[str] = ..., budget: _Optional[_Union[_profile_pb2.Budget, _Mapping]] = ...) -> None: ...
 
 class SessionRuntime(_message.Message):
-    __slots__ = ["current_turn", "loaded", "queued_messages", "sandbox_id", "sandbox_status"]
+    __slots__ = ["current_turn", "loaded", "pending_tool_calls", "queued_messages", "sandbox_id", "sandbox_status", "waiting_reason"]
     CURRENT_TURN_FIELD_NUMBER: _ClassVar[int]
     LOADED_FIELD_NUMBER: _ClassVar[int]
+    PENDING_TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
     QUEUED_MESSAGES_FIELD_NUMBER: _ClassVar[int]
     SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
     SANDBOX_STATUS_FIELD_NUMBER: _ClassVar[int]
+    WAITING_REASON_FIELD_NUMBER: _ClassVar[int]
     current_turn: Turn
     loaded: bool
+    pending_tool_calls: _containers.RepeatedCompositeFieldContainer[PendingToolCall]
     queued_messages: _containers.RepeatedCompositeFieldContainer[QueuedMessage]
     sandbox_id: str
     sandbox_status: SandboxStatus
-    def __init__(self, loaded: bool = ..., sandbox_status: _Optional[_Union[SandboxStatus, str]] = ..., sandbox_id: _Optional[str] = ..., current_turn: _Optional[_Union[Turn, _Mapping]] = ..., queued_messages: _Optional[_Iterable[_Union[QueuedMessage, _Mapping]]] = ...) -> None: ...
+    waiting_reason: str
+    def __init__(self, loaded: bool = ..., sandbox_status: _Optional[_Union[SandboxStatus, str]] = ..., sandbox_id: _Optional[str] = ..., current_turn: _Optional[_Union[Turn, _Mapping]] = ..., queued_messages: _Optional[_Iterable[_Union[QueuedMessage, _Mapping]]] = ..., pending_tool_calls: _Optional[_Iterable[_Union[PendingToolCall, _Mapping]]] = ..., waiting_reason: _Optional[str] = ...) -> None: ...
+
+class ToolDecision(_message.Message):
+    __slots__ = ["always_allow_rule", "decide_time", "decided_by", "is_error", "kind", "message", "output", "tool_name", "tool_use_id", "turn_id", "updated_input_json"]
+    ALWAYS_ALLOW_RULE_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_BY_FIELD_NUMBER: _ClassVar[int]
+    DECIDE_TIME_FIELD_NUMBER: _ClassVar[int]
+    IS_ERROR_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    TOOL_NAME_FIELD_NUMBER: _ClassVar[int]
+    TOOL_USE_ID_FIELD_NUMBER: _ClassVar[int]
+    TURN_ID_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_INPUT_JSON_FIELD_NUMBER: _ClassVar[int]
+    always_allow_rule: str
+    decide_time: _timestamp_pb2.Timestamp
+    decided_by: str
+    is_error: bool
+    kind: ToolDecisionKind
+    message: str
+    output: str
+    tool_name: str
+    tool_use_id: str
+    turn_id: str
+    updated_input_json: str
+    def __init__(self, tool_use_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., kind: _Optional[_Union[ToolDecisionKind, str]] = ..., message: _Optional[str] = ..., updated_input_json: _Optional[str] = ..., always_allow_rule: _Optional[str] = ..., output: _Optional[str] = ..., is_error: bool = ..., decided_by: _Optional[str] = ..., decide_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Turn(_message.Message):
     __slots__ = ["end_time", "id", "outcome", "start_time", "usage", "user_block_id"]
@@ -130,6 +192,12 @@ class SessionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class SandboxStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class PendingKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class ToolDecisionKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class TurnOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):

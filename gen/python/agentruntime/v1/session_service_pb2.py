@@ -18,7 +18,7 @@ from agentruntime.v1 import workspace_pb2 as agentruntime_dot_v1_dot_workspace__
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%agentruntime/v1/session_service.proto\x12\x0f\x61gentruntime.v1\x1a\x1b\x61gentruntime/v1/block.proto\x1a\x1b\x61gentruntime/v1/event.proto\x1a\x1d\x61gentruntime/v1/session.proto\x1a\x1f\x61gentruntime/v1/workspace.proto\x1a google/protobuf/field_mask.proto\"\x81\x03\n\x14\x43reateSessionRequest\x12(\n\x10\x61gent_profile_id\x18\x01 \x01(\tR\x0e\x61gentProfileId\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12O\n\x08metadata\x18\x03 \x03(\x0b\x32\x33.agentruntime.v1.CreateSessionRequest.MetadataEntryR\x08metadata\x12\x43\n\rinitial_files\x18\x04 \x03(\x0b\x32\x1e.agentruntime.v1.WorkspaceFileR\x0cinitialFiles\x12\x39\n\x07options\x18\x05 \x01(\x0b\x32\x1f.agentruntime.v1.SessionOptionsR\x07options\x12\x1d\n\nrequest_id\x18\x06 \x01(\tR\trequestId\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"K\n\x15\x43reateSessionResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32\x18.agentruntime.v1.SessionR\x07session\"2\n\x11GetSessionRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\"H\n\x12GetSessionResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32\x18.agentruntime.v1.SessionR\x07session\"\xb0\x01\n\x13ListSessionsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12(\n\x10\x61gent_profile_id\x18\x03 \x01(\tR\x0e\x61gentProfileId\x12\x33\n\x05state\x18\x04 \x01(\x0e\x32\x1d.agentruntime.v1.SessionStateR\x05state\"t\n\x14ListSessionsResponse\x12\x34\n\x08sessions\x18\x01 \x03(\x0b\x32\x18.agentruntime.v1.SessionR\x08sessions\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x87\x01\n\x14UpdateSessionRequest\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32\x18.agentruntime.v1.SessionR\x07session\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\"K\n\x15UpdateSessionResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32\x18.agentruntime.v1.SessionR\x07session\"5\n\x14\x44\x65leteSessionRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\"\x17\n\x15\x44\x65leteSessionResponse\"\x86\x01\n\x12SendMessageRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x12\n\x04text\x18\x02 \x01(\tR\x04text\x12=\n\x0b\x61ttachments\x18\x03 \x03(\x0b\x32\x1b.agentruntime.v1.AttachmentR\x0b\x61ttachments\"F\n\x13SendMessageResponse\x12\x17\n\x07turn_id\x18\x01 \x01(\tR\x06turnId\x12\x16\n\x06queued\x18\x02 \x01(\x08R\x06queued\"K\n\x11\x43\x61ncelTurnRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x17\n\x07turn_id\x18\x02 \x01(\tR\x06turnId\"2\n\x12\x43\x61ncelTurnResponse\x12\x1c\n\tcancelled\x18\x01 \x01(\x08R\tcancelled\"[\n\x13StreamEventsRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12%\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03R\rafterSequence\"K\n\x14StreamEventsResponse\x12\x33\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1d.agentruntime.v1.SessionEventR\x05\x65vent\"p\n\x13ListMessagesRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"n\n\x14ListMessagesResponse\x12.\n\x06\x62locks\x18\x01 \x03(\x0b\x32\x16.agentruntime.v1.BlockR\x06\x62locks\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xea\x06\n\x0eSessionService\x12^\n\rCreateSession\x12%.agentruntime.v1.CreateSessionRequest\x1a&.agentruntime.v1.CreateSessionResponse\x12Z\n\nGetSession\x12\".agentruntime.v1.GetSessionRequest\x1a#.agentruntime.v1.GetSessionResponse\"\x03\x90\x02\x01\x12`\n\x0cListSessions\x12$.agentruntime.v1.ListSessionsRequest\x1a%.agentruntime.v1.ListSessionsResponse\"\x03\x90\x02\x01\x12^\n\rUpdateSession\x12%.agentruntime.v1.UpdateSessionRequest\x1a&.agentruntime.v1.UpdateSessionResponse\x12\x63\n\rDeleteSession\x12%.agentruntime.v1.DeleteSessionRequest\x1a&.agentruntime.v1.DeleteSessionResponse\"\x03\x90\x02\x02\x12X\n\x0bSendMessage\x12#.agentruntime.v1.SendMessageRequest\x1a$.agentruntime.v1.SendMessageResponse\x12U\n\nCancelTurn\x12\".agentruntime.v1.CancelTurnRequest\x1a#.agentruntime.v1.CancelTurnResponse\x12\x62\n\x0cStreamEvents\x12$.agentruntime.v1.StreamEventsRequest\x1a%.agentruntime.v1.StreamEventsResponse\"\x03\x90\x02\x01\x30\x01\x12`\n\x0cListMessages\x12$.agentruntime.v1.ListMessagesRequest\x1a%.agentruntime.v1.ListMessagesResponse\"\x03\x90\x02\x01\x42MZKgithub.com/agentruntime/agent-runtime/gen/go/agentruntime/v1;agentruntimev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%agentruntime/v1/session_service.proto\x12\x0f\x61gentruntime.v1\x1a\x1b\x61gentruntime/v1/block.proto\x1a\x1b\x61gentruntime/v1/event.proto\x1a\x1d\x61gentruntime/v1/session.proto\x1a\x1f\x61gentruntime/v1/workspace.proto\x1a google/protobuf/field_mask.proto\"\xdc\x01\n\x15\x41nswerToolCallRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x1e\n\x0btool_use_id\x18\x02 \x01(\tR\ttoolUseId\x12=\n\x08\x61pproval\x18\x03 \x01(\x0b\x32\x1f.agentruntime.v1.ApprovalAnswerH\x00R\x08\x61pproval\x12;\n\x06result\x18\x04 \x01(\x0b\x32!.agentruntime.v1.CustomToolResultH\x00R\x06resultB\x08\n\x06\x61nswer\"\x9a\x01\n\x0e\x41pprovalAnswer\x12\x14\n\x05\x61llow\x18\x01 \x01(\x08R\x05\x61llow\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12,\n\x12updated_input_json\x18\x03 \x01(\tR\x10updatedInputJson\x12*\n\x11\x61lways_allow_rule\x18\x04 \x01(\tR\x0f\x61lwaysAllowRule\"E\n\x10\x43ustomToolResult\x12\x16\n\x06output\x18\x01 \x01(\tR\x06output\x12\x19\n\x08is_error\x18\x02 \x01(\x08R\x07isError\"S\n\x16\x41nswerToolCallResponse\x12\x39\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1d.agentruntime.v1.ToolDecisionR\x08\x64\x65\x63ision\"u\n\x18ListToolDecisionsRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"\x80\x01\n\x19ListToolDecisionsResponse\x12;\n\tdecisions\x18\x01 \x03(\x0b\x32\x1d.agentruntime.v1.ToolDecisionR\tdecisions\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x81\x03\n\x14\x43reateSessionRequest\x12(\n\x10\x61gent_profile_id\x18\x01 \x01(\tR\x0e\x61gentProfileId\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12O\n\x08metadata\x18\x03 \x03(\x0b\x32\x33.agentruntime.v1.CreateSessionRequest.MetadataEntryR\x08metadata\x12\x43\n\rinitial_files\x18\x04 \x03(\x0b\x32\x1e.agentruntime.v1.WorkspaceFileR\x0cinitialFiles\x12\x39\n\x07options\x18\x05 \x01(\x0b\x32\x1f.agentruntime.v1.SessionOptionsR\x07options\x12\x1d\n\nrequest_id\x18\x06 \x01(\tR\trequestId\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"K\n\x15\x43reateSessionResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32\x18.agentruntime.v1.SessionR\x07session\"2\n\x11GetSessionRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\"H\n\x12GetSessionResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32\x18.agentruntime.v1.SessionR\x07session\"\xb0\x01\n\x13ListSessionsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12(\n\x10\x61gent_profile_id\x18\x03 \x01(\tR\x0e\x61gentProfileId\x12\x33\n\x05state\x18\x04 \x01(\x0e\x32\x1d.agentruntime.v1.SessionStateR\x05state\"t\n\x14ListSessionsResponse\x12\x34\n\x08sessions\x18\x01 \x03(\x0b\x32\x18.agentruntime.v1.SessionR\x08sessions\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x87\x01\n\x14UpdateSessionRequest\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32\x18.agentruntime.v1.SessionR\x07session\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\"K\n\x15UpdateSessionResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32\x18.agentruntime.v1.SessionR\x07session\"5\n\x14\x44\x65leteSessionRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\"\x17\n\x15\x44\x65leteSessionResponse\"\xbb\x01\n\x12SendMessageRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x12\n\x04text\x18\x02 \x01(\tR\x04text\x12=\n\x0b\x61ttachments\x18\x03 \x03(\x0b\x32\x1b.agentruntime.v1.AttachmentR\x0b\x61ttachments\x12\x33\n\x06policy\x18\x04 \x01(\x0e\x32\x1b.agentruntime.v1.SendPolicyR\x06policy\"`\n\x13SendMessageResponse\x12\x17\n\x07turn_id\x18\x01 \x01(\tR\x06turnId\x12\x16\n\x06queued\x18\x02 \x01(\x08R\x06queued\x12\x18\n\x07steered\x18\x03 \x01(\x08R\x07steered\"K\n\x11\x43\x61ncelTurnRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x17\n\x07turn_id\x18\x02 \x01(\tR\x06turnId\"2\n\x12\x43\x61ncelTurnResponse\x12\x1c\n\tcancelled\x18\x01 \x01(\x08R\tcancelled\"[\n\x13StreamEventsRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12%\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03R\rafterSequence\"K\n\x14StreamEventsResponse\x12\x33\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1d.agentruntime.v1.SessionEventR\x05\x65vent\"p\n\x13ListMessagesRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"n\n\x14ListMessagesResponse\x12.\n\x06\x62locks\x18\x01 \x03(\x0b\x32\x16.agentruntime.v1.BlockR\x06\x62locks\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x8a\x01\n\nSendPolicy\x12\x1b\n\x17SEND_POLICY_UNSPECIFIED\x10\x00\x12\x15\n\x11SEND_POLICY_QUEUE\x10\x01\x12\x16\n\x12SEND_POLICY_REJECT\x10\x02\x12\x19\n\x15SEND_POLICY_INTERRUPT\x10\x03\x12\x15\n\x11SEND_POLICY_STEER\x10\x04\x32\xbe\x08\n\x0eSessionService\x12^\n\rCreateSession\x12%.agentruntime.v1.CreateSessionRequest\x1a&.agentruntime.v1.CreateSessionResponse\x12Z\n\nGetSession\x12\".agentruntime.v1.GetSessionRequest\x1a#.agentruntime.v1.GetSessionResponse\"\x03\x90\x02\x01\x12`\n\x0cListSessions\x12$.agentruntime.v1.ListSessionsRequest\x1a%.agentruntime.v1.ListSessionsResponse\"\x03\x90\x02\x01\x12^\n\rUpdateSession\x12%.agentruntime.v1.UpdateSessionRequest\x1a&.agentruntime.v1.UpdateSessionResponse\x12\x63\n\rDeleteSession\x12%.agentruntime.v1.DeleteSessionRequest\x1a&.agentruntime.v1.DeleteSessionResponse\"\x03\x90\x02\x02\x12X\n\x0bSendMessage\x12#.agentruntime.v1.SendMessageRequest\x1a$.agentruntime.v1.SendMessageResponse\x12U\n\nCancelTurn\x12\".agentruntime.v1.CancelTurnRequest\x1a#.agentruntime.v1.CancelTurnResponse\x12\x62\n\x0cStreamEvents\x12$.agentruntime.v1.StreamEventsRequest\x1a%.agentruntime.v1.StreamEventsResponse\"\x03\x90\x02\x01\x30\x01\x12`\n\x0cListMessages\x12$.agentruntime.v1.ListMessagesRequest\x1a%.agentruntime.v1.ListMessagesResponse\"\x03\x90\x02\x01\x12\x61\n\x0e\x41nswerToolCall\x12&.agentruntime.v1.AnswerToolCallRequest\x1a\'.agentruntime.v1.AnswerToolCallResponse\x12o\n\x11ListToolDecisions\x12).agentruntime.v1.ListToolDecisionsRequest\x1a*.agentruntime.v1.ListToolDecisionsResponse\"\x03\x90\x02\x01\x42MZKgithub.com/agentruntime/agent-runtime/gen/go/agentruntime/v1;agentruntimev1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agentruntime.v1.session_service_pb2', globals())
@@ -38,44 +38,60 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _SESSIONSERVICE.methods_by_name['StreamEvents']._serialized_options = b'\220\002\001'
   _SESSIONSERVICE.methods_by_name['ListMessages']._options = None
   _SESSIONSERVICE.methods_by_name['ListMessages']._serialized_options = b'\220\002\001'
-  _CREATESESSIONREQUEST._serialized_start=215
-  _CREATESESSIONREQUEST._serialized_end=600
-  _CREATESESSIONREQUEST_METADATAENTRY._serialized_start=541
-  _CREATESESSIONREQUEST_METADATAENTRY._serialized_end=600
-  _CREATESESSIONRESPONSE._serialized_start=602
-  _CREATESESSIONRESPONSE._serialized_end=677
-  _GETSESSIONREQUEST._serialized_start=679
-  _GETSESSIONREQUEST._serialized_end=729
-  _GETSESSIONRESPONSE._serialized_start=731
-  _GETSESSIONRESPONSE._serialized_end=803
-  _LISTSESSIONSREQUEST._serialized_start=806
-  _LISTSESSIONSREQUEST._serialized_end=982
-  _LISTSESSIONSRESPONSE._serialized_start=984
-  _LISTSESSIONSRESPONSE._serialized_end=1100
-  _UPDATESESSIONREQUEST._serialized_start=1103
-  _UPDATESESSIONREQUEST._serialized_end=1238
-  _UPDATESESSIONRESPONSE._serialized_start=1240
-  _UPDATESESSIONRESPONSE._serialized_end=1315
-  _DELETESESSIONREQUEST._serialized_start=1317
-  _DELETESESSIONREQUEST._serialized_end=1370
-  _DELETESESSIONRESPONSE._serialized_start=1372
-  _DELETESESSIONRESPONSE._serialized_end=1395
-  _SENDMESSAGEREQUEST._serialized_start=1398
-  _SENDMESSAGEREQUEST._serialized_end=1532
-  _SENDMESSAGERESPONSE._serialized_start=1534
-  _SENDMESSAGERESPONSE._serialized_end=1604
-  _CANCELTURNREQUEST._serialized_start=1606
-  _CANCELTURNREQUEST._serialized_end=1681
-  _CANCELTURNRESPONSE._serialized_start=1683
-  _CANCELTURNRESPONSE._serialized_end=1733
-  _STREAMEVENTSREQUEST._serialized_start=1735
-  _STREAMEVENTSREQUEST._serialized_end=1826
-  _STREAMEVENTSRESPONSE._serialized_start=1828
-  _STREAMEVENTSRESPONSE._serialized_end=1903
-  _LISTMESSAGESREQUEST._serialized_start=1905
-  _LISTMESSAGESREQUEST._serialized_end=2017
-  _LISTMESSAGESRESPONSE._serialized_start=2019
-  _LISTMESSAGESRESPONSE._serialized_end=2129
-  _SESSIONSERVICE._serialized_start=2132
-  _SESSIONSERVICE._serialized_end=3006
+  _SESSIONSERVICE.methods_by_name['ListToolDecisions']._options = None
+  _SESSIONSERVICE.methods_by_name['ListToolDecisions']._serialized_options = b'\220\002\001'
+  _SENDPOLICY._serialized_start=2997
+  _SENDPOLICY._serialized_end=3135
+  _ANSWERTOOLCALLREQUEST._serialized_start=215
+  _ANSWERTOOLCALLREQUEST._serialized_end=435
+  _APPROVALANSWER._serialized_start=438
+  _APPROVALANSWER._serialized_end=592
+  _CUSTOMTOOLRESULT._serialized_start=594
+  _CUSTOMTOOLRESULT._serialized_end=663
+  _ANSWERTOOLCALLRESPONSE._serialized_start=665
+  _ANSWERTOOLCALLRESPONSE._serialized_end=748
+  _LISTTOOLDECISIONSREQUEST._serialized_start=750
+  _LISTTOOLDECISIONSREQUEST._serialized_end=867
+  _LISTTOOLDECISIONSRESPONSE._serialized_start=870
+  _LISTTOOLDECISIONSRESPONSE._serialized_end=998
+  _CREATESESSIONREQUEST._serialized_start=1001
+  _CREATESESSIONREQUEST._serialized_end=1386
+  _CREATESESSIONREQUEST_METADATAENTRY._serialized_start=1327
+  _CREATESESSIONREQUEST_METADATAENTRY._serialized_end=1386
+  _CREATESESSIONRESPONSE._serialized_start=1388
+  _CREATESESSIONRESPONSE._serialized_end=1463
+  _GETSESSIONREQUEST._serialized_start=1465
+  _GETSESSIONREQUEST._serialized_end=1515
+  _GETSESSIONRESPONSE._serialized_start=1517
+  _GETSESSIONRESPONSE._serialized_end=1589
+  _LISTSESSIONSREQUEST._serialized_start=1592
+  _LISTSESSIONSREQUEST._serialized_end=1768
+  _LISTSESSIONSRESPONSE._serialized_start=1770
+  _LISTSESSIONSRESPONSE._serialized_end=1886
+  _UPDATESESSIONREQUEST._serialized_start=1889
+  _UPDATESESSIONREQUEST._serialized_end=2024
+  _UPDATESESSIONRESPONSE._serialized_start=2026
+  _UPDATESESSIONRESPONSE._serialized_end=2101
+  _DELETESESSIONREQUEST._serialized_start=2103
+  _DELETESESSIONREQUEST._serialized_end=2156
+  _DELETESESSIONRESPONSE._serialized_start=2158
+  _DELETESESSIONRESPONSE._serialized_end=2181
+  _SENDMESSAGEREQUEST._serialized_start=2184
+  _SENDMESSAGEREQUEST._serialized_end=2371
+  _SENDMESSAGERESPONSE._serialized_start=2373
+  _SENDMESSAGERESPONSE._serialized_end=2469
+  _CANCELTURNREQUEST._serialized_start=2471
+  _CANCELTURNREQUEST._serialized_end=2546
+  _CANCELTURNRESPONSE._serialized_start=2548
+  _CANCELTURNRESPONSE._serialized_end=2598
+  _STREAMEVENTSREQUEST._serialized_start=2600
+  _STREAMEVENTSREQUEST._serialized_end=2691
+  _STREAMEVENTSRESPONSE._serialized_start=2693
+  _STREAMEVENTSRESPONSE._serialized_end=2768
+  _LISTMESSAGESREQUEST._serialized_start=2770
+  _LISTMESSAGESREQUEST._serialized_end=2882
+  _LISTMESSAGESRESPONSE._serialized_start=2884
+  _LISTMESSAGESRESPONSE._serialized_end=2994
+  _SESSIONSERVICE._serialized_start=3138
+  _SESSIONSERVICE._serialized_end=4224
 # @@protoc_insertion_point(module_scope)

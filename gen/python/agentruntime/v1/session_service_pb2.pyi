@@ -4,11 +4,47 @@ from agentruntime.v1 import session_pb2 as _session_pb2
 from agentruntime.v1 import workspace_pb2 as _workspace_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+SEND_POLICY_INTERRUPT: SendPolicy
+SEND_POLICY_QUEUE: SendPolicy
+SEND_POLICY_REJECT: SendPolicy
+SEND_POLICY_STEER: SendPolicy
+SEND_POLICY_UNSPECIFIED: SendPolicy
+
+class AnswerToolCallRequest(_message.Message):
+    __slots__ = ["approval", "result", "session_id", "tool_use_id"]
+    APPROVAL_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TOOL_USE_ID_FIELD_NUMBER: _ClassVar[int]
+    approval: ApprovalAnswer
+    result: CustomToolResult
+    session_id: str
+    tool_use_id: str
+    def __init__(self, session_id: _Optional[str] = ..., tool_use_id: _Optional[str] = ..., approval: _Optional[_Union[ApprovalAnswer, _Mapping]] = ..., result: _Optional[_Union[CustomToolResult, _Mapping]] = ...) -> None: ...
+
+class AnswerToolCallResponse(_message.Message):
+    __slots__ = ["decision"]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    decision: _session_pb2.ToolDecision
+    def __init__(self, decision: _Optional[_Union[_session_pb2.ToolDecision, _Mapping]] = ...) -> None: ...
+
+class ApprovalAnswer(_message.Message):
+    __slots__ = ["allow", "always_allow_rule", "message", "updated_input_json"]
+    ALLOW_FIELD_NUMBER: _ClassVar[int]
+    ALWAYS_ALLOW_RULE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_INPUT_JSON_FIELD_NUMBER: _ClassVar[int]
+    allow: bool
+    always_allow_rule: str
+    message: str
+    updated_input_json: str
+    def __init__(self, allow: bool = ..., message: _Optional[str] = ..., updated_input_json: _Optional[str] = ..., always_allow_rule: _Optional[str] = ...) -> None: ...
 
 class CancelTurnRequest(_message.Message):
     __slots__ = ["session_id", "turn_id"]
@@ -52,6 +88,14 @@ class CreateSessionResponse(_message.Message):
     SESSION_FIELD_NUMBER: _ClassVar[int]
     session: _session_pb2.Session
     def __init__(self, session: _Optional[_Union[_session_pb2.Session, _Mapping]] = ...) -> None: ...
+
+class CustomToolResult(_message.Message):
+    __slots__ = ["is_error", "output"]
+    IS_ERROR_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    is_error: bool
+    output: str
+    def __init__(self, output: _Optional[str] = ..., is_error: bool = ...) -> None: ...
 
 class DeleteSessionRequest(_message.Message):
     __slots__ = ["session_id"]
@@ -113,23 +157,45 @@ class ListSessionsResponse(_message.Message):
     sessions: _containers.RepeatedCompositeFieldContainer[_session_pb2.Session]
     def __init__(self, sessions: _Optional[_Iterable[_Union[_session_pb2.Session, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
+class ListToolDecisionsRequest(_message.Message):
+    __slots__ = ["page_size", "page_token", "session_id"]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListToolDecisionsResponse(_message.Message):
+    __slots__ = ["decisions", "next_page_token"]
+    DECISIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    decisions: _containers.RepeatedCompositeFieldContainer[_session_pb2.ToolDecision]
+    next_page_token: str
+    def __init__(self, decisions: _Optional[_Iterable[_Union[_session_pb2.ToolDecision, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
 class SendMessageRequest(_message.Message):
-    __slots__ = ["attachments", "session_id", "text"]
+    __slots__ = ["attachments", "policy", "session_id", "text"]
     ATTACHMENTS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     attachments: _containers.RepeatedCompositeFieldContainer[_block_pb2.Attachment]
+    policy: SendPolicy
     session_id: str
     text: str
-    def __init__(self, session_id: _Optional[str] = ..., text: _Optional[str] = ..., attachments: _Optional[_Iterable[_Union[_block_pb2.Attachment, _Mapping]]] = ...) -> None: ...
+    def __init__(self, session_id: _Optional[str] = ..., text: _Optional[str] = ..., attachments: _Optional[_Iterable[_Union[_block_pb2.Attachment, _Mapping]]] = ..., policy: _Optional[_Union[SendPolicy, str]] = ...) -> None: ...
 
 class SendMessageResponse(_message.Message):
-    __slots__ = ["queued", "turn_id"]
+    __slots__ = ["queued", "steered", "turn_id"]
     QUEUED_FIELD_NUMBER: _ClassVar[int]
+    STEERED_FIELD_NUMBER: _ClassVar[int]
     TURN_ID_FIELD_NUMBER: _ClassVar[int]
     queued: bool
+    steered: bool
     turn_id: str
-    def __init__(self, turn_id: _Optional[str] = ..., queued: bool = ...) -> None: ...
+    def __init__(self, turn_id: _Optional[str] = ..., queued: bool = ..., steered: bool = ...) -> None: ...
 
 class StreamEventsRequest(_message.Message):
     __slots__ = ["after_sequence", "session_id"]
@@ -158,3 +224,6 @@ class UpdateSessionResponse(_message.Message):
     SESSION_FIELD_NUMBER: _ClassVar[int]
     session: _session_pb2.Session
     def __init__(self, session: _Optional[_Union[_session_pb2.Session, _Mapping]] = ...) -> None: ...
+
+class SendPolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []

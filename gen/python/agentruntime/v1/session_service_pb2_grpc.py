@@ -60,6 +60,16 @@ class SessionServiceStub(object):
                 request_serializer=agentruntime_dot_v1_dot_session__service__pb2.ListMessagesRequest.SerializeToString,
                 response_deserializer=agentruntime_dot_v1_dot_session__service__pb2.ListMessagesResponse.FromString,
                 )
+        self.AnswerToolCall = channel.unary_unary(
+                '/agentruntime.v1.SessionService/AnswerToolCall',
+                request_serializer=agentruntime_dot_v1_dot_session__service__pb2.AnswerToolCallRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_session__service__pb2.AnswerToolCallResponse.FromString,
+                )
+        self.ListToolDecisions = channel.unary_unary(
+                '/agentruntime.v1.SessionService/ListToolDecisions',
+                request_serializer=agentruntime_dot_v1_dot_session__service__pb2.ListToolDecisionsRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_session__service__pb2.ListToolDecisionsResponse.FromString,
+                )
 
 
 class SessionServiceServicer(object):
@@ -127,6 +137,21 @@ class SessionServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AnswerToolCall(self, request, context):
+        """Answers a waiting tool call: allows or denies it, or returns a custom tool's result. The
+        turn goes on. A call already answered (or not waiting) is FailedPrecondition.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListToolDecisions(self, request, context):
+        """Every answer given in the session (by clients and timeouts), oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SessionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -174,6 +199,16 @@ def add_SessionServiceServicer_to_server(servicer, server):
                     servicer.ListMessages,
                     request_deserializer=agentruntime_dot_v1_dot_session__service__pb2.ListMessagesRequest.FromString,
                     response_serializer=agentruntime_dot_v1_dot_session__service__pb2.ListMessagesResponse.SerializeToString,
+            ),
+            'AnswerToolCall': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnswerToolCall,
+                    request_deserializer=agentruntime_dot_v1_dot_session__service__pb2.AnswerToolCallRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_session__service__pb2.AnswerToolCallResponse.SerializeToString,
+            ),
+            'ListToolDecisions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListToolDecisions,
+                    request_deserializer=agentruntime_dot_v1_dot_session__service__pb2.ListToolDecisionsRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_session__service__pb2.ListToolDecisionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -336,5 +371,39 @@ class SessionService(object):
         return grpc.experimental.unary_unary(request, target, '/agentruntime.v1.SessionService/ListMessages',
             agentruntime_dot_v1_dot_session__service__pb2.ListMessagesRequest.SerializeToString,
             agentruntime_dot_v1_dot_session__service__pb2.ListMessagesResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def AnswerToolCall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/agentruntime.v1.SessionService/AnswerToolCall',
+            agentruntime_dot_v1_dot_session__service__pb2.AnswerToolCallRequest.SerializeToString,
+            agentruntime_dot_v1_dot_session__service__pb2.AnswerToolCallResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListToolDecisions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/agentruntime.v1.SessionService/ListToolDecisions',
+            agentruntime_dot_v1_dot_session__service__pb2.ListToolDecisionsRequest.SerializeToString,
+            agentruntime_dot_v1_dot_session__service__pb2.ListToolDecisionsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

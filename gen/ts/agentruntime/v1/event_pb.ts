@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2"
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Block, SubagentStatus, TodoItem } from "./block_pb.js";
 import { file_agentruntime_v1_block } from "./block_pb.js";
-import type { SandboxStatus, SessionState, Turn, Usage } from "./session_pb.js";
+import type { PendingToolCall, SandboxStatus, SessionState, ToolDecision, Turn, Usage } from "./session_pb.js";
 import { file_agentruntime_v1_session } from "./session_pb.js";
 import type { FileInfo } from "./workspace_pb.js";
 import { file_agentruntime_v1_workspace } from "./workspace_pb.js";
@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agentruntime/v1/event.proto.
  */
 export const file_agentruntime_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChthZ2VudHJ1bnRpbWUvdjEvZXZlbnQucHJvdG8SD2FnZW50cnVudGltZS52MSKdCQoMU2Vzc2lvbkV2ZW50EhIKCnNlc3Npb25faWQYASABKAkSEAoIc2VxdWVuY2UYAiABKAMSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdHVybl9pZBgEIAEoCRITCgtzdWJhZ2VudF9pZBgFIAEoCRI2Cg1ibG9ja19zdGFydGVkGAogASgLMh0uYWdlbnRydW50aW1lLnYxLkJsb2NrU3RhcnRlZEgAEjIKC2Jsb2NrX2RlbHRhGAsgASgLMhsuYWdlbnRydW50aW1lLnYxLkJsb2NrRGVsdGFIABI2Cg1ibG9ja191cGRhdGVkGAwgASgLMh0uYWdlbnRydW50aW1lLnYxLkJsb2NrVXBkYXRlZEgAEjoKD2Jsb2NrX2NvbXBsZXRlZBgNIAEoCzIfLmFnZW50cnVudGltZS52MS5CbG9ja0NvbXBsZXRlZEgAEjgKDnN0YXR1c19jaGFuZ2VkGA4gASgLMh4uYWdlbnRydW50aW1lLnYxLlN0YXR1c0NoYW5nZWRIABI2Cg11c2FnZV91cGRhdGVkGA8gASgLMh0uYWdlbnRydW50aW1lLnYxLlVzYWdlVXBkYXRlZEgAEjQKDGZpbGVfY3JlYXRlZBgQIAEoCzIcLmFnZW50cnVudGltZS52MS5GaWxlQ3JlYXRlZEgAEjYKDWZpbGVfbW9kaWZpZWQYESABKAsyHS5hZ2VudHJ1bnRpbWUudjEuRmlsZU1vZGlmaWVkSAASNAoMZmlsZV9kZWxldGVkGBIgASgLMhwuYWdlbnRydW50aW1lLnYxLkZpbGVEZWxldGVkSAASQgoTc3ViYWdlbnRfZGlzY292ZXJlZBgTIAEoCzIjLmFnZW50cnVudGltZS52MS5TdWJhZ2VudERpc2NvdmVyZWRIABJAChJzdWJhZ2VudF9jb21wbGV0ZWQYFCABKAsyIi5hZ2VudHJ1bnRpbWUudjEuU3ViYWdlbnRDb21wbGV0ZWRIABI0Cgx0dXJuX3N0YXJ0ZWQYFSABKAsyHC5hZ2VudHJ1bnRpbWUudjEuVHVyblN0YXJ0ZWRIABI4Cg50dXJuX2NvbXBsZXRlZBgWIAEoCzIeLmFnZW50cnVudGltZS52MS5UdXJuQ29tcGxldGVkSAASLwoFZXJyb3IYFyABKAsyHi5hZ2VudHJ1bnRpbWUudjEuRXJyb3JPY2N1cnJlZEgAEjYKDXRvZG9zX3VwZGF0ZWQYGCABKAsyHS5hZ2VudHJ1bnRpbWUudjEuVG9kb3NVcGRhdGVkSAASPQoRbWNwX3NlcnZlcl9zdGF0dXMYGSABKAsyIC5hZ2VudHJ1bnRpbWUudjEuTWNwU2VydmVyU3RhdHVzSAASPgoRY29udGV4dF9jb21wYWN0ZWQYGiABKAsyIS5hZ2VudHJ1bnRpbWUudjEuQ29udGV4dENvbXBhY3RlZEgAEjgKDmNvbnRleHRfZWRpdGVkGBsgASgLMh4uYWdlbnRydW50aW1lLnYxLkNvbnRleHRFZGl0ZWRIAEIJCgdwYXlsb2FkIjUKDEJsb2NrU3RhcnRlZBIlCgVibG9jaxgBIAEoCzIWLmFnZW50cnVudGltZS52MS5CbG9jayJzCgpCbG9ja0RlbHRhEhAKCGJsb2NrX2lkGAEgASgJEg4KBHRleHQYAiABKAlIABISCgh0aGlua2luZxgDIAEoCUgAEhQKCmlucHV0X2pzb24YBCABKAlIABIQCgZvdXRwdXQYBSABKAlIAEIHCgVkZWx0YSI1CgxCbG9ja1VwZGF0ZWQSJQoFYmxvY2sYASABKAsyFi5hZ2VudHJ1bnRpbWUudjEuQmxvY2siNwoOQmxvY2tDb21wbGV0ZWQSJQoFYmxvY2sYASABKAsyFi5hZ2VudHJ1bnRpbWUudjEuQmxvY2sihgEKDVN0YXR1c0NoYW5nZWQSLAoFc3RhdGUYASABKA4yHS5hZ2VudHJ1bnRpbWUudjEuU2Vzc2lvblN0YXRlEjYKDnNhbmRib3hfc3RhdHVzGAIgASgOMh4uYWdlbnRydW50aW1lLnYxLlNhbmRib3hTdGF0dXMSDwoHbWVzc2FnZRgDIAEoCSKSAQoMVXNhZ2VVcGRhdGVkEiQKBHN0ZXAYASABKAsyFi5hZ2VudHJ1bnRpbWUudjEuVXNhZ2USJAoEdHVybhgCIAEoCzIWLmFnZW50cnVudGltZS52MS5Vc2FnZRInCgdzZXNzaW9uGAMgASgLMhYuYWdlbnRydW50aW1lLnYxLlVzYWdlEg0KBW1vZGVsGAQgASgJIjYKC0ZpbGVDcmVhdGVkEicKBGZpbGUYASABKAsyGS5hZ2VudHJ1bnRpbWUudjEuRmlsZUluZm8iNwoMRmlsZU1vZGlmaWVkEicKBGZpbGUYASABKAsyGS5hZ2VudHJ1bnRpbWUudjEuRmlsZUluZm8iGwoLRmlsZURlbGV0ZWQSDAoEcGF0aBgBIAEoCSJxChJTdWJhZ2VudERpc2NvdmVyZWQSEwoLc3ViYWdlbnRfaWQYASABKAkSDAoEbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIOCgZwcm9tcHQYBCABKAkSEwoLdG9vbF91c2VfaWQYBSABKAkiaQoRU3ViYWdlbnRDb21wbGV0ZWQSEwoLc3ViYWdlbnRfaWQYASABKAkSLwoGc3RhdHVzGAIgASgOMh8uYWdlbnRydW50aW1lLnYxLlN1YmFnZW50U3RhdHVzEg4KBnJlc3VsdBgDIAEoCSIyCgtUdXJuU3RhcnRlZBIjCgR0dXJuGAEgASgLMhUuYWdlbnRydW50aW1lLnYxLlR1cm4iRAoNVHVybkNvbXBsZXRlZBIjCgR0dXJuGAEgASgLMhUuYWdlbnRydW50aW1lLnYxLlR1cm4SDgoGcmVhc29uGAIgASgJIkMKDUVycm9yT2NjdXJyZWQSDgoGcmVhc29uGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEQoJcmV0cnlhYmxlGAMgASgIIjgKDFRvZG9zVXBkYXRlZBIoCgVpdGVtcxgBIAMoCzIZLmFnZW50cnVudGltZS52MS5Ub2RvSXRlbSJvCg9NY3BTZXJ2ZXJTdGF0dXMSDAoEbmFtZRgBIAEoCRIuCgVzdGF0ZRgCIAEoDjIfLmFnZW50cnVudGltZS52MS5NY3BTZXJ2ZXJTdGF0ZRIPCgdtZXNzYWdlGAMgASgJEg0KBXRvb2xzGAQgAygJIlcKEENvbnRleHRDb21wYWN0ZWQSEAoIYmxvY2tfaWQYASABKAkSFQoNdG9rZW5zX2JlZm9yZRgCIAEoAxIaChJtZXNzYWdlc19jb21wYWN0ZWQYAyABKAUiSwoNQ29udGV4dEVkaXRlZBIcChRjbGVhcmVkX3Rvb2xfcmVzdWx0cxgBIAEoBRIcChRjbGVhcmVkX2lucHV0X3Rva2VucxgCIAEoAypvCg5NY3BTZXJ2ZXJTdGF0ZRIgChxNQ1BfU0VSVkVSX1NUQVRFX1VOU1BFQ0lGSUVEEAASHgoaTUNQX1NFUlZFUl9TVEFURV9DT05ORUNURUQQARIbChdNQ1BfU0VSVkVSX1NUQVRFX0ZBSUxFRBACQk1aS2dpdGh1Yi5jb20vYWdlbnRydW50aW1lL2FnZW50LXJ1bnRpbWUvZ2VuL2dvL2FnZW50cnVudGltZS92MTthZ2VudHJ1bnRpbWV2MWIGcHJvdG8z", [file_agentruntime_v1_block, file_agentruntime_v1_session, file_agentruntime_v1_workspace, file_google_protobuf_timestamp]);
+  fileDesc("ChthZ2VudHJ1bnRpbWUvdjEvZXZlbnQucHJvdG8SD2FnZW50cnVudGltZS52MSLZCgoMU2Vzc2lvbkV2ZW50EhIKCnNlc3Npb25faWQYASABKAkSEAoIc2VxdWVuY2UYAiABKAMSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdHVybl9pZBgEIAEoCRITCgtzdWJhZ2VudF9pZBgFIAEoCRI2Cg1ibG9ja19zdGFydGVkGAogASgLMh0uYWdlbnRydW50aW1lLnYxLkJsb2NrU3RhcnRlZEgAEjIKC2Jsb2NrX2RlbHRhGAsgASgLMhsuYWdlbnRydW50aW1lLnYxLkJsb2NrRGVsdGFIABI2Cg1ibG9ja191cGRhdGVkGAwgASgLMh0uYWdlbnRydW50aW1lLnYxLkJsb2NrVXBkYXRlZEgAEjoKD2Jsb2NrX2NvbXBsZXRlZBgNIAEoCzIfLmFnZW50cnVudGltZS52MS5CbG9ja0NvbXBsZXRlZEgAEjgKDnN0YXR1c19jaGFuZ2VkGA4gASgLMh4uYWdlbnRydW50aW1lLnYxLlN0YXR1c0NoYW5nZWRIABI2Cg11c2FnZV91cGRhdGVkGA8gASgLMh0uYWdlbnRydW50aW1lLnYxLlVzYWdlVXBkYXRlZEgAEjQKDGZpbGVfY3JlYXRlZBgQIAEoCzIcLmFnZW50cnVudGltZS52MS5GaWxlQ3JlYXRlZEgAEjYKDWZpbGVfbW9kaWZpZWQYESABKAsyHS5hZ2VudHJ1bnRpbWUudjEuRmlsZU1vZGlmaWVkSAASNAoMZmlsZV9kZWxldGVkGBIgASgLMhwuYWdlbnRydW50aW1lLnYxLkZpbGVEZWxldGVkSAASQgoTc3ViYWdlbnRfZGlzY292ZXJlZBgTIAEoCzIjLmFnZW50cnVudGltZS52MS5TdWJhZ2VudERpc2NvdmVyZWRIABJAChJzdWJhZ2VudF9jb21wbGV0ZWQYFCABKAsyIi5hZ2VudHJ1bnRpbWUudjEuU3ViYWdlbnRDb21wbGV0ZWRIABI0Cgx0dXJuX3N0YXJ0ZWQYFSABKAsyHC5hZ2VudHJ1bnRpbWUudjEuVHVyblN0YXJ0ZWRIABI4Cg50dXJuX2NvbXBsZXRlZBgWIAEoCzIeLmFnZW50cnVudGltZS52MS5UdXJuQ29tcGxldGVkSAASLwoFZXJyb3IYFyABKAsyHi5hZ2VudHJ1bnRpbWUudjEuRXJyb3JPY2N1cnJlZEgAEjYKDXRvZG9zX3VwZGF0ZWQYGCABKAsyHS5hZ2VudHJ1bnRpbWUudjEuVG9kb3NVcGRhdGVkSAASPQoRbWNwX3NlcnZlcl9zdGF0dXMYGSABKAsyIC5hZ2VudHJ1bnRpbWUudjEuTWNwU2VydmVyU3RhdHVzSAASPgoRY29udGV4dF9jb21wYWN0ZWQYGiABKAsyIS5hZ2VudHJ1bnRpbWUudjEuQ29udGV4dENvbXBhY3RlZEgAEjgKDmNvbnRleHRfZWRpdGVkGBsgASgLMh4uYWdlbnRydW50aW1lLnYxLkNvbnRleHRFZGl0ZWRIABI9ChF0b29sX2NhbGxfd2FpdGluZxgcIAEoCzIgLmFnZW50cnVudGltZS52MS5Ub29sQ2FsbFdhaXRpbmdIABI/ChJ0b29sX2NhbGxfYW5zd2VyZWQYHSABKAsyIS5hZ2VudHJ1bnRpbWUudjEuVG9vbENhbGxBbnN3ZXJlZEgAEjoKD2J1ZGdldF9leGNlZWRlZBgeIAEoCzIfLmFnZW50cnVudGltZS52MS5CdWRnZXRFeGNlZWRlZEgAQgkKB3BheWxvYWQiNQoMQmxvY2tTdGFydGVkEiUKBWJsb2NrGAEgASgLMhYuYWdlbnRydW50aW1lLnYxLkJsb2NrInMKCkJsb2NrRGVsdGESEAoIYmxvY2tfaWQYASABKAkSDgoEdGV4dBgCIAEoCUgAEhIKCHRoaW5raW5nGAMgASgJSAASFAoKaW5wdXRfanNvbhgEIAEoCUgAEhAKBm91dHB1dBgFIAEoCUgAQgcKBWRlbHRhIjUKDEJsb2NrVXBkYXRlZBIlCgVibG9jaxgBIAEoCzIWLmFnZW50cnVudGltZS52MS5CbG9jayI3Cg5CbG9ja0NvbXBsZXRlZBIlCgVibG9jaxgBIAEoCzIWLmFnZW50cnVudGltZS52MS5CbG9jayKGAQoNU3RhdHVzQ2hhbmdlZBIsCgVzdGF0ZRgBIAEoDjIdLmFnZW50cnVudGltZS52MS5TZXNzaW9uU3RhdGUSNgoOc2FuZGJveF9zdGF0dXMYAiABKA4yHi5hZ2VudHJ1bnRpbWUudjEuU2FuZGJveFN0YXR1cxIPCgdtZXNzYWdlGAMgASgJIpIBCgxVc2FnZVVwZGF0ZWQSJAoEc3RlcBgBIAEoCzIWLmFnZW50cnVudGltZS52MS5Vc2FnZRIkCgR0dXJuGAIgASgLMhYuYWdlbnRydW50aW1lLnYxLlVzYWdlEicKB3Nlc3Npb24YAyABKAsyFi5hZ2VudHJ1bnRpbWUudjEuVXNhZ2USDQoFbW9kZWwYBCABKAkiNgoLRmlsZUNyZWF0ZWQSJwoEZmlsZRgBIAEoCzIZLmFnZW50cnVudGltZS52MS5GaWxlSW5mbyI3CgxGaWxlTW9kaWZpZWQSJwoEZmlsZRgBIAEoCzIZLmFnZW50cnVudGltZS52MS5GaWxlSW5mbyIbCgtGaWxlRGVsZXRlZBIMCgRwYXRoGAEgASgJInEKElN1YmFnZW50RGlzY292ZXJlZBITCgtzdWJhZ2VudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEg4KBnByb21wdBgEIAEoCRITCgt0b29sX3VzZV9pZBgFIAEoCSJpChFTdWJhZ2VudENvbXBsZXRlZBITCgtzdWJhZ2VudF9pZBgBIAEoCRIvCgZzdGF0dXMYAiABKA4yHy5hZ2VudHJ1bnRpbWUudjEuU3ViYWdlbnRTdGF0dXMSDgoGcmVzdWx0GAMgASgJIjIKC1R1cm5TdGFydGVkEiMKBHR1cm4YASABKAsyFS5hZ2VudHJ1bnRpbWUudjEuVHVybiJECg1UdXJuQ29tcGxldGVkEiMKBHR1cm4YASABKAsyFS5hZ2VudHJ1bnRpbWUudjEuVHVybhIOCgZyZWFzb24YAiABKAkiQwoNRXJyb3JPY2N1cnJlZBIOCgZyZWFzb24YASABKAkSDwoHbWVzc2FnZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgiOAoMVG9kb3NVcGRhdGVkEigKBWl0ZW1zGAEgAygLMhkuYWdlbnRydW50aW1lLnYxLlRvZG9JdGVtIm8KD01jcFNlcnZlclN0YXR1cxIMCgRuYW1lGAEgASgJEi4KBXN0YXRlGAIgASgOMh8uYWdlbnRydW50aW1lLnYxLk1jcFNlcnZlclN0YXRlEg8KB21lc3NhZ2UYAyABKAkSDQoFdG9vbHMYBCADKAkiVwoQQ29udGV4dENvbXBhY3RlZBIQCghibG9ja19pZBgBIAEoCRIVCg10b2tlbnNfYmVmb3JlGAIgASgDEhoKEm1lc3NhZ2VzX2NvbXBhY3RlZBgDIAEoBSJLCg1Db250ZXh0RWRpdGVkEhwKFGNsZWFyZWRfdG9vbF9yZXN1bHRzGAEgASgFEhwKFGNsZWFyZWRfaW5wdXRfdG9rZW5zGAIgASgDIkEKD1Rvb2xDYWxsV2FpdGluZxIuCgRjYWxsGAEgASgLMiAuYWdlbnRydW50aW1lLnYxLlBlbmRpbmdUb29sQ2FsbCJDChBUb29sQ2FsbEFuc3dlcmVkEi8KCGRlY2lzaW9uGAEgASgLMh0uYWdlbnRydW50aW1lLnYxLlRvb2xEZWNpc2lvbiJpCg5CdWRnZXRFeGNlZWRlZBINCgVzY29wZRgBIAEoCRINCgVsaW1pdBgCIAEoCRITCgtsaW1pdF92YWx1ZRgDIAEoARIkCgR1c2VkGAQgASgLMhYuYWdlbnRydW50aW1lLnYxLlVzYWdlKm8KDk1jcFNlcnZlclN0YXRlEiAKHE1DUF9TRVJWRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIeChpNQ1BfU0VSVkVSX1NUQVRFX0NPTk5FQ1RFRBABEhsKF01DUF9TRVJWRVJfU1RBVEVfRkFJTEVEEAJCTVpLZ2l0aHViLmNvbS9hZ2VudHJ1bnRpbWUvYWdlbnQtcnVudGltZS9nZW4vZ28vYWdlbnRydW50aW1lL3YxO2FnZW50cnVudGltZXYxYgZwcm90bzM", [file_agentruntime_v1_block, file_agentruntime_v1_session, file_agentruntime_v1_workspace, file_google_protobuf_timestamp]);
 
 /**
  * One thing that happened in a session. Events are ordered by sequence and can be replayed.
@@ -168,6 +168,24 @@ export type SessionEvent = Message<"agentruntime.v1.SessionEvent"> & {
      */
     value: ContextEdited;
     case: "contextEdited";
+  } | {
+    /**
+     * @generated from field: agentruntime.v1.ToolCallWaiting tool_call_waiting = 28;
+     */
+    value: ToolCallWaiting;
+    case: "toolCallWaiting";
+  } | {
+    /**
+     * @generated from field: agentruntime.v1.ToolCallAnswered tool_call_answered = 29;
+     */
+    value: ToolCallAnswered;
+    case: "toolCallAnswered";
+  } | {
+    /**
+     * @generated from field: agentruntime.v1.BudgetExceeded budget_exceeded = 30;
+     */
+    value: BudgetExceeded;
+    case: "budgetExceeded";
   } | { case: undefined; value?: undefined };
 };
 
@@ -673,6 +691,86 @@ export type ContextEdited = Message<"agentruntime.v1.ContextEdited"> & {
  */
 export const ContextEditedSchema: GenMessage<ContextEdited> = /*@__PURE__*/
   messageDesc(file_agentruntime_v1_event, 18);
+
+/**
+ * A tool call waits for the application: an approval (kind APPROVAL) or a custom tool's result
+ * (kind CUSTOM_TOOL). Answer it with AnswerToolCall.
+ *
+ * @generated from message agentruntime.v1.ToolCallWaiting
+ */
+export type ToolCallWaiting = Message<"agentruntime.v1.ToolCallWaiting"> & {
+  /**
+   * @generated from field: agentruntime.v1.PendingToolCall call = 1;
+   */
+  call?: PendingToolCall | undefined;
+};
+
+/**
+ * Describes the message agentruntime.v1.ToolCallWaiting.
+ * Use `create(ToolCallWaitingSchema)` to create a new message.
+ */
+export const ToolCallWaitingSchema: GenMessage<ToolCallWaiting> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_event, 19);
+
+/**
+ * A waiting tool call was answered (by a client or the timeout).
+ *
+ * @generated from message agentruntime.v1.ToolCallAnswered
+ */
+export type ToolCallAnswered = Message<"agentruntime.v1.ToolCallAnswered"> & {
+  /**
+   * @generated from field: agentruntime.v1.ToolDecision decision = 1;
+   */
+  decision?: ToolDecision | undefined;
+};
+
+/**
+ * Describes the message agentruntime.v1.ToolCallAnswered.
+ * Use `create(ToolCallAnsweredSchema)` to create a new message.
+ */
+export const ToolCallAnsweredSchema: GenMessage<ToolCallAnswered> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_event, 20);
+
+/**
+ * A budget was reached: the turn ended (outcome BUDGET_EXCEEDED) and the session's messages
+ * wait until the limit is raised (UpdateSession, UpdateAgentProfile or the server's setting).
+ *
+ * @generated from message agentruntime.v1.BudgetExceeded
+ */
+export type BudgetExceeded = Message<"agentruntime.v1.BudgetExceeded"> & {
+  /**
+   * `turn`, `session` or `tenant_month`.
+   *
+   * @generated from field: string scope = 1;
+   */
+  scope: string;
+
+  /**
+   * The limit reached, as set (`max_turn_cost_usd`, ...).
+   *
+   * @generated from field: string limit = 2;
+   */
+  limit: string;
+
+  /**
+   * @generated from field: double limit_value = 3;
+   */
+  limitValue: number;
+
+  /**
+   * The usage that reached it.
+   *
+   * @generated from field: agentruntime.v1.Usage used = 4;
+   */
+  used?: Usage | undefined;
+};
+
+/**
+ * Describes the message agentruntime.v1.BudgetExceeded.
+ * Use `create(BudgetExceededSchema)` to create a new message.
+ */
+export const BudgetExceededSchema: GenMessage<BudgetExceeded> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_event, 21);
 
 /**
  * The state of a profile's MCP server for this session.

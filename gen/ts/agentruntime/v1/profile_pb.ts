@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agentruntime/v1/profile.proto.
  */
 export const file_agentruntime_v1_profile: GenFile = /*@__PURE__*/
-  fileDesc("Ch1hZ2VudHJ1bnRpbWUvdjEvcHJvZmlsZS5wcm90bxIPYWdlbnRydW50aW1lLnYxIrsGCgxBZ2VudFByb2ZpbGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIVCg1zeXN0ZW1fcHJvbXB0GAQgASgJEjYKDm1vZGVsX3Byb3ZpZGVyGAUgASgOMh4uYWdlbnRydW50aW1lLnYxLk1vZGVsUHJvdmlkZXISDQoFbW9kZWwYBiABKAkSDQoFdG9vbHMYByADKAkSEQoJbWF4X3R1cm5zGAggASgFEjYKCXN1YmFnZW50cxgJIAMoCzIjLmFnZW50cnVudGltZS52MS5TdWJhZ2VudERlZmluaXRpb24SNQoNZGVmYXVsdF9maWxlcxgKIAMoCzIeLmFnZW50cnVudGltZS52MS5Xb3Jrc3BhY2VGaWxlEjEKB3NhbmRib3gYCyABKAsyIC5hZ2VudHJ1bnRpbWUudjEuU2FuZGJveFNldHRpbmdzEjMKCHRoaW5raW5nGAwgASgLMiEuYWdlbnRydW50aW1lLnYxLlRoaW5raW5nU2V0dGluZ3MSGQoRbWF4X291dHB1dF90b2tlbnMYDSABKAUSLwoLY3JlYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI7CgxpbnN0cnVjdGlvbnMYECABKAsyJS5hZ2VudHJ1bnRpbWUudjEuSW5zdHJ1Y3Rpb25zU2V0dGluZ3MSJgoGc2tpbGxzGBEgAygLMhYuYWdlbnRydW50aW1lLnYxLlNraWxsEioKCGNvbW1hbmRzGBIgAygLMhguYWdlbnRydW50aW1lLnYxLkNvbW1hbmQSLwoLbWNwX3NlcnZlcnMYEyADKAsyGi5hZ2VudHJ1bnRpbWUudjEuTWNwU2VydmVyEjMKDGRlcGVuZGVuY2llcxgUIAEoCzIdLmFnZW50cnVudGltZS52MS5EZXBlbmRlbmNpZXMSMQoHY29udGV4dBgVIAEoCzIgLmFnZW50cnVudGltZS52MS5Db250ZXh0U2V0dGluZ3MiOgoUSW5zdHJ1Y3Rpb25zU2V0dGluZ3MSEQoJZmlsZV9uYW1lGAEgASgJEg8KB2NvbnRlbnQYAiABKAkinAEKBVNraWxsEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSDAoEYm9keRgDIAEoCRItCgVmaWxlcxgEIAMoCzIeLmFnZW50cnVudGltZS52MS5Xb3Jrc3BhY2VGaWxlEjMKDGRlcGVuZGVuY2llcxgFIAEoCzIdLmFnZW50cnVudGltZS52MS5EZXBlbmRlbmNpZXMiPAoHQ29tbWFuZBIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEg4KBnByb21wdBgDIAEoCSIoCgxEZXBlbmRlbmNpZXMSCwoDbnBtGAEgAygJEgsKA3BpcBgCIAMoCSKfAQoJTWNwU2VydmVyEgwKBG5hbWUYASABKAkSLgoEaHR0cBgCIAEoCzIeLmFnZW50cnVudGltZS52MS5NY3BIdHRwU2VydmVySAASMAoFc3RkaW8YAyABKAsyHy5hZ2VudHJ1bnRpbWUudjEuTWNwU3RkaW9TZXJ2ZXJIABIVCg1hbGxvd2VkX3Rvb2xzGAQgAygJQgsKCXRyYW5zcG9ydCKLAgoNTWNwSHR0cFNlcnZlchILCgN1cmwYASABKAkSPAoHaGVhZGVycxgCIAMoCzIrLmFnZW50cnVudGltZS52MS5NY3BIdHRwU2VydmVyLkhlYWRlcnNFbnRyeRJJCg5zZWNyZXRfaGVhZGVycxgDIAMoCzIxLmFnZW50cnVudGltZS52MS5NY3BIdHRwU2VydmVyLlNlY3JldEhlYWRlcnNFbnRyeRouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARo0ChJTZWNyZXRIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKIAgoOTWNwU3RkaW9TZXJ2ZXISDwoHY29tbWFuZBgBIAEoCRIMCgRhcmdzGAIgAygJEjUKA2VudhgDIAMoCzIoLmFnZW50cnVudGltZS52MS5NY3BTdGRpb1NlcnZlci5FbnZFbnRyeRJCCgpzZWNyZXRfZW52GAQgAygLMi4uYWdlbnRydW50aW1lLnYxLk1jcFN0ZGlvU2VydmVyLlNlY3JldEVudkVudHJ5GioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaMAoOU2VjcmV0RW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKhAQoPQ29udGV4dFNldHRpbmdzEiMKG2NvbXBhY3Rpb25fdGhyZXNob2xkX3Rva2VucxgBIAEoBRIbChNjb21wYWN0aW9uX2Rpc2FibGVkGAIgASgIEisKI2NsZWFyX3Rvb2xfcmVzdWx0c190aHJlc2hvbGRfdG9rZW5zGAMgASgFEh8KF2NsZWFyX3Rvb2xfcmVzdWx0c19rZWVwGAQgASgFImUKElN1YmFnZW50RGVmaW5pdGlvbhIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEg4KBnByb21wdBgDIAEoCRINCgV0b29scxgEIAMoCRINCgVtb2RlbBgFIAEoCSI6ChBUaGlua2luZ1NldHRpbmdzEg8KB2VuYWJsZWQYASABKAgSFQoNYnVkZ2V0X3Rva2VucxgCIAEoBSL2AwoPU2FuZGJveFNldHRpbmdzEjYKCHByb3ZpZGVyGAEgASgOMiQuYWdlbnRydW50aW1lLnYxLlNhbmRib3hQcm92aWRlcktpbmQSFwoPbmV0d29ya19hbGxvd2VkGAIgASgIEjYKA2VudhgDIAMoCzIpLmFnZW50cnVudGltZS52MS5TYW5kYm94U2V0dGluZ3MuRW52RW50cnkSDQoFaW1hZ2UYBCABKAkSCwoDY3B1GAUgASgBEhIKCm1lbW9yeV9taWIYBiABKAUSTwoQcHJvdmlkZXJfb3B0aW9ucxgHIAMoCzI1LmFnZW50cnVudGltZS52MS5TYW5kYm94U2V0dGluZ3MuUHJvdmlkZXJPcHRpb25zRW50cnkSQwoKc2VjcmV0X2VudhgIIAMoCzIvLmFnZW50cnVudGltZS52MS5TYW5kYm94U2V0dGluZ3MuU2VjcmV0RW52RW50cnkaKgoIRW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARo2ChRQcm92aWRlck9wdGlvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjAKDlNlY3JldEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEqZgoNTW9kZWxQcm92aWRlchIeChpNT0RFTF9QUk9WSURFUl9VTlNQRUNJRklFRBAAEhwKGE1PREVMX1BST1ZJREVSX0FOVEhST1BJQxABEhcKE01PREVMX1BST1ZJREVSX0RFTU8QAip+ChNTYW5kYm94UHJvdmlkZXJLaW5kEiUKIVNBTkRCT1hfUFJPVklERVJfS0lORF9VTlNQRUNJRklFRBAAEh8KG1NBTkRCT1hfUFJPVklERVJfS0lORF9MT0NBTBABEh8KG1NBTkRCT1hfUFJPVklERVJfS0lORF9NT0RBTBACQk1aS2dpdGh1Yi5jb20vYWdlbnRydW50aW1lL2FnZW50LXJ1bnRpbWUvZ2VuL2dvL2FnZW50cnVudGltZS92MTthZ2VudHJ1bnRpbWV2MWIGcHJvdG8z", [file_agentruntime_v1_workspace, file_google_protobuf_timestamp]);
+  fileDesc("Ch1hZ2VudHJ1bnRpbWUvdjEvcHJvZmlsZS5wcm90bxIPYWdlbnRydW50aW1lLnYxItEHCgxBZ2VudFByb2ZpbGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIVCg1zeXN0ZW1fcHJvbXB0GAQgASgJEjYKDm1vZGVsX3Byb3ZpZGVyGAUgASgOMh4uYWdlbnRydW50aW1lLnYxLk1vZGVsUHJvdmlkZXISDQoFbW9kZWwYBiABKAkSDQoFdG9vbHMYByADKAkSEQoJbWF4X3R1cm5zGAggASgFEjYKCXN1YmFnZW50cxgJIAMoCzIjLmFnZW50cnVudGltZS52MS5TdWJhZ2VudERlZmluaXRpb24SNQoNZGVmYXVsdF9maWxlcxgKIAMoCzIeLmFnZW50cnVudGltZS52MS5Xb3Jrc3BhY2VGaWxlEjEKB3NhbmRib3gYCyABKAsyIC5hZ2VudHJ1bnRpbWUudjEuU2FuZGJveFNldHRpbmdzEjMKCHRoaW5raW5nGAwgASgLMiEuYWdlbnRydW50aW1lLnYxLlRoaW5raW5nU2V0dGluZ3MSGQoRbWF4X291dHB1dF90b2tlbnMYDSABKAUSLwoLY3JlYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI7CgxpbnN0cnVjdGlvbnMYECABKAsyJS5hZ2VudHJ1bnRpbWUudjEuSW5zdHJ1Y3Rpb25zU2V0dGluZ3MSJgoGc2tpbGxzGBEgAygLMhYuYWdlbnRydW50aW1lLnYxLlNraWxsEioKCGNvbW1hbmRzGBIgAygLMhguYWdlbnRydW50aW1lLnYxLkNvbW1hbmQSLwoLbWNwX3NlcnZlcnMYEyADKAsyGi5hZ2VudHJ1bnRpbWUudjEuTWNwU2VydmVyEjMKDGRlcGVuZGVuY2llcxgUIAEoCzIdLmFnZW50cnVudGltZS52MS5EZXBlbmRlbmNpZXMSMQoHY29udGV4dBgVIAEoCzIgLmFnZW50cnVudGltZS52MS5Db250ZXh0U2V0dGluZ3MSOAoLcGVybWlzc2lvbnMYFiABKAsyIy5hZ2VudHJ1bnRpbWUudjEuUGVybWlzc2lvblNldHRpbmdzEjEKDGN1c3RvbV90b29scxgXIAMoCzIbLmFnZW50cnVudGltZS52MS5DdXN0b21Ub29sEicKBmJ1ZGdldBgYIAEoCzIXLmFnZW50cnVudGltZS52MS5CdWRnZXQiqQEKElBlcm1pc3Npb25TZXR0aW5ncxItCgRtb2RlGAEgASgOMh8uYWdlbnRydW50aW1lLnYxLlBlcm1pc3Npb25Nb2RlEg0KBWFsbG93GAIgAygJEgsKA2FzaxgDIAMoCRIMCgRkZW55GAQgAygJEiAKGGFwcHJvdmFsX3RpbWVvdXRfc2Vjb25kcxgFIAEoAxIYChBhbGxvd19vbl90aW1lb3V0GAYgASgIIkoKCkN1c3RvbVRvb2wSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIZChFpbnB1dF9zY2hlbWFfanNvbhgDIAEoCSJ2CgZCdWRnZXQSGQoRbWF4X3R1cm5fY29zdF91c2QYASABKAESFwoPbWF4X3R1cm5fdG9rZW5zGAIgASgDEhwKFG1heF9zZXNzaW9uX2Nvc3RfdXNkGAMgASgBEhoKEm1heF9zZXNzaW9uX3Rva2VucxgEIAEoAyI6ChRJbnN0cnVjdGlvbnNTZXR0aW5ncxIRCglmaWxlX25hbWUYASABKAkSDwoHY29udGVudBgCIAEoCSKcAQoFU2tpbGwSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIMCgRib2R5GAMgASgJEi0KBWZpbGVzGAQgAygLMh4uYWdlbnRydW50aW1lLnYxLldvcmtzcGFjZUZpbGUSMwoMZGVwZW5kZW5jaWVzGAUgASgLMh0uYWdlbnRydW50aW1lLnYxLkRlcGVuZGVuY2llcyI8CgdDb21tYW5kEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSDgoGcHJvbXB0GAMgASgJIigKDERlcGVuZGVuY2llcxILCgNucG0YASADKAkSCwoDcGlwGAIgAygJIp8BCglNY3BTZXJ2ZXISDAoEbmFtZRgBIAEoCRIuCgRodHRwGAIgASgLMh4uYWdlbnRydW50aW1lLnYxLk1jcEh0dHBTZXJ2ZXJIABIwCgVzdGRpbxgDIAEoCzIfLmFnZW50cnVudGltZS52MS5NY3BTdGRpb1NlcnZlckgAEhUKDWFsbG93ZWRfdG9vbHMYBCADKAlCCwoJdHJhbnNwb3J0IosCCg1NY3BIdHRwU2VydmVyEgsKA3VybBgBIAEoCRI8CgdoZWFkZXJzGAIgAygLMisuYWdlbnRydW50aW1lLnYxLk1jcEh0dHBTZXJ2ZXIuSGVhZGVyc0VudHJ5EkkKDnNlY3JldF9oZWFkZXJzGAMgAygLMjEuYWdlbnRydW50aW1lLnYxLk1jcEh0dHBTZXJ2ZXIuU2VjcmV0SGVhZGVyc0VudHJ5Gi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjQKElNlY3JldEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIogCCg5NY3BTdGRpb1NlcnZlchIPCgdjb21tYW5kGAEgASgJEgwKBGFyZ3MYAiADKAkSNQoDZW52GAMgAygLMiguYWdlbnRydW50aW1lLnYxLk1jcFN0ZGlvU2VydmVyLkVudkVudHJ5EkIKCnNlY3JldF9lbnYYBCADKAsyLi5hZ2VudHJ1bnRpbWUudjEuTWNwU3RkaW9TZXJ2ZXIuU2VjcmV0RW52RW50cnkaKgoIRW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARowCg5TZWNyZXRFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIqEBCg9Db250ZXh0U2V0dGluZ3MSIwobY29tcGFjdGlvbl90aHJlc2hvbGRfdG9rZW5zGAEgASgFEhsKE2NvbXBhY3Rpb25fZGlzYWJsZWQYAiABKAgSKwojY2xlYXJfdG9vbF9yZXN1bHRzX3RocmVzaG9sZF90b2tlbnMYAyABKAUSHwoXY2xlYXJfdG9vbF9yZXN1bHRzX2tlZXAYBCABKAUiZQoSU3ViYWdlbnREZWZpbml0aW9uEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSDgoGcHJvbXB0GAMgASgJEg0KBXRvb2xzGAQgAygJEg0KBW1vZGVsGAUgASgJIjoKEFRoaW5raW5nU2V0dGluZ3MSDwoHZW5hYmxlZBgBIAEoCBIVCg1idWRnZXRfdG9rZW5zGAIgASgFIvYDCg9TYW5kYm94U2V0dGluZ3MSNgoIcHJvdmlkZXIYASABKA4yJC5hZ2VudHJ1bnRpbWUudjEuU2FuZGJveFByb3ZpZGVyS2luZBIXCg9uZXR3b3JrX2FsbG93ZWQYAiABKAgSNgoDZW52GAMgAygLMikuYWdlbnRydW50aW1lLnYxLlNhbmRib3hTZXR0aW5ncy5FbnZFbnRyeRINCgVpbWFnZRgEIAEoCRILCgNjcHUYBSABKAESEgoKbWVtb3J5X21pYhgGIAEoBRJPChBwcm92aWRlcl9vcHRpb25zGAcgAygLMjUuYWdlbnRydW50aW1lLnYxLlNhbmRib3hTZXR0aW5ncy5Qcm92aWRlck9wdGlvbnNFbnRyeRJDCgpzZWNyZXRfZW52GAggAygLMi8uYWdlbnRydW50aW1lLnYxLlNhbmRib3hTZXR0aW5ncy5TZWNyZXRFbnZFbnRyeRoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjYKFFByb3ZpZGVyT3B0aW9uc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaMAoOU2VjcmV0RW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASp/Cg5QZXJtaXNzaW9uTW9kZRIfChtQRVJNSVNTSU9OX01PREVfVU5TUEVDSUZJRUQQABIZChVQRVJNSVNTSU9OX01PREVfQUxMT1cQARIXChNQRVJNSVNTSU9OX01PREVfQVNLEAISGAoUUEVSTUlTU0lPTl9NT0RFX0RFTlkQAypmCg1Nb2RlbFByb3ZpZGVyEh4KGk1PREVMX1BST1ZJREVSX1VOU1BFQ0lGSUVEEAASHAoYTU9ERUxfUFJPVklERVJfQU5USFJPUElDEAESFwoTTU9ERUxfUFJPVklERVJfREVNTxACKn4KE1NhbmRib3hQcm92aWRlcktpbmQSJQohU0FOREJPWF9QUk9WSURFUl9LSU5EX1VOU1BFQ0lGSUVEEAASHwobU0FOREJPWF9QUk9WSURFUl9LSU5EX0xPQ0FMEAESHwobU0FOREJPWF9QUk9WSURFUl9LSU5EX01PREFMEAJCTVpLZ2l0aHViLmNvbS9hZ2VudHJ1bnRpbWUvYWdlbnQtcnVudGltZS9nZW4vZ28vYWdlbnRydW50aW1lL3YxO2FnZW50cnVudGltZXYxYgZwcm90bzM", [file_agentruntime_v1_workspace, file_google_protobuf_timestamp]);
 
 /**
  * An agent profile: what an agent is (prompt, model, tools) and where its tools run.
@@ -171,6 +171,27 @@ export type AgentProfile = Message<"agentruntime.v1.AgentProfile"> & {
    * @generated from field: agentruntime.v1.ContextSettings context = 21;
    */
   context?: ContextSettings | undefined;
+
+  /**
+   * Which tool calls run, wait for the application's approval, or are refused.
+   *
+   * @generated from field: agentruntime.v1.PermissionSettings permissions = 22;
+   */
+  permissions?: PermissionSettings | undefined;
+
+  /**
+   * Tools the application runs itself: a call waits for its result (AnswerToolCall).
+   *
+   * @generated from field: repeated agentruntime.v1.CustomTool custom_tools = 23;
+   */
+  customTools: CustomTool[];
+
+  /**
+   * Spending limits of a turn and of a session (sessions may override them).
+   *
+   * @generated from field: agentruntime.v1.Budget budget = 24;
+   */
+  budget?: Budget | undefined;
 };
 
 /**
@@ -179,6 +200,129 @@ export type AgentProfile = Message<"agentruntime.v1.AgentProfile"> & {
  */
 export const AgentProfileSchema: GenMessage<AgentProfile> = /*@__PURE__*/
   messageDesc(file_agentruntime_v1_profile, 0);
+
+/**
+ * Tool permissions, with Claude Code's rule syntax: `Bash` (every call of a tool),
+ * `Bash(npm test:*)` (a command starting with `npm test`), `Bash(git status)` (exactly that
+ * command), `Write(src/**)` / `Edit(*.md)` / `Read(docs/**)` (a path glob, workspace-relative),
+ * `WebFetch(domain:example.com)`, `mcp__github__*` (tool names by glob). A call is checked
+ * against `deny`, then `ask`, then `allow`; the first list with a matching rule decides, and
+ * `mode` decides when none does. At most 100 rules per list.
+ *
+ * @generated from message agentruntime.v1.PermissionSettings
+ */
+export type PermissionSettings = Message<"agentruntime.v1.PermissionSettings"> & {
+  /**
+   * @generated from field: agentruntime.v1.PermissionMode mode = 1;
+   */
+  mode: PermissionMode;
+
+  /**
+   * @generated from field: repeated string allow = 2;
+   */
+  allow: string[];
+
+  /**
+   * @generated from field: repeated string ask = 3;
+   */
+  ask: string[];
+
+  /**
+   * @generated from field: repeated string deny = 4;
+   */
+  deny: string[];
+
+  /**
+   * How long a call waits for an answer; 0 means no limit. At most 30 days.
+   *
+   * @generated from field: int64 approval_timeout_seconds = 5;
+   */
+  approvalTimeoutSeconds: bigint;
+
+  /**
+   * The answer at the timeout: true allows, false (the default) denies.
+   *
+   * @generated from field: bool allow_on_timeout = 6;
+   */
+  allowOnTimeout: boolean;
+};
+
+/**
+ * Describes the message agentruntime.v1.PermissionSettings.
+ * Use `create(PermissionSettingsSchema)` to create a new message.
+ */
+export const PermissionSettingsSchema: GenMessage<PermissionSettings> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_profile, 1);
+
+/**
+ * A tool the application runs itself.
+ *
+ * @generated from message agentruntime.v1.CustomTool
+ */
+export type CustomTool = Message<"agentruntime.v1.CustomTool"> & {
+  /**
+   * Letters, digits, `-` and `_`, at most 64 characters; unique, and not a built-in tool's name.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * What it does, for the model; at most 2,000 characters.
+   *
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * JSON Schema of its input (an object schema), as JSON text; at most 64 KiB.
+   *
+   * @generated from field: string input_schema_json = 3;
+   */
+  inputSchemaJson: string;
+};
+
+/**
+ * Describes the message agentruntime.v1.CustomTool.
+ * Use `create(CustomToolSchema)` to create a new message.
+ */
+export const CustomToolSchema: GenMessage<CustomTool> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_profile, 2);
+
+/**
+ * Spending limits; 0 means none. Cost in US dollars as priced by the server (Usage.cost_usd);
+ * tokens are input plus output tokens (cache reads and writes included).
+ *
+ * @generated from message agentruntime.v1.Budget
+ */
+export type Budget = Message<"agentruntime.v1.Budget"> & {
+  /**
+   * @generated from field: double max_turn_cost_usd = 1;
+   */
+  maxTurnCostUsd: number;
+
+  /**
+   * @generated from field: int64 max_turn_tokens = 2;
+   */
+  maxTurnTokens: bigint;
+
+  /**
+   * @generated from field: double max_session_cost_usd = 3;
+   */
+  maxSessionCostUsd: number;
+
+  /**
+   * @generated from field: int64 max_session_tokens = 4;
+   */
+  maxSessionTokens: bigint;
+};
+
+/**
+ * Describes the message agentruntime.v1.Budget.
+ * Use `create(BudgetSchema)` to create a new message.
+ */
+export const BudgetSchema: GenMessage<Budget> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_profile, 3);
 
 /**
  * Project instructions: a file in the workspace root, given to the model as project
@@ -209,7 +353,7 @@ export type InstructionsSettings = Message<"agentruntime.v1.InstructionsSettings
  * Use `create(InstructionsSettingsSchema)` to create a new message.
  */
 export const InstructionsSettingsSchema: GenMessage<InstructionsSettings> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_profile, 1);
+  messageDesc(file_agentruntime_v1_profile, 4);
 
 /**
  * An Agent Skill: a folder `.claude/skills/<name>/` with a `SKILL.md` and supporting files.
@@ -260,7 +404,7 @@ export type Skill = Message<"agentruntime.v1.Skill"> & {
  * Use `create(SkillSchema)` to create a new message.
  */
 export const SkillSchema: GenMessage<Skill> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_profile, 2);
+  messageDesc(file_agentruntime_v1_profile, 5);
 
 /**
  * A slash command.
@@ -296,7 +440,7 @@ export type Command = Message<"agentruntime.v1.Command"> & {
  * Use `create(CommandSchema)` to create a new message.
  */
 export const CommandSchema: GenMessage<Command> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_profile, 3);
+  messageDesc(file_agentruntime_v1_profile, 6);
 
 /**
  * npm and pip packages (specs as the installers take them: `lodash@4.17.21`, `requests==2.32.3`).
@@ -324,7 +468,7 @@ export type Dependencies = Message<"agentruntime.v1.Dependencies"> & {
  * Use `create(DependenciesSchema)` to create a new message.
  */
 export const DependenciesSchema: GenMessage<Dependencies> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_profile, 4);
+  messageDesc(file_agentruntime_v1_profile, 7);
 
 /**
  * An MCP server. Its tools appear to the model as `mcp__<name>__<tool>`.
@@ -373,7 +517,7 @@ export type McpServer = Message<"agentruntime.v1.McpServer"> & {
  * Use `create(McpServerSchema)` to create a new message.
  */
 export const McpServerSchema: GenMessage<McpServer> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_profile, 5);
+  messageDesc(file_agentruntime_v1_profile, 8);
 
 /**
  * A remote MCP server.
@@ -408,7 +552,7 @@ export type McpHttpServer = Message<"agentruntime.v1.McpHttpServer"> & {
  * Use `create(McpHttpServerSchema)` to create a new message.
  */
 export const McpHttpServerSchema: GenMessage<McpHttpServer> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_profile, 6);
+  messageDesc(file_agentruntime_v1_profile, 9);
 
 /**
  * An MCP server started in the sandbox.
@@ -446,7 +590,7 @@ export type McpStdioServer = Message<"agentruntime.v1.McpStdioServer"> & {
  * Use `create(McpStdioServerSchema)` to create a new message.
  */
 export const McpStdioServerSchema: GenMessage<McpStdioServer> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_profile, 7);
+  messageDesc(file_agentruntime_v1_profile, 10);
 
 /**
  * How a long conversation is kept within the model's context window. What clients read
@@ -491,7 +635,7 @@ export type ContextSettings = Message<"agentruntime.v1.ContextSettings"> & {
  * Use `create(ContextSettingsSchema)` to create a new message.
  */
 export const ContextSettingsSchema: GenMessage<ContextSettings> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_profile, 8);
+  messageDesc(file_agentruntime_v1_profile, 11);
 
 /**
  * A subagent the main agent can hand a task to.
@@ -540,7 +684,7 @@ export type SubagentDefinition = Message<"agentruntime.v1.SubagentDefinition"> &
  * Use `create(SubagentDefinitionSchema)` to create a new message.
  */
 export const SubagentDefinitionSchema: GenMessage<SubagentDefinition> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_profile, 9);
+  messageDesc(file_agentruntime_v1_profile, 12);
 
 /**
  * Extended thinking settings.
@@ -566,7 +710,7 @@ export type ThinkingSettings = Message<"agentruntime.v1.ThinkingSettings"> & {
  * Use `create(ThinkingSettingsSchema)` to create a new message.
  */
 export const ThinkingSettingsSchema: GenMessage<ThinkingSettings> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_profile, 10);
+  messageDesc(file_agentruntime_v1_profile, 13);
 
 /**
  * Sandbox settings of a profile.
@@ -635,7 +779,48 @@ export type SandboxSettings = Message<"agentruntime.v1.SandboxSettings"> & {
  * Use `create(SandboxSettingsSchema)` to create a new message.
  */
 export const SandboxSettingsSchema: GenMessage<SandboxSettings> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_profile, 11);
+  messageDesc(file_agentruntime_v1_profile, 14);
+
+/**
+ * What a tool call gets when no rule matches it.
+ *
+ * @generated from enum agentruntime.v1.PermissionMode
+ */
+export enum PermissionMode {
+  /**
+   * ALLOW.
+   *
+   * @generated from enum value: PERMISSION_MODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Runs.
+   *
+   * @generated from enum value: PERMISSION_MODE_ALLOW = 1;
+   */
+  ALLOW = 1,
+
+  /**
+   * Waits for an answer (AnswerToolCall).
+   *
+   * @generated from enum value: PERMISSION_MODE_ASK = 2;
+   */
+  ASK = 2,
+
+  /**
+   * Is refused; the model is told why.
+   *
+   * @generated from enum value: PERMISSION_MODE_DENY = 3;
+   */
+  DENY = 3,
+}
+
+/**
+ * Describes the enum agentruntime.v1.PermissionMode.
+ */
+export const PermissionModeSchema: GenEnum<PermissionMode> = /*@__PURE__*/
+  enumDesc(file_agentruntime_v1_profile, 0);
 
 /**
  * The model provider of a profile.
@@ -667,7 +852,7 @@ export enum ModelProvider {
  * Describes the enum agentruntime.v1.ModelProvider.
  */
 export const ModelProviderSchema: GenEnum<ModelProvider> = /*@__PURE__*/
-  enumDesc(file_agentruntime_v1_profile, 0);
+  enumDesc(file_agentruntime_v1_profile, 1);
 
 /**
  * Which sandbox provider runs a session's tools.
@@ -701,5 +886,5 @@ export enum SandboxProviderKind {
  * Describes the enum agentruntime.v1.SandboxProviderKind.
  */
 export const SandboxProviderKindSchema: GenEnum<SandboxProviderKind> = /*@__PURE__*/
-  enumDesc(file_agentruntime_v1_profile, 1);
+  enumDesc(file_agentruntime_v1_profile, 2);
 

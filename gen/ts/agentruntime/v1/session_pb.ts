@@ -6,6 +6,8 @@ import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2"
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { TodoItem } from "./block_pb.js";
 import { file_agentruntime_v1_block } from "./block_pb.js";
+import type { Budget } from "./profile_pb.js";
+import { file_agentruntime_v1_profile } from "./profile_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agentruntime/v1/session.proto.
  */
 export const file_agentruntime_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("Ch1hZ2VudHJ1bnRpbWUvdjEvc2Vzc2lvbi5wcm90bxIPYWdlbnRydW50aW1lLnYxIrwECgdTZXNzaW9uEgoKAmlkGAEgASgJEhgKEGFnZW50X3Byb2ZpbGVfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRI4CghtZXRhZGF0YRgEIAMoCzImLmFnZW50cnVudGltZS52MS5TZXNzaW9uLk1ldGFkYXRhRW50cnkSMAoHb3B0aW9ucxgFIAEoCzIfLmFnZW50cnVudGltZS52MS5TZXNzaW9uT3B0aW9ucxIsCgVzdGF0ZRgGIAEoDjIdLmFnZW50cnVudGltZS52MS5TZXNzaW9uU3RhdGUSMAoHcnVudGltZRgHIAEoCzIfLmFnZW50cnVudGltZS52MS5TZXNzaW9uUnVudGltZRIlCgV1c2FnZRgIIAEoCzIWLmFnZW50cnVudGltZS52MS5Vc2FnZRIVCg1sYXN0X3NlcXVlbmNlGAkgASgDEi8KC2NyZWF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNgoSbGFzdF9hY3Rpdml0eV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCgV0b2RvcxgNIAMoCzIZLmFnZW50cnVudGltZS52MS5Ub2RvSXRlbRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiHwoOU2Vzc2lvbk9wdGlvbnMSDQoFbW9kZWwYASABKAki0gEKDlNlc3Npb25SdW50aW1lEg4KBmxvYWRlZBgBIAEoCBI2Cg5zYW5kYm94X3N0YXR1cxgCIAEoDjIeLmFnZW50cnVudGltZS52MS5TYW5kYm94U3RhdHVzEhIKCnNhbmRib3hfaWQYAyABKAkSKwoMY3VycmVudF90dXJuGAQgASgLMhUuYWdlbnRydW50aW1lLnYxLlR1cm4SNwoPcXVldWVkX21lc3NhZ2VzGAUgAygLMh4uYWdlbnRydW50aW1lLnYxLlF1ZXVlZE1lc3NhZ2Ui3QEKBFR1cm4SCgoCaWQYASABKAkSFQoNdXNlcl9ibG9ja19pZBgCIAEoCRIuCgpzdGFydF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgdvdXRjb21lGAQgASgOMhwuYWdlbnRydW50aW1lLnYxLlR1cm5PdXRjb21lEiwKCGVuZF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgV1c2FnZRgGIAEoCzIWLmFnZW50cnVudGltZS52MS5Vc2FnZSJgCg1RdWV1ZWRNZXNzYWdlEg8KB3R1cm5faWQYASABKAkSDAoEdGV4dBgCIAEoCRIwCgxlbnF1ZXVlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIt0BCgVVc2FnZRIUCgxpbnB1dF90b2tlbnMYASABKAMSFQoNb3V0cHV0X3Rva2VucxgCIAEoAxIfChdjYWNoZV9yZWFkX2lucHV0X3Rva2VucxgDIAEoAxIjChtjYWNoZV9jcmVhdGlvbl9pbnB1dF90b2tlbnMYBCABKAMSEAoIY29zdF91c2QYBSABKAESFgoOY29zdF9taWNyb191c2QYBiABKAMSGwoTd2ViX3NlYXJjaF9yZXF1ZXN0cxgHIAEoAxIaChJ3ZWJfZmV0Y2hfcmVxdWVzdHMYCCABKAMqYAoMU2Vzc2lvblN0YXRlEh0KGVNFU1NJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIWChJTRVNTSU9OX1NUQVRFX0lETEUQARIZChVTRVNTSU9OX1NUQVRFX1JVTk5JTkcQAiq5AQoNU2FuZGJveFN0YXR1cxIeChpTQU5EQk9YX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1NBTkRCT1hfU1RBVFVTX05PTkUQARIbChdTQU5EQk9YX1NUQVRVU19TVEFSVElORxACEhgKFFNBTkRCT1hfU1RBVFVTX1JFQURZEAMSHQoZU0FOREJPWF9TVEFUVVNfVEVSTUlOQVRFRBAEEhkKFVNBTkRCT1hfU1RBVFVTX0ZBSUxFRBAFKrYBCgtUdXJuT3V0Y29tZRIcChhUVVJOX09VVENPTUVfVU5TUEVDSUZJRUQQABIaChZUVVJOX09VVENPTUVfQ09NUExFVEVEEAESGgoWVFVSTl9PVVRDT01FX0NBTkNFTExFRBACEhcKE1RVUk5fT1VUQ09NRV9GQUlMRUQQAxIcChhUVVJOX09VVENPTUVfSU5URVJSVVBURUQQBBIaChZUVVJOX09VVENPTUVfTUFYX1RVUk5TEAVCTVpLZ2l0aHViLmNvbS9hZ2VudHJ1bnRpbWUvYWdlbnQtcnVudGltZS9nZW4vZ28vYWdlbnRydW50aW1lL3YxO2FnZW50cnVudGltZXYxYgZwcm90bzM", [file_agentruntime_v1_block, file_google_protobuf_timestamp]);
+  fileDesc("Ch1hZ2VudHJ1bnRpbWUvdjEvc2Vzc2lvbi5wcm90bxIPYWdlbnRydW50aW1lLnYxIrwECgdTZXNzaW9uEgoKAmlkGAEgASgJEhgKEGFnZW50X3Byb2ZpbGVfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRI4CghtZXRhZGF0YRgEIAMoCzImLmFnZW50cnVudGltZS52MS5TZXNzaW9uLk1ldGFkYXRhRW50cnkSMAoHb3B0aW9ucxgFIAEoCzIfLmFnZW50cnVudGltZS52MS5TZXNzaW9uT3B0aW9ucxIsCgVzdGF0ZRgGIAEoDjIdLmFnZW50cnVudGltZS52MS5TZXNzaW9uU3RhdGUSMAoHcnVudGltZRgHIAEoCzIfLmFnZW50cnVudGltZS52MS5TZXNzaW9uUnVudGltZRIlCgV1c2FnZRgIIAEoCzIWLmFnZW50cnVudGltZS52MS5Vc2FnZRIVCg1sYXN0X3NlcXVlbmNlGAkgASgDEi8KC2NyZWF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNgoSbGFzdF9hY3Rpdml0eV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCgV0b2RvcxgNIAMoCzIZLmFnZW50cnVudGltZS52MS5Ub2RvSXRlbRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSAoOU2Vzc2lvbk9wdGlvbnMSDQoFbW9kZWwYASABKAkSJwoGYnVkZ2V0GAIgASgLMhcuYWdlbnRydW50aW1lLnYxLkJ1ZGdldCKoAgoOU2Vzc2lvblJ1bnRpbWUSDgoGbG9hZGVkGAEgASgIEjYKDnNhbmRib3hfc3RhdHVzGAIgASgOMh4uYWdlbnRydW50aW1lLnYxLlNhbmRib3hTdGF0dXMSEgoKc2FuZGJveF9pZBgDIAEoCRIrCgxjdXJyZW50X3R1cm4YBCABKAsyFS5hZ2VudHJ1bnRpbWUudjEuVHVybhI3Cg9xdWV1ZWRfbWVzc2FnZXMYBSADKAsyHi5hZ2VudHJ1bnRpbWUudjEuUXVldWVkTWVzc2FnZRI8ChJwZW5kaW5nX3Rvb2xfY2FsbHMYBiADKAsyIC5hZ2VudHJ1bnRpbWUudjEuUGVuZGluZ1Rvb2xDYWxsEhYKDndhaXRpbmdfcmVhc29uGAcgASgJIoQCCg9QZW5kaW5nVG9vbENhbGwSEwoLdG9vbF91c2VfaWQYASABKAkSDwoHdHVybl9pZBgCIAEoCRIRCgl0b29sX25hbWUYAyABKAkSEgoKaW5wdXRfanNvbhgEIAEoCRIqCgRraW5kGAUgASgOMhwuYWdlbnRydW50aW1lLnYxLlBlbmRpbmdLaW5kEhQKDG1hdGNoZWRfcnVsZRgGIAEoCRIwCgxyZXF1ZXN0X3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDHRpbWVvdXRfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAipwIKDFRvb2xEZWNpc2lvbhITCgt0b29sX3VzZV9pZBgBIAEoCRIPCgd0dXJuX2lkGAIgASgJEhEKCXRvb2xfbmFtZRgDIAEoCRIvCgRraW5kGAQgASgOMiEuYWdlbnRydW50aW1lLnYxLlRvb2xEZWNpc2lvbktpbmQSDwoHbWVzc2FnZRgFIAEoCRIaChJ1cGRhdGVkX2lucHV0X2pzb24YBiABKAkSGQoRYWx3YXlzX2FsbG93X3J1bGUYByABKAkSDgoGb3V0cHV0GAggASgJEhAKCGlzX2Vycm9yGAkgASgIEhIKCmRlY2lkZWRfYnkYCiABKAkSLwoLZGVjaWRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIt0BCgRUdXJuEgoKAmlkGAEgASgJEhUKDXVzZXJfYmxvY2tfaWQYAiABKAkSLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoHb3V0Y29tZRgEIAEoDjIcLmFnZW50cnVudGltZS52MS5UdXJuT3V0Y29tZRIsCghlbmRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoFdXNhZ2UYBiABKAsyFi5hZ2VudHJ1bnRpbWUudjEuVXNhZ2UiYAoNUXVldWVkTWVzc2FnZRIPCgd0dXJuX2lkGAEgASgJEgwKBHRleHQYAiABKAkSMAoMZW5xdWV1ZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLdAQoFVXNhZ2USFAoMaW5wdXRfdG9rZW5zGAEgASgDEhUKDW91dHB1dF90b2tlbnMYAiABKAMSHwoXY2FjaGVfcmVhZF9pbnB1dF90b2tlbnMYAyABKAMSIwobY2FjaGVfY3JlYXRpb25faW5wdXRfdG9rZW5zGAQgASgDEhAKCGNvc3RfdXNkGAUgASgBEhYKDmNvc3RfbWljcm9fdXNkGAYgASgDEhsKE3dlYl9zZWFyY2hfcmVxdWVzdHMYByABKAMSGgoSd2ViX2ZldGNoX3JlcXVlc3RzGAggASgDKnsKDFNlc3Npb25TdGF0ZRIdChlTRVNTSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSU0VTU0lPTl9TVEFURV9JRExFEAESGQoVU0VTU0lPTl9TVEFURV9SVU5OSU5HEAISGQoVU0VTU0lPTl9TVEFURV9XQUlUSU5HEAMquQEKDVNhbmRib3hTdGF0dXMSHgoaU0FOREJPWF9TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNTQU5EQk9YX1NUQVRVU19OT05FEAESGwoXU0FOREJPWF9TVEFUVVNfU1RBUlRJTkcQAhIYChRTQU5EQk9YX1NUQVRVU19SRUFEWRADEh0KGVNBTkRCT1hfU1RBVFVTX1RFUk1JTkFURUQQBBIZChVTQU5EQk9YX1NUQVRVU19GQUlMRUQQBSpkCgtQZW5kaW5nS2luZBIcChhQRU5ESU5HX0tJTkRfVU5TUEVDSUZJRUQQABIZChVQRU5ESU5HX0tJTkRfQVBQUk9WQUwQARIcChhQRU5ESU5HX0tJTkRfQ1VTVE9NX1RPT0wQAiqQAQoQVG9vbERlY2lzaW9uS2luZBIiCh5UT09MX0RFQ0lTSU9OX0tJTkRfVU5TUEVDSUZJRUQQABIcChhUT09MX0RFQ0lTSU9OX0tJTkRfQUxMT1cQARIbChdUT09MX0RFQ0lTSU9OX0tJTkRfREVOWRACEh0KGVRPT0xfREVDSVNJT05fS0lORF9SRVNVTFQQAyrYAQoLVHVybk91dGNvbWUSHAoYVFVSTl9PVVRDT01FX1VOU1BFQ0lGSUVEEAASGgoWVFVSTl9PVVRDT01FX0NPTVBMRVRFRBABEhoKFlRVUk5fT1VUQ09NRV9DQU5DRUxMRUQQAhIXChNUVVJOX09VVENPTUVfRkFJTEVEEAMSHAoYVFVSTl9PVVRDT01FX0lOVEVSUlVQVEVEEAQSGgoWVFVSTl9PVVRDT01FX01BWF9UVVJOUxAFEiAKHFRVUk5fT1VUQ09NRV9CVURHRVRfRVhDRUVERUQQBkJNWktnaXRodWIuY29tL2FnZW50cnVudGltZS9hZ2VudC1ydW50aW1lL2dlbi9nby9hZ2VudHJ1bnRpbWUvdjE7YWdlbnRydW50aW1ldjFiBnByb3RvMw", [file_agentruntime_v1_block, file_agentruntime_v1_profile, file_google_protobuf_timestamp]);
 
 /**
  * A conversation with an agent, with its own workspace and event feed.
@@ -133,6 +135,13 @@ export type SessionOptions = Message<"agentruntime.v1.SessionOptions"> & {
    * @generated from field: string model = 1;
    */
   model: string;
+
+  /**
+   * Limits of this session; a field left 0 takes the profile's.
+   *
+   * @generated from field: agentruntime.v1.Budget budget = 2;
+   */
+  budget?: Budget | undefined;
 };
 
 /**
@@ -180,6 +189,20 @@ export type SessionRuntime = Message<"agentruntime.v1.SessionRuntime"> & {
    * @generated from field: repeated agentruntime.v1.QueuedMessage queued_messages = 5;
    */
   queuedMessages: QueuedMessage[];
+
+  /**
+   * Tool calls waiting for an answer (AnswerToolCall), oldest first.
+   *
+   * @generated from field: repeated agentruntime.v1.PendingToolCall pending_tool_calls = 6;
+   */
+  pendingToolCalls: PendingToolCall[];
+
+  /**
+   * Why the session waits, when it does (`approval`, `custom_tool`, `budget: ...`).
+   *
+   * @generated from field: string waiting_reason = 7;
+   */
+  waitingReason: string;
 };
 
 /**
@@ -188,6 +211,145 @@ export type SessionRuntime = Message<"agentruntime.v1.SessionRuntime"> & {
  */
 export const SessionRuntimeSchema: GenMessage<SessionRuntime> = /*@__PURE__*/
   messageDesc(file_agentruntime_v1_session, 2);
+
+/**
+ * A tool call that waits for the application.
+ *
+ * @generated from message agentruntime.v1.PendingToolCall
+ */
+export type PendingToolCall = Message<"agentruntime.v1.PendingToolCall"> & {
+  /**
+   * @generated from field: string tool_use_id = 1;
+   */
+  toolUseId: string;
+
+  /**
+   * @generated from field: string turn_id = 2;
+   */
+  turnId: string;
+
+  /**
+   * @generated from field: string tool_name = 3;
+   */
+  toolName: string;
+
+  /**
+   * The model's input (JSON text).
+   *
+   * @generated from field: string input_json = 4;
+   */
+  inputJson: string;
+
+  /**
+   * @generated from field: agentruntime.v1.PendingKind kind = 5;
+   */
+  kind: PendingKind;
+
+  /**
+   * For an approval: the rule that asked (`Bash(rm:*)`), or `mode` when none matched.
+   *
+   * @generated from field: string matched_rule = 6;
+   */
+  matchedRule: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp request_time = 7;
+   */
+  requestTime?: Timestamp | undefined;
+
+  /**
+   * When it is answered by the profile's timeout decision; unset when it waits forever.
+   *
+   * @generated from field: google.protobuf.Timestamp timeout_time = 8;
+   */
+  timeoutTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message agentruntime.v1.PendingToolCall.
+ * Use `create(PendingToolCallSchema)` to create a new message.
+ */
+export const PendingToolCallSchema: GenMessage<PendingToolCall> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_session, 3);
+
+/**
+ * An answer to a waiting tool call, as recorded.
+ *
+ * @generated from message agentruntime.v1.ToolDecision
+ */
+export type ToolDecision = Message<"agentruntime.v1.ToolDecision"> & {
+  /**
+   * @generated from field: string tool_use_id = 1;
+   */
+  toolUseId: string;
+
+  /**
+   * @generated from field: string turn_id = 2;
+   */
+  turnId: string;
+
+  /**
+   * @generated from field: string tool_name = 3;
+   */
+  toolName: string;
+
+  /**
+   * @generated from field: agentruntime.v1.ToolDecisionKind kind = 4;
+   */
+  kind: ToolDecisionKind;
+
+  /**
+   * To the model (a denial's reason, a note with an approval).
+   *
+   * @generated from field: string message = 5;
+   */
+  message: string;
+
+  /**
+   * The input the tool ran with, when the answer changed it (JSON text).
+   *
+   * @generated from field: string updated_input_json = 6;
+   */
+  updatedInputJson: string;
+
+  /**
+   * The answer also allowed every later call matching `always_allow_rule` in this session.
+   *
+   * @generated from field: string always_allow_rule = 7;
+   */
+  alwaysAllowRule: string;
+
+  /**
+   * A custom tool's output, and whether it is an error.
+   *
+   * @generated from field: string output = 8;
+   */
+  output: string;
+
+  /**
+   * @generated from field: bool is_error = 9;
+   */
+  isError: boolean;
+
+  /**
+   * Who answered: `key:<api key name>` (or `open` without keys), or `timeout`.
+   *
+   * @generated from field: string decided_by = 10;
+   */
+  decidedBy: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp decide_time = 11;
+   */
+  decideTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message agentruntime.v1.ToolDecision.
+ * Use `create(ToolDecisionSchema)` to create a new message.
+ */
+export const ToolDecisionSchema: GenMessage<ToolDecision> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_session, 4);
 
 /**
  * One user message and the agent's work on it.
@@ -237,7 +399,7 @@ export type Turn = Message<"agentruntime.v1.Turn"> & {
  * Use `create(TurnSchema)` to create a new message.
  */
 export const TurnSchema: GenMessage<Turn> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_session, 3);
+  messageDesc(file_agentruntime_v1_session, 5);
 
 /**
  * A message waiting for its turn.
@@ -266,7 +428,7 @@ export type QueuedMessage = Message<"agentruntime.v1.QueuedMessage"> & {
  * Use `create(QueuedMessageSchema)` to create a new message.
  */
 export const QueuedMessageSchema: GenMessage<QueuedMessage> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_session, 4);
+  messageDesc(file_agentruntime_v1_session, 6);
 
 /**
  * Token usage and its cost.
@@ -330,7 +492,7 @@ export type Usage = Message<"agentruntime.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_session, 5);
+  messageDesc(file_agentruntime_v1_session, 7);
 
 /**
  * Whether a session is working.
@@ -356,6 +518,14 @@ export enum SessionState {
    * @generated from enum value: SESSION_STATE_RUNNING = 2;
    */
   RUNNING = 2,
+
+  /**
+   * A turn waits for the application: a tool call's approval or result (see
+   * `runtime.pending_tool_calls`), or a budget to be raised (see `runtime.waiting_reason`).
+   *
+   * @generated from enum value: SESSION_STATE_WAITING = 3;
+   */
+  WAITING = 3,
 }
 
 /**
@@ -410,6 +580,73 @@ export const SandboxStatusSchema: GenEnum<SandboxStatus> = /*@__PURE__*/
   enumDesc(file_agentruntime_v1_session, 1);
 
 /**
+ * What a waiting tool call waits for.
+ *
+ * @generated from enum agentruntime.v1.PendingKind
+ */
+export enum PendingKind {
+  /**
+   * @generated from enum value: PENDING_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A person or the application allows or denies it.
+   *
+   * @generated from enum value: PENDING_KIND_APPROVAL = 1;
+   */
+  APPROVAL = 1,
+
+  /**
+   * The application runs the custom tool and returns its result.
+   *
+   * @generated from enum value: PENDING_KIND_CUSTOM_TOOL = 2;
+   */
+  CUSTOM_TOOL = 2,
+}
+
+/**
+ * Describes the enum agentruntime.v1.PendingKind.
+ */
+export const PendingKindSchema: GenEnum<PendingKind> = /*@__PURE__*/
+  enumDesc(file_agentruntime_v1_session, 2);
+
+/**
+ * How a waiting tool call was answered.
+ *
+ * @generated from enum agentruntime.v1.ToolDecisionKind
+ */
+export enum ToolDecisionKind {
+  /**
+   * @generated from enum value: TOOL_DECISION_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: TOOL_DECISION_KIND_ALLOW = 1;
+   */
+  ALLOW = 1,
+
+  /**
+   * @generated from enum value: TOOL_DECISION_KIND_DENY = 2;
+   */
+  DENY = 2,
+
+  /**
+   * A custom tool's result.
+   *
+   * @generated from enum value: TOOL_DECISION_KIND_RESULT = 3;
+   */
+  RESULT = 3,
+}
+
+/**
+ * Describes the enum agentruntime.v1.ToolDecisionKind.
+ */
+export const ToolDecisionKindSchema: GenEnum<ToolDecisionKind> = /*@__PURE__*/
+  enumDesc(file_agentruntime_v1_session, 3);
+
+/**
  * How a turn ended.
  *
  * @generated from enum agentruntime.v1.TurnOutcome
@@ -448,11 +685,18 @@ export enum TurnOutcome {
    * @generated from enum value: TURN_OUTCOME_MAX_TURNS = 5;
    */
   MAX_TURNS = 5,
+
+  /**
+   * A budget was reached: the turn's own, the session's, or the tenant's for the month.
+   *
+   * @generated from enum value: TURN_OUTCOME_BUDGET_EXCEEDED = 6;
+   */
+  BUDGET_EXCEEDED = 6,
 }
 
 /**
  * Describes the enum agentruntime.v1.TurnOutcome.
  */
 export const TurnOutcomeSchema: GenEnum<TurnOutcome> = /*@__PURE__*/
-  enumDesc(file_agentruntime_v1_session, 2);
+  enumDesc(file_agentruntime_v1_session, 4);
 

@@ -2,13 +2,13 @@
 // @generated from file agentruntime/v1/session_service.proto (package agentruntime.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Attachment, Block } from "./block_pb.js";
 import { file_agentruntime_v1_block } from "./block_pb.js";
 import type { SessionEvent } from "./event_pb.js";
 import { file_agentruntime_v1_event } from "./event_pb.js";
-import type { Session, SessionOptions, SessionState } from "./session_pb.js";
+import type { Session, SessionOptions, SessionState, ToolDecision } from "./session_pb.js";
 import { file_agentruntime_v1_session } from "./session_pb.js";
 import type { WorkspaceFile } from "./workspace_pb.js";
 import { file_agentruntime_v1_workspace } from "./workspace_pb.js";
@@ -20,7 +20,185 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agentruntime/v1/session_service.proto.
  */
 export const file_agentruntime_v1_session_service: GenFile = /*@__PURE__*/
-  fileDesc("CiVhZ2VudHJ1bnRpbWUvdjEvc2Vzc2lvbl9zZXJ2aWNlLnByb3RvEg9hZ2VudHJ1bnRpbWUudjEiswIKFENyZWF0ZVNlc3Npb25SZXF1ZXN0EhgKEGFnZW50X3Byb2ZpbGVfaWQYASABKAkSDAoEbmFtZRgCIAEoCRJFCghtZXRhZGF0YRgDIAMoCzIzLmFnZW50cnVudGltZS52MS5DcmVhdGVTZXNzaW9uUmVxdWVzdC5NZXRhZGF0YUVudHJ5EjUKDWluaXRpYWxfZmlsZXMYBCADKAsyHi5hZ2VudHJ1bnRpbWUudjEuV29ya3NwYWNlRmlsZRIwCgdvcHRpb25zGAUgASgLMh8uYWdlbnRydW50aW1lLnYxLlNlc3Npb25PcHRpb25zEhIKCnJlcXVlc3RfaWQYBiABKAkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkIKFUNyZWF0ZVNlc3Npb25SZXNwb25zZRIpCgdzZXNzaW9uGAEgASgLMhguYWdlbnRydW50aW1lLnYxLlNlc3Npb24iJwoRR2V0U2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSI/ChJHZXRTZXNzaW9uUmVzcG9uc2USKQoHc2Vzc2lvbhgBIAEoCzIYLmFnZW50cnVudGltZS52MS5TZXNzaW9uIoQBChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhgKEGFnZW50X3Byb2ZpbGVfaWQYAyABKAkSLAoFc3RhdGUYBCABKA4yHS5hZ2VudHJ1bnRpbWUudjEuU2Vzc2lvblN0YXRlIlsKFExpc3RTZXNzaW9uc1Jlc3BvbnNlEioKCHNlc3Npb25zGAEgAygLMhguYWdlbnRydW50aW1lLnYxLlNlc3Npb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInIKFFVwZGF0ZVNlc3Npb25SZXF1ZXN0EikKB3Nlc3Npb24YASABKAsyGC5hZ2VudHJ1bnRpbWUudjEuU2Vzc2lvbhIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siQgoVVXBkYXRlU2Vzc2lvblJlc3BvbnNlEikKB3Nlc3Npb24YASABKAsyGC5hZ2VudHJ1bnRpbWUudjEuU2Vzc2lvbiIqChREZWxldGVTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIhcKFURlbGV0ZVNlc3Npb25SZXNwb25zZSJoChJTZW5kTWVzc2FnZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgR0ZXh0GAIgASgJEjAKC2F0dGFjaG1lbnRzGAMgAygLMhsuYWdlbnRydW50aW1lLnYxLkF0dGFjaG1lbnQiNgoTU2VuZE1lc3NhZ2VSZXNwb25zZRIPCgd0dXJuX2lkGAEgASgJEg4KBnF1ZXVlZBgCIAEoCCI4ChFDYW5jZWxUdXJuUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEg8KB3R1cm5faWQYAiABKAkiJwoSQ2FuY2VsVHVyblJlc3BvbnNlEhEKCWNhbmNlbGxlZBgBIAEoCCJBChNTdHJlYW1FdmVudHNSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSFgoOYWZ0ZXJfc2VxdWVuY2UYAiABKAMiRAoUU3RyZWFtRXZlbnRzUmVzcG9uc2USLAoFZXZlbnQYASABKAsyHS5hZ2VudHJ1bnRpbWUudjEuU2Vzc2lvbkV2ZW50IlAKE0xpc3RNZXNzYWdlc1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJXChRMaXN0TWVzc2FnZXNSZXNwb25zZRImCgZibG9ja3MYASADKAsyFi5hZ2VudHJ1bnRpbWUudjEuQmxvY2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMuoGCg5TZXNzaW9uU2VydmljZRJeCg1DcmVhdGVTZXNzaW9uEiUuYWdlbnRydW50aW1lLnYxLkNyZWF0ZVNlc3Npb25SZXF1ZXN0GiYuYWdlbnRydW50aW1lLnYxLkNyZWF0ZVNlc3Npb25SZXNwb25zZRJaCgpHZXRTZXNzaW9uEiIuYWdlbnRydW50aW1lLnYxLkdldFNlc3Npb25SZXF1ZXN0GiMuYWdlbnRydW50aW1lLnYxLkdldFNlc3Npb25SZXNwb25zZSIDkAIBEmAKDExpc3RTZXNzaW9ucxIkLmFnZW50cnVudGltZS52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GiUuYWdlbnRydW50aW1lLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIgOQAgESXgoNVXBkYXRlU2Vzc2lvbhIlLmFnZW50cnVudGltZS52MS5VcGRhdGVTZXNzaW9uUmVxdWVzdBomLmFnZW50cnVudGltZS52MS5VcGRhdGVTZXNzaW9uUmVzcG9uc2USYwoNRGVsZXRlU2Vzc2lvbhIlLmFnZW50cnVudGltZS52MS5EZWxldGVTZXNzaW9uUmVxdWVzdBomLmFnZW50cnVudGltZS52MS5EZWxldGVTZXNzaW9uUmVzcG9uc2UiA5ACAhJYCgtTZW5kTWVzc2FnZRIjLmFnZW50cnVudGltZS52MS5TZW5kTWVzc2FnZVJlcXVlc3QaJC5hZ2VudHJ1bnRpbWUudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRJVCgpDYW5jZWxUdXJuEiIuYWdlbnRydW50aW1lLnYxLkNhbmNlbFR1cm5SZXF1ZXN0GiMuYWdlbnRydW50aW1lLnYxLkNhbmNlbFR1cm5SZXNwb25zZRJiCgxTdHJlYW1FdmVudHMSJC5hZ2VudHJ1bnRpbWUudjEuU3RyZWFtRXZlbnRzUmVxdWVzdBolLmFnZW50cnVudGltZS52MS5TdHJlYW1FdmVudHNSZXNwb25zZSIDkAIBMAESYAoMTGlzdE1lc3NhZ2VzEiQuYWdlbnRydW50aW1lLnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaJS5hZ2VudHJ1bnRpbWUudjEuTGlzdE1lc3NhZ2VzUmVzcG9uc2UiA5ACAUJNWktnaXRodWIuY29tL2FnZW50cnVudGltZS9hZ2VudC1ydW50aW1lL2dlbi9nby9hZ2VudHJ1bnRpbWUvdjE7YWdlbnRydW50aW1ldjFiBnByb3RvMw", [file_agentruntime_v1_block, file_agentruntime_v1_event, file_agentruntime_v1_session, file_agentruntime_v1_workspace, file_google_protobuf_field_mask]);
+  fileDesc("CiVhZ2VudHJ1bnRpbWUvdjEvc2Vzc2lvbl9zZXJ2aWNlLnByb3RvEg9hZ2VudHJ1bnRpbWUudjEitAEKFUFuc3dlclRvb2xDYWxsUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhMKC3Rvb2xfdXNlX2lkGAIgASgJEjMKCGFwcHJvdmFsGAMgASgLMh8uYWdlbnRydW50aW1lLnYxLkFwcHJvdmFsQW5zd2VySAASMwoGcmVzdWx0GAQgASgLMiEuYWdlbnRydW50aW1lLnYxLkN1c3RvbVRvb2xSZXN1bHRIAEIICgZhbnN3ZXIiZwoOQXBwcm92YWxBbnN3ZXISDQoFYWxsb3cYASABKAgSDwoHbWVzc2FnZRgCIAEoCRIaChJ1cGRhdGVkX2lucHV0X2pzb24YAyABKAkSGQoRYWx3YXlzX2FsbG93X3J1bGUYBCABKAkiNAoQQ3VzdG9tVG9vbFJlc3VsdBIOCgZvdXRwdXQYASABKAkSEAoIaXNfZXJyb3IYAiABKAgiSQoWQW5zd2VyVG9vbENhbGxSZXNwb25zZRIvCghkZWNpc2lvbhgBIAEoCzIdLmFnZW50cnVudGltZS52MS5Ub29sRGVjaXNpb24iVQoYTGlzdFRvb2xEZWNpc2lvbnNSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiZgoZTGlzdFRvb2xEZWNpc2lvbnNSZXNwb25zZRIwCglkZWNpc2lvbnMYASADKAsyHS5hZ2VudHJ1bnRpbWUudjEuVG9vbERlY2lzaW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKzAgoUQ3JlYXRlU2Vzc2lvblJlcXVlc3QSGAoQYWdlbnRfcHJvZmlsZV9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEkUKCG1ldGFkYXRhGAMgAygLMjMuYWdlbnRydW50aW1lLnYxLkNyZWF0ZVNlc3Npb25SZXF1ZXN0Lk1ldGFkYXRhRW50cnkSNQoNaW5pdGlhbF9maWxlcxgEIAMoCzIeLmFnZW50cnVudGltZS52MS5Xb3Jrc3BhY2VGaWxlEjAKB29wdGlvbnMYBSABKAsyHy5hZ2VudHJ1bnRpbWUudjEuU2Vzc2lvbk9wdGlvbnMSEgoKcmVxdWVzdF9pZBgGIAEoCRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiQgoVQ3JlYXRlU2Vzc2lvblJlc3BvbnNlEikKB3Nlc3Npb24YASABKAsyGC5hZ2VudHJ1bnRpbWUudjEuU2Vzc2lvbiInChFHZXRTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIj8KEkdldFNlc3Npb25SZXNwb25zZRIpCgdzZXNzaW9uGAEgASgLMhguYWdlbnRydW50aW1lLnYxLlNlc3Npb24ihAEKE0xpc3RTZXNzaW9uc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSGAoQYWdlbnRfcHJvZmlsZV9pZBgDIAEoCRIsCgVzdGF0ZRgEIAEoDjIdLmFnZW50cnVudGltZS52MS5TZXNzaW9uU3RhdGUiWwoUTGlzdFNlc3Npb25zUmVzcG9uc2USKgoIc2Vzc2lvbnMYASADKAsyGC5hZ2VudHJ1bnRpbWUudjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkicgoUVXBkYXRlU2Vzc2lvblJlcXVlc3QSKQoHc2Vzc2lvbhgBIAEoCzIYLmFnZW50cnVudGltZS52MS5TZXNzaW9uEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJCChVVcGRhdGVTZXNzaW9uUmVzcG9uc2USKQoHc2Vzc2lvbhgBIAEoCzIYLmFnZW50cnVudGltZS52MS5TZXNzaW9uIioKFERlbGV0ZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiFwoVRGVsZXRlU2Vzc2lvblJlc3BvbnNlIpUBChJTZW5kTWVzc2FnZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgR0ZXh0GAIgASgJEjAKC2F0dGFjaG1lbnRzGAMgAygLMhsuYWdlbnRydW50aW1lLnYxLkF0dGFjaG1lbnQSKwoGcG9saWN5GAQgASgOMhsuYWdlbnRydW50aW1lLnYxLlNlbmRQb2xpY3kiRwoTU2VuZE1lc3NhZ2VSZXNwb25zZRIPCgd0dXJuX2lkGAEgASgJEg4KBnF1ZXVlZBgCIAEoCBIPCgdzdGVlcmVkGAMgASgIIjgKEUNhbmNlbFR1cm5SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDwoHdHVybl9pZBgCIAEoCSInChJDYW5jZWxUdXJuUmVzcG9uc2USEQoJY2FuY2VsbGVkGAEgASgIIkEKE1N0cmVhbUV2ZW50c1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIWCg5hZnRlcl9zZXF1ZW5jZRgCIAEoAyJEChRTdHJlYW1FdmVudHNSZXNwb25zZRIsCgVldmVudBgBIAEoCzIdLmFnZW50cnVudGltZS52MS5TZXNzaW9uRXZlbnQiUAoTTGlzdE1lc3NhZ2VzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlcKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEiYKBmJsb2NrcxgBIAMoCzIWLmFnZW50cnVudGltZS52MS5CbG9jaxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqigEKClNlbmRQb2xpY3kSGwoXU0VORF9QT0xJQ1lfVU5TUEVDSUZJRUQQABIVChFTRU5EX1BPTElDWV9RVUVVRRABEhYKElNFTkRfUE9MSUNZX1JFSkVDVBACEhkKFVNFTkRfUE9MSUNZX0lOVEVSUlVQVBADEhUKEVNFTkRfUE9MSUNZX1NURUVSEAQyvggKDlNlc3Npb25TZXJ2aWNlEl4KDUNyZWF0ZVNlc3Npb24SJS5hZ2VudHJ1bnRpbWUudjEuQ3JlYXRlU2Vzc2lvblJlcXVlc3QaJi5hZ2VudHJ1bnRpbWUudjEuQ3JlYXRlU2Vzc2lvblJlc3BvbnNlEloKCkdldFNlc3Npb24SIi5hZ2VudHJ1bnRpbWUudjEuR2V0U2Vzc2lvblJlcXVlc3QaIy5hZ2VudHJ1bnRpbWUudjEuR2V0U2Vzc2lvblJlc3BvbnNlIgOQAgESYAoMTGlzdFNlc3Npb25zEiQuYWdlbnRydW50aW1lLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaJS5hZ2VudHJ1bnRpbWUudjEuTGlzdFNlc3Npb25zUmVzcG9uc2UiA5ACARJeCg1VcGRhdGVTZXNzaW9uEiUuYWdlbnRydW50aW1lLnYxLlVwZGF0ZVNlc3Npb25SZXF1ZXN0GiYuYWdlbnRydW50aW1lLnYxLlVwZGF0ZVNlc3Npb25SZXNwb25zZRJjCg1EZWxldGVTZXNzaW9uEiUuYWdlbnRydW50aW1lLnYxLkRlbGV0ZVNlc3Npb25SZXF1ZXN0GiYuYWdlbnRydW50aW1lLnYxLkRlbGV0ZVNlc3Npb25SZXNwb25zZSIDkAICElgKC1NlbmRNZXNzYWdlEiMuYWdlbnRydW50aW1lLnYxLlNlbmRNZXNzYWdlUmVxdWVzdBokLmFnZW50cnVudGltZS52MS5TZW5kTWVzc2FnZVJlc3BvbnNlElUKCkNhbmNlbFR1cm4SIi5hZ2VudHJ1bnRpbWUudjEuQ2FuY2VsVHVyblJlcXVlc3QaIy5hZ2VudHJ1bnRpbWUudjEuQ2FuY2VsVHVyblJlc3BvbnNlEmIKDFN0cmVhbUV2ZW50cxIkLmFnZW50cnVudGltZS52MS5TdHJlYW1FdmVudHNSZXF1ZXN0GiUuYWdlbnRydW50aW1lLnYxLlN0cmVhbUV2ZW50c1Jlc3BvbnNlIgOQAgEwARJgCgxMaXN0TWVzc2FnZXMSJC5hZ2VudHJ1bnRpbWUudjEuTGlzdE1lc3NhZ2VzUmVxdWVzdBolLmFnZW50cnVudGltZS52MS5MaXN0TWVzc2FnZXNSZXNwb25zZSIDkAIBEmEKDkFuc3dlclRvb2xDYWxsEiYuYWdlbnRydW50aW1lLnYxLkFuc3dlclRvb2xDYWxsUmVxdWVzdBonLmFnZW50cnVudGltZS52MS5BbnN3ZXJUb29sQ2FsbFJlc3BvbnNlEm8KEUxpc3RUb29sRGVjaXNpb25zEikuYWdlbnRydW50aW1lLnYxLkxpc3RUb29sRGVjaXNpb25zUmVxdWVzdBoqLmFnZW50cnVudGltZS52MS5MaXN0VG9vbERlY2lzaW9uc1Jlc3BvbnNlIgOQAgFCTVpLZ2l0aHViLmNvbS9hZ2VudHJ1bnRpbWUvYWdlbnQtcnVudGltZS9nZW4vZ28vYWdlbnRydW50aW1lL3YxO2FnZW50cnVudGltZXYxYgZwcm90bzM", [file_agentruntime_v1_block, file_agentruntime_v1_event, file_agentruntime_v1_session, file_agentruntime_v1_workspace, file_google_protobuf_field_mask]);
+
+/**
+ * @generated from message agentruntime.v1.AnswerToolCallRequest
+ */
+export type AnswerToolCallRequest = Message<"agentruntime.v1.AnswerToolCallRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: string tool_use_id = 2;
+   */
+  toolUseId: string;
+
+  /**
+   * @generated from oneof agentruntime.v1.AnswerToolCallRequest.answer
+   */
+  answer: {
+    /**
+     * For a call waiting for approval.
+     *
+     * @generated from field: agentruntime.v1.ApprovalAnswer approval = 3;
+     */
+    value: ApprovalAnswer;
+    case: "approval";
+  } | {
+    /**
+     * For a custom tool call.
+     *
+     * @generated from field: agentruntime.v1.CustomToolResult result = 4;
+     */
+    value: CustomToolResult;
+    case: "result";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message agentruntime.v1.AnswerToolCallRequest.
+ * Use `create(AnswerToolCallRequestSchema)` to create a new message.
+ */
+export const AnswerToolCallRequestSchema: GenMessage<AnswerToolCallRequest> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_session_service, 0);
+
+/**
+ * Allow or deny a tool call.
+ *
+ * @generated from message agentruntime.v1.ApprovalAnswer
+ */
+export type ApprovalAnswer = Message<"agentruntime.v1.ApprovalAnswer"> & {
+  /**
+   * @generated from field: bool allow = 1;
+   */
+  allow: boolean;
+
+  /**
+   * To the model: why it was denied, or a note with the approval. At most 10,000 characters.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * Run with this input instead (JSON text of an object; allow only).
+   *
+   * @generated from field: string updated_input_json = 3;
+   */
+  updatedInputJson: string;
+
+  /**
+   * Also allow, for the rest of the session, every call matching this rule (Claude Code's rule
+   * syntax, for example `Bash(npm test:*)`); allow only.
+   *
+   * @generated from field: string always_allow_rule = 4;
+   */
+  alwaysAllowRule: string;
+};
+
+/**
+ * Describes the message agentruntime.v1.ApprovalAnswer.
+ * Use `create(ApprovalAnswerSchema)` to create a new message.
+ */
+export const ApprovalAnswerSchema: GenMessage<ApprovalAnswer> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_session_service, 1);
+
+/**
+ * A custom tool's result.
+ *
+ * @generated from message agentruntime.v1.CustomToolResult
+ */
+export type CustomToolResult = Message<"agentruntime.v1.CustomToolResult"> & {
+  /**
+   * At most 1,000,000 characters.
+   *
+   * @generated from field: string output = 1;
+   */
+  output: string;
+
+  /**
+   * @generated from field: bool is_error = 2;
+   */
+  isError: boolean;
+};
+
+/**
+ * Describes the message agentruntime.v1.CustomToolResult.
+ * Use `create(CustomToolResultSchema)` to create a new message.
+ */
+export const CustomToolResultSchema: GenMessage<CustomToolResult> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_session_service, 2);
+
+/**
+ * @generated from message agentruntime.v1.AnswerToolCallResponse
+ */
+export type AnswerToolCallResponse = Message<"agentruntime.v1.AnswerToolCallResponse"> & {
+  /**
+   * @generated from field: agentruntime.v1.ToolDecision decision = 1;
+   */
+  decision?: ToolDecision | undefined;
+};
+
+/**
+ * Describes the message agentruntime.v1.AnswerToolCallResponse.
+ * Use `create(AnswerToolCallResponseSchema)` to create a new message.
+ */
+export const AnswerToolCallResponseSchema: GenMessage<AnswerToolCallResponse> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_session_service, 3);
+
+/**
+ * @generated from message agentruntime.v1.ListToolDecisionsRequest
+ */
+export type ListToolDecisionsRequest = Message<"agentruntime.v1.ListToolDecisionsRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * 0 means 100; at most 1,000 (larger is clamped).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message agentruntime.v1.ListToolDecisionsRequest.
+ * Use `create(ListToolDecisionsRequestSchema)` to create a new message.
+ */
+export const ListToolDecisionsRequestSchema: GenMessage<ListToolDecisionsRequest> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_session_service, 4);
+
+/**
+ * @generated from message agentruntime.v1.ListToolDecisionsResponse
+ */
+export type ListToolDecisionsResponse = Message<"agentruntime.v1.ListToolDecisionsResponse"> & {
+  /**
+   * @generated from field: repeated agentruntime.v1.ToolDecision decisions = 1;
+   */
+  decisions: ToolDecision[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message agentruntime.v1.ListToolDecisionsResponse.
+ * Use `create(ListToolDecisionsResponseSchema)` to create a new message.
+ */
+export const ListToolDecisionsResponseSchema: GenMessage<ListToolDecisionsResponse> = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_session_service, 5);
 
 /**
  * @generated from message agentruntime.v1.CreateSessionRequest
@@ -71,7 +249,7 @@ export type CreateSessionRequest = Message<"agentruntime.v1.CreateSessionRequest
  * Use `create(CreateSessionRequestSchema)` to create a new message.
  */
 export const CreateSessionRequestSchema: GenMessage<CreateSessionRequest> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_session_service, 0);
+  messageDesc(file_agentruntime_v1_session_service, 6);
 
 /**
  * @generated from message agentruntime.v1.CreateSessionResponse
@@ -88,7 +266,7 @@ export type CreateSessionResponse = Message<"agentruntime.v1.CreateSessionRespon
  * Use `create(CreateSessionResponseSchema)` to create a new message.
  */
 export const CreateSessionResponseSchema: GenMessage<CreateSessionResponse> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_session_service, 1);
+  messageDesc(file_agentruntime_v1_session_service, 7);
 
 /**
  * @generated from message agentruntime.v1.GetSessionRequest
@@ -105,7 +283,7 @@ export type GetSessionRequest = Message<"agentruntime.v1.GetSessionRequest"> & {
  * Use `create(GetSessionRequestSchema)` to create a new message.
  */
 export const GetSessionRequestSchema: GenMessage<GetSessionRequest> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_session_service, 2);
+  messageDesc(file_agentruntime_v1_session_service, 8);
 
 /**
  * @generated from message agentruntime.v1.GetSessionResponse
@@ -122,7 +300,7 @@ export type GetSessionResponse = Message<"agentruntime.v1.GetSessionResponse"> &
  * Use `create(GetSessionResponseSchema)` to create a new message.
  */
 export const GetSessionResponseSchema: GenMessage<GetSessionResponse> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_session_service, 3);
+  messageDesc(file_agentruntime_v1_session_service, 9);
 
 /**
  * @generated from message agentruntime.v1.ListSessionsRequest
@@ -160,7 +338,7 @@ export type ListSessionsRequest = Message<"agentruntime.v1.ListSessionsRequest">
  * Use `create(ListSessionsRequestSchema)` to create a new message.
  */
 export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_session_service, 4);
+  messageDesc(file_agentruntime_v1_session_service, 10);
 
 /**
  * @generated from message agentruntime.v1.ListSessionsResponse
@@ -184,7 +362,7 @@ export type ListSessionsResponse = Message<"agentruntime.v1.ListSessionsResponse
  * Use `create(ListSessionsResponseSchema)` to create a new message.
  */
 export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_session_service, 5);
+  messageDesc(file_agentruntime_v1_session_service, 11);
 
 /**
  * @generated from message agentruntime.v1.UpdateSessionRequest
@@ -210,7 +388,7 @@ export type UpdateSessionRequest = Message<"agentruntime.v1.UpdateSessionRequest
  * Use `create(UpdateSessionRequestSchema)` to create a new message.
  */
 export const UpdateSessionRequestSchema: GenMessage<UpdateSessionRequest> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_session_service, 6);
+  messageDesc(file_agentruntime_v1_session_service, 12);
 
 /**
  * @generated from message agentruntime.v1.UpdateSessionResponse
@@ -227,7 +405,7 @@ export type UpdateSessionResponse = Message<"agentruntime.v1.UpdateSessionRespon
  * Use `create(UpdateSessionResponseSchema)` to create a new message.
  */
 export const UpdateSessionResponseSchema: GenMessage<UpdateSessionResponse> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_session_service, 7);
+  messageDesc(file_agentruntime_v1_session_service, 13);
 
 /**
  * @generated from message agentruntime.v1.DeleteSessionRequest
@@ -244,7 +422,7 @@ export type DeleteSessionRequest = Message<"agentruntime.v1.DeleteSessionRequest
  * Use `create(DeleteSessionRequestSchema)` to create a new message.
  */
 export const DeleteSessionRequestSchema: GenMessage<DeleteSessionRequest> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_session_service, 8);
+  messageDesc(file_agentruntime_v1_session_service, 14);
 
 /**
  * @generated from message agentruntime.v1.DeleteSessionResponse
@@ -257,7 +435,7 @@ export type DeleteSessionResponse = Message<"agentruntime.v1.DeleteSessionRespon
  * Use `create(DeleteSessionResponseSchema)` to create a new message.
  */
 export const DeleteSessionResponseSchema: GenMessage<DeleteSessionResponse> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_session_service, 9);
+  messageDesc(file_agentruntime_v1_session_service, 15);
 
 /**
  * @generated from message agentruntime.v1.SendMessageRequest
@@ -281,6 +459,13 @@ export type SendMessageRequest = Message<"agentruntime.v1.SendMessageRequest"> &
    * @generated from field: repeated agentruntime.v1.Attachment attachments = 3;
    */
   attachments: Attachment[];
+
+  /**
+   * What happens when a turn runs already. Default QUEUE.
+   *
+   * @generated from field: agentruntime.v1.SendPolicy policy = 4;
+   */
+  policy: SendPolicy;
 };
 
 /**
@@ -288,7 +473,7 @@ export type SendMessageRequest = Message<"agentruntime.v1.SendMessageRequest"> &
  * Use `create(SendMessageRequestSchema)` to create a new message.
  */
 export const SendMessageRequestSchema: GenMessage<SendMessageRequest> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_session_service, 10);
+  messageDesc(file_agentruntime_v1_session_service, 16);
 
 /**
  * @generated from message agentruntime.v1.SendMessageResponse
@@ -307,6 +492,13 @@ export type SendMessageResponse = Message<"agentruntime.v1.SendMessageResponse">
    * @generated from field: bool queued = 2;
    */
   queued: boolean;
+
+  /**
+   * True when the message went into the running turn (policy STEER); `turn_id` is that turn.
+   *
+   * @generated from field: bool steered = 3;
+   */
+  steered: boolean;
 };
 
 /**
@@ -314,7 +506,7 @@ export type SendMessageResponse = Message<"agentruntime.v1.SendMessageResponse">
  * Use `create(SendMessageResponseSchema)` to create a new message.
  */
 export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_session_service, 11);
+  messageDesc(file_agentruntime_v1_session_service, 17);
 
 /**
  * @generated from message agentruntime.v1.CancelTurnRequest
@@ -338,7 +530,7 @@ export type CancelTurnRequest = Message<"agentruntime.v1.CancelTurnRequest"> & {
  * Use `create(CancelTurnRequestSchema)` to create a new message.
  */
 export const CancelTurnRequestSchema: GenMessage<CancelTurnRequest> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_session_service, 12);
+  messageDesc(file_agentruntime_v1_session_service, 18);
 
 /**
  * @generated from message agentruntime.v1.CancelTurnResponse
@@ -357,7 +549,7 @@ export type CancelTurnResponse = Message<"agentruntime.v1.CancelTurnResponse"> &
  * Use `create(CancelTurnResponseSchema)` to create a new message.
  */
 export const CancelTurnResponseSchema: GenMessage<CancelTurnResponse> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_session_service, 13);
+  messageDesc(file_agentruntime_v1_session_service, 19);
 
 /**
  * @generated from message agentruntime.v1.StreamEventsRequest
@@ -381,7 +573,7 @@ export type StreamEventsRequest = Message<"agentruntime.v1.StreamEventsRequest">
  * Use `create(StreamEventsRequestSchema)` to create a new message.
  */
 export const StreamEventsRequestSchema: GenMessage<StreamEventsRequest> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_session_service, 14);
+  messageDesc(file_agentruntime_v1_session_service, 20);
 
 /**
  * @generated from message agentruntime.v1.StreamEventsResponse
@@ -398,7 +590,7 @@ export type StreamEventsResponse = Message<"agentruntime.v1.StreamEventsResponse
  * Use `create(StreamEventsResponseSchema)` to create a new message.
  */
 export const StreamEventsResponseSchema: GenMessage<StreamEventsResponse> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_session_service, 15);
+  messageDesc(file_agentruntime_v1_session_service, 21);
 
 /**
  * @generated from message agentruntime.v1.ListMessagesRequest
@@ -427,7 +619,7 @@ export type ListMessagesRequest = Message<"agentruntime.v1.ListMessagesRequest">
  * Use `create(ListMessagesRequestSchema)` to create a new message.
  */
 export const ListMessagesRequestSchema: GenMessage<ListMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_session_service, 16);
+  messageDesc(file_agentruntime_v1_session_service, 22);
 
 /**
  * @generated from message agentruntime.v1.ListMessagesResponse
@@ -451,7 +643,56 @@ export type ListMessagesResponse = Message<"agentruntime.v1.ListMessagesResponse
  * Use `create(ListMessagesResponseSchema)` to create a new message.
  */
 export const ListMessagesResponseSchema: GenMessage<ListMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_agentruntime_v1_session_service, 17);
+  messageDesc(file_agentruntime_v1_session_service, 23);
+
+/**
+ * What SendMessage does while a turn runs.
+ *
+ * @generated from enum agentruntime.v1.SendPolicy
+ */
+export enum SendPolicy {
+  /**
+   * QUEUE.
+   *
+   * @generated from enum value: SEND_POLICY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The message waits for the running turn (and those queued before it).
+   *
+   * @generated from enum value: SEND_POLICY_QUEUE = 1;
+   */
+  QUEUE = 1,
+
+  /**
+   * FailedPrecondition (reason SESSION_BUSY) while a turn runs or waits.
+   *
+   * @generated from enum value: SEND_POLICY_REJECT = 2;
+   */
+  REJECT = 2,
+
+  /**
+   * The running turn is cancelled (what it produced stays), then the message runs.
+   *
+   * @generated from enum value: SEND_POLICY_INTERRUPT = 3;
+   */
+  INTERRUPT = 3,
+
+  /**
+   * The message goes into the running turn: the model reads it at its next step. When the turn
+   * ends first, it runs as a turn of its own.
+   *
+   * @generated from enum value: SEND_POLICY_STEER = 4;
+   */
+  STEER = 4,
+}
+
+/**
+ * Describes the enum agentruntime.v1.SendPolicy.
+ */
+export const SendPolicySchema: GenEnum<SendPolicy> = /*@__PURE__*/
+  enumDesc(file_agentruntime_v1_session_service, 0);
 
 /**
  * Sessions, their messages and their live event feed.
@@ -544,6 +785,27 @@ export const SessionService: GenService<{
     methodKind: "unary";
     input: typeof ListMessagesRequestSchema;
     output: typeof ListMessagesResponseSchema;
+  },
+  /**
+   * Answers a waiting tool call: allows or denies it, or returns a custom tool's result. The
+   * turn goes on. A call already answered (or not waiting) is FailedPrecondition.
+   *
+   * @generated from rpc agentruntime.v1.SessionService.AnswerToolCall
+   */
+  answerToolCall: {
+    methodKind: "unary";
+    input: typeof AnswerToolCallRequestSchema;
+    output: typeof AnswerToolCallResponseSchema;
+  },
+  /**
+   * Every answer given in the session (by clients and timeouts), oldest first.
+   *
+   * @generated from rpc agentruntime.v1.SessionService.ListToolDecisions
+   */
+  listToolDecisions: {
+    methodKind: "unary";
+    input: typeof ListToolDecisionsRequestSchema;
+    output: typeof ListToolDecisionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_agentruntime_v1_session_service, 0);

@@ -60,6 +60,12 @@ const (
 	// SessionServiceListMessagesProcedure is the fully-qualified name of the SessionService's
 	// ListMessages RPC.
 	SessionServiceListMessagesProcedure = "/agentruntime.v1.SessionService/ListMessages"
+	// SessionServiceAnswerToolCallProcedure is the fully-qualified name of the SessionService's
+	// AnswerToolCall RPC.
+	SessionServiceAnswerToolCallProcedure = "/agentruntime.v1.SessionService/AnswerToolCall"
+	// SessionServiceListToolDecisionsProcedure is the fully-qualified name of the SessionService's
+	// ListToolDecisions RPC.
+	SessionServiceListToolDecisionsProcedure = "/agentruntime.v1.SessionService/ListToolDecisions"
 )
 
 // SessionServiceClient is a client for the agentruntime.v1.SessionService service.
@@ -80,6 +86,11 @@ type SessionServiceClient interface {
 	StreamEvents(context.Context, *connect.Request[v1.StreamEventsRequest]) (*connect.ServerStreamForClient[v1.StreamEventsResponse], error)
 	// The conversation as blocks, oldest first.
 	ListMessages(context.Context, *connect.Request[v1.ListMessagesRequest]) (*connect.Response[v1.ListMessagesResponse], error)
+	// Answers a waiting tool call: allows or denies it, or returns a custom tool's result. The
+	// turn goes on. A call already answered (or not waiting) is FailedPrecondition.
+	AnswerToolCall(context.Context, *connect.Request[v1.AnswerToolCallRequest]) (*connect.Response[v1.AnswerToolCallResponse], error)
+	// Every answer given in the session (by clients and timeouts), oldest first.
+	ListToolDecisions(context.Context, *connect.Request[v1.ListToolDecisionsRequest]) (*connect.Response[v1.ListToolDecisionsResponse], error)
 }
 
 // NewSessionServiceClient constructs a client for the agentruntime.v1.SessionService service. By
@@ -152,20 +163,35 @@ func NewSessionServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		answerToolCall: connect.NewClient[v1.AnswerToolCallRequest, v1.AnswerToolCallResponse](
+			httpClient,
+			baseURL+SessionServiceAnswerToolCallProcedure,
+			connect.WithSchema(sessionServiceMethods.ByName("AnswerToolCall")),
+			connect.WithClientOptions(opts...),
+		),
+		listToolDecisions: connect.NewClient[v1.ListToolDecisionsRequest, v1.ListToolDecisionsResponse](
+			httpClient,
+			baseURL+SessionServiceListToolDecisionsProcedure,
+			connect.WithSchema(sessionServiceMethods.ByName("ListToolDecisions")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // sessionServiceClient implements SessionServiceClient.
 type sessionServiceClient struct {
-	createSession *connect.Client[v1.CreateSessionRequest, v1.CreateSessionResponse]
-	getSession    *connect.Client[v1.GetSessionRequest, v1.GetSessionResponse]
-	listSessions  *connect.Client[v1.ListSessionsRequest, v1.ListSessionsResponse]
-	updateSession *connect.Client[v1.UpdateSessionRequest, v1.UpdateSessionResponse]
-	deleteSession *connect.Client[v1.DeleteSessionRequest, v1.DeleteSessionResponse]
-	sendMessage   *connect.Client[v1.SendMessageRequest, v1.SendMessageResponse]
-	cancelTurn    *connect.Client[v1.CancelTurnRequest, v1.CancelTurnResponse]
-	streamEvents  *connect.Client[v1.StreamEventsRequest, v1.StreamEventsResponse]
-	listMessages  *connect.Client[v1.ListMessagesRequest, v1.ListMessagesResponse]
+	createSession     *connect.Client[v1.CreateSessionRequest, v1.CreateSessionResponse]
+	getSession        *connect.Client[v1.GetSessionRequest, v1.GetSessionResponse]
+	listSessions      *connect.Client[v1.ListSessionsRequest, v1.ListSessionsResponse]
+	updateSession     *connect.Client[v1.UpdateSessionRequest, v1.UpdateSessionResponse]
+	deleteSession     *connect.Client[v1.DeleteSessionRequest, v1.DeleteSessionResponse]
+	sendMessage       *connect.Client[v1.SendMessageRequest, v1.SendMessageResponse]
+	cancelTurn        *connect.Client[v1.CancelTurnRequest, v1.CancelTurnResponse]
+	streamEvents      *connect.Client[v1.StreamEventsRequest, v1.StreamEventsResponse]
+	listMessages      *connect.Client[v1.ListMessagesRequest, v1.ListMessagesResponse]
+	answerToolCall    *connect.Client[v1.AnswerToolCallRequest, v1.AnswerToolCallResponse]
+	listToolDecisions *connect.Client[v1.ListToolDecisionsRequest, v1.ListToolDecisionsResponse]
 }
 
 // CreateSession calls agentruntime.v1.SessionService.CreateSession.
@@ -213,6 +239,16 @@ func (c *sessionServiceClient) ListMessages(ctx context.Context, req *connect.Re
 	return c.listMessages.CallUnary(ctx, req)
 }
 
+// AnswerToolCall calls agentruntime.v1.SessionService.AnswerToolCall.
+func (c *sessionServiceClient) AnswerToolCall(ctx context.Context, req *connect.Request[v1.AnswerToolCallRequest]) (*connect.Response[v1.AnswerToolCallResponse], error) {
+	return c.answerToolCall.CallUnary(ctx, req)
+}
+
+// ListToolDecisions calls agentruntime.v1.SessionService.ListToolDecisions.
+func (c *sessionServiceClient) ListToolDecisions(ctx context.Context, req *connect.Request[v1.ListToolDecisionsRequest]) (*connect.Response[v1.ListToolDecisionsResponse], error) {
+	return c.listToolDecisions.CallUnary(ctx, req)
+}
+
 // SessionServiceHandler is an implementation of the agentruntime.v1.SessionService service.
 type SessionServiceHandler interface {
 	// Creates a session. Never starts a sandbox: that happens on the first message.
@@ -231,6 +267,11 @@ type SessionServiceHandler interface {
 	StreamEvents(context.Context, *connect.Request[v1.StreamEventsRequest], *connect.ServerStream[v1.StreamEventsResponse]) error
 	// The conversation as blocks, oldest first.
 	ListMessages(context.Context, *connect.Request[v1.ListMessagesRequest]) (*connect.Response[v1.ListMessagesResponse], error)
+	// Answers a waiting tool call: allows or denies it, or returns a custom tool's result. The
+	// turn goes on. A call already answered (or not waiting) is FailedPrecondition.
+	AnswerToolCall(context.Context, *connect.Request[v1.AnswerToolCallRequest]) (*connect.Response[v1.AnswerToolCallResponse], error)
+	// Every answer given in the session (by clients and timeouts), oldest first.
+	ListToolDecisions(context.Context, *connect.Request[v1.ListToolDecisionsRequest]) (*connect.Response[v1.ListToolDecisionsResponse], error)
 }
 
 // NewSessionServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -299,6 +340,19 @@ func NewSessionServiceHandler(svc SessionServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	sessionServiceAnswerToolCallHandler := connect.NewUnaryHandler(
+		SessionServiceAnswerToolCallProcedure,
+		svc.AnswerToolCall,
+		connect.WithSchema(sessionServiceMethods.ByName("AnswerToolCall")),
+		connect.WithHandlerOptions(opts...),
+	)
+	sessionServiceListToolDecisionsHandler := connect.NewUnaryHandler(
+		SessionServiceListToolDecisionsProcedure,
+		svc.ListToolDecisions,
+		connect.WithSchema(sessionServiceMethods.ByName("ListToolDecisions")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/agentruntime.v1.SessionService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case SessionServiceCreateSessionProcedure:
@@ -319,6 +373,10 @@ func NewSessionServiceHandler(svc SessionServiceHandler, opts ...connect.Handler
 			sessionServiceStreamEventsHandler.ServeHTTP(w, r)
 		case SessionServiceListMessagesProcedure:
 			sessionServiceListMessagesHandler.ServeHTTP(w, r)
+		case SessionServiceAnswerToolCallProcedure:
+			sessionServiceAnswerToolCallHandler.ServeHTTP(w, r)
+		case SessionServiceListToolDecisionsProcedure:
+			sessionServiceListToolDecisionsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -362,4 +420,12 @@ func (UnimplementedSessionServiceHandler) StreamEvents(context.Context, *connect
 
 func (UnimplementedSessionServiceHandler) ListMessages(context.Context, *connect.Request[v1.ListMessagesRequest]) (*connect.Response[v1.ListMessagesResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("agentruntime.v1.SessionService.ListMessages is not implemented"))
+}
+
+func (UnimplementedSessionServiceHandler) AnswerToolCall(context.Context, *connect.Request[v1.AnswerToolCallRequest]) (*connect.Response[v1.AnswerToolCallResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("agentruntime.v1.SessionService.AnswerToolCall is not implemented"))
+}
+
+func (UnimplementedSessionServiceHandler) ListToolDecisions(context.Context, *connect.Request[v1.ListToolDecisionsRequest]) (*connect.Response[v1.ListToolDecisionsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("agentruntime.v1.SessionService.ListToolDecisions is not implemented"))
 }

@@ -1,6 +1,7 @@
-// The built-in demo profile, created for the open tenant (or the configured tenants) at start.
+// The built-in demo profiles, created for the tenants a server names (`DEMO_PROFILE`): they use
+// the offline demo model, so they run without an API key.
 
-import type { ProfileInput } from "./profiles.js";
+import type { ProfileInput } from "./app/profiles/check-profile.js";
 
 /** The demo profile's skill: counts words with a script (python3, no packages). */
 const DEMO_COUNT_SCRIPT = [
@@ -63,5 +64,27 @@ export function demoProfile(): ProfileInput {
         prompt: "Use the word-count skill to count the words of this text:\n\n$ARGUMENTS",
       },
     ],
+  };
+}
+
+/**
+ * The demo profile with tool permissions: its Bash calls wait for an approval (AnswerToolCall),
+ * so the approval flow can be tried without an API key.
+ */
+export function demoApprovalProfile(): ProfileInput {
+  return {
+    ...demoProfile(),
+    name: "demo-approvals",
+    description:
+      "The demo agent, but each Bash command waits for your approval: answer it with " +
+      "AnswerToolCall (allow or deny). Try it without an API key.",
+    permissions: {
+      mode: "allow",
+      allow: [],
+      ask: ["Bash"],
+      deny: [],
+      approvalTimeoutSeconds: 0,
+      allowOnTimeout: false,
+    },
   };
 }
