@@ -5,6 +5,7 @@ import type {
   FileDoc,
   ProfileDoc,
   SessionDoc,
+  TenantUsageDoc,
   TranscriptDoc,
 } from "./documents.js";
 import { type CollectionName, INDEXES, RETIRED_INDEXES } from "./indexes.js";
@@ -19,6 +20,7 @@ export interface Collections {
   events: Collection<EventDoc>;
   blocks: Collection<BlockDoc>;
   transcripts: Collection<TranscriptDoc>;
+  usage: Collection<TenantUsageDoc>;
 }
 
 /** Runs one adapter operation: a deadline, bounded retries of transient errors (resilience.ts). */
@@ -35,6 +37,7 @@ export function collectionsOf(db: Db, prefix: string): Collections {
     events: db.collection(`${prefix}events`),
     blocks: db.collection(`${prefix}blocks`),
     transcripts: db.collection(`${prefix}transcripts`),
+    usage: db.collection(`${prefix}usage`),
   };
 }
 

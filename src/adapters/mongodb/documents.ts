@@ -117,3 +117,19 @@ export function pageOf<D, R, C>(
 function requestKey(tenantId: string, requestId: string): string {
   return JSON.stringify([tenantId, requestId]);
 }
+
+/** A session's usage in one calendar month (UTC), keyed `tenantId/month/sessionId`. */
+export interface TenantUsageDoc {
+  _id: string;
+  tenantId: string;
+  month: string;
+  sessionId: string;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadInputTokens: number;
+  cacheCreationInputTokens: number;
+  costMicroUsd: number;
+  webSearchRequests: number;
+  webFetchRequests: number;
+  updateTime: Date;
+}

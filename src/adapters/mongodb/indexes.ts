@@ -8,7 +8,8 @@ export type CollectionName =
   | "files"
   | "events"
   | "blocks"
-  | "transcripts";
+  | "transcripts"
+  | "usage";
 
 export interface IndexSpec {
   name: string;
@@ -99,6 +100,14 @@ export const INDEXES: Readonly<Record<CollectionName, readonly IndexSpec[]>> = {
   ],
   // Keyed by session id (`_id`) alone.
   transcripts: [],
+  // One record per tenant, month and session (`_id`), counted with $inc.
+  usage: [
+    {
+      name: "tenant_month",
+      key: { tenantId: 1, month: 1 },
+      serves: "tenantUsage and addTenantUsage's total (the sum over the month's sessions)",
+    },
+  ],
 };
 
 /** Indexes earlier versions created that no query needs any more; dropped by ensureIndexes(). */

@@ -6,6 +6,7 @@ import type {
   FileInfo,
   SessionEvent,
   SessionRecord,
+  Usage,
 } from "../../domain/types.js";
 import type {
   Page,
@@ -35,6 +36,7 @@ import {
   storeUnavailable,
 } from "./resilience.js";
 import { MongoSessions } from "./sessions.js";
+import { MongoTenantUsage } from "./tenant-usage.js";
 import { MongoWorkspace } from "./workspace.js";
 
 export { type MongoConnectOptions, type MongoPersistenceOptions, mongoClientOptions };
@@ -67,6 +69,7 @@ export class MongoPersistence implements PersistenceAdapter {
   private readonly profileStore: MongoProfiles;
   private readonly workspaceStore: MongoWorkspace;
   private readonly feedStore: MongoFeed;
+  private readonly usageStore: MongoTenantUsage;
   /** Set by connect(): the client this adapter owns and closes. */
   private client: MongoClient | undefined;
 
@@ -84,6 +87,7 @@ export class MongoPersistence implements PersistenceAdapter {
     this.profileStore = new MongoProfiles(this.collections, run);
     this.workspaceStore = new MongoWorkspace(this.collections, run);
     this.feedStore = new MongoFeed(this.collections, run);
+    this.usageStore = new MongoTenantUsage(this.collections, run);
   }
 
   /**
@@ -157,6 +161,14 @@ export class MongoPersistence implements PersistenceAdapter {
   }
 
   // --- transcript and workspace (workspace.ts) ---
+
+  addTenantUsage(tenantId: string, month: string, sessionId: string, usage: Usage) {
+    return this.usageStore.addTenantUsage(tenantId, month, sessionId, usage);
+  }
+
+  tenantUsage(tenantId: string, month: string): Promise<Usage> {
+    return this.usageStore.tenantUsage(tenantId, month);
+  }
 
   saveTranscript(sessionId: string, rawTranscript: string): Promise<void> {
     return this.workspaceStore.saveTranscript(sessionId, rawTranscript);
