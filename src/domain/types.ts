@@ -158,6 +158,13 @@ export interface QueuedMessage {
   enqueueTime: Date;
   /** CancelTurn reached it before it started: it ends as cancelled when its turn comes. */
   cancelRequested?: boolean;
+  /**
+   * Sent with policy STEER into this running turn: the turn takes it at its next model step
+   * (and drops it from the queue); if the turn ends first, it runs as a turn of its own.
+   */
+  steerTurnId?: string;
+  /** Sent with policy STEER or INTERRUPT: placed before the messages queued without one. */
+  runsNext?: true;
 }
 
 export interface SessionOptions {

@@ -28,7 +28,7 @@ import {
   sessionStates,
   sessionToProto,
 } from "./mapping.js";
-import { budgetFromProto } from "./waiting-mapping.js";
+import { budgetFromProto, sendPolicyFromProto } from "./waiting-mapping.js";
 
 /** The use cases the API serves. */
 export interface ApiDeps {
@@ -151,7 +151,8 @@ export function sessionService(deps: ApiDeps): ServiceImpl<typeof SessionService
         mediaType: a.mediaType,
         data: a.data,
       }));
-      return deps.messages.send(tenant(ctx), req.sessionId, req.text, attachments);
+      const policy = sendPolicyFromProto(req.policy);
+      return deps.messages.send(tenant(ctx), req.sessionId, req.text, attachments, policy);
     },
     async cancelTurn(req, ctx) {
       return { cancelled: await deps.messages.cancel(tenant(ctx), req.sessionId, req.turnId) };

@@ -39,10 +39,14 @@ export function waitingMessages(record: SessionRecord): QueuedMessage[] {
   );
 }
 
-/** A record's state follows from its facts: running while a turn runs or messages wait. */
+/**
+ * A record's state follows from its facts: running while a turn runs or messages wait; waiting
+ * while no turn runs and a budget holds the session.
+ */
 export function stateOf(
-  record: Pick<SessionRecord, "currentTurn" | "queuedMessages">,
+  record: Pick<SessionRecord, "currentTurn" | "queuedMessages" | "budgetWait">,
 ): SessionState {
+  if (record.budgetWait && !record.currentTurn) return "waiting";
   return record.currentTurn || record.queuedMessages.length > 0 ? "running" : "idle";
 }
 

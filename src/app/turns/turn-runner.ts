@@ -25,10 +25,13 @@ import { createTools } from "../tools/index.js";
 import type { Tool } from "../tools/types.js";
 import { abortNote, runAgentLoop, TurnAborted } from "./agent-loop.js";
 import { BlockWriter, type TurnSink } from "./blocks.js";
+import type { Budgets, TurnBudget } from "./budget.js";
+import { budgetReached, holdForBudget } from "./budget-wait.js";
 import { resolveCommand } from "./commands.js";
 import { completeTurn } from "./complete-turn.js";
 import { addUserMessage, closeConversation } from "./conversation.js";
 import { profileTools } from "./profile-tools.js";
+import { deliverSteered } from "./steering.js";
 import { serverToolsOf } from "./step-blocks.js";
 import { createTaskTool } from "./subagents.js";
 import { systemPromptFor } from "./system-prompt.js";
@@ -44,6 +47,8 @@ export interface TurnRunnerOptions {
   defaultModel?: string;
   /** Connections to profiles' MCP servers; none: profiles' MCP servers are not used. */
   mcp?: McpConnections;
+  /** The spending limits; none: no limits (tenant usage is not counted). */
+  budgets?: Budgets;
 }
 
 /**
@@ -80,6 +85,10 @@ export class TurnRunner implements TurnEngine {
         continue;
       }
       const next = session.record.queuedMessages[0];
+      // A session or tenant limit holds the queue until it is raised (or the month changes).
+      const ask = (next && !next.cancelRequested) || session.record.budgetWait;
+      if (ask && this.o.budgets && (await holdForBudget(session, this.o.budgets, this.o.store)))
+        break;
       if (!next) break;
       await this.run(session, next);
     }
@@ -174,7 +183,9 @@ export class TurnRunner implements TurnEngine {
     let outcome: TurnOutcome = "completed";
     let reason = "";
     let sessionUsage = session.record.usage;
+    let budget: TurnBudget | undefined;
     const onUsage = (step: Usage, model: string, subagentId?: string) => {
+      budget?.step(step);
       turn.usage = addUsage(turn.usage, step);
       sessionUsage = addUsage(sessionUsage, step);
       const total = sessionUsage;
@@ -211,6 +222,11 @@ export class TurnRunner implements TurnEngine {
       tools.push(...profileTools(profile, session, sink, ctx));
       tools.push(...(await mcpToolsForTurn(this.o.mcp, session, profile, ctx, abort.signal)));
       const maxSteps = profile.maxTurns || DEFAULTS.maxTurns;
+      budget = this.o.budgets?.forTurn(session.record, profile, () => ({
+        turn: turn.usage,
+        session: sessionUsage,
+      }));
+      const saveConversation = () => this.o.manager.transcripts.save(session.id, messages);
       const result = await runAgentLoop(messages, {
         sink,
         model: this.model(profile.modelProvider),
@@ -230,11 +246,18 @@ export class TurnRunner implements TurnEngine {
         signal: abort.signal,
         onUsage: (u, m) => onUsage(u, m),
         onMessages: persist,
+        ...(budget ? { stopCheck: budget.check } : {}),
+        steer: (m) => deliverSteered(session, turn.id, sink, m, saveConversation),
       });
       if (result.outcome === "max_turns") {
         outcome = "max_turns";
         reason = `max_turns reached (${maxSteps} model steps)`;
         closeConversation(messages, `Stopped: ${reason}`);
+      }
+      if (result.outcome === "stopped" && budget?.hit) {
+        outcome = "budget_exceeded";
+        reason = result.stopReason ?? "";
+        await budgetReached(session, budget.hit, ctx).catch(failed);
       }
     } catch (err) {
       if (err instanceof TurnAborted || abort.signal.aborted) {
