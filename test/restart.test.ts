@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ToolStatus } from "#gen/block_pb.js";
 import { AgentProfileService } from "#gen/profile_service_pb.js";
 import { TurnOutcome } from "#gen/session_pb.js";
-import { SessionService } from "#gen/session_service_pb.js";
+import { SendPolicy, SessionService } from "#gen/session_service_pb.js";
 import { readEvents, turnsCompleted } from "./support/agent.js";
 import { FakeAnthropic, streamResponse, textResponse } from "./support/fake-anthropic.js";
 import { MONGO_START_TIMEOUT_MS, type MongoServer, startMongo } from "./support/mongo.js";
@@ -155,6 +155,55 @@ describe("a server restart", () => {
     expect(replay.map((e) => e.sequence)).toEqual(seen.map((e) => e.sequence));
     const { session } = await c.sessions.getSession({ sessionId });
     expect(session?.runtime?.currentTurn).toBeUndefined();
+    expect(await s.stop()).toBe(0);
+  });
+
+  it("keeps a steered message the crashed turn never took: it runs as a turn of its own", async () => {
+    let s = await server();
+    let c = clients(s.url);
+    const profile = await c.profiles.createAgentProfile({ profile: { name: "steer", tools: [] } });
+    const sessionId = (await c.sessions.createSession({ agentProfileId: profile.profile!.id }))
+      .session!.id;
+    fake.enqueue(
+      streamResponse([{ type: "text", text: "a long answer that never ends" }], {
+        stallAfterEvents: 4,
+      }),
+    );
+    const first = await c.sessions.sendMessage({ sessionId, text: "go" });
+    await readEvents(c, sessionId, (ev) => ev.some((e) => e.payload.case === "blockDelta"));
+    const steer = await c.sessions.sendMessage({
+      sessionId,
+      text: "steered before the crash",
+      policy: SendPolicy.STEER,
+    });
+    expect(steer).toMatchObject({ turnId: first.turnId, steered: true });
+    await s.crash();
+
+    fake.enqueue(textResponse("answered after the restart"));
+    const before = fake.requests.length;
+    s = await server();
+    c = clients(s.url);
+    const events = await readEvents(c, sessionId, turnsCompleted(2));
+    const ends = events
+      .filter((e) => e.payload.case === "turnCompleted")
+      .map((e) => e.payload.value as { turn: { id: string; outcome: TurnOutcome } });
+    expect(ends.map((e) => e.turn.outcome)).toEqual([
+      TurnOutcome.INTERRUPTED,
+      TurnOutcome.COMPLETED,
+    ]);
+    const users = events.flatMap((e) =>
+      e.payload.case === "blockCompleted" && e.payload.value.block!.content.case === "userMessage"
+        ? [[e.turnId, e.payload.value.block!.content.value.text]]
+        : [],
+    );
+    expect(users).toEqual([
+      [first.turnId, "go"],
+      [ends[1]!.turn.id, "steered before the crash"],
+    ]);
+    expect(fake.requests.length).toBe(before + 1);
+    expect(JSON.stringify(fake.requests[before]!.body.messages)).toContain(
+      "steered before the crash",
+    );
     expect(await s.stop()).toBe(0);
   });
 });

@@ -247,7 +247,12 @@ export class TurnRunner implements TurnEngine {
         onUsage: (u, m) => onUsage(u, m),
         onMessages: persist,
         ...(budget ? { stopCheck: budget.check } : {}),
-        steer: (m) => deliverSteered(session, turn.id, sink, m, saveConversation),
+        // A store that fails here ends the turn like any failed save (settled from the feed).
+        steer: (m) =>
+          deliverSteered(session, turn.id, sink, m, saveConversation).catch((err: unknown) => {
+            failed(err);
+            throw err;
+          }),
       });
       if (result.outcome === "max_turns") {
         outcome = "max_turns";
