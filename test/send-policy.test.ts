@@ -24,6 +24,16 @@ const userTexts = (events: SessionEvent[]) =>
     return b.content.case === "userMessage" ? [[b.turnId, b.content.value.text]] : [];
   });
 
+/** The turn is over once its message left the queue (just after its turn_completed). */
+async function idle(sessionId: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const view = await h.client.sessions.getSession({ sessionId });
+    if (view.session?.state === SessionState.IDLE) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error("the session never became idle");
+}
+
 const streaming = (events: SessionEvent[]) => events.some((e) => e.payload.case === "blockDelta");
 
 describe("SendMessage policies", () => {
@@ -59,8 +69,7 @@ describe("SendMessage policies", () => {
     expect(err?.code).toBe(Code.FailedPrecondition);
     expect(err?.rawMessage).toContain("policy REJECT");
     await readEvents(h.client, sessionId, turnsCompleted(1));
-    const view = await h.client.sessions.getSession({ sessionId });
-    expect(view.session?.runtime?.queuedMessages).toEqual([]);
+    await idle(sessionId);
     // Nothing runs any more: accepted.
     const after = await h.client.sessions.sendMessage({
       sessionId,
@@ -118,6 +127,7 @@ describe("SendMessage policies", () => {
       policy: SendPolicy.INTERRUPT,
     });
     await readEvents(h.client, sessionId, turnsCompleted(1));
+    await idle(sessionId);
     const b = await h.client.sessions.sendMessage({
       sessionId,
       text: "b",

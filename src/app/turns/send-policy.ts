@@ -9,10 +9,18 @@ export const INTERRUPTED = new AppError(
   "cancelled by a new message (policy INTERRUPT)",
 );
 
-/** Policy REJECT refuses a message while a turn runs or waits, or messages wait. */
+/**
+ * A turn runs or waits, or messages wait (a turn is over once its message left the queue, just
+ * after its turn_completed): policy REJECT refuses a message then, and others wait.
+ */
 export function isBusy(session: LoadedSession): boolean {
   const r = session.record;
-  return !session.isIdle || r.budgetWait !== undefined || (r.pendingToolCalls?.length ?? 0) > 0;
+  return (
+    session.current !== undefined ||
+    r.queuedMessages.length > 0 ||
+    r.budgetWait !== undefined ||
+    (r.pendingToolCalls?.length ?? 0) > 0
+  );
 }
 
 /**
