@@ -87,7 +87,12 @@ export class TurnRunner implements TurnEngine {
       const next = session.record.queuedMessages[0];
       // A session or tenant limit holds the queue until it is raised (or the month changes).
       const ask = (next && !next.cancelRequested) || session.record.budgetWait;
-      if (ask && this.o.budgets && (await holdForBudget(session, this.o.budgets, this.o.store)))
+      const again = () => this.o.manager.kick(session);
+      if (
+        ask &&
+        this.o.budgets &&
+        (await holdForBudget(session, this.o.budgets, this.o.store, again))
+      )
         break;
       if (!next) break;
       await this.run(session, next);
