@@ -171,6 +171,36 @@ describe("budgets", () => {
     expect(h.fake.requests).toHaveLength(2);
   });
 
+  it("a subagent stops at the parent turn's limit, and so does the turn", async () => {
+    h = await agentHarness({
+      profile: {
+        tools: ["Read", "Task"],
+        subagents: [{ name: "reader", description: "reads", prompt: "You read.", tools: ["Read"] }],
+        budget: { maxTurnTokens: 1_000n },
+      },
+    });
+    const sessionId = await h.newSession();
+    const task = { description: "read", prompt: "read x", subagent_type: "reader" };
+    h.fake.enqueue(
+      streamResponse([{ type: "tool_use", id: "task1", name: "Task", input: task }], {
+        usage: usage(100, 10),
+      }),
+      readCall(500, 500), // the subagent's first step reaches the limit: its Read is not run
+      textResponse("never"),
+    );
+    await h.client.sessions.sendMessage({ sessionId, text: "delegate" });
+    const events = await readEvents(h.client, sessionId, turnsCompleted(1));
+    expect(outcomes(events)).toEqual([TurnOutcome.BUDGET_EXCEEDED]);
+    expect(exceeded(events)[0]).toMatchObject({ scope: "turn", limit: "max_turn_tokens" });
+    expect(h.fake.requests).toHaveLength(2);
+    const blocks = (await h.client.sessions.listMessages({ sessionId })).blocks;
+    const results = blocks.flatMap((b) =>
+      b.content.case === "toolResult" ? [b.content.value.output] : [],
+    );
+    expect(results.some((o) => o.startsWith("Not run: budget: max_turn_tokens"))).toBe(true);
+    expect(results.some((o) => o.includes("[the subagent stopped: budget:"))).toBe(true);
+  });
+
   it("a tenant's monthly limit holds every session of the tenant", async () => {
     h = await agentHarness({ tenantMonthlyBudgetMicroUsd: 1_000 });
     const a = await h.newSession();

@@ -223,7 +223,8 @@ export class TurnRunner implements TurnEngine {
         profile.modelProvider === "demo"
           ? "demo"
           : session.record.options.model || profile.model || this.defaultModel;
-      const tools = this.tools(profile, sink, turn.id, modelId, onUsage);
+      const stopCheck = async () => budget?.check();
+      const tools = this.tools(profile, sink, turn.id, modelId, onUsage, stopCheck);
       tools.push(...profileTools(profile, session, sink, ctx));
       tools.push(...(await mcpToolsForTurn(this.o.mcp, session, profile, ctx, abort.signal)));
       const maxSteps = profile.maxTurns || DEFAULTS.maxTurns;
@@ -314,6 +315,7 @@ export class TurnRunner implements TurnEngine {
     turnId: string,
     modelId: string,
     onUsage: (u: Usage, model: string, subagentId?: string) => void,
+    stopCheck: () => Promise<string | undefined>,
   ): Tool[] {
     const tools = createTools(profile.tools);
     if (profile.tools.includes("Task") && profile.subagents.length > 0) {
@@ -325,6 +327,7 @@ export class TurnRunner implements TurnEngine {
           parentModel: modelId,
           model: (p) => this.model(p.modelProvider),
           onUsage,
+          stopCheck,
         }),
       );
     }
