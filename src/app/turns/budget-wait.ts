@@ -8,7 +8,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const monthTimers = new WeakMap<LoadedSession, NodeJS.Timeout>();
 
 /** Asks again when the next calendar month (UTC) begins, for a session the tenant limit holds. */
-function atNextMonth(session: LoadedSession, again: () => void, now = new Date()): void {
+export function atNextMonth(session: LoadedSession, again: () => void, now = new Date()): void {
   clearTimeout(monthTimers.get(session));
   const next = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
   const timer = setTimeout(
