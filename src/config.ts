@@ -30,6 +30,8 @@ export interface Config {
   demoProfile: boolean;
   /** SECRETS_KEY: the AES-256-GCM key secrets are stored with in MongoDB; none: as given. */
   secretsKey: Buffer | undefined;
+  /** Each tenant's spending limit per calendar month (UTC), in micro-dollars; 0: none. */
+  tenantMonthlyBudgetMicroUsd: number;
 }
 
 function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
@@ -122,7 +124,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!/^[A-Za-z0-9._:@/-]*$/.test(defaultModel)) {
     throw new ConfigError(`DEFAULT_MODEL is not a model id: ${JSON.stringify(defaultModel)}`);
   }
+  const tenantBudget = (env.TENANT_MONTHLY_BUDGET_USD ?? "").trim();
+  const tenantBudgetUsd = tenantBudget === "" ? 0 : Number(tenantBudget);
+  if (!Number.isFinite(tenantBudgetUsd) || tenantBudgetUsd < 0) {
+    throw new ConfigError(
+      `TENANT_MONTHLY_BUDGET_USD must be a number of US dollars >= 0, got ${JSON.stringify(tenantBudget)}`,
+    );
+  }
   return {
+    tenantMonthlyBudgetMicroUsd: Math.round(tenantBudgetUsd * 1_000_000),
     sandboxProvider,
     allowUnisolatedSandbox: bool(env, "ALLOW_UNISOLATED_SANDBOX", false),
     modal: tokenId

@@ -106,6 +106,7 @@ async function main(): Promise<void> {
     ...(config.mongodbUri ? { recoveryGraceMs: config.recoveryGraceMs } : {}),
     syncIntervalMs: config.syncIntervalMs,
     ...(config.defaultModel ? { defaultModel: config.defaultModel } : {}),
+    tenantMonthlyBudgetMicroUsd: config.tenantMonthlyBudgetMicroUsd,
     demoProfileTenants: config.demoProfile
       ? config.apiKeys.size > 0
         ? [...new Set(config.apiKeys.values())]

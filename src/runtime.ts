@@ -3,14 +3,6 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { type ConnectRouter, cors as connectCors, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { file_agentruntime_v1_error_detail } from "#gen/error_detail_pb.js";
-import { file_agentruntime_v1_profile_service } from "#gen/profile_service_pb.js";
-import { file_agentruntime_v1_secret_service } from "#gen/secret_service_pb.js";
-import { file_agentruntime_v1_session_service } from "#gen/session_service_pb.js";
-import { file_agentruntime_v1_workspace_service } from "#gen/workspace_service_pb.js";
-import { file_grpc_health_v1_health } from "#grpc/health/v1/health_pb.js";
-import { file_grpc_reflection_v1_reflection } from "#grpc/reflection/v1/reflection_pb.js";
-import { file_grpc_reflection_v1alpha_reflection } from "#grpc/reflection/v1alpha/reflection_pb.js";
 import { AnthropicModelProvider } from "./adapters/anthropic/model.js";
 import { DemoModelProvider } from "./adapters/demo-model/model.js";
 import { MemorySecrets } from "./adapters/memory/secrets.js";
@@ -24,6 +16,7 @@ import { SessionManager } from "./app/sessions/session-manager.js";
 import { Sessions } from "./app/sessions/sessions.js";
 import { createLogger, type Logger } from "./app/shared/logger.js";
 import { Answers } from "./app/turns/answers.js";
+import { Budgets } from "./app/turns/budget.js";
 import { Messages } from "./app/turns/messages.js";
 import { TurnRunner } from "./app/turns/turn-runner.js";
 import { Workspaces } from "./app/workspace/workspaces.js";
@@ -38,6 +31,7 @@ import { authInterceptor } from "./transport/auth.js";
 import { errorInterceptor, requestGate } from "./transport/errors.js";
 import { HealthState, registerHealth } from "./transport/health.js";
 import { registerReflection } from "./transport/reflection.js";
+import { SERVED_FILES } from "./transport/served-files.js";
 import { registerApi } from "./transport/services.js";
 
 export interface AgentRuntimeOptions {
@@ -61,6 +55,8 @@ export interface AgentRuntimeOptions {
   models?: Partial<Record<ModelProviderKind, ModelProvider>>;
   /** Model id for profiles that name none. */
   defaultModel?: string;
+  /** Each tenant's spending limit per calendar month (UTC), in micro-dollars. 0: none. */
+  tenantMonthlyBudgetMicroUsd?: number;
   /** An idle session's sandbox is synced and ended after this long. Default 15 minutes. */
   idleTimeoutMs?: number;
   /** Changed workspace files are saved this often while a sandbox runs. Default 30 seconds. */
@@ -142,17 +138,6 @@ export const SERVICE_NAMES = [
   "grpc.reflection.v1alpha.ServerReflection",
 ] as const;
 
-const servedFiles = [
-  file_agentruntime_v1_profile_service,
-  file_agentruntime_v1_session_service,
-  file_agentruntime_v1_workspace_service,
-  file_agentruntime_v1_secret_service,
-  file_agentruntime_v1_error_detail,
-  file_grpc_health_v1_health,
-  file_grpc_reflection_v1_reflection,
-  file_grpc_reflection_v1alpha_reflection,
-];
-
 export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<AgentRuntime> {
   const logger = options.logger ?? createLogger();
   const store = options.persistence;
@@ -187,7 +172,11 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     ...(options.syncIntervalMs ? { syncIntervalMs: options.syncIntervalMs } : {}),
     ...(options.turnRetryMs ? { turnRetryMs: options.turnRetryMs } : {}),
   });
-  const profiles = new Profiles(store);
+  // A profile's budget may have been raised: its sessions waiting for one check it again.
+  const profiles = new Profiles(store, (profileId) => {
+    for (const s of sessionManager.getLoadedSessions())
+      if (s.record.agentProfileId === profileId && s.record.budgetWait) sessionManager.kick(s);
+  });
   const sessions = new Sessions(store, profiles, sessionManager);
   const answers = new Answers({ sessions, manager: sessionManager, store, logger });
   const useCases: UseCases = {
@@ -210,6 +199,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     logger,
     ...(options.defaultModel ? { defaultModel: options.defaultModel } : {}),
     mcp: new McpConnections(secrets, logger),
+    budgets: new Budgets(store, logger, options.tenantMonthlyBudgetMicroUsd ?? 0),
   });
   const recovery = new Recovery({
     manager: sessionManager,
@@ -254,7 +244,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
   const routes = (router: ConnectRouter) => {
     registerApi(router, { ...useCases, closing: closing.signal });
     registerHealth(router, health);
-    registerReflection(router, servedFiles, SERVICE_NAMES);
+    registerReflection(router, SERVED_FILES, SERVICE_NAMES);
   };
 
   const interceptors = [

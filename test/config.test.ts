@@ -4,6 +4,18 @@ import { ConfigError, loadConfig } from "../src/config.js";
 const KEY = "k".repeat(16);
 
 describe("settings from the environment", () => {
+  it("reads TENANT_MONTHLY_BUDGET_USD in micro-dollars; refuses what is not a number >= 0", () => {
+    expect(loadConfig({}).tenantMonthlyBudgetMicroUsd).toBe(0);
+    expect(loadConfig({ TENANT_MONTHLY_BUDGET_USD: "12.5" }).tenantMonthlyBudgetMicroUsd).toBe(
+      12_500_000,
+    );
+    for (const bad of ["-1", "ten", "Infinity"]) {
+      expect(() => loadConfig({ TENANT_MONTHLY_BUDGET_USD: bad })).toThrow(
+        /TENANT_MONTHLY_BUDGET_USD/,
+      );
+    }
+  });
+
   it("defaults to an open server on loopback with memory storage and the local sandbox", () => {
     const c = loadConfig({});
     expect(c).toMatchObject({

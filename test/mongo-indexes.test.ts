@@ -409,6 +409,8 @@ describe("MongoPersistence queries", () => {
       content: { type: "system", text: "x" },
     });
     await store.listBlocks(s.id, 0, 10);
+    await store.addTenantUsage("tenant-i", "2026-11", s.id, s.usage);
+    await store.tenantUsage("tenant-i", "2026-11");
     await store.ping();
     await store.deleteSession(s.id);
     await store.close();

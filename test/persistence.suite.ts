@@ -698,6 +698,44 @@ export function persistenceSuite(name: string, target: PersistenceSuiteTarget): 
       }, 60_000);
     });
 
+    describe("tenant usage", () => {
+      it("adds usage per tenant and month, returning the month's total", async () => {
+        const tenant = `tenant-u-${Math.random().toString(36).slice(2)}`;
+        const step = {
+          inputTokens: 100,
+          outputTokens: 20,
+          cacheReadInputTokens: 5,
+          cacheCreationInputTokens: 1,
+          costMicroUsd: 300,
+        };
+        expect(await store.tenantUsage(tenant, "2026-11")).toMatchObject({ costMicroUsd: 0 });
+        expect(await store.addTenantUsage(tenant, "2026-11", "ses_a", step)).toEqual(step);
+        const total = await store.addTenantUsage(tenant, "2026-11", "ses_b", {
+          ...step,
+          webSearchRequests: 2,
+        });
+        expect(total).toEqual({
+          inputTokens: 200,
+          outputTokens: 40,
+          cacheReadInputTokens: 10,
+          cacheCreationInputTokens: 2,
+          costMicroUsd: 600,
+          webSearchRequests: 2,
+        });
+        expect(await store.tenantUsage(tenant, "2026-11")).toEqual(total);
+        // Another month, another tenant: counted apart.
+        expect((await store.tenantUsage(tenant, "2026-12")).costMicroUsd).toBe(0);
+        expect((await store.tenantUsage(`${tenant}-x`, "2026-11")).costMicroUsd).toBe(0);
+        // Concurrent sessions' increments all count.
+        await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            store.addTenantUsage(tenant, "2027-01", `ses_${i}`, step),
+          ),
+        );
+        expect((await store.tenantUsage(tenant, "2027-01")).costMicroUsd).toBe(3_000);
+      });
+    });
+
     describe("workspace usage", () => {
       it("counts a session's files and sums their sizes as files come and go", async () => {
         const a = makeSession();

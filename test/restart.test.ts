@@ -6,8 +6,8 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ToolStatus } from "#gen/block_pb.js";
 import { AgentProfileService } from "#gen/profile_service_pb.js";
-import { TurnOutcome } from "#gen/session_pb.js";
-import { SessionService } from "#gen/session_service_pb.js";
+import { SessionState, TurnOutcome } from "#gen/session_pb.js";
+import { SendPolicy, SessionService } from "#gen/session_service_pb.js";
 import { readEvents, turnsCompleted } from "./support/agent.js";
 import { FakeAnthropic, streamResponse, textResponse } from "./support/fake-anthropic.js";
 import { MONGO_START_TIMEOUT_MS, type MongoServer, startMongo } from "./support/mongo.js";
@@ -31,9 +31,10 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-function server(): Promise<StartedServer> {
+function server(env: Record<string, string> = {}): Promise<StartedServer> {
   return startServer({
     env: {
+      ...env,
       MONGODB_URI: mongo.uri,
       MONGODB_DB: mongo.dbName,
       DATA_DIR: dataDir,
@@ -155,6 +156,99 @@ describe("a server restart", () => {
     expect(replay.map((e) => e.sequence)).toEqual(seen.map((e) => e.sequence));
     const { session } = await c.sessions.getSession({ sessionId });
     expect(session?.runtime?.currentTurn).toBeUndefined();
+    expect(await s.stop()).toBe(0);
+  });
+
+  it("keeps a steered message the crashed turn never took: it runs as a turn of its own", async () => {
+    let s = await server();
+    let c = clients(s.url);
+    const profile = await c.profiles.createAgentProfile({ profile: { name: "steer", tools: [] } });
+    const sessionId = (await c.sessions.createSession({ agentProfileId: profile.profile!.id }))
+      .session!.id;
+    fake.enqueue(
+      streamResponse([{ type: "text", text: "a long answer that never ends" }], {
+        stallAfterEvents: 4,
+      }),
+    );
+    const first = await c.sessions.sendMessage({ sessionId, text: "go" });
+    await readEvents(c, sessionId, (ev) => ev.some((e) => e.payload.case === "blockDelta"));
+    const steer = await c.sessions.sendMessage({
+      sessionId,
+      text: "steered before the crash",
+      policy: SendPolicy.STEER,
+    });
+    expect(steer).toMatchObject({ turnId: first.turnId, steered: true });
+    await s.crash();
+
+    fake.enqueue(textResponse("answered after the restart"));
+    const before = fake.requests.length;
+    s = await server();
+    c = clients(s.url);
+    const events = await readEvents(c, sessionId, turnsCompleted(2));
+    const ends = events
+      .filter((e) => e.payload.case === "turnCompleted")
+      .map((e) => e.payload.value as { turn: { id: string; outcome: TurnOutcome } });
+    expect(ends.map((e) => e.turn.outcome)).toEqual([
+      TurnOutcome.INTERRUPTED,
+      TurnOutcome.COMPLETED,
+    ]);
+    const users = events.flatMap((e) =>
+      e.payload.case === "blockCompleted" && e.payload.value.block!.content.case === "userMessage"
+        ? [[e.turnId, e.payload.value.block!.content.value.text]]
+        : [],
+    );
+    expect(users).toEqual([
+      [first.turnId, "go"],
+      [ends[1]!.turn.id, "steered before the crash"],
+    ]);
+    expect(fake.requests.length).toBe(before + 1);
+    expect(JSON.stringify(fake.requests[before]!.body.messages)).toContain(
+      "steered before the crash",
+    );
+    expect(await s.stop()).toBe(0);
+  });
+
+  it("runs the messages a tenant limit held once a restart raises it", async () => {
+    let s = await server({ TENANT_MONTHLY_BUDGET_USD: "0.001" });
+    let c = clients(s.url);
+    const profile = await c.profiles.createAgentProfile({ profile: { name: "budget", tools: [] } });
+    const sessionId = (await c.sessions.createSession({ agentProfileId: profile.profile!.id }))
+      .session!.id;
+    // claude-sonnet-5-5 at $2 per million input tokens: $0.002, over the limit.
+    fake.enqueue(
+      textResponse("spent", {
+        usage: {
+          input_tokens: 1_000,
+          output_tokens: 0,
+          cache_read_input_tokens: 0,
+          cache_creation_input_tokens: 0,
+        },
+      }),
+    );
+    await c.sessions.sendMessage({ sessionId, text: "spend" });
+    const first = await readEvents(c, sessionId, turnsCompleted(1));
+    expect((first.at(-1)!.payload.value as { turn: { outcome: TurnOutcome } }).turn.outcome).toBe(
+      TurnOutcome.BUDGET_EXCEEDED,
+    );
+    const held = await c.sessions.sendMessage({ sessionId, text: "held" });
+    expect(held.queued).toBe(true);
+    for (let i = 0; i < 100; i++) {
+      const view = await c.sessions.getSession({ sessionId });
+      if (view.session?.state === SessionState.WAITING) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const before = fake.requests.length;
+    expect(await s.stop()).toBe(0);
+
+    fake.enqueue(textResponse("ran after the restart"));
+    s = await server({ TENANT_MONTHLY_BUDGET_USD: "100" });
+    c = clients(s.url);
+    const events = await readEvents(c, sessionId, turnsCompleted(2));
+    const ends = events
+      .filter((e) => e.payload.case === "turnCompleted")
+      .map((e) => e.payload.value as { turn: { id: string; outcome: TurnOutcome } });
+    expect(ends[1]!.turn).toMatchObject({ id: held.turnId, outcome: TurnOutcome.COMPLETED });
+    expect(fake.requests.length).toBe(before + 1);
     expect(await s.stop()).toBe(0);
   });
 });

@@ -10,7 +10,7 @@ import type {
   McpServer,
   Skill,
 } from "./profile-extras.js";
-
+import type { Usage } from "./usage.js";
 import type {
   Budget,
   BudgetScope,
@@ -21,6 +21,7 @@ import type {
 } from "./waiting.js";
 
 export * from "./profile-extras.js";
+export * from "./usage.js";
 export * from "./waiting.js";
 
 export type ModelProviderKind = "anthropic" | "demo";
@@ -118,18 +119,6 @@ export type TurnOutcome =
   | "max_turns"
   | "budget_exceeded";
 
-export interface Usage {
-  inputTokens: number;
-  outputTokens: number;
-  cacheReadInputTokens: number;
-  cacheCreationInputTokens: number;
-  /** Cost in whole micro-dollars (USD / 1,000,000): integers, so sums stay exact. */
-  costMicroUsd: number;
-  /** Server tool calls run by the model provider (absent: none; older records). */
-  webSearchRequests?: number;
-  webFetchRequests?: number;
-}
-
 export interface Turn {
   id: string;
   userBlockId: string;
@@ -158,6 +147,13 @@ export interface QueuedMessage {
   enqueueTime: Date;
   /** CancelTurn reached it before it started: it ends as cancelled when its turn comes. */
   cancelRequested?: boolean;
+  /**
+   * Sent with policy STEER into this running turn: the turn takes it at its next model step
+   * (and drops it from the queue); if the turn ends first, it runs as a turn of its own.
+   */
+  steerTurnId?: string;
+  /** Sent with policy STEER or INTERRUPT: placed before the messages queued without one. */
+  runsNext?: true;
 }
 
 export interface SessionOptions {
@@ -353,32 +349,6 @@ export interface SessionEvent {
   turnId?: string;
   subagentId?: string;
   payload: EventPayload;
-}
-
-export function emptyUsage(): Usage {
-  return {
-    inputTokens: 0,
-    outputTokens: 0,
-    cacheReadInputTokens: 0,
-    cacheCreationInputTokens: 0,
-    costMicroUsd: 0,
-  };
-}
-
-export function addUsage(a: Usage, b: Usage): Usage {
-  return {
-    inputTokens: a.inputTokens + b.inputTokens,
-    outputTokens: a.outputTokens + b.outputTokens,
-    cacheReadInputTokens: a.cacheReadInputTokens + b.cacheReadInputTokens,
-    cacheCreationInputTokens: a.cacheCreationInputTokens + b.cacheCreationInputTokens,
-    costMicroUsd: a.costMicroUsd + b.costMicroUsd,
-    ...((a.webSearchRequests ?? 0) + (b.webSearchRequests ?? 0) > 0
-      ? { webSearchRequests: (a.webSearchRequests ?? 0) + (b.webSearchRequests ?? 0) }
-      : {}),
-    ...((a.webFetchRequests ?? 0) + (b.webFetchRequests ?? 0) > 0
-      ? { webFetchRequests: (a.webFetchRequests ?? 0) + (b.webFetchRequests ?? 0) }
-      : {}),
-  };
 }
 
 /**

@@ -5,6 +5,7 @@ import type {
   SessionEvent,
   SessionRecord,
   SessionState,
+  Usage,
 } from "../domain/types.js";
 
 /** One page of a list; `next` is absent on the last page. */
@@ -42,10 +43,11 @@ export interface SessionQuery {
 export type SessionUpdate = Partial<
   Omit<
     SessionRecord,
-    "id" | "tenantId" | "currentTurn" | "sandbox" | "fileEventsPending" | "parked"
+    "id" | "tenantId" | "currentTurn" | "sandbox" | "fileEventsPending" | "parked" | "budgetWait"
   >
 > & {
   parked?: SessionRecord["parked"] | undefined;
+  budgetWait?: SessionRecord["budgetWait"] | undefined;
   currentTurn?: SessionRecord["currentTurn"] | undefined;
   sandbox?: SessionRecord["sandbox"] | undefined;
   fileEventsPending?: true | undefined;
@@ -172,6 +174,20 @@ export interface TranscriptChange {
   entries: string[];
 }
 
+/** Usage counted per tenant and calendar month (UTC), for the tenant budget. */
+export interface UsageStore {
+  /**
+   * Adds a session's `usage` to its tenant's month (`YYYY-MM`) and returns the tenant's month
+   * total. Counted per session and month, so sessions never write the same record; one
+   * session's calls must not overlap (the caller orders them), as a store may apply an
+   * increment as read-modify-write (FerretDB v1 does). A retry after a lost acknowledgement may
+   * count a step twice (over, never under). Deleting a session keeps what it spent.
+   */
+  addTenantUsage(tenantId: string, month: string, sessionId: string, usage: Usage): Promise<Usage>;
+  /** The tenant's usage in the month; all zero when nothing was counted. */
+  tenantUsage(tenantId: string, month: string): Promise<Usage>;
+}
+
 /** Health and lifecycle. */
 export interface StoreHealth {
   /**
@@ -194,4 +210,5 @@ export interface PersistenceAdapter
     ProfileStore,
     WorkspaceStore,
     FeedStore,
+    UsageStore,
     StoreHealth {}

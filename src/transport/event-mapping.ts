@@ -269,7 +269,7 @@ export function eventToProto(e: SessionEvent): PbSessionEvent {
         value: {
           scope: p.scope,
           limit: p.limit,
-          limitValue: p.limit.includes("cost") ? p.limitValue / 1_000_000 : p.limitValue,
+          limitValue: p.limit.endsWith("_usd") ? p.limitValue / 1_000_000 : p.limitValue,
           used: usageToProto(p.used),
         },
       };

@@ -26,7 +26,7 @@ import {
   sessionToProto,
 } from "./mapping.js";
 import { secretService } from "./secret-service.js";
-import { budgetFromProto, decisionToProto } from "./waiting-mapping.js";
+import { budgetFromProto, decisionToProto, sendPolicyFromProto } from "./waiting-mapping.js";
 
 /** The use cases the API serves. */
 export interface ApiDeps {
@@ -177,7 +177,8 @@ export function sessionService(deps: ApiDeps): ServiceImpl<typeof SessionService
         mediaType: a.mediaType,
         data: a.data,
       }));
-      return deps.messages.send(tenant(ctx), req.sessionId, req.text, attachments);
+      const policy = sendPolicyFromProto(req.policy);
+      return deps.messages.send(tenant(ctx), req.sessionId, req.text, attachments, policy);
     },
     async cancelTurn(req, ctx) {
       return { cancelled: await deps.messages.cancel(tenant(ctx), req.sessionId, req.turnId) };

@@ -11,6 +11,8 @@ import {
   ToolDecisionKind as PbDecisionKind,
   PendingKind as PbPendingKind,
 } from "#gen/session_pb.js";
+import { SendPolicy as PbSendPolicy } from "#gen/session_service_pb.js";
+import { invalidField } from "../domain/errors.js";
 import type {
   AgentProfile,
   Budget,
@@ -19,7 +21,7 @@ import type {
   PermissionSettings,
   ToolDecision,
 } from "../domain/types.js";
-import { emptyBudget } from "../domain/types.js";
+import { emptyBudget, type SendPolicy } from "../domain/types.js";
 
 const MICRO = 1_000_000;
 const timestamp = timestampFromDate;
@@ -44,6 +46,21 @@ export function budgetFromProto(b: PbBudget | undefined): Budget {
     maxSessionCostMicroUsd: usd(b?.maxSessionCostUsd ?? 0),
     maxSessionTokens: Number(b?.maxSessionTokens ?? 0n),
   };
+}
+
+const POLICIES: Partial<Record<PbSendPolicy, SendPolicy>> = {
+  [PbSendPolicy.UNSPECIFIED]: "queue",
+  [PbSendPolicy.QUEUE]: "queue",
+  [PbSendPolicy.REJECT]: "reject",
+  [PbSendPolicy.INTERRUPT]: "interrupt",
+  [PbSendPolicy.STEER]: "steer",
+};
+
+/** SendMessage's policy; an unknown value is INVALID_ARGUMENT naming `policy`. */
+export function sendPolicyFromProto(p: PbSendPolicy): SendPolicy {
+  const policy = POLICIES[p];
+  if (!policy) throw invalidField("policy", `is not a known SendPolicy (${p})`);
+  return policy;
 }
 
 const MODES: Array<[PbPermissionMode, PermissionSettings["mode"]]> = [

@@ -1,10 +1,13 @@
 import { isDeepStrictEqual } from "node:util";
-import type {
-  AgentProfile,
-  Block,
-  FileInfo,
-  SessionEvent,
-  SessionRecord,
+import {
+  type AgentProfile,
+  addUsage,
+  type Block,
+  emptyUsage,
+  type FileInfo,
+  type SessionEvent,
+  type SessionRecord,
+  type Usage,
 } from "../../domain/types.js";
 import type {
   Page,
@@ -32,6 +35,8 @@ export class MemoryPersistence implements PersistenceAdapter {
    * earlier version's form (one string per session) to read.
    */
   private readonly transcripts = new Map<string, string[]>();
+  /** Usage per `tenantId/month`. */
+  private readonly tenantMonths = new Map<string, Usage>();
   /** sessionId -> path -> file */
   private readonly files = new Map<string, Map<string, StoredFile>>();
   /** sessionId -> events ascending by sequence */
@@ -98,6 +103,24 @@ export class MemoryPersistence implements PersistenceAdapter {
     this.files.delete(sessionId);
     this.events.delete(sessionId);
     this.blocks.delete(sessionId);
+  }
+
+  // --- tenant usage ---
+
+  async addTenantUsage(
+    tenantId: string,
+    month: string,
+    _sessionId: string,
+    usage: Usage,
+  ): Promise<Usage> {
+    const key = `${tenantId}/${month}`;
+    const total = addUsage(this.tenantMonths.get(key) ?? emptyUsage(), usage);
+    this.tenantMonths.set(key, total);
+    return { ...total };
+  }
+
+  async tenantUsage(tenantId: string, month: string): Promise<Usage> {
+    return { ...(this.tenantMonths.get(`${tenantId}/${month}`) ?? emptyUsage()) };
   }
 
   // --- transcript and workspace ---

@@ -7,6 +7,7 @@ import type {
   ProfileDoc,
   SecretDoc,
   SessionDoc,
+  TenantUsageDoc,
   TranscriptEntryDoc,
 } from "./documents.js";
 import { type CollectionName, INDEXES, RETIRED_INDEXES } from "./indexes.js";
@@ -25,6 +26,7 @@ export interface Collections {
   /** The same collection, for the documents of earlier versions (`_id` = session id). */
   legacyTranscripts: Collection<LegacyTranscriptDoc>;
   secrets: Collection<SecretDoc>;
+  usage: Collection<TenantUsageDoc>;
 }
 
 /** Runs one adapter operation: a deadline, bounded retries of transient errors (resilience.ts). */
@@ -43,6 +45,7 @@ export function collectionsOf(db: Db, prefix: string): Collections {
     transcripts: db.collection(`${prefix}transcripts`),
     legacyTranscripts: db.collection(`${prefix}transcripts`),
     secrets: db.collection(`${prefix}secrets`),
+    usage: db.collection(`${prefix}usage`),
   };
 }
 

@@ -153,3 +153,19 @@ export interface SealedValue {
   tag: string;
   data: string;
 }
+
+/** A session's usage in one calendar month (UTC), keyed `tenantId/month/sessionId`. */
+export interface TenantUsageDoc {
+  _id: string;
+  tenantId: string;
+  month: string;
+  sessionId: string;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadInputTokens: number;
+  cacheCreationInputTokens: number;
+  costMicroUsd: number;
+  webSearchRequests: number;
+  webFetchRequests: number;
+  updateTime: Date;
+}

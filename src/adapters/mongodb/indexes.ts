@@ -9,7 +9,8 @@ export type CollectionName =
   | "events"
   | "blocks"
   | "transcripts"
-  | "secrets";
+  | "secrets"
+  | "usage";
 
 export interface IndexSpec {
   name: string;
@@ -117,6 +118,14 @@ export const INDEXES: Readonly<Record<CollectionName, readonly IndexSpec[]>> = {
       key: { tenantId: 1, name: 1 },
       unique: true,
       serves: "listSecrets (sorted by name), resolve",
+    },
+  ],
+  // One record per tenant, month and session (`_id`), counted with $inc.
+  usage: [
+    {
+      name: "tenant_month",
+      key: { tenantId: 1, month: 1 },
+      serves: "tenantUsage and addTenantUsage's total (the sum over the month's sessions)",
     },
   ],
 };

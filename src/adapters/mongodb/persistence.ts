@@ -6,6 +6,7 @@ import type {
   FileInfo,
   SessionEvent,
   SessionRecord,
+  Usage,
 } from "../../domain/types.js";
 import type {
   Page,
@@ -36,6 +37,7 @@ import {
   storeUnavailable,
 } from "./resilience.js";
 import { MongoSessions } from "./sessions.js";
+import { MongoTenantUsage } from "./tenant-usage.js";
 import { MongoTranscripts } from "./transcripts.js";
 import { MongoWorkspace } from "./workspace.js";
 
@@ -70,6 +72,7 @@ export class MongoPersistence implements PersistenceAdapter {
   private readonly workspaceStore: MongoWorkspace;
   private readonly transcriptStore: MongoTranscripts;
   private readonly feedStore: MongoFeed;
+  private readonly usageStore: MongoTenantUsage;
   /** Set by connect(): the client this adapter owns and closes. */
   private client: MongoClient | undefined;
 
@@ -88,6 +91,7 @@ export class MongoPersistence implements PersistenceAdapter {
     this.workspaceStore = new MongoWorkspace(this.collections, run);
     this.transcriptStore = new MongoTranscripts(this.collections, run);
     this.feedStore = new MongoFeed(this.collections, run);
+    this.usageStore = new MongoTenantUsage(this.collections, run);
   }
 
   /**
@@ -168,6 +172,14 @@ export class MongoPersistence implements PersistenceAdapter {
   }
 
   // --- transcript (transcripts.ts) ---
+
+  addTenantUsage(tenantId: string, month: string, sessionId: string, usage: Usage) {
+    return this.usageStore.addTenantUsage(tenantId, month, sessionId, usage);
+  }
+
+  tenantUsage(tenantId: string, month: string): Promise<Usage> {
+    return this.usageStore.tenantUsage(tenantId, month);
+  }
 
   saveTranscript(sessionId: string, change: TranscriptChange): Promise<void> {
     return this.transcriptStore.saveTranscript(sessionId, change);

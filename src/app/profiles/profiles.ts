@@ -56,7 +56,11 @@ const isString = (p: unknown): p is string => typeof p === "string";
 
 /** The agent profile use cases. Every call is scoped to a tenant. */
 export class Profiles {
-  constructor(private readonly store: PersistenceAdapter) {}
+  constructor(
+    private readonly store: PersistenceAdapter,
+    /** Told of every stored update (sessions waiting for a budget check it again). */
+    private readonly onUpdated: (profileId: string) => void = () => {},
+  ) {}
 
   async create(tenantId: string, input: ProfileInput, requestId = ""): Promise<AgentProfile> {
     checkRequestId("request_id", requestId);
@@ -123,6 +127,7 @@ export class Profiles {
       updateTime: new Date(),
     };
     await this.store.updateAgentProfile(updated);
+    this.onUpdated(updated.id);
     return updated;
   }
 

@@ -74,8 +74,10 @@ export class Recovery {
     const sessions = new Set<string>();
     const sandboxes = new Map<string, { provider: SandboxProvider; sandboxId: string }>();
     const running = await this.o.store.listAllSessions({ state: "running" });
+    // Waiting for a budget: the limit may have been raised while the server was down.
+    const waiting = await this.o.store.listAllSessions({ state: "waiting" });
     const filesPending = await this.o.store.listAllSessions({ fileEventsPending: true });
-    for (const record of [...running, ...filesPending]) sessions.add(record.id);
+    for (const record of [...running, ...waiting, ...filesPending]) sessions.add(record.id);
     for (const provider of this.o.manager.sandboxProviders?.providers.values() ?? []) {
       const live = await provider.listLive().catch((err: unknown) => {
         this.o.logger.warn("listing live sandboxes failed", { provider: provider.name, err });
@@ -141,7 +143,7 @@ export class Recovery {
         });
       }
     }
-    if (record && (record.currentTurn || record.queuedMessages.length > 0)) {
+    if (record && (record.currentTurn || record.queuedMessages.length > 0 || record.budgetWait)) {
       const session = await this.o.manager.load(sessionId);
       this.o.manager.kick(session);
     }

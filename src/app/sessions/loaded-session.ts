@@ -40,13 +40,14 @@ export function waitingMessages(record: SessionRecord): QueuedMessage[] {
 }
 
 /**
- * A record's state follows from its facts: waiting while tool calls wait for answers, running
- * while a turn runs or messages wait.
+ * A record's state follows from its facts: waiting while tool calls wait for answers, or while
+ * no turn runs and a budget holds the session; running while a turn runs or messages wait.
  */
 export function stateOf(
-  record: Pick<SessionRecord, "currentTurn" | "queuedMessages" | "pendingToolCalls">,
+  record: Pick<SessionRecord, "currentTurn" | "queuedMessages" | "pendingToolCalls" | "budgetWait">,
 ): SessionState {
   if (record.currentTurn && (record.pendingToolCalls?.length ?? 0) > 0) return "waiting";
+  if (record.budgetWait && !record.currentTurn) return "waiting";
   return record.currentTurn || record.queuedMessages.length > 0 ? "running" : "idle";
 }
 

@@ -201,6 +201,8 @@ export class Sessions {
     // Through the loaded session: its record has one writer, its ordered writes.
     const loaded = await this.manager.load(id);
     await loaded.update(() => change);
+    // A session waiting for a budget checks it again: a raised limit runs its messages.
+    if (loaded.record.budgetWait) this.manager.kick(loaded);
     return this.view({ ...current, ...change });
   }
 

@@ -20,6 +20,7 @@ import {
   estimateTokens,
   requestContextManagement,
 } from "./compaction.js";
+import { notRun } from "./not-run.js";
 import { StepBlocks } from "./step-blocks.js";
 import { type ModelToolCall, runToolCall } from "./tool-calls.js";
 
@@ -53,6 +54,13 @@ export interface LoopOptions {
   onMessages?: (messages: ModelMessage[]) => void;
   /** Decides each call before it runs. */
   permit?: Permit;
+  /**
+   * Asked before each model call and after each step's usage: a reason ends the turn there
+   * (a budget reached), the step's tool calls not run.
+   */
+  stopCheck?: () => Promise<string | undefined>;
+  /** Before each model call after a step's tool results: adds messages steered into the turn. */
+  steer?: (messages: ModelMessage[]) => Promise<void>;
 }
 
 /** What a call gets before it runs (tool permissions, custom tools); absent: every call runs. */
@@ -73,9 +81,14 @@ export interface WaitingCall {
 }
 
 export interface LoopResult {
-  /** waiting: the last step's `waiting` calls wait for answers; the turn is parked. */
-  outcome: "completed" | "max_turns" | "waiting";
+  /**
+   * waiting: the last step's `waiting` calls wait for answers; the turn is parked. stopped:
+   * `stopCheck` ended the turn (`stopReason`).
+   */
+  outcome: "completed" | "max_turns" | "waiting" | "stopped";
   waiting?: WaitingCall[];
+  /** Why `stopCheck` stopped the turn. */
+  stopReason?: string;
   /** The last assistant text (a subagent's answer). */
   finalText: string;
 }
@@ -126,6 +139,12 @@ export async function runAgentLoop(messages: ModelMessage[], o: LoopOptions): Pr
     for (let step = 1; step <= o.maxSteps; step++) {
       partialText = "";
       if (o.signal.aborted) throw new TurnAborted(abortNote(o.signal));
+      const stopBefore = await o.stopCheck?.();
+      if (stopBefore) {
+        blocks.close();
+        return { outcome: "stopped", stopReason: stopBefore, finalText };
+      }
+      if (messages.at(-1)?.role === "user") await o.steer?.(messages);
       let tokensBefore = Math.max(lastStepTokens, estimateTokens(messages, o.system));
       if (await manageContext(messages, tokensBefore, plan, blocks, o)) {
         lastStepTokens = 0;
@@ -192,6 +211,12 @@ export async function runAgentLoop(messages: ModelMessage[], o: LoopOptions): Pr
       const calls = result.message.content.filter(
         (c): c is Extract<ModelContentBlock, { type: "tool_use" }> => c.type === "tool_use",
       );
+      const stopAfter = await o.stopCheck?.();
+      if (stopAfter) {
+        if (result.stopReason === "tool_use") notRun(calls, open, blocks, messages, stopAfter);
+        blocks.close();
+        return { outcome: "stopped", stopReason: stopAfter, finalText };
+      }
       if (result.stopReason !== "tool_use" || calls.length === 0) {
         blocks.close();
         return { outcome: "completed", finalText };

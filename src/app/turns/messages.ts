@@ -2,7 +2,7 @@ import { AppError, invalidField } from "../../domain/errors.js";
 import { isId, newId } from "../../domain/ids.js";
 import { LIMITS } from "../../domain/limits.js";
 import { profileExtras } from "../../domain/profile-extras.js";
-import type { Attachment, Block, QueuedMessage } from "../../domain/types.js";
+import type { Attachment, Block, QueuedMessage, SendPolicy } from "../../domain/types.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
 import { waitingMessages } from "../sessions/loaded-session.js";
 import type { SessionManager } from "../sessions/session-manager.js";
@@ -10,6 +10,7 @@ import type { Sessions } from "../sessions/sessions.js";
 import { decodePageToken, encodePageToken, pageSize } from "../shared/validate.js";
 import { parseCommand, resolveCommand } from "./commands.js";
 import { ATTACHMENT_TYPES } from "./conversation.js";
+import { enqueue, INTERRUPTED, isBusy } from "./send-policy.js";
 import { cancelParkedTurn } from "./waiting-calls.js";
 
 const isSequence = (p: unknown): p is number =>
@@ -52,7 +53,8 @@ export class Messages {
     sessionId: string,
     text: string,
     attachments: Attachment[],
-  ): Promise<{ turnId: string; queued: boolean }> {
+    policy: SendPolicy = "queue",
+  ): Promise<{ turnId: string; queued: boolean; steered: boolean }> {
     checkMessage(text, attachments);
     const record = await this.sessions.load(tenantId, sessionId);
     if (parseCommand(text)) {
@@ -71,12 +73,23 @@ export class Messages {
         { limit: String(LIMITS.maxQueuedMessages) },
       );
     }
+    if (policy === "reject" && isBusy(session)) {
+      throw new AppError(
+        "failed_precondition",
+        "SESSION_BUSY",
+        "a turn runs or waits, or messages wait, in this session (policy REJECT)",
+      );
+    }
     const now = new Date();
     const message: QueuedMessage = { turnId: newId("trn"), text, attachments, enqueueTime: now };
-    const queued = !session.isIdle;
+    // With no turn running, STEER and INTERRUPT are QUEUE.
+    const running = policy === "steer" || policy === "interrupt" ? session.current : undefined;
+    if (running) message.runsNext = true;
+    if (running && policy === "steer") message.steerTurnId = running.turn.id;
+    const queued = isBusy(session);
     const accepted = session.update(
       (r) => ({
-        queuedMessages: [...r.queuedMessages, message],
+        queuedMessages: enqueue(r.queuedMessages, message, running?.turn.id),
         lastActivityTime: now,
         updateTime: now,
       }),
@@ -89,8 +102,11 @@ export class Messages {
       throw err;
     });
     this.manager.touch(session);
+    // Stored first: the interrupted turn's end cannot lose the message that interrupted it.
+    if (running && policy === "interrupt") running.abort.abort(INTERRUPTED);
     this.manager.kick(session);
-    return { turnId: message.turnId, queued };
+    if (message.steerTurnId) return { turnId: message.steerTurnId, queued: false, steered: true };
+    return { turnId: message.turnId, queued, steered: false };
   }
 
   /**

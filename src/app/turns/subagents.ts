@@ -24,6 +24,8 @@ export interface TaskToolOptions {
   parentModel: string;
   model: (profile: AgentProfile) => ModelProvider;
   onUsage: (usage: Usage, model: string, subagentId: string) => void;
+  /** The parent turn's budget check: a limit reached stops the subagent too. */
+  stopCheck?: () => Promise<string | undefined>;
   /** The turn's tool permissions; a call that would wait is refused (a subagent cannot wait). */
   permit?: Permit;
 }
@@ -144,10 +146,12 @@ export function createTaskTool(o: TaskToolOptions): Tool {
             signal: ctx.signal,
             onUsage: (u, m) => o.onUsage(u, m, subagentId),
             ...(o.permit ? { permit: subagentPermit(o.permit) } : {}),
+            ...(o.stopCheck ? { stopCheck: o.stopCheck } : {}),
           },
         );
         result = loop.finalText || "(the subagent gave no answer)";
         if (loop.outcome === "max_turns") result += "\n[the subagent stopped at max_turns]";
+        if (loop.outcome === "stopped") result += `\n[the subagent stopped: ${loop.stopReason}]`;
       } catch (err) {
         status = err instanceof TurnAborted || ctx.signal.aborted ? "cancelled" : "failed";
         result = err instanceof Error ? err.message : String(err);

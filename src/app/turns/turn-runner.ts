@@ -1,7 +1,6 @@
 import { AppError } from "../../domain/errors.js";
 import { DEFAULTS } from "../../domain/limits.js";
 import {
-  type AgentProfile,
   addUsage,
   type Block,
   emptyUsage,
@@ -18,35 +17,22 @@ import type { Logger } from "../../ports/logger.js";
 import { ModelError, type ModelProvider } from "../../ports/model.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
 import type { McpConnections } from "../mcp/connections.js";
-import { mcpToolsForTurn } from "../mcp/turn-tools.js";
 import { settleClaimedTurn } from "../recovery/turn-recovery.js";
 import type { LoadedSession } from "../sessions/loaded-session.js";
 import type { SessionManager, TurnEngine } from "../sessions/session-manager.js";
 import { DEFAULT_MODEL } from "../shared/pricing.js";
-import { createTools } from "../tools/index.js";
-import type { Tool } from "../tools/types.js";
-import {
-  abortNote,
-  type Permit,
-  runAgentLoop,
-  TurnAborted,
-  type WaitingCall,
-} from "./agent-loop.js";
+import { abortNote, runAgentLoop, TurnAborted, type WaitingCall } from "./agent-loop.js";
 import { BlockWriter, type TurnSink } from "./blocks.js";
+import type { Budgets, TurnBudget } from "./budget.js";
+import { budgetReached, holdForBudget } from "./budget-wait.js";
 import { resolveCommand } from "./commands.js";
 import { completeTurn } from "./complete-turn.js";
 import { addUserMessage, closeConversation } from "./conversation.js";
-import { profileTools } from "./profile-tools.js";
+import { deliverSteered } from "./steering.js";
 import { serverToolsOf } from "./step-blocks.js";
-import { createTaskTool } from "./subagents.js";
 import { systemPromptFor } from "./system-prompt.js";
-import {
-  applyParkedAnswers,
-  customTools,
-  endCancelledTurn,
-  parkTurn,
-  permitFor,
-} from "./waiting-calls.js";
+import { turnTools } from "./turn-tools.js";
+import { applyParkedAnswers, endCancelledTurn, parkTurn, permitFor } from "./waiting-calls.js";
 
 /** How long a turn waits for its events to be stored before it runs anything, and at its end. */
 export const TURN_STORE_TIMEOUT_MS = 30_000;
@@ -61,6 +47,8 @@ export interface TurnRunnerOptions {
   mcp?: McpConnections;
   /** Told when a turn parks on calls waiting for answers (to arm their timeouts). */
   onParked?: (sessionId: string, calls: PendingToolCall[]) => void;
+  /** The spending limits; none: no limits (tenant usage is not counted). */
+  budgets?: Budgets;
 }
 
 /**
@@ -107,6 +95,15 @@ export class TurnRunner implements TurnEngine {
         continue;
       }
       const next = session.record.queuedMessages[0];
+      // A session or tenant limit holds the queue until it is raised (or the month changes).
+      const ask = (next && !next.cancelRequested) || session.record.budgetWait;
+      const again = () => this.o.manager.kick(session);
+      if (
+        ask &&
+        this.o.budgets &&
+        (await holdForBudget(session, this.o.budgets, this.o.store, again))
+      )
+        break;
       if (!next) break;
       await this.run(session, next);
     }
@@ -253,7 +250,9 @@ export class TurnRunner implements TurnEngine {
     let reason = "";
     let waiting: WaitingCall[] | undefined;
     let sessionUsage = session.record.usage;
+    let budget: TurnBudget | undefined;
     const onUsage = (step: Usage, model: string, subagentId?: string) => {
+      budget?.step(step);
       turn.usage = addUsage(turn.usage, step);
       sessionUsage = addUsage(sessionUsage, step);
       const total = sessionUsage;
@@ -289,18 +288,31 @@ export class TurnRunner implements TurnEngine {
           ? "demo"
           : session.record.options.model || profile.model || this.defaultModel;
       const permit = permitFor(profile, session);
-      const tools = createTools(profile.tools);
-      tools.push(...profileTools(profile, session, sink, ctx));
-      tools.push(...(await mcpToolsForTurn(this.o.mcp, session, profile, ctx, abort.signal)));
-      tools.push(...this.taskTool(profile, tools, sink, turn.id, modelId, onUsage, permit));
-      // Not for subagents: a call of one always waits for the application.
-      tools.push(...customTools(profile));
+      const stopCheck = async () => budget?.check();
+      const tools = await turnTools({
+        profile,
+        session,
+        sink,
+        turnId: turn.id,
+        modelId,
+        mcp: this.o.mcp,
+        signal: abort.signal,
+        model: (p) => this.model(p.modelProvider),
+        onUsage,
+        permit,
+        stopCheck,
+      });
       const sandbox = () => session.sandbox.ensure(profile, ctx);
       if (parked) {
         const deps = { sink, tools, sandbox, signal: abort.signal };
         await applyParkedAnswers(session, parked, messages, this.o.manager.transcripts, deps);
       }
       const maxSteps = profile.maxTurns || DEFAULTS.maxTurns;
+      budget = this.o.budgets?.forTurn(session.record, profile, () => ({
+        turn: turn.usage,
+        session: sessionUsage,
+      }));
+      const saveConversation = () => this.o.manager.transcripts.save(session.id, messages);
       const result = await runAgentLoop(messages, {
         sink,
         model: this.model(profile.modelProvider),
@@ -321,6 +333,13 @@ export class TurnRunner implements TurnEngine {
         onUsage: (u, m) => onUsage(u, m),
         onMessages: persist,
         permit,
+        ...(budget ? { stopCheck: budget.check } : {}),
+        // A store that fails here ends the turn like any failed save (settled from the feed).
+        steer: (m) =>
+          deliverSteered(session, turn.id, sink, m, saveConversation).catch((err: unknown) => {
+            failed(err);
+            throw err;
+          }),
       });
       if (result.outcome === "waiting") {
         outcome = "waiting";
@@ -330,6 +349,11 @@ export class TurnRunner implements TurnEngine {
         outcome = "max_turns";
         reason = `max_turns reached (${maxSteps} model steps)`;
         closeConversation(messages, `Stopped: ${reason}`);
+      }
+      if (result.outcome === "stopped" && budget?.hit) {
+        outcome = "budget_exceeded";
+        reason = result.stopReason ?? "";
+        await budgetReached(session, budget.hit, ctx).catch(failed);
       }
     } catch (err) {
       if (err instanceof TurnAborted || abort.signal.aborted) {
@@ -368,32 +392,5 @@ export class TurnRunner implements TurnEngine {
     } catch {
       return undefined;
     }
-  }
-
-  /** The Task tool, when the profile has it; its subagents get the turn's `tools`. */
-  private taskTool(
-    profile: AgentProfile,
-    tools: Tool[],
-    sink: TurnSink,
-    turnId: string,
-    modelId: string,
-    onUsage: (u: Usage, model: string, subagentId?: string) => void,
-    permit: Permit,
-  ): Tool[] {
-    if (!profile.tools.includes("Task") || profile.subagents.length === 0) return [];
-    return [
-      createTaskTool({
-        sink,
-        profile,
-        parentTools: [...tools],
-        serverTools: serverToolsOf(profile.tools),
-        contextSettings: profileExtras(profile).context,
-        turnId,
-        parentModel: modelId,
-        model: (p) => this.model(p.modelProvider),
-        onUsage,
-        permit,
-      }),
-    ];
   }
 }
