@@ -1,10 +1,16 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
 import type { SessionEvent } from "#gen/event_pb.js";
+import { PermissionMode } from "#gen/profile_pb.js";
 import { SessionState, TurnOutcome } from "#gen/session_pb.js";
 import { SendPolicy } from "#gen/session_service_pb.js";
 import { type AgentHarness, agentHarness, readEvents, turnsCompleted } from "./support/agent.js";
 import { streamResponse, textResponse } from "./support/fake-anthropic.js";
+
+const bash = (id: string, command: string) =>
+  streamResponse([{ type: "tool_use", id, name: "Bash", input: { command } }]);
+const waitingFor = (n: number) => (events: SessionEvent[]) =>
+  events.filter((e) => e.payload.case === "toolCallWaiting").length >= n;
 
 let h: AgentHarness;
 afterEach(() => h?.close());
@@ -209,6 +215,61 @@ describe("SendMessage policies", () => {
     expect(JSON.stringify(h.fake.requests[1]!.body.messages!.at(-1))).toContain("one more thing");
     await new Promise((r) => setTimeout(r, 200));
     expect(h.fake.requests).toHaveLength(2);
+  });
+
+  it("INTERRUPT a turn waiting for an approval: it ends CANCELLED, the message runs next", async () => {
+    h = await agentHarness({
+      profile: { permissions: { mode: PermissionMode.ALLOW, ask: ["Bash"] } },
+    });
+    const sessionId = await h.newSession();
+    h.fake.enqueue(bash("toolu_w1", "echo never > never.txt"), textResponse("after"));
+    const first = await h.client.sessions.sendMessage({ sessionId, text: "one" });
+    await readEvents(h.client, sessionId, waitingFor(1));
+    const second = await h.client.sessions.sendMessage({
+      sessionId,
+      text: "two",
+      policy: SendPolicy.INTERRUPT,
+    });
+    const events = await readEvents(h.client, sessionId, turnsCompleted(2));
+    expect(ends(events)).toEqual([
+      [first.turnId, TurnOutcome.CANCELLED],
+      [second.turnId, TurnOutcome.COMPLETED],
+    ]);
+    // The waiting call never ran; the model was told so.
+    const files = await h.client.workspace.listFiles({ sessionId });
+    expect(files.files.map((f) => f.path)).not.toContain("never.txt");
+    await idle(sessionId);
+  });
+
+  it("STEER into a turn waiting for an approval: the model reads it when the turn goes on", async () => {
+    h = await agentHarness({
+      profile: { permissions: { mode: PermissionMode.ALLOW, ask: ["Bash"] } },
+    });
+    const sessionId = await h.newSession();
+    h.fake.enqueue(bash("toolu_w2", "echo ok"), textResponse("done"));
+    const first = await h.client.sessions.sendMessage({ sessionId, text: "one" });
+    await readEvents(h.client, sessionId, waitingFor(1));
+    const steered = await h.client.sessions.sendMessage({
+      sessionId,
+      text: "also check the logs",
+      policy: SendPolicy.STEER,
+    });
+    expect(steered).toMatchObject({ steered: true, turnId: first.turnId });
+    await h.client.sessions.answerToolCall({
+      sessionId,
+      toolUseId: "toolu_w2",
+      answer: { case: "approval", value: { allow: true } },
+    });
+    const events = await readEvents(h.client, sessionId, turnsCompleted(1));
+    expect(ends(events)).toEqual([[first.turnId, TurnOutcome.COMPLETED]]);
+    expect(userTexts(events)).toEqual([
+      [first.turnId, "one"],
+      [first.turnId, "also check the logs"],
+    ]);
+    // The second request carries the tool result and the steered text together.
+    const last = h.fake.requests.at(-1)!.body.messages!.at(-1)!;
+    expect(JSON.stringify(last.content)).toContain("also check the logs");
+    await idle(sessionId);
   });
 
   it("rejects an unknown policy, naming the field", async () => {

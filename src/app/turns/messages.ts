@@ -4,7 +4,7 @@ import { LIMITS } from "../../domain/limits.js";
 import { profileExtras } from "../../domain/profile-extras.js";
 import type { Attachment, Block, QueuedMessage, SendPolicy } from "../../domain/types.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
-import { waitingMessages } from "../sessions/loaded-session.js";
+import { type LoadedSession, waitingMessages } from "../sessions/loaded-session.js";
 import type { SessionManager } from "../sessions/session-manager.js";
 import type { Sessions } from "../sessions/sessions.js";
 import { decodePageToken, encodePageToken, pageSize } from "../shared/validate.js";
@@ -82,14 +82,16 @@ export class Messages {
     }
     const now = new Date();
     const message: QueuedMessage = { turnId: newId("trn"), text, attachments, enqueueTime: now };
-    // With no turn running, STEER and INTERRUPT are QUEUE.
-    const running = policy === "steer" || policy === "interrupt" ? session.current : undefined;
-    if (running) message.runsNext = true;
-    if (running && policy === "steer") message.steerTurnId = running.turn.id;
+    // With no turn running or waiting, STEER and INTERRUPT are QUEUE. A turn waiting for
+    // answers counts: a steered message goes in when it goes on; an interrupt cancels it.
+    const activeTurnId =
+      policy === "steer" || policy === "interrupt" ? activeTurnOf(session) : undefined;
+    if (activeTurnId) message.runsNext = true;
+    if (activeTurnId && policy === "steer") message.steerTurnId = activeTurnId;
     const queued = isBusy(session);
     const accepted = session.update(
       (r) => ({
-        queuedMessages: enqueue(r.queuedMessages, message, running?.turn.id),
+        queuedMessages: enqueue(r.queuedMessages, message, activeTurnId),
         lastActivityTime: now,
         updateTime: now,
       }),
@@ -103,7 +105,14 @@ export class Messages {
     });
     this.manager.touch(session);
     // Stored first: the interrupted turn's end cannot lose the message that interrupted it.
-    if (running && policy === "interrupt") running.abort.abort(INTERRUPTED);
+    if (activeTurnId && policy === "interrupt") {
+      const current = session.current;
+      if (current?.turn.id === activeTurnId) current.abort.abort(INTERRUPTED);
+      else {
+        const kick = () => this.manager.kick(session);
+        await cancelParkedTurn(session, activeTurnId, kick, INTERRUPTED.message);
+      }
+    }
     this.manager.kick(session);
     if (message.steerTurnId) return { turnId: message.steerTurnId, queued: false, steered: true };
     return { turnId: message.turnId, queued, steered: false };
@@ -156,4 +165,11 @@ export class Messages {
       nextPageToken: blocks.length > limit ? encodePageToken("blocks", page.at(-1)!.sequence) : "",
     };
   }
+}
+
+/** The turn running now, or the claimed turn waiting for answers; undefined when neither. */
+function activeTurnOf(session: LoadedSession): string | undefined {
+  if (session.current) return session.current.turn.id;
+  const { parked, currentTurn } = session.record;
+  return parked && currentTurn?.id === parked.turnId ? parked.turnId : undefined;
 }

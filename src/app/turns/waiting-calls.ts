@@ -204,13 +204,14 @@ export async function cancelParkedTurn(
   session: LoadedSession,
   turnId: string,
   kick: () => void,
+  why = "cancelled by the user",
 ): Promise<boolean> {
   let marked = false;
   await session.update((r) => {
     marked = !!r.parked && r.parked.turnId === turnId && r.currentTurn?.id === turnId;
     if (!r.parked || !marked) return {};
     return {
-      parked: { ...r.parked, cancelled: "cancelled by the user" },
+      parked: { ...r.parked, cancelled: why },
       pendingToolCalls: [],
     };
   });
