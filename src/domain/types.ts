@@ -199,8 +199,12 @@ export interface SessionRecord {
   budgetWait?: { scope: BudgetScope; limit: string };
   /** The current turn's step that waits for answers to its tool calls (see ParkedStep). */
   parked?: ParkedStep;
-  /** The latest answers to tool calls, oldest first (at most LIMITS.maxStoredToolDecisions). */
-  toolDecisions?: ToolDecision[];
+  /**
+   * Answers taken (their calls left pendingToolCalls in the same write) and not yet in the
+   * session's decision log (DecisionStore), oldest first; removed once appended. Records of
+   * earlier versions may also hold `toolDecisions`, which nothing reads any more.
+   */
+  unloggedDecisions?: ToolDecision[];
   /** The agent's to-do list as its last TodoWrite left it. */
   todos?: TodoItem[];
   /** The sandbox last used, so it can be found again after a restart. */
