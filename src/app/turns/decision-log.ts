@@ -47,8 +47,19 @@ export class DecisionLog {
    * when full, the answer is refused as the store being unavailable (retryable).
    */
   async ensureRoom(session: LoadedSession): Promise<void> {
-    if ((session.record.unloggedDecisions?.length ?? 0) < LIMITS.maxUnloggedToolDecisions) return;
+    const full = () =>
+      (session.record.unloggedDecisions?.length ?? 0) >= LIMITS.maxUnloggedToolDecisions;
+    if (!full()) return;
     await this.flush(session);
+    if (full()) {
+      throw new AppError(
+        "unavailable",
+        "STORE_UNAVAILABLE",
+        `${LIMITS.maxUnloggedToolDecisions} answers wait to be written to the decision log; try again later`,
+        undefined,
+        { retryable: "true" },
+      );
+    }
   }
 
   /** Appends the session's outbox to the log and empties it; throws when the store fails. */
