@@ -181,7 +181,7 @@ describe("the decision log", () => {
     expect(page.decisions).toHaveLength(max + 1);
   }, 30_000);
 
-  it("completes the appends a stopped process left on the record, once", async () => {
+  it("completes the appends a stopped process (or an earlier version) left on the record", async () => {
     const f = faultyStore();
     const sessionId = await setUp(f.store);
     const left: ToolDecision = {
@@ -199,12 +199,29 @@ describe("the decision log", () => {
     };
     // As a process that died after taking the answer and before appending it leaves it; and
     // an append that reached the store before its acknowledgement was lost.
-    await f.store.updateSessionRecord(sessionId, { unloggedDecisions: [left] });
+    // An earlier version's record also holds its copy of the latest answers (`toolDecisions`).
+    const legacy: ToolDecision = {
+      ...left,
+      toolUseId: "toolu_old",
+      kind: "allow",
+      message: "",
+      decidedBy: "open",
+      decideTime: new Date(left.decideTime.getTime() - 60_000),
+    };
+    await f.store.updateSessionRecord(sessionId, {
+      unloggedDecisions: [left],
+      toolDecisions: [legacy],
+    });
     await f.store.appendToolDecision(sessionId, left);
     const page = await h!.client.sessions.listToolDecisions({ sessionId });
     expect(page.decisions.map((d) => [d.toolUseId, d.message.length, d.decidedBy])).toEqual([
+      ["toolu_old", 0, "open"],
       ["toolu_left", 10_000, "key:ops"],
     ]);
-    expect((await f.store.loadSession(sessionId))?.unloggedDecisions).toBeUndefined();
+    const record = await f.store.loadSession(sessionId);
+    expect(record?.unloggedDecisions).toBeUndefined();
+    expect(record?.toolDecisions).toBeUndefined();
+    const again = await h!.client.sessions.listToolDecisions({ sessionId });
+    expect(again.decisions).toHaveLength(2);
   });
 });

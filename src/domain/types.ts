@@ -201,10 +201,14 @@ export interface SessionRecord {
   parked?: ParkedStep;
   /**
    * Answers taken (their calls left pendingToolCalls in the same write) and not yet in the
-   * session's decision log (DecisionStore), oldest first; removed once appended. Records of
-   * earlier versions may also hold `toolDecisions`, which nothing reads any more.
+   * session's decision log (DecisionStore), oldest first; removed once appended.
    */
   unloggedDecisions?: ToolDecision[];
+  /**
+   * Earlier versions' copy of the latest answers (at most 200, texts cut): moved to the decision
+   * log like `unloggedDecisions` (and removed) when the outbox is next completed. Not written.
+   */
+  toolDecisions?: ToolDecision[];
   /** The agent's to-do list as its last TodoWrite left it. */
   todos?: TodoItem[];
   /** The sandbox last used, so it can be found again after a restart. */

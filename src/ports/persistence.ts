@@ -52,9 +52,11 @@ export type SessionUpdate = Partial<
     | "parked"
     | "budgetWait"
     | "unloggedDecisions"
+    | "toolDecisions"
   >
 > & {
   unloggedDecisions?: SessionRecord["unloggedDecisions"] | undefined;
+  toolDecisions?: SessionRecord["toolDecisions"] | undefined;
   parked?: SessionRecord["parked"] | undefined;
   budgetWait?: SessionRecord["budgetWait"] | undefined;
   currentTurn?: SessionRecord["currentTurn"] | undefined;

@@ -29,6 +29,11 @@ function isCursor(p: unknown): p is [number, string] {
   return Array.isArray(p) && Number.isFinite(p[0]) && typeof p[1] === "string";
 }
 
+/** Whether answers on the record still wait to be appended to the log. */
+function hasUnlogged(r: Readonly<SessionRecord>): boolean {
+  return (r.unloggedDecisions?.length ?? 0) > 0 || r.toolDecisions !== undefined;
+}
+
 export class DecisionLog {
   private readonly retries = new Map<string, NodeJS.Timeout>();
   private stopped = false;
@@ -64,13 +69,18 @@ export class DecisionLog {
 
   /** Appends the session's outbox to the log and empties it; throws when the store fails. */
   async flush(session: LoadedSession): Promise<void> {
+    if (!hasUnlogged(session.record) || session.closing) return;
+    const legacy = session.record.toolDecisions ?? [];
     const pending = session.record.unloggedDecisions ?? [];
-    if (pending.length === 0 || session.closing) return;
-    for (const d of pending) await this.o.store.appendToolDecision(session.id, d);
+    // An earlier version's copy first: its answers are older than any in the outbox.
+    for (const d of [...legacy, ...pending]) await this.o.store.appendToolDecision(session.id, d);
     const done = new Set(pending.map((d) => d.toolUseId));
     await session.update((r) => {
       const left = (r.unloggedDecisions ?? []).filter((d) => !done.has(d.toolUseId));
-      return { unloggedDecisions: left.length > 0 ? left : undefined };
+      return {
+        unloggedDecisions: left.length > 0 ? left : undefined,
+        ...(r.toolDecisions ? { toolDecisions: undefined } : {}),
+      };
     });
   }
 
@@ -114,7 +124,7 @@ export class DecisionLog {
 
   /** At start: completes the appends a stopped process left (sessions a turn is in). */
   start(records: readonly SessionRecord[]): void {
-    for (const r of records) if (r.unloggedDecisions?.length) this.flushSoon(r.id);
+    for (const r of records) if (hasUnlogged(r)) this.flushSoon(r.id);
   }
 
   stop(): void {
@@ -133,7 +143,7 @@ export class DecisionLog {
     const limit = pageSize("page_size", size, DEFAULT_DECISION_PAGE, MAX_DECISION_PAGE);
     const after = decodePageToken("page_token", token, "decisions", isCursor);
     const record = await this.o.sessions.load(tenantId, sessionId);
-    if (record.unloggedDecisions?.length) {
+    if (hasUnlogged(record)) {
       await this.o.manager.whenRecovered(sessionId);
       await this.flush(await this.o.manager.load(sessionId));
     }
