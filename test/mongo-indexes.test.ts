@@ -409,6 +409,23 @@ describe("MongoPersistence queries", () => {
       content: { type: "system", text: "x" },
     });
     await store.listBlocks(s.id, 0, 10);
+    const decision = {
+      toolUseId: "tu_1",
+      turnId: "t",
+      toolName: "Bash",
+      kind: "allow" as const,
+      message: "",
+      updatedInputJson: "",
+      alwaysAllowRule: "",
+      output: "",
+      isError: false,
+      decidedBy: "open",
+      decideTime: new Date(),
+    };
+    await store.appendToolDecision(s.id, decision);
+    await store.appendToolDecision(s.id, decision); // a retry: a duplicate key, kept as stored
+    await store.listToolDecisions(s.id, undefined, 10);
+    await store.listToolDecisions(s.id, decision, 10);
     await store.addTenantUsage("tenant-i", "2026-11", s.id, s.usage);
     await store.tenantUsage("tenant-i", "2026-11");
     await store.ping();
@@ -444,6 +461,8 @@ describe("MongoPersistence queries", () => {
       "delete blocks",
       "find transcripts",
       "delete transcripts",
+      "find tool_decisions",
+      "delete tool_decisions",
     ]) {
       expect(commands).toContain(expected);
     }

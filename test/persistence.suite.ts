@@ -13,6 +13,7 @@ import {
   type Turn,
 } from "../src/domain/types.js";
 import type { PersistenceAdapter, SessionCursor, StoredFile } from "../src/ports/persistence.js";
+import { decisionLogSuite } from "./persistence-decisions.suite.js";
 
 export interface PersistenceSuiteTarget {
   /** A fresh, empty adapter; called before every test. */
@@ -541,6 +542,8 @@ export function persistenceSuite(name: string, target: PersistenceSuiteTarget): 
         expect(seen).toEqual(expected);
       });
     });
+
+    decisionLogSuite(() => store);
 
     describe("deleteSession", () => {
       it("removes the session with its files, blocks, events and transcript, and nothing else", async () => {

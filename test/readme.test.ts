@@ -149,10 +149,7 @@ describe("README: Limits", () => {
       L.maxCustomToolOutputLength,
       L.maxToolUseIdLength,
     ],
-    "Answers kept for `ListToolDecisions`": [
-      L.maxStoredToolDecisions,
-      L.maxStoredDecisionTextLength,
-    ],
+    "Answers taken while the decision log cannot be written": [L.maxUnloggedToolDecisions],
   };
   /** LIMITS entries a user never meets, so the README leaves them out. None today. */
   const internal: string[] = [];

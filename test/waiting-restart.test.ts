@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ToolStatus } from "#gen/block_pb.js";
 import type { SessionEvent } from "#gen/event_pb.js";
@@ -170,6 +171,74 @@ describe("a waiting turn across a server crash", () => {
         decision: { kind: ToolDecisionKind.ALLOW, decidedBy: "timeout" },
       });
     } finally {
+      await s.stop();
+    }
+  }, 60_000);
+
+  it("completes at start an answer a crash left out of the decision log", async () => {
+    let s = await server();
+    let c = clients(s.url);
+    const { sessionId } = await waitingSession(c, {});
+    await s.crash();
+    // As a crash between taking an answer (the record write) and appending it leaves it.
+    const mongoClient = await MongoClient.connect(mongo.uri);
+    const db = mongoClient.db(mongo.dbName);
+    const decideTime = new Date();
+    try {
+      await db.collection<{ _id: string }>("ar_sessions").updateOne(
+        { _id: sessionId },
+        {
+          $set: {
+            unloggedDecisions: [
+              {
+                toolUseId: "toolu_gone",
+                turnId: "turn_x",
+                toolName: "Bash",
+                kind: "deny",
+                message: "no",
+                updatedInputJson: "",
+                alwaysAllowRule: "",
+                output: "",
+                isError: false,
+                decidedBy: "key:ops",
+                decideTime,
+              },
+            ],
+          },
+        },
+      );
+      s = await server();
+      c = clients(s.url);
+      // Start appends it by itself: no call on the session is needed.
+      let logged: unknown[] = [];
+      for (let i = 0; i < 200 && logged.length === 0; i++) {
+        logged = await db.collection("ar_tool_decisions").find({ sessionId }).toArray();
+        if (logged.length === 0) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(logged).toHaveLength(1);
+      for (let i = 0; i < 100; i++) {
+        const doc = await db.collection<{ _id: string }>("ar_sessions").findOne({ _id: sessionId });
+        if (doc && !("unloggedDecisions" in doc)) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const doc = await db.collection<{ _id: string }>("ar_sessions").findOne({ _id: sessionId });
+      expect(doc).not.toHaveProperty("unloggedDecisions");
+      await c.sessions.answerToolCall({
+        sessionId,
+        toolUseId: "toolu_b",
+        answer: {
+          case: "approval",
+          value: { allow: true, message: "", updatedInputJson: "", alwaysAllowRule: "" },
+        },
+      });
+      await readEvents(c, sessionId, turnsCompleted(1));
+      const decisions = await c.sessions.listToolDecisions({ sessionId });
+      expect(decisions.decisions.map((d) => [d.toolUseId, d.decidedBy])).toEqual([
+        ["toolu_gone", "key:ops"],
+        ["toolu_b", expect.any(String)],
+      ]);
+    } finally {
+      await mongoClient.close();
       await s.stop();
     }
   }, 60_000);

@@ -82,10 +82,11 @@ export const LIMITS = {
   maxCustomToolOutputLength: 1_000_000,
   /** A tool call's id (tool_use_id), in characters. */
   maxToolUseIdLength: 256,
-  /** Answers kept on a session for ListToolDecisions (the latest). */
-  maxStoredToolDecisions: 200,
-  /** A kept answer's message and output, in characters (cut in the middle beyond). */
-  maxStoredDecisionTextLength: 2_000,
+  /**
+   * Answers taken but not yet in the decision log (kept on the session record meanwhile); more
+   * are refused as STORE_UNAVAILABLE until the log can be written.
+   */
+  maxUnloggedToolDecisions: 20,
   defaultPageSize: 50,
   maxPageSize: 500,
   defaultBlockPageSize: 100,

@@ -199,7 +199,15 @@ export interface SessionRecord {
   budgetWait?: { scope: BudgetScope; limit: string };
   /** The current turn's step that waits for answers to its tool calls (see ParkedStep). */
   parked?: ParkedStep;
-  /** The latest answers to tool calls, oldest first (at most LIMITS.maxStoredToolDecisions). */
+  /**
+   * Answers taken (their calls left pendingToolCalls in the same write) and not yet in the
+   * session's decision log (DecisionStore), oldest first; removed once appended.
+   */
+  unloggedDecisions?: ToolDecision[];
+  /**
+   * Earlier versions' copy of the latest answers (at most 200, texts cut): moved to the decision
+   * log like `unloggedDecisions` (and removed) when the outbox is next completed. Not written.
+   */
   toolDecisions?: ToolDecision[];
   /** The agent's to-do list as its last TodoWrite left it. */
   todos?: TodoItem[];

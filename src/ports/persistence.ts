@@ -5,6 +5,7 @@ import type {
   SessionEvent,
   SessionRecord,
   SessionState,
+  ToolDecision,
   Usage,
 } from "../domain/types.js";
 
@@ -43,9 +44,19 @@ export interface SessionQuery {
 export type SessionUpdate = Partial<
   Omit<
     SessionRecord,
-    "id" | "tenantId" | "currentTurn" | "sandbox" | "fileEventsPending" | "parked" | "budgetWait"
+    | "id"
+    | "tenantId"
+    | "currentTurn"
+    | "sandbox"
+    | "fileEventsPending"
+    | "parked"
+    | "budgetWait"
+    | "unloggedDecisions"
+    | "toolDecisions"
   >
 > & {
+  unloggedDecisions?: SessionRecord["unloggedDecisions"] | undefined;
+  toolDecisions?: SessionRecord["toolDecisions"] | undefined;
   parked?: SessionRecord["parked"] | undefined;
   budgetWait?: SessionRecord["budgetWait"] | undefined;
   currentTurn?: SessionRecord["currentTurn"] | undefined;
@@ -174,6 +185,31 @@ export interface TranscriptChange {
   entries: string[];
 }
 
+/** Where a page of a session's decision log starts: after this decision (in log order). */
+export interface DecisionCursor {
+  decideTime: Date;
+  toolUseId: string;
+}
+
+/** The log of answers to waiting tool calls, per session (ListToolDecisions). */
+export interface DecisionStore {
+  /**
+   * Stores an answer in the session's log, kept whole. Idempotent by (sessionId, toolUseId): a
+   * call is answered once, so a decision already stored for the call is kept as it is (a retried
+   * append after a lost acknowledgement stores nothing new).
+   */
+  appendToolDecision(sessionId: string, decision: ToolDecision): Promise<void>;
+  /**
+   * The session's decisions ordered by decideTime, then toolUseId; those after `after` when
+   * given, at most `limit`. Removed with the session (deleteSession).
+   */
+  listToolDecisions(
+    sessionId: string,
+    after: DecisionCursor | undefined,
+    limit: number,
+  ): Promise<ToolDecision[]>;
+}
+
 /** Usage counted per tenant and calendar month (UTC), for the tenant budget. */
 export interface UsageStore {
   /**
@@ -211,4 +247,5 @@ export interface PersistenceAdapter
     WorkspaceStore,
     FeedStore,
     UsageStore,
+    DecisionStore,
     StoreHealth {}

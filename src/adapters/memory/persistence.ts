@@ -7,9 +7,11 @@ import {
   type FileInfo,
   type SessionEvent,
   type SessionRecord,
+  type ToolDecision,
   type Usage,
 } from "../../domain/types.js";
 import type {
+  DecisionCursor,
   Page,
   PersistenceAdapter,
   ProfileQuery,
@@ -43,6 +45,8 @@ export class MemoryPersistence implements PersistenceAdapter {
   private readonly events = new Map<string, SessionEvent[]>();
   /** sessionId -> blockId -> block */
   private readonly blocks = new Map<string, Map<string, Block>>();
+  /** sessionId -> toolUseId -> decision */
+  private readonly decisions = new Map<string, Map<string, ToolDecision>>();
 
   // --- sessions ---
 
@@ -103,6 +107,7 @@ export class MemoryPersistence implements PersistenceAdapter {
     this.files.delete(sessionId);
     this.events.delete(sessionId);
     this.blocks.delete(sessionId);
+    this.decisions.delete(sessionId);
   }
 
   // --- tenant usage ---
@@ -261,6 +266,29 @@ export class MemoryPersistence implements PersistenceAdapter {
     return [...blocks.values()]
       .filter((b) => b.sequence > afterSequence)
       .sort((a, b) => a.sequence - b.sequence || compareStrings(a.id, b.id))
+      .slice(0, limit)
+      .map(copy);
+  }
+
+  // --- decisions ---
+
+  async appendToolDecision(sessionId: string, decision: ToolDecision): Promise<void> {
+    const log = entry(this.decisions, sessionId, () => new Map());
+    if (!log.has(decision.toolUseId)) log.set(decision.toolUseId, copy(decision));
+  }
+
+  async listToolDecisions(
+    sessionId: string,
+    after: DecisionCursor | undefined,
+    limit: number,
+  ): Promise<ToolDecision[]> {
+    const log = this.decisions.get(sessionId);
+    if (!log || limit <= 0) return [];
+    const order = (a: DecisionCursor, b: DecisionCursor) =>
+      a.decideTime.getTime() - b.decideTime.getTime() || compareStrings(a.toolUseId, b.toolUseId);
+    return [...log.values()]
+      .filter((d) => !after || order(d, after) > 0)
+      .sort(order)
       .slice(0, limit)
       .map(copy);
   }

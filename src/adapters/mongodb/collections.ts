@@ -1,6 +1,7 @@
 import { type Collection, type Db, type Document, MongoServerError } from "mongodb";
 import type {
   BlockDoc,
+  DecisionDoc,
   EventDoc,
   FileDoc,
   LegacyTranscriptDoc,
@@ -27,6 +28,8 @@ export interface Collections {
   legacyTranscripts: Collection<LegacyTranscriptDoc>;
   secrets: Collection<SecretDoc>;
   usage: Collection<TenantUsageDoc>;
+  /** The answers to waiting tool calls, one document each (decisions.ts). */
+  tool_decisions: Collection<DecisionDoc>;
 }
 
 /** Runs one adapter operation: a deadline, bounded retries of transient errors (resilience.ts). */
@@ -46,6 +49,7 @@ export function collectionsOf(db: Db, prefix: string): Collections {
     legacyTranscripts: db.collection(`${prefix}transcripts`),
     secrets: db.collection(`${prefix}secrets`),
     usage: db.collection(`${prefix}usage`),
+    tool_decisions: db.collection(`${prefix}tool_decisions`),
   };
 }
 

@@ -5,6 +5,7 @@ import type {
   SandboxSettings,
   SessionEvent,
   SessionRecord,
+  ToolDecision,
 } from "../../domain/types.js";
 import type { Page } from "../../ports/persistence.js";
 import { fromBson, fromPairs, type Pair, toBson, toPairs } from "./bson.js";
@@ -169,3 +170,6 @@ export interface TenantUsageDoc {
   webFetchRequests: number;
   updateTime: Date;
 }
+
+/** A decision in the log (decisions.ts): `_id` = `sessionId/toolUseId` (a call is answered once). */
+export type DecisionDoc = ToolDecision & { _id: string; sessionId: string };

@@ -10,7 +10,8 @@ export type CollectionName =
   | "blocks"
   | "transcripts"
   | "secrets"
-  | "usage";
+  | "usage"
+  | "tool_decisions";
 
 export interface IndexSpec {
   name: string;
@@ -126,6 +127,14 @@ export const INDEXES: Readonly<Record<CollectionName, readonly IndexSpec[]>> = {
       name: "tenant_month",
       key: { tenantId: 1, month: 1 },
       serves: "tenantUsage and addTenantUsage's total (the sum over the month's sessions)",
+    },
+  ],
+  // The `tool_decisions` collection; keyed by `sessionId/toolUseId` (`_id`): appendToolDecision.
+  tool_decisions: [
+    {
+      name: "session_time_call",
+      key: { sessionId: 1, decideTime: 1, toolUseId: 1 },
+      serves: "listToolDecisions (sorted by decide time, then tool use id), deleteSession",
     },
   ],
 };

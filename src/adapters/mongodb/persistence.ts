@@ -6,9 +6,11 @@ import type {
   FileInfo,
   SessionEvent,
   SessionRecord,
+  ToolDecision,
   Usage,
 } from "../../domain/types.js";
 import type {
+  DecisionCursor,
   Page,
   PersistenceAdapter,
   ProfileQuery,
@@ -28,6 +30,7 @@ import {
   resilienceSettings,
 } from "./client.js";
 import { type Collections, collectionsOf, ensureIndexes } from "./collections.js";
+import { MongoDecisions } from "./decisions.js";
 import { MongoFeed } from "./feed.js";
 import { MongoProfiles } from "./profiles.js";
 import {
@@ -73,6 +76,7 @@ export class MongoPersistence implements PersistenceAdapter {
   private readonly transcriptStore: MongoTranscripts;
   private readonly feedStore: MongoFeed;
   private readonly usageStore: MongoTenantUsage;
+  private readonly decisionStore: MongoDecisions;
   /** Set by connect(): the client this adapter owns and closes. */
   private client: MongoClient | undefined;
 
@@ -92,6 +96,7 @@ export class MongoPersistence implements PersistenceAdapter {
     this.transcriptStore = new MongoTranscripts(this.collections, run);
     this.feedStore = new MongoFeed(this.collections, run);
     this.usageStore = new MongoTenantUsage(this.collections, run);
+    this.decisionStore = new MongoDecisions(this.collections, run);
   }
 
   /**
@@ -179,6 +184,16 @@ export class MongoPersistence implements PersistenceAdapter {
 
   tenantUsage(tenantId: string, month: string): Promise<Usage> {
     return this.usageStore.tenantUsage(tenantId, month);
+  }
+
+  // --- the decision log (decisions.ts) ---
+
+  appendToolDecision(sessionId: string, decision: ToolDecision): Promise<void> {
+    return this.decisionStore.appendToolDecision(sessionId, decision);
+  }
+
+  listToolDecisions(sessionId: string, after: DecisionCursor | undefined, limit: number) {
+    return this.decisionStore.listToolDecisions(sessionId, after, limit);
   }
 
   saveTranscript(sessionId: string, change: TranscriptChange): Promise<void> {

@@ -94,7 +94,8 @@ export class MongoSessions {
    * delete leaves a session that a retried delete finishes removing.
    */
   async deleteSession(sessionId: string): Promise<void> {
-    const { sessions, files, events, blocks, transcripts, legacyTranscripts } = this.collections;
+    const { sessions, files, events, blocks, transcripts, legacyTranscripts, tool_decisions } =
+      this.collections;
     await this.run("deleteSession", async () => {
       await Promise.all([
         files.deleteMany({ sessionId }),
@@ -102,6 +103,7 @@ export class MongoSessions {
         blocks.deleteMany({ sessionId }),
         transcripts.deleteMany({ sessionId }),
         legacyTranscripts.deleteOne({ _id: sessionId }),
+        tool_decisions.deleteMany({ sessionId }),
       ]);
       await sessions.deleteOne({ _id: sessionId });
     });

@@ -1,13 +1,14 @@
 import { AppError, invalidField } from "../../domain/errors.js";
 import { LIMITS } from "../../domain/limits.js";
-import type { PendingToolCall, SessionRecord, ToolDecision } from "../../domain/types.js";
+import type { PendingToolCall, ToolDecision } from "../../domain/types.js";
 import type { Logger } from "../../ports/logger.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
 import { checkRule } from "../profiles/check-waiting.js";
 import type { LoadedSession } from "../sessions/loaded-session.js";
 import type { SessionManager } from "../sessions/session-manager.js";
 import type { Sessions } from "../sessions/sessions.js";
-import { checkLength, decodePageToken, encodePageToken, pageSize } from "../shared/validate.js";
+import { checkLength } from "../shared/validate.js";
+import { DecisionLog } from "./decision-log.js";
 
 /** An answer as the API gives it: exactly one of the two. */
 export interface AnswerInput {
@@ -19,8 +20,6 @@ export interface AnswerInput {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A timeout that could not be applied (the store failed) is tried again after this long. */
 const TIMEOUT_RETRY_MS = 5_000;
-const DEFAULT_DECISION_PAGE = 100;
-const MAX_DECISION_PAGE = 1_000;
 
 function notWaiting(toolUseId: string): AppError {
   return new AppError(
@@ -32,29 +31,20 @@ function notWaiting(toolUseId: string): AppError {
   );
 }
 
-/** A text cut in the middle to `max` characters, for the kept copy of an answer. */
-function cut(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const half = Math.floor((max - 40) / 2);
-  return `${text.slice(0, half)}\n[... ${text.length - 2 * half} characters cut ...]\n${text.slice(-half)}`;
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function isCursor(p: unknown): p is [number, string] {
-  return Array.isArray(p) && typeof p[0] === "number" && typeof p[1] === "string";
-}
 
 /**
  * AnswerToolCall and ListToolDecisions, and the timeouts of waiting calls. An answer takes its
  * call off the record's pending calls in ONE ordered record write that first checks the call
  * still waits (of two answers racing, one wins); the answer is kept on the parked step until the
- * turn applies it, and on the record's decisions. When no call of the step waits any more, the
+ * turn applies it, and in the record's outbox until it is in the decision log (decision-log.ts
+ * says why no answer is lost between the two). When no call of the step waits any more, the
  * session's turn engine goes on with the turn (loading the session again if it was unloaded).
  */
 export class Answers {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private stopped = false;
+  private readonly log: DecisionLog;
 
   constructor(
     private readonly o: {
@@ -63,7 +53,9 @@ export class Answers {
       store: PersistenceAdapter;
       logger: Logger;
     },
-  ) {}
+  ) {
+    this.log = new DecisionLog(o);
+  }
 
   async answer(
     tenantId: string,
@@ -130,12 +122,7 @@ export class Answers {
 
   /** Stores a decision if its call still waits (else TOOL_CALL_NOT_WAITING) and goes on. */
   private async decide(session: LoadedSession, d: ToolDecision): Promise<void> {
-    const kept: ToolDecision = {
-      ...d,
-      message: cut(d.message, LIMITS.maxStoredDecisionTextLength),
-      output: cut(d.output, LIMITS.maxStoredDecisionTextLength),
-      updatedInputJson: cut(d.updatedInputJson, LIMITS.maxStoredDecisionTextLength),
-    };
+    await this.log.ensureRoom(session);
     const ctx = { turnId: d.turnId };
     const write = session.update((r) => {
       const pending = r.pendingToolCalls ?? [];
@@ -148,19 +135,25 @@ export class Answers {
         ...(d.alwaysAllowRule && !rules.includes(d.alwaysAllowRule)
           ? { sessionAllowRules: [...rules, d.alwaysAllowRule] }
           : {}),
-        toolDecisions: [...(r.toolDecisions ?? []), kept].slice(-LIMITS.maxStoredToolDecisions),
+        // The outbox of the decision log, in the same write: see decision-log.ts.
+        unloggedDecisions: [...(r.unloggedDecisions ?? []), d],
         lastActivityTime: d.decideTime,
       };
     }, ctx);
     // A write that failed may still have reached the store: the engine reads the record back
     // and goes on with the turn if it holds the answer.
     await write.catch((err: unknown) => {
-      if (!(err instanceof AppError && err.reason === "TOOL_CALL_NOT_WAITING")) this.goOn(session);
+      if (!(err instanceof AppError && err.reason === "TOOL_CALL_NOT_WAITING")) {
+        this.goOn(session);
+        this.log.flushSoon(session.id, session, 1_000);
+      }
       throw err;
     });
     this.clearTimer(session.id, d.toolUseId);
     session.emit({ type: "tool_call_answered", decision: d }, ctx);
     if ((session.record.pendingToolCalls?.length ?? 0) === 0) this.goOn(session);
+    // The answer is taken: a failed append is retried (the outbox keeps it), not reported.
+    await this.log.flush(session).catch(() => this.log.flushSoon(session.id, session, 1_000));
   }
 
   /**
@@ -179,31 +172,8 @@ export class Answers {
     );
   }
 
-  async list(
-    tenantId: string,
-    sessionId: string,
-    size: number,
-    token: string,
-  ): Promise<{ decisions: ToolDecision[]; nextPageToken: string }> {
-    const limit = pageSize("page_size", size, DEFAULT_DECISION_PAGE, MAX_DECISION_PAGE);
-    const after = decodePageToken("page_token", token, "decisions", isCursor);
-    const record: SessionRecord = await this.o.sessions.load(tenantId, sessionId);
-    const all = record.toolDecisions ?? [];
-    const from = after
-      ? all.filter((d) => {
-          const t = new Date(d.decideTime).getTime();
-          return t > after[0] || (t === after[0] && d.toolUseId > after[1]);
-        })
-      : all;
-    const page = from.slice(0, limit);
-    const last = page.at(-1);
-    return {
-      decisions: page,
-      nextPageToken:
-        from.length > limit && last
-          ? encodePageToken("decisions", [new Date(last.decideTime).getTime(), last.toolUseId])
-          : "",
-    };
+  list(tenantId: string, sessionId: string, size: number, token: string) {
+    return this.log.list(tenantId, sessionId, size, token);
   }
 
   /** Arms the timeouts of waiting calls (a turn parked, or found waiting at start). */
@@ -243,10 +213,14 @@ export class Answers {
   async start(): Promise<void> {
     const waiting = await this.o.store.listAllSessions({ state: "waiting" });
     for (const r of waiting) this.arm(r.id, r.pendingToolCalls ?? []);
+    // A stopped process may have left answers taken but not yet in the decision log.
+    this.log.start(waiting);
+    this.log.start(await this.o.store.listAllSessions({ state: "running" }));
   }
 
   stop(): void {
     this.stopped = true;
+    this.log.stop();
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
   }
