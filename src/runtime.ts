@@ -15,6 +15,7 @@ import { Secrets } from "./app/secrets/secrets.js";
 import { SessionManager } from "./app/sessions/session-manager.js";
 import { Sessions } from "./app/sessions/sessions.js";
 import { createLogger, type Logger } from "./app/shared/logger.js";
+import { observeStore } from "./app/shared/observe-store.js";
 import { Answers } from "./app/turns/answers.js";
 import { Budgets } from "./app/turns/budget.js";
 import { Messages } from "./app/turns/messages.js";
@@ -140,7 +141,9 @@ export const SERVICE_NAMES = [
 
 export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<AgentRuntime> {
   const logger = options.logger ?? createLogger();
-  const store = options.persistence;
+  // A call that finds the store unavailable has the health check look at once.
+  let storeFailed = () => {};
+  const store = observeStore(options.persistence, () => storeFailed());
   const secrets = options.secrets ?? new MemorySecrets();
   const apiKeys =
     options.apiKeys instanceof Map
@@ -209,9 +212,10 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
   });
   const health = new HealthState(SERVICE_NAMES);
   health.set("recovered", false);
+  const raw = options.persistence;
   const checkStore = async () => {
     try {
-      await (store.ping ? store.ping() : store.loadSession("ses_00000000000000000000000000"));
+      await (raw.ping ? raw.ping() : raw.loadSession("ses_00000000000000000000000000"));
       const back = !health.isOk("store");
       health.set("store", true);
       if (back) {
@@ -224,6 +228,16 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
         logger.warn("the store does not answer: health is NOT_SERVING", { err });
       health.set("store", false);
     }
+  };
+  let checking: Promise<void> | undefined;
+  const checkStoreOnce = () => {
+    checking ??= checkStore().finally(() => {
+      checking = undefined;
+    });
+    return checking;
+  };
+  storeFailed = () => {
+    if (health.isOk("store")) void checkStoreOnce();
   };
   let storeTimer: NodeJS.Timeout | undefined;
   let recovered: Promise<void> = new Promise(() => {});
@@ -312,9 +326,9 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     handler,
     closing: closing.signal,
     async start() {
-      await checkStore();
+      await checkStoreOnce();
       storeTimer = setInterval(
-        () => void checkStore(),
+        () => void checkStoreOnce(),
         options.storeCheckIntervalMs ?? STORE_CHECK_INTERVAL_MS,
       );
       storeTimer.unref();
