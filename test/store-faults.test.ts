@@ -5,8 +5,11 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
 import { SessionState, TurnOutcome } from "#gen/session_pb.js";
+import { MemoryPersistence } from "../src/adapters/memory/persistence.js";
+import { AppError } from "../src/domain/errors.js";
+import type { PersistenceAdapter } from "../src/ports/persistence.js";
 import { type AgentHarness, agentHarness, readEvents, turnsCompleted } from "./support/agent.js";
-import { textResponse } from "./support/fake-anthropic.js";
+import { streamResponse, textResponse } from "./support/fake-anthropic.js";
 import { faultyStore } from "./support/faulty-store.js";
 
 let h: AgentHarness | undefined;
@@ -129,4 +132,62 @@ describe("the session core under store faults", () => {
 /** Polls `check` until it holds (the test's own timeout bounds it). */
 async function until(check: () => boolean | Promise<boolean>): Promise<void> {
   while (!(await check())) await new Promise((r) => setTimeout(r, 20));
+}
+
+describe("the health check and a store that stops answering", () => {
+  it("turns NOT_SERVING as soon as a call finds the store unavailable, not at its next tick", async () => {
+    const f = faultyStore();
+    // A check interval far longer than the test: only the failing call can start a check.
+    h = await agentHarness({ persistence: f.store, storeCheckIntervalMs: 600_000 });
+    const sessionId = await h.newSession();
+    expect(h.runtime.health.isOk("store")).toBe(true);
+    f.failing.add("ping");
+    f.failing.add("loadSession");
+    const err = await h.client.sessions.getSession({ sessionId }).catch((e: unknown) => e);
+    expect(ConnectError.from(err).code).toBe(Code.Unavailable);
+    await until(() => !h!.runtime.health.isOk("store"));
+  });
+});
+
+describe("files stored by a save that reported failure", () => {
+  it("get their events once the store answers again, without a restart", async () => {
+    const inner = new MemoryPersistence();
+    let lostAck = false;
+    // saveWorkspaceFile stores the file, then reports failure (the acknowledgement was lost);
+    // ping fails meanwhile, so health sees the outage and its end.
+    const store = new Proxy(inner, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver);
+        if (typeof value !== "function") return value;
+        return async (...args: unknown[]) => {
+          if (lostAck && name === "ping") throw unavailable();
+          const result = await value.apply(target, args);
+          if (lostAck && name === "saveWorkspaceFile") throw unavailable();
+          return result;
+        };
+      },
+    }) as PersistenceAdapter;
+    h = await agentHarness({ persistence: store, storeCheckIntervalMs: 50 });
+    const sessionId = await h.newSession();
+    h.fake.enqueue(
+      streamResponse([
+        { type: "tool_use", id: "t1", name: "Bash", input: { command: "echo hi > a.txt" } },
+      ]),
+      textResponse("done"),
+    );
+    lostAck = true;
+    await h.client.sessions.sendMessage({ sessionId, text: "write" });
+    await readEvents(h.client, sessionId, turnsCompleted(1));
+    expect((await inner.listWorkspaceFiles(sessionId)).map((f) => f.path)).toContain("a.txt");
+    lostAck = false;
+    const events = await readEvents(h.client, sessionId, (all) =>
+      all.some((e) => e.payload.case === "fileCreated" && e.payload.value.file?.path === "a.txt"),
+    );
+    expect(events.filter((e) => e.payload.case === "fileCreated")).toHaveLength(1);
+    await until(async () => !(await inner.loadSession(sessionId))?.fileEventsPending);
+  });
+});
+
+function unavailable(): AppError {
+  return new AppError("unavailable", "STORE_UNAVAILABLE", "injected: the acknowledgement was lost");
 }

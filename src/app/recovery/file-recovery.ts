@@ -1,6 +1,7 @@
 import type { FileInfo } from "../../domain/types.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
 import type { LoadedSession } from "../sessions/loaded-session.js";
+import type { KeyedLock } from "../shared/keyed-lock.js";
 import { RECOVERY_FLUSH_TIMEOUT_MS } from "./turn-recovery.js";
 
 const PAGE = 500;
@@ -49,4 +50,17 @@ export async function settleFileEvents(
   await session.feed.flush(RECOVERY_FLUSH_TIMEOUT_MS);
   await session.update(() => ({ fileEventsPending: undefined }));
   return written;
+}
+
+/**
+ * `settleFileEvents` for a loaded session whose record says files may lack their events (a save
+ * failed while the server ran on), under the workspace lock so no sync runs meanwhile.
+ */
+export function settlePendingFileEvents(
+  session: LoadedSession,
+  store: PersistenceAdapter,
+  locks: KeyedLock,
+): Promise<number> {
+  if (!session.record.fileEventsPending) return Promise.resolve(0);
+  return locks.run(session.id, () => settleFileEvents(session, store));
 }

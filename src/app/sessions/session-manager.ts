@@ -216,6 +216,10 @@ export class SessionManager {
       const session = this.loaded.get(sessionId);
       if (session) this.kick(session);
     }
+    // Files a failed save may have stored without their events: the turn engine settles them.
+    for (const session of this.loaded.values()) {
+      if (session.record.fileEventsPending) this.kick(session);
+    }
   }
 
   /** Notes activity: the idle timer starts again. */

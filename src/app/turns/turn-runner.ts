@@ -17,6 +17,7 @@ import type { Logger } from "../../ports/logger.js";
 import { ModelError, type ModelProvider } from "../../ports/model.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
 import type { McpConnections } from "../mcp/connections.js";
+import { settlePendingFileEvents } from "../recovery/file-recovery.js";
 import { settleClaimedTurn } from "../recovery/turn-recovery.js";
 import type { LoadedSession } from "../sessions/loaded-session.js";
 import type { SessionManager, TurnEngine } from "../sessions/session-manager.js";
@@ -75,6 +76,8 @@ export class TurnRunner implements TurnEngine {
   async drain(session: LoadedSession): Promise<void> {
     // After a failed record write, the stored record is the truth (it may hold that write).
     await session.refresh();
+    // Files saved before a store failure may lack their events: the feed is set right first.
+    await settlePendingFileEvents(session, this.o.store, this.o.manager.workspaceLocks);
     while (!this.o.manager.isClosed && !session.closing) {
       const claim = session.record.currentTurn;
       const parked = session.record.parked;
