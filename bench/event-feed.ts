@@ -151,7 +151,7 @@ async function startRuntime(): Promise<Target> {
         options: { model: "" },
         requestId: "",
       });
-      const feed = await runtime.sessionManager.feeds.get(view.record.id);
+      const { feed } = await runtime.sessionManager.load(view.record.id);
       return {
         sessionId: view.record.id,
         sequence: () => feed.sequence,

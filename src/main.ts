@@ -105,6 +105,9 @@ async function main(): Promise<void> {
     idleTimeoutMs: config.idleTimeoutMs,
     ...(config.mongodbUri ? { recoveryGraceMs: config.recoveryGraceMs } : {}),
     syncIntervalMs: config.syncIntervalMs,
+    ...(config.replicaId ? { replicaId: config.replicaId } : {}),
+    leaseTtlMs: config.leaseTtlMs,
+    feedPollMs: config.feedPollMs,
     ...(config.defaultModel ? { defaultModel: config.defaultModel } : {}),
     tenantMonthlyBudgetMicroUsd: config.tenantMonthlyBudgetMicroUsd,
     demoProfileTenants: config.demoProfile

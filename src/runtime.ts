@@ -7,11 +7,13 @@ import { AnthropicModelProvider } from "./adapters/anthropic/model.js";
 import { DemoModelProvider } from "./adapters/demo-model/model.js";
 import { MemorySecrets } from "./adapters/memory/secrets.js";
 import { EventStreams } from "./app/feed/event-streams.js";
+import { DEFAULT_FEED_POLL_MS, FeedTails } from "./app/feed/feed-tails.js";
 import { Feeds } from "./app/feed/feeds.js";
 import { McpConnections } from "./app/mcp/connections.js";
 import { Profiles } from "./app/profiles/profiles.js";
 import { Recovery } from "./app/recovery/recovery.js";
 import { Secrets } from "./app/secrets/secrets.js";
+import { SessionCommands } from "./app/sessions/commands.js";
 import { SessionManager } from "./app/sessions/session-manager.js";
 import { Sessions } from "./app/sessions/sessions.js";
 import { createLogger, type Logger } from "./app/shared/logger.js";
@@ -79,6 +81,19 @@ export interface AgentRuntimeOptions {
    * process); the standalone server uses RECOVERY_GRACE_MS with MongoDB.
    */
   recoveryGraceMs?: number;
+  /**
+   * This replica's name in session leases: unique among the replicas on one store, and the same
+   * after a restart (so a restarted replica takes its sessions back at once). Default: the
+   * host name (one replica per machine; give each of several on one machine its own).
+   */
+  replicaId?: string;
+  /** How long a replica's lease of a session lasts unless renewed. Default 10 seconds. */
+  leaseTtlMs?: number;
+  /**
+   * How often a replica looks for work other replicas left it: new events of feeds it serves
+   * from storage, commands for sessions it runs. Default 100 ms.
+   */
+  feedPollMs?: number;
 }
 
 export type NodeHandler = (
@@ -174,21 +189,27 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
     ...(options.syncIntervalMs ? { syncIntervalMs: options.syncIntervalMs } : {}),
     ...(options.turnRetryMs ? { turnRetryMs: options.turnRetryMs } : {}),
+    ...(options.replicaId ? { replicaId: options.replicaId } : {}),
+    ...(options.leaseTtlMs ? { leaseTtlMs: options.leaseTtlMs } : {}),
   });
+  const pollMs = options.feedPollMs ?? DEFAULT_FEED_POLL_MS;
+  const tails = new FeedTails(store, logger, pollMs);
+  feeds.onOpen = (sessionId) => tails.wakeAll(sessionId);
+  const commands = new SessionCommands(sessionManager, store, logger, pollMs);
   // A profile's budget may have been raised: its sessions waiting for one check it again.
   const profiles = new Profiles(store, (profileId) => {
     for (const s of sessionManager.getLoadedSessions())
       if (s.record.agentProfileId === profileId && s.record.budgetWait) sessionManager.kick(s);
   });
-  const sessions = new Sessions(store, profiles, sessionManager);
-  const answers = new Answers({ sessions, manager: sessionManager, store, logger });
+  const sessions = new Sessions(store, profiles, sessionManager, commands);
+  const answers = new Answers({ sessions, manager: sessionManager, store, logger, commands });
   const useCases: UseCases = {
     answers,
     profiles,
     sessions,
-    messages: new Messages(store, sessions, sessionManager),
-    streams: new EventStreams(sessions, sessionManager),
-    workspaces: new Workspaces(store, sessions, sessionManager),
+    messages: new Messages(store, sessions, sessionManager, commands),
+    streams: new EventStreams(sessions, feeds, tails, store),
+    workspaces: new Workspaces(store, sessions, sessionManager, commands),
     secrets: new Secrets(secrets),
   };
   new TurnRunner({
@@ -209,6 +230,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     store,
     logger,
     ...(options.recoveryGraceMs ? { graceMs: options.recoveryGraceMs } : {}),
+    onTakeover: (r) => answers.arm(r.id, r.pendingToolCalls ?? []),
   });
   const health = new HealthState(SERVICE_NAMES);
   health.set("recovered", false);
@@ -333,6 +355,8 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
       );
       storeTimer.unref();
       recovered = recovery.run().then(() => health.set("recovered", true));
+      commands.start();
+      recovery.watch(sessionManager.leaseTtlMs / 2);
       // Waiting calls' timeouts, from the records (a store that fails: the next start arms them).
       answers
         .start()
@@ -347,6 +371,8 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
         clearInterval(storeTimer);
         recovery.stop();
         answers.stop();
+        commands.stop();
+        tails.stop();
         // Running turns end as interrupted and every feed ends after its last event, so open
         // streams close cleanly with everything delivered; then anything else still open ends.
         await sessionManager.shutdown(options.shutdownStoreTimeoutMs);
