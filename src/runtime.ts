@@ -262,6 +262,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     if (health.isOk("store")) void checkStoreOnce();
   };
   let storeTimer: NodeJS.Timeout | undefined;
+  let stopWatching: (() => void) | undefined;
   let recovered: Promise<void> = new Promise(() => {});
   // The demo profile of each tenant, created at start, and again once the store answers.
   let demoPending = options.demoProfileTenants ?? [];
@@ -354,9 +355,29 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
         options.storeCheckIntervalMs ?? STORE_CHECK_INTERVAL_MS,
       );
       storeTimer.unref();
-      recovered = recovery.run().then(() => health.set("recovered", true));
+      recovered = recovery.run().then(() => {
+        health.set("recovered", true);
+        if (!stopping) recovery.watch(sessionManager.leaseTtlMs / 2);
+      });
       commands.start();
-      recovery.watch(sessionManager.leaseTtlMs / 2);
+      // Where the store tells of changes (change streams), other replicas' work is seen at once.
+      void (
+        store.watchChanges?.((change) => {
+          if ("feed" in change) tails.wakeAll(change.feed);
+          else if (change.commandFor === sessionManager.replicaId) commands.pollNow();
+        }) ?? Promise.resolve(undefined)
+      ).then(
+        (stop) => {
+          stopWatching = stop;
+          if (stopping) stop?.();
+          logger.info("coordinating with other replicas", {
+            replicaId: sessionManager.replicaId,
+            changeStreams: stop !== undefined,
+            pollMs,
+          });
+        },
+        (err: unknown) => logger.warn("watching the store for changes failed; polling", { err }),
+      );
       // Waiting calls' timeouts, from the records (a store that fails: the next start arms them).
       answers
         .start()
@@ -373,6 +394,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
         answers.stop();
         commands.stop();
         tails.stop();
+        stopWatching?.();
         // Running turns end as interrupted and every feed ends after its last event, so open
         // streams close cleanly with everything delivered; then anything else still open ends.
         await sessionManager.shutdown(options.shutdownStoreTimeoutMs);

@@ -460,6 +460,7 @@ describe("MongoPersistence queries", () => {
     await store.finishCommand(command.id, "{}");
     await store.loadCommand(command.id);
     await store.deleteCommand(command.id);
+    (await store.watchChanges(() => {}))?.(); // FerretDB: none
     await store.ping();
     await store.deleteSession(s.id);
     await store.close();

@@ -56,4 +56,13 @@ export interface CoordinationStore {
   loadCommand(commandId: string): Promise<SessionCommand | null>;
   /** Removes a command (its sender read the outcome, or gave up). */
   deleteCommand(commandId: string): Promise<void>;
+  /**
+   * Optional: tells, as the store notices, that a feed's head moved or a command was stored
+   * (MongoDB: change streams, on a replica set). Resolves to a function that stops it, or to
+   * undefined when the deployment cannot (then replicas find both by polling alone).
+   */
+  watchChanges?(changed: (change: StoreChange) => void): Promise<(() => void) | undefined>;
 }
+
+/** What watchChanges reports: a feed whose head moved, or a command stored for an owner. */
+export type StoreChange = { feed: string } | { commandFor: string };

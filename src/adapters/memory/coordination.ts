@@ -1,6 +1,11 @@
 import { leaseLost } from "../../domain/errors.js";
 import type { Lease, SessionEvent, SessionRecord } from "../../domain/types.js";
-import type { CoordinationStore, LeaseResult, SessionCommand } from "../../ports/coordination.js";
+import type {
+  CoordinationStore,
+  LeaseResult,
+  SessionCommand,
+  StoreChange,
+} from "../../ports/coordination.js";
 
 /**
  * MemoryPersistence's leases, feed claims and commands (its base class, holding the session
@@ -11,6 +16,7 @@ export class MemoryCoordination implements CoordinationStore {
   protected readonly sessions = new Map<string, SessionRecord>();
   private readonly heads = new Map<string, { token: number; last: number; tail: SessionEvent[] }>();
   private readonly commands = new Map<string, SessionCommand & { takenBy?: string }>();
+  private readonly watchers = new Set<(change: StoreChange) => void>();
 
   /** Throws LEASE_LOST unless `fence` is the session's current lease token. */
   protected checkFence(sessionId: string, fence: number | undefined): void {
@@ -25,6 +31,8 @@ export class MemoryCoordination implements CoordinationStore {
     if (head && head.token > fence) throw leaseLost(sessionId, fence);
     const last = Math.max(head?.last ?? 0, ...events.map((e) => e.sequence));
     this.heads.set(sessionId, { token: fence, last, tail: structuredClone(events) });
+    // After the events are stored (appendEvents runs to its end without awaiting).
+    queueMicrotask(() => this.notify({ feed: sessionId }));
   }
 
   protected forget(sessionId: string): void {
@@ -81,6 +89,7 @@ export class MemoryCoordination implements CoordinationStore {
 
   async enqueueCommand(command: SessionCommand): Promise<void> {
     if (!this.commands.has(command.id)) this.commands.set(command.id, structuredClone(command));
+    this.notify({ commandFor: command.owner });
   }
 
   async pendingCommands(owner: string, limit: number): Promise<SessionCommand[]> {
@@ -112,6 +121,15 @@ export class MemoryCoordination implements CoordinationStore {
 
   async deleteCommand(commandId: string): Promise<void> {
     this.commands.delete(commandId);
+  }
+
+  async watchChanges(changed: (change: StoreChange) => void): Promise<() => void> {
+    this.watchers.add(changed);
+    return () => this.watchers.delete(changed);
+  }
+
+  private notify(change: StoreChange): void {
+    for (const w of this.watchers) w(change);
   }
 }
 

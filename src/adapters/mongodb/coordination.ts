@@ -1,7 +1,7 @@
 import type { Filter } from "mongodb";
 import { leaseLost } from "../../domain/errors.js";
 import type { Lease, SessionEvent } from "../../domain/types.js";
-import type { LeaseResult, SessionCommand } from "../../ports/coordination.js";
+import type { LeaseResult, SessionCommand, StoreChange } from "../../ports/coordination.js";
 import { fromBson } from "./bson.js";
 import type { Collections, Run } from "./collections.js";
 import type { CommandDoc, EventDoc, SessionDoc } from "./documents.js";
@@ -188,6 +188,29 @@ export class MongoCoordination {
       await this.c.commands.deleteOne({ _id: commandId });
       await this.c.claims.deleteOne({ _id: `command/${commandId}` });
     });
+  }
+
+  /**
+   * Change streams on the feeds' heads and the commands, where the deployment has them (a
+   * replica set; not a standalone server, not FerretDB v1): undefined otherwise. A stream that
+   * fails later is dropped; polling still finds everything.
+   */
+  async watchChanges(changed: (change: StoreChange) => void): Promise<(() => void) | undefined> {
+    const hello = await this.c.sessions.db.command({ hello: 1 }).catch(() => undefined);
+    if (!hello?.setName || hello.ferretdbVersion !== undefined) return undefined;
+    const heads = this.c.feed_heads.watch([], { fullDocument: "default" });
+    const commands = this.c.commands.watch([{ $match: { operationType: "insert" } }]);
+    heads.on("change", (e) => {
+      if ("documentKey" in e) changed({ feed: String(e.documentKey._id) });
+    });
+    commands.on("change", (e) => {
+      if (e.operationType === "insert") changed({ commandFor: e.fullDocument.owner });
+    });
+    for (const stream of [heads, commands]) stream.on("error", () => void stream.close());
+    return () => {
+      void heads.close();
+      void commands.close();
+    };
   }
 
   /** Removes a deleted session's coordination records. */

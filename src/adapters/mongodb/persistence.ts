@@ -10,7 +10,7 @@ import type {
   ToolDecision,
   Usage,
 } from "../../domain/types.js";
-import type { SessionCommand } from "../../ports/coordination.js";
+import type { SessionCommand, StoreChange } from "../../ports/coordination.js";
 import type {
   DecisionCursor,
   Page,
@@ -329,6 +329,10 @@ export class MongoPersistence implements PersistenceAdapter {
 
   deleteCommand(commandId: string): Promise<void> {
     return this.coordination.deleteCommand(commandId);
+  }
+
+  watchChanges(changed: (change: StoreChange) => void): Promise<(() => void) | undefined> {
+    return this.coordination.watchChanges(changed);
   }
 
   // --- health ---

@@ -44,7 +44,8 @@ export class Recovery {
 
   /**
    * Takes over, every `everyMs`, the sessions with work left whose replica is gone (their lease
-   * expired): their running turn is settled as after a restart and their messages run.
+   * expired): their running turn is settled as after a restart and their messages run. Call it
+   * once the restart pass (run) is done: that pass re-attaches live sandboxes first.
    */
   watch(everyMs: number): void {
     this.sweepTimer = setInterval(() => void this.sweep(), everyMs);
@@ -63,8 +64,8 @@ export class Recovery {
       ];
       const orphans = new Map<string, SessionRecord>();
       for (const r of records) {
-        if (this.o.manager.getSession(r.id) || (r.lease && r.lease.expiresAt.getTime() > now))
-          continue;
+        if (this.o.manager.getSession(r.id) || this.o.manager.isRecovering(r.id)) continue;
+        if (r.lease && r.lease.expiresAt.getTime() > now) continue;
         orphans.set(r.id, r);
       }
       if (orphans.size === 0) return;

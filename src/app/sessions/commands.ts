@@ -26,6 +26,7 @@ export class SessionCommands {
   private readonly running = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private polling = false;
 
   constructor(
     private readonly manager: SessionManager,
@@ -106,9 +107,22 @@ export class SessionCommands {
     clearTimeout(this.timer);
   }
 
-  private schedule(): void {
+  /** Looks for commands now (the store told of one for this replica). */
+  pollNow(): void {
+    if (this.stopped || this.polling) return;
+    clearTimeout(this.timer);
+    this.schedule(0);
+  }
+
+  private schedule(delayMs = this.pollMs): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.poll().finally(() => this.schedule()), this.pollMs);
+    this.timer = setTimeout(() => {
+      this.polling = true;
+      void this.poll().finally(() => {
+        this.polling = false;
+        this.schedule();
+      });
+    }, delayMs);
     this.timer.unref();
   }
 

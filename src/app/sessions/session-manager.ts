@@ -144,6 +144,11 @@ export class SessionManager {
     });
   }
 
+  /** Whether recovery is working on the session now. */
+  isRecovering(sessionId: string): boolean {
+    return this.recovering.has(sessionId);
+  }
+
   /** Holds every call on any session until `planned` settles (recovery is listing). */
   holdUntil(planned: Promise<void>): void {
     this.held = planned.catch(() => {});
