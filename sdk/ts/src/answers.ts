@@ -13,7 +13,7 @@ export type ToolAnswer =
       /** Also allow every later call matching this rule in the session (`Bash(npm test:*)`). */
       alwaysAllowRule?: string;
     }
-  | { allow: false; /** Why, for the model. */ message?: string }
+  | { allow: false /** Why, for the model. */; message?: string }
   | { output: string; isError?: boolean };
 
 export function toAnswerRequest(
@@ -25,7 +25,10 @@ export function toAnswerRequest(
     return {
       sessionId,
       toolUseId,
-      answer: { case: "result", value: { output: answer.output, isError: answer.isError ?? false } },
+      answer: {
+        case: "result",
+        value: { output: answer.output, isError: answer.isError ?? false },
+      },
     };
   }
   const approval = answer.allow

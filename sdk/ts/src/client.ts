@@ -58,16 +58,20 @@ export class AgentRuntimeClient {
   }
 
   async getProfile(agentProfileId: string, o: Opts = {}): Promise<AgentProfile> {
-    const res = await call(() => this.raw.profiles.getAgentProfile({ agentProfileId }, o), o.signal);
+    const res = await call(
+      () => this.raw.profiles.getAgentProfile({ agentProfileId }, o),
+      o.signal,
+    );
     return need(res.profile);
   }
 
   /** Every profile (all pages). */
   async listProfiles(o: Opts = {}): Promise<AgentProfile[]> {
     return pages((pageToken) =>
-      call(() => this.raw.profiles.listAgentProfiles({ pageToken, pageSize: 500 }, o), o.signal).then(
-        (r) => [r.profiles, r.nextPageToken],
-      ),
+      call(
+        () => this.raw.profiles.listAgentProfiles({ pageToken, pageSize: 500 }, o),
+        o.signal,
+      ).then((r) => [r.profiles, r.nextPageToken]),
     );
   }
 
@@ -106,7 +110,9 @@ export class AgentRuntimeClient {
   }
 
   async getSession(sessionId: string, o: Opts = {}): Promise<Session> {
-    return need((await call(() => this.raw.sessions.getSession({ sessionId }, o), o.signal)).session);
+    return need(
+      (await call(() => this.raw.sessions.getSession({ sessionId }, o), o.signal)).session,
+    );
   }
 
   /** Sessions, newest activity first (all pages). */
@@ -173,7 +179,11 @@ export class AgentRuntimeClient {
     return need((await call(() => this.raw.sessions.answerToolCall(req, o), o.signal)).decision);
   }
 
-  allow(sessionId: string, toolUseId: string, extra: Omit<ToolAnswer & { allow: true }, "allow"> = {}) {
+  allow(
+    sessionId: string,
+    toolUseId: string,
+    extra: Omit<ToolAnswer & { allow: true }, "allow"> = {},
+  ) {
     return this.answerToolCall(sessionId, toolUseId, { allow: true, ...extra });
   }
 
@@ -188,7 +198,8 @@ export class AgentRuntimeClient {
   // --- Workspace ----------------------------------------------------------------------------
 
   async readFile(sessionId: string, path: string, o: Opts = {}): Promise<Uint8Array> {
-    return (await call(() => this.raw.workspace.readFile({ sessionId, path }, o), o.signal)).content;
+    return (await call(() => this.raw.workspace.readFile({ sessionId, path }, o), o.signal))
+      .content;
   }
 
   async readText(sessionId: string, path: string, o: Opts = {}): Promise<string> {
@@ -217,7 +228,9 @@ export class AgentRuntimeClient {
   // --- Secrets ------------------------------------------------------------------------------
 
   async setSecret(name: string, value: string, o: Opts = {}): Promise<Secret> {
-    return need((await call(() => this.raw.secrets.setSecret({ name, value }, o), o.signal)).secret);
+    return need(
+      (await call(() => this.raw.secrets.setSecret({ name, value }, o), o.signal)).secret,
+    );
   }
 
   async listSecrets(o: Opts = {}): Promise<Secret[]> {

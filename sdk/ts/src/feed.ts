@@ -1,7 +1,7 @@
 // A session's event feed that survives dropped connections: it resumes after the last sequence it
 // delivered, so the caller sees every event once, in order, with no gap and no duplicate.
 
-import { Code, type Client } from "@connectrpc/connect";
+import { type Client, Code } from "@connectrpc/connect";
 import type { SessionEvent } from "../../../gen/ts/agentruntime/v1/event_pb.js";
 import type { SessionService } from "../../../gen/ts/agentruntime/v1/session_service_pb.js";
 import { AgentRuntimeError, abortedError, toAgentRuntimeError } from "./errors.js";

@@ -42,7 +42,11 @@ export type {
   ToolResultBlock,
   ToolUseBlock,
 } from "../../../gen/ts/agentruntime/v1/block_pb.js";
-export { SubagentStatus, TodoStatus, ToolStatus } from "../../../gen/ts/agentruntime/v1/block_pb.js";
+export {
+  SubagentStatus,
+  TodoStatus,
+  ToolStatus,
+} from "../../../gen/ts/agentruntime/v1/block_pb.js";
 export type { SessionEvent } from "../../../gen/ts/agentruntime/v1/event_pb.js";
 export type { AgentProfile } from "../../../gen/ts/agentruntime/v1/profile_pb.js";
 export {

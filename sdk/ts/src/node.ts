@@ -51,7 +51,9 @@ export function createNodeTransport(options: NodeClientOptions = {}): Transport 
   const apiKey = options.apiKey ?? env.AGENT_RUNTIME_API_KEY ?? "";
   const protocol = options.protocol ?? ((env.AGENT_RUNTIME_PROTOCOL || "connect") as Protocol);
   if (!PROTOCOLS.has(protocol)) {
-    throw new TypeError(`protocol must be connect, grpc or grpc-web, got ${JSON.stringify(protocol)}`);
+    throw new TypeError(
+      `protocol must be connect, grpc or grpc-web, got ${JSON.stringify(protocol)}`,
+    );
   }
   const caFile = env.AGENT_RUNTIME_CA_FILE;
   const tls: TlsOptions = { ...(caFile ? { ca: readFileSync(caFile) } : {}), ...options.tls };

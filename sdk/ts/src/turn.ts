@@ -3,17 +3,17 @@
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
-import type { SessionEvent, TurnCompleted } from "../../../gen/ts/agentruntime/v1/event_pb.js";
 import type { AttachmentSchema } from "../../../gen/ts/agentruntime/v1/block_pb.js";
-import type {
-  SendPolicy,
-  SessionService,
-} from "../../../gen/ts/agentruntime/v1/session_service_pb.js";
+import type { SessionEvent, TurnCompleted } from "../../../gen/ts/agentruntime/v1/event_pb.js";
 import {
   type PendingToolCall,
   type Turn,
   TurnOutcome,
 } from "../../../gen/ts/agentruntime/v1/session_pb.js";
+import type {
+  SendPolicy,
+  SessionService,
+} from "../../../gen/ts/agentruntime/v1/session_service_pb.js";
 import { type ToolAnswer, toAnswerRequest } from "./answers.js";
 import { Conversation } from "./conversation.js";
 import { call } from "./errors.js";
@@ -22,7 +22,11 @@ import { linkedSignal, type RetryOptions, watchEvents } from "./feed.js";
 /** What to send: the text, or the whole request (attachments, policy) without the session id. */
 export type TurnInput =
   | string
-  | { text?: string; attachments?: MessageInitShape<typeof AttachmentSchema>[]; policy?: SendPolicy };
+  | {
+      text?: string;
+      attachments?: MessageInitShape<typeof AttachmentSchema>[];
+      policy?: SendPolicy;
+    };
 
 export interface RunTurnOptions {
   /** Aborting stops the run (it throws an AgentRuntimeError with code CANCELED). */
@@ -83,7 +87,10 @@ export class TurnRun implements AsyncIterable<SessionEvent> {
   private async *run(): AsyncGenerator<SessionEvent, void, undefined> {
     const { signal } = this.options;
     const controller = linkedSignal(signal);
-    const session = await call(() => this.sessions.getSession({ sessionId: this.sessionId }), signal);
+    const session = await call(
+      () => this.sessions.getSession({ sessionId: this.sessionId }),
+      signal,
+    );
     const feed = watchEvents(this.sessions, this.sessionId, {
       afterSequence: session.session?.lastSequence ?? 0n,
       signal: controller.signal,
@@ -138,7 +145,8 @@ export class TurnRun implements AsyncIterable<SessionEvent> {
     const answer = await onToolCall(pending);
     if (!answer) return;
     await call(
-      () => this.sessions.answerToolCall(toAnswerRequest(this.sessionId, pending.toolUseId, answer)),
+      () =>
+        this.sessions.answerToolCall(toAnswerRequest(this.sessionId, pending.toolUseId, answer)),
       this.options.signal,
     );
   }
