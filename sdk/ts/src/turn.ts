@@ -124,7 +124,7 @@ export class TurnRun implements AsyncIterable<SessionEvent> {
     } catch (err) {
       if (signal?.aborted && this.turnId && this.options.cancelOnAbort !== false) {
         const turn = { sessionId: this.sessionId, turnId: this.turnId };
-        await this.sessions.cancelTurn(turn).catch(() => {});
+        await this.sessions.cancelTurn(turn, { timeoutMs: 5_000 }).catch(() => {});
       }
       throw err;
     } finally {
