@@ -47,7 +47,12 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export function linkedSignal(outer?: AbortSignal): AbortController {
   const controller = new AbortController();
   if (outer?.aborted) controller.abort(outer.reason);
-  else outer?.addEventListener("abort", () => controller.abort(outer.reason), { once: true });
+  if (!outer || outer.aborted) return controller;
+  const follow = () => controller.abort(outer.reason);
+  outer.addEventListener("abort", follow, { once: true });
+  controller.signal.addEventListener("abort", () => outer.removeEventListener("abort", follow), {
+    once: true,
+  });
   return controller;
 }
 
