@@ -200,6 +200,19 @@ describe("runTurn over a scripted feed", () => {
     expect(turn.reason).toBe("because");
   });
 
+  it("has done() wait for the loop that iterates it", async () => {
+    const { client } = fakeClient([{}]);
+    const turn = client.runTurn("s", "hi", { retry: fast });
+    const seen: number[] = [];
+    const loop = (async () => {
+      for await (const event of turn) seen.push(Number(event.sequence));
+    })();
+    await turn.done();
+    expect(seen.length).toBe(14);
+    expect(turn.outcome).toBe(TurnOutcome.FAILED);
+    await loop;
+  });
+
   it("throws what retrying cannot fix at once, typed", async () => {
     const { client, requests } = fakeClient([{ count: 0, error: Code.PermissionDenied }]);
     const err = await client
