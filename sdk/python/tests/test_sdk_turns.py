@@ -59,14 +59,17 @@ def test_run_turn_resumes_after_dropped_connections(proxy):
     with AgentRuntime(proxy.url, api_key=API_KEY) as client:
         session = client.create_session(client.find_profile("demo").id)
         run = client.run_turn(session.id, "hello", timeout=TIMEOUT)
-        sequences = []
+        sequences, cut_at = [], []
         for event in run:
             sequences.append(event.sequence)
-            if len(sequences) in (5, 30, 31):  # twice, one right after the other
+            # Three cuts: the second on the first event the new connection brings.
+            if len(sequences) in (5, 60) or (len(cut_at) == 1 and run.reconnects >= 1):
                 assert proxy.cut() >= 1
+                cut_at.append(event.sequence)
         check_demo_turn(run, sequences)
-        assert run.reconnects == 3 and proxy.cuts == 3
-        assert proxy.connections >= 4
+        assert len(cut_at) == 3 and proxy.cuts == 3
+        # A reconnect may meet the dropped connection before gRPC noticed: then it tries again.
+        assert run.reconnects >= 3 and proxy.connections >= 4
         # Calls after the cuts work on a new connection.
         assert client.read_file(session.id, "notes/demo.md").startswith(b"# Demo note")
 
@@ -85,7 +88,7 @@ def test_watch_from_a_sequence_resumes(rt, proxy):
             if event.sequence == last:
                 watch.close()
         assert got == list(range(11, last + 1))
-        assert watch.reconnects == 1 and watch.closed
+        assert watch.reconnects >= 1 and watch.closed
         # Live: a watch from the end sees the next turn's events as they happen.
         with client.watch(session.id, after_sequence=last, timeout=TIMEOUT) as live:
             run = client.run_turn(session.id, "more", timeout=TIMEOUT)
@@ -109,7 +112,7 @@ def test_run_turn_and_watch_asyncio(server, proxy):
                 if len(sequences) in (8, 40):
                     proxy.cut()
             check_demo_turn(run, sequences)
-            assert run.reconnects == 2
+            assert run.reconnects >= 2
             assert (await run.wait()) is run.result
 
             watched = []
