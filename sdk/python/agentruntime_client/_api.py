@@ -12,13 +12,10 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Tuple, 
 
 from agentruntime.v1 import (
     block_pb2,
-    profile_service_pb2 as _ps,
-    secret_service_pb2 as _ss,
-    session_service_pb2 as _ses,
-    workspace_service_pb2 as _ws,
     profile_pb2,
     profile_service_pb2,
     profile_service_pb2_grpc,
+    secret_service_pb2,
     secret_service_pb2_grpc,
     session_pb2,
     session_service_pb2,
@@ -38,7 +35,12 @@ def _safe_to_retry() -> set:
     dropped (UNAVAILABLE). Creates are too, with a ``request_id`` (the server answers a retry with
     what the first created)."""
     names = set()
-    for module in (_ps, _ss, _ses, _ws):
+    for module in (
+        profile_service_pb2,
+        secret_service_pb2,
+        session_service_pb2,
+        workspace_service_pb2,
+    ):
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:
                 if method.GetOptions().idempotency_level in (1, 2):

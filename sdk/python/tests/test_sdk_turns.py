@@ -70,8 +70,11 @@ def test_run_turn_resumes_after_dropped_connections(proxy):
         assert len(cut_at) == 3 and proxy.cuts == 3
         # A reconnect may meet the dropped connection before gRPC noticed: then it tries again.
         assert run.reconnects >= 3 and proxy.connections >= 4
-        # Calls after the cuts work on a new connection.
-        assert client.read_file(session.id, "notes/demo.md").startswith(b"# Demo note")
+        # Calls after a cut of the idle connection work: reads are tried again on a new one.
+        for _ in range(3):
+            proxy.cut()
+            assert client.read_file(session.id, "notes/demo.md").startswith(b"# Demo note")
+            assert client.get_session(session.id).last_sequence >= sequences[-1]
 
 
 def test_watch_from_a_sequence_resumes(rt, proxy):
