@@ -67,6 +67,9 @@ func TestSDK(t *testing.T) {
 	t.Run("typed errors", func(t *testing.T) { testErrors(t, srv) })
 	t.Run("context cancellation and Cancel", func(t *testing.T) { testCancel(t, direct) })
 	t.Run("approvals and custom tools", func(t *testing.T) { testAnswers(t, direct) })
+	t.Run("configuration from the environment, TLS", func(t *testing.T) { testEnvironment(t, srv) })
+	t.Run("examples/go/runturn", func(t *testing.T) { testExample(t, srv) })
+	t.Run("scenario runner", func(t *testing.T) { testScenarioRunner(t, srv, direct) })
 }
 
 func testRunTurnCut(t *testing.T, srv *testServer, direct *agentruntime.Client, opts []agentruntime.Option) {
