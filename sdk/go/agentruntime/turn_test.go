@@ -153,16 +153,13 @@ func testWatch(t *testing.T, srv *testServer, direct *agentruntime.Client) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	sessionID := newSession(ctx, t, direct, "demo")
-	turn, err := direct.RunTurn(ctx, sessionID, "watch me")
+	sent, err := direct.SendMessage(ctx, sessionID, "watch me")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := turn.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	last := turn.Sequence()
 
-	// From a sequence in the middle of the turn, through a proxy cut twice, to its last event.
+	// From a sequence, through a proxy cut twice while the turn runs (it emits events for
+	// seconds after the first cut, so those can only come through a new connection).
 	proxy := startProxy(t, srv.Addr, nil)
 	c := agentruntime.NewClient(proxy.URL, apiKey)
 	const from = 5
@@ -175,7 +172,7 @@ func testWatch(t *testing.T, srv *testServer, direct *agentruntime.Client) {
 		if len(seqs) == 3 || len(seqs) == 30 {
 			proxy.Cut()
 		}
-		if event.GetSequence() == last {
+		if event.GetTurnCompleted() != nil && event.GetTurnId() == sent.GetTurnId() {
 			_ = watch.Close()
 		}
 	}
@@ -183,22 +180,39 @@ func testWatch(t *testing.T, srv *testServer, direct *agentruntime.Client) {
 		t.Fatalf("watch: %v", err)
 	}
 	checkContiguous(t, seqs, from+1)
-	if seqs[len(seqs)-1] != last {
-		t.Fatalf("the watch ended at %d, want %d", seqs[len(seqs)-1], last)
-	}
-	// The second cut may find the rest of the replay already read into the client's buffer.
+	last := seqs[len(seqs)-1]
 	if _, cut := proxy.Stats(); cut < 1 || watch.Reconnects() < 1 {
 		t.Errorf("the proxy cut %d connections, the watch reconnected %d times; want a cut and a reconnect", cut, watch.Reconnects())
 	}
-	// Folded from the middle, the conversation still ends with the turn's final text.
-	if got, want := conv.FinalText(), turn.Conversation().FinalText(); got != want || got == "" {
-		t.Errorf("final text from the watch %q, from the turn %q", got, want)
+	// Folded from the middle of the turn, the conversation ends as the saved one does.
+	saved, err := direct.LoadConversation(ctx, sessionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := conv.FinalText(), saved.FinalText(); got != want || got == "" {
+		t.Errorf("final text from the watch %q, saved %q", got, want)
+	}
+
+	// Replay only: from the middle of the finished turn to its end.
+	watch = direct.Watch(ctx, sessionID, last-10)
+	seqs = nil
+	for event := range watch.Events() {
+		if seqs = append(seqs, event.GetSequence()); event.GetSequence() == last {
+			_ = watch.Close()
+		}
+	}
+	if err := watch.Err(); err != nil {
+		t.Fatal(err)
+	}
+	checkContiguous(t, seqs, last-9)
+	if seqs[len(seqs)-1] != last {
+		t.Fatalf("the replay ended at %d, want %d", seqs[len(seqs)-1], last)
 	}
 
 	// A watch follows live events: a second turn's, started after the watch.
 	watch = direct.Watch(ctx, sessionID, last)
 	defer watch.Close()
-	sent, err := direct.SendMessage(ctx, sessionID, "again")
+	sent, err = direct.SendMessage(ctx, sessionID, "again")
 	if err != nil {
 		t.Fatal(err)
 	}
