@@ -72,10 +72,14 @@ func (e *Error) CodeName() string {
 	return CodeName(e.Code)
 }
 
-// CodeName is the canonical gRPC name of code in upper snake case (`NOT_FOUND`, `OK` for 0).
+// CodeName is the canonical gRPC name of code in upper snake case: `NOT_FOUND`, `CANCELLED`
+// (connect-go spells it `canceled`), `OK` for 0.
 func CodeName(code connect.Code) string {
-	if code == 0 {
+	switch code {
+	case 0:
 		return "OK"
+	case connect.CodeCanceled:
+		return "CANCELLED"
 	}
 	return strings.ToUpper(code.String())
 }

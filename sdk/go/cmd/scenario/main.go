@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"connectrpc.com/connect"
+
 	v1 "github.com/agentruntime/agent-runtime/gen/go/agentruntime/v1"
 	"github.com/agentruntime/agent-runtime/sdk/go/agentruntime"
 )
@@ -209,11 +211,11 @@ func errorObservation(err error) observation {
 			"error": map[string]any{"message": apiErr.Error()},
 		}
 	}
-	code := "UNKNOWN"
+	code := connect.CodeUnknown
 	if errors.Is(err, context.Canceled) {
-		code = "CANCELLED"
+		code = connect.CodeCanceled
 	} else if errors.Is(err, context.DeadlineExceeded) {
-		code = "DEADLINE_EXCEEDED"
+		code = connect.CodeDeadlineExceeded
 	}
-	return observation{"code": code, "reason": "", "field": "", "error": map[string]any{"message": err.Error()}}
+	return observation{"code": agentruntime.CodeName(code), "reason": "", "field": "", "error": map[string]any{"message": err.Error()}}
 }
