@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net/http"
+	"time"
 
 	"connectrpc.com/connect"
 )
@@ -39,8 +40,9 @@ func (p Protocol) String() string {
 }
 
 // NewHTTP2Client returns an HTTP client that speaks HTTP/2 with prior knowledge (h2c) to
-// http:// URLs and HTTP/2 over TLS to https:// URLs. It has no overall timeout, so server
-// streams can stay open: bound calls with a context deadline instead.
+// http:// URLs and HTTP/2 over TLS to https:// URLs, and checks idle connections with pings.
+// It has no overall timeout, so server streams can stay open: bound calls with a context
+// deadline instead.
 func NewHTTP2Client() *http.Client {
 	return newHTTP2Client(nil)
 }
@@ -51,6 +53,9 @@ func newHTTP2Client(tlsConfig *tls.Config) *http.Client {
 	protocols.SetUnencryptedHTTP2(true)
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.Protocols = &protocols
+	// A feed can be quiet for long: ping a connection that has read nothing for 30 seconds, and
+	// drop it (the feed then resumes on a new one) when the ping gets no answer in 15.
+	transport.HTTP2 = &http.HTTP2Config{SendPingTimeout: 30 * time.Second, PingTimeout: 15 * time.Second}
 	if tlsConfig != nil {
 		transport.TLSClientConfig = tlsConfig.Clone()
 	}
