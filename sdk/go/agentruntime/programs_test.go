@@ -75,7 +75,7 @@ func testExample(t *testing.T, srv *testServer) {
 }
 
 // testScenarioRunner runs sdk/go/cmd/scenario as the shared harness does: through a proxy that
-// it cuts after the turn's 20th event, watching the session's feed directly.
+// it cuts after the turn's 20th and 60th events, watching the session's feed directly.
 func testScenarioRunner(t *testing.T, srv *testServer, direct *agentruntime.Client) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
@@ -105,13 +105,16 @@ func testScenarioRunner(t *testing.T, srv *testServer, direct *agentruntime.Clie
 			go func(sessionID string) {
 				watch := direct.Watch(ctx, sessionID, 0)
 				defer watch.Close()
+				cut := 0
 				for n := 1; watch.Next(); n++ {
-					if n == 20 {
-						cuts <- proxy.Cut()
-						return
+					if n == 20 || n == 60 {
+						cut += proxy.Cut()
+					}
+					if n == 60 {
+						break
 					}
 				}
-				cuts <- 0
+				cuts <- cut
 			}(line["sessionId"].(string))
 			continue
 		}
@@ -120,8 +123,9 @@ func testScenarioRunner(t *testing.T, srv *testServer, direct *agentruntime.Clie
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("the runner failed: %v\n%s", err, stderr.String())
 	}
-	if n := <-cuts; n == 0 {
-		t.Fatal("no connection was open through the proxy at the cut")
+	// Under load the runner may be between connections at the second cut: one cut must hit.
+	if n := <-cuts; n < 1 {
+		t.Fatal("no connection was open through the proxy at the cuts")
 	}
 	if len(lines) != 5 {
 		t.Fatalf("%d result lines, want 5: %v\n%s", len(lines), lines, stderr.String())

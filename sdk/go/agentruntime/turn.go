@@ -103,6 +103,9 @@ func (t *Turn) Next() bool {
 			id := p.ToolCallAnswered.GetDecision().GetToolUseId()
 			t.pending = slices.DeleteFunc(t.pending, func(c *v1.PendingToolCall) bool { return c.GetToolUseId() == id })
 		case *v1.SessionEvent_TurnCompleted:
+			if event.GetSubagentId() != "" {
+				break // the turn's, not a subagent's, ends the turn
+			}
 			t.result, t.reason = p.TurnCompleted.GetTurn(), p.TurnCompleted.GetReason()
 			t.done = true
 			_ = t.watch.Close()

@@ -101,8 +101,10 @@ func testRunTurnCut(t *testing.T, srv *testServer, direct *agentruntime.Client, 
 	if cuts < 2 {
 		t.Fatalf("the proxy cut %d connections, want one at each of two cuts", cuts)
 	}
-	if turn.Reconnects() < 2 {
-		t.Errorf("the turn reconnected %d times, want at least 2", turn.Reconnects())
+	// Each cut drops the connection the turn reads from; the events read after it may still
+	// come from the client's buffer, but the turn goes on for seconds: at least one resume.
+	if turn.Reconnects() < 1 {
+		t.Errorf("the turn reconnected %d times, want at least 1", turn.Reconnects())
 	}
 	checkContiguous(t, seqs, 1) // a new session: the turn's events are all of the session's
 	if got := turn.Outcome(); got != v1.TurnOutcome_TURN_OUTCOME_COMPLETED {
