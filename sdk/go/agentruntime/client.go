@@ -40,9 +40,11 @@ const (
 	EnvURL = "AGENT_RUNTIME_URL"
 	// EnvAPIKey is the API key, sent as `Authorization: Bearer <key>`.
 	EnvAPIKey = "AGENT_RUNTIME_API_KEY"
-	// EnvCAFile is a PEM file of certificate authorities to trust for an https:// URL, on top
-	// of nothing else (a private CA).
+	// EnvCAFile is a PEM file of the certificate authorities to trust for an https:// URL (a
+	// private CA), instead of the system's.
 	EnvCAFile = "AGENT_RUNTIME_CA_FILE"
+	// EnvProtocol is the wire protocol: grpc (the default), connect, connect+json or grpc-web.
+	EnvProtocol = "AGENT_RUNTIME_PROTOCOL"
 )
 
 // DefaultURL is the base URL when neither WithBaseURL nor AGENT_RUNTIME_URL gives one: the
@@ -66,6 +68,7 @@ type config struct {
 	baseURL, apiKey    string
 	baseURLSet, keySet bool
 	protocol           Protocol
+	protocolSet        bool
 	httpClient         connect.HTTPClient
 	tlsConfig          *tls.Config
 	connectOpts        []connect.ClientOption
@@ -97,7 +100,7 @@ func WithTLSConfig(cfg *tls.Config) Option {
 
 // WithProtocol chooses the wire protocol; the default is ProtocolGRPC.
 func WithProtocol(p Protocol) Option {
-	return func(c *config) { c.protocol = p }
+	return func(c *config) { c.protocol, c.protocolSet = p, true }
 }
 
 // WithHTTPClient replaces the default HTTP client (HTTP/2, cleartext for http:// URLs). gRPC
@@ -120,7 +123,8 @@ func WithReconnect(attempts int, backoff time.Duration) Option {
 }
 
 // New returns a client configured by opts and, for what they leave out, the environment:
-// AGENT_RUNTIME_URL (default DefaultURL), AGENT_RUNTIME_API_KEY and AGENT_RUNTIME_CA_FILE.
+// AGENT_RUNTIME_URL (default DefaultURL), AGENT_RUNTIME_API_KEY, AGENT_RUNTIME_CA_FILE and
+// AGENT_RUNTIME_PROTOCOL.
 func New(opts ...Option) (*Client, error) {
 	cfg := defaultConfig()
 	for _, opt := range opts {
@@ -134,6 +138,13 @@ func New(opts ...Option) (*Client, error) {
 	}
 	if !cfg.keySet {
 		cfg.apiKey = os.Getenv(EnvAPIKey)
+	}
+	if name := os.Getenv(EnvProtocol); name != "" && !cfg.protocolSet {
+		p, ok := protocolNamed(name)
+		if !ok {
+			return nil, fmt.Errorf("agentruntime: %s=%q: want grpc, connect, connect+json or grpc-web", EnvProtocol, name)
+		}
+		cfg.protocol = p
 	}
 	u, err := url.Parse(cfg.baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -213,3 +224,13 @@ func build(cfg config) *Client {
 
 // BaseURL returns the server's base URL the client calls.
 func (c *Client) BaseURL() string { return c.baseURL }
+
+// protocolNamed is the protocol whose String is name (connect-json for connect+json too).
+func protocolNamed(name string) (Protocol, bool) {
+	for _, p := range []Protocol{ProtocolGRPC, ProtocolConnect, ProtocolConnectJSON, ProtocolGRPCWeb} {
+		if strings.EqualFold(name, p.String()) || (p == ProtocolConnectJSON && strings.EqualFold(name, "connect-json")) {
+			return p, true
+		}
+	}
+	return 0, false
+}

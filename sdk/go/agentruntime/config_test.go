@@ -48,6 +48,14 @@ func TestNewChecksTheURL(t *testing.T) {
 	if err != nil || c.BaseURL() != agentruntime.DefaultURL {
 		t.Fatalf("New() without a URL: %v, %v; want %s", c, err, agentruntime.DefaultURL)
 	}
+	t.Setenv(agentruntime.EnvProtocol, "carrier-pigeon")
+	if _, err := agentruntime.New(); err == nil {
+		t.Error("New() with an unknown AGENT_RUNTIME_PROTOCOL succeeded")
+	}
+	if _, err := agentruntime.New(agentruntime.WithProtocol(agentruntime.ProtocolConnect)); err != nil {
+		t.Errorf("WithProtocol does not win over AGENT_RUNTIME_PROTOCOL: %v", err)
+	}
+	t.Setenv(agentruntime.EnvProtocol, "")
 	t.Setenv(agentruntime.EnvCAFile, filepath.Join(t.TempDir(), "missing.pem"))
 	if _, err := agentruntime.New(); err == nil {
 		t.Error("New() with a missing CA file succeeded")
@@ -95,13 +103,17 @@ func testEnvironment(t *testing.T, srv *testServer) {
 		t.Fatal("an untrusted certificate was accepted")
 	}
 	t.Setenv(agentruntime.EnvCAFile, caFile)
-	c, err = agentruntime.New()
-	if err != nil {
-		t.Fatal(err)
+	for _, protocol := range []string{"grpc", "connect+json", "grpc-web"} {
+		t.Setenv(agentruntime.EnvProtocol, protocol)
+		c, err = agentruntime.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.FindProfile(ctx, "demo"); err != nil {
+			t.Fatalf("%s over TLS with AGENT_RUNTIME_CA_FILE: %v", protocol, err)
+		}
 	}
-	if _, err := c.FindProfile(ctx, "demo"); err != nil {
-		t.Fatalf("over TLS with AGENT_RUNTIME_CA_FILE: %v", err)
-	}
+	t.Setenv(agentruntime.EnvProtocol, "")
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	c, err = agentruntime.New(agentruntime.WithTLSConfig(&tls.Config{RootCAs: pool}),
