@@ -15,7 +15,15 @@ import { OPEN_TENANT } from "./transport/auth.js";
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger(config.logLevel);
+  // A reader of the logs that goes away (a closed pipe) must not take the server with it: from
+  // then on the logs are dropped.
+  let stdoutGone = false;
+  process.stdout.on("error", () => {
+    stdoutGone = true;
+  });
+  const logger = createLogger(config.logLevel, (line) => {
+    if (!stdoutGone) process.stdout.write(`${line}\n`);
+  });
   // Nothing that escapes may end the server: log it, and count it, so it can be found and fixed.
   let escaped = 0;
   process.on("unhandledRejection", (err) => {
