@@ -171,10 +171,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
   let stopping: Promise<void> | undefined;
 
   const providers = options.sandboxProviders ?? [];
-  // A feed saves its last sequence through its loaded session's ordered record writes.
-  const feeds = new Feeds(store, logger, async (sessionId, lastSequence) => {
-    await sessionManager.getSession(sessionId)?.update(() => ({ lastSequence }));
-  });
+  const feeds = new Feeds(store, logger);
   const sessionManager = new SessionManager({
     store,
     feeds,
@@ -262,7 +259,6 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     if (health.isOk("store")) void checkStoreOnce();
   };
   let storeTimer: NodeJS.Timeout | undefined;
-  let stopWatching: (() => void) | undefined;
   let recovered: Promise<void> = new Promise(() => {});
   // The demo profile of each tenant, created at start, and again once the store answers.
   let demoPending = options.demoProfileTenants ?? [];
@@ -359,25 +355,8 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
         health.set("recovered", true);
         if (!stopping) recovery.watch(sessionManager.leaseTtlMs / 2);
       });
-      commands.start();
-      // Where the store tells of changes (change streams), other replicas' work is seen at once.
-      void (
-        store.watchChanges?.((change) => {
-          if ("feed" in change) tails.wakeAll(change.feed);
-          else if (change.commandFor === sessionManager.replicaId) commands.pollNow();
-        }) ?? Promise.resolve(undefined)
-      ).then(
-        (stop) => {
-          stopWatching = stop;
-          if (stopping) stop?.();
-          logger.info("coordinating with other replicas", {
-            replicaId: sessionManager.replicaId,
-            changeStreams: stop !== undefined,
-            pollMs,
-          });
-        },
-        (err: unknown) => logger.warn("watching the store for changes failed; polling", { err }),
-      );
+      // Other replicas' commands and feeds' new events: polled, or told by the store.
+      commands.start((sessionId) => tails.wakeAll(sessionId));
       // Waiting calls' timeouts, from the records (a store that fails: the next start arms them).
       answers
         .start()
@@ -394,7 +373,6 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
         answers.stop();
         commands.stop();
         tails.stop();
-        stopWatching?.();
         // Running turns end as interrupted and every feed ends after its last event, so open
         // streams close cleanly with everything delivered; then anything else still open ends.
         await sessionManager.shutdown(options.shutdownStoreTimeoutMs);

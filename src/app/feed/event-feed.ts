@@ -2,7 +2,7 @@ import { AppError, LEASE_LOST } from "../../domain/errors.js";
 import type { EventPayload, SessionEvent } from "../../domain/types.js";
 import type { Logger } from "../../ports/logger.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
-import { Subscriber, type Subscription, sameEvent } from "./subscriber.js";
+import { claimFeed, Subscriber, type Subscription, sameEvent } from "./feed-parts.js";
 
 export type { Subscription };
 
@@ -71,12 +71,11 @@ export class EventFeed {
     saveSequence?: (sequence: number) => Promise<void>,
     writer: FeedWriter = {},
   ): Promise<EventFeed> {
-    if (writer.fence !== undefined) {
-      const tail = await store.claimFeed(sessionId, writer.fence);
-      if (tail.length > 0) await store.appendEvents(sessionId, tail, writer.fence);
-    }
     // Events may have been written after the record's lastSequence (a crash between the two).
     let last = recordSequence;
+    if (writer.fence !== undefined) {
+      last = Math.max(last, await claimFeed(store, sessionId, writer.fence));
+    }
     for (;;) {
       const page = await store.readEvents(sessionId, last, REPLAY_PAGE);
       const tail = page.at(-1);
@@ -107,6 +106,11 @@ export class EventFeed {
 
   get sequence(): number {
     return this.lastSequence;
+  }
+
+  /** The sequence of the last event stored. */
+  get storedSequence(): number {
+    return this.persistedSequence;
   }
 
   get subscriberCount(): number {
@@ -209,7 +213,8 @@ export class EventFeed {
           }
           this.retryDelayMs = 0;
           this.deliver(batch);
-          // The record's copy only speeds up the next open, which reads past it anyway.
+          // Only speeds up the next open (which reads past it); a fenced writer's session writes it.
+          if (this.writer.fence !== undefined) continue;
           await this.saveSequence(batch.at(-1)!.sequence).catch((err: unknown) =>
             this.logger.warn("saving the last sequence failed", {
               sessionId: this.sessionId,

@@ -17,12 +17,6 @@ export class Feeds {
   constructor(
     private readonly store: PersistenceAdapter,
     private readonly logger: Logger,
-    /**
-     * Stores a feed's last stored sequence on its session record. The record has one writer at
-     * a time (its loaded session's ordered writes): a store may apply a partial update as
-     * read-modify-write, and two writers at once would lose one's change.
-     */
-    private readonly saveSequence: (sessionId: string, sequence: number) => Promise<void>,
   ) {}
 
   /**
@@ -40,12 +34,13 @@ export class Feeds {
         return feed;
       }
     }
+    // The record's lastSequence is restated by the loaded session's own record writes.
     const opening = EventFeed.open(
       sessionId,
       record.lastSequence,
       this.store,
       this.logger,
-      (n) => this.saveSequence(sessionId, n),
+      undefined,
       writer,
     );
     this.open.set(sessionId, opening);

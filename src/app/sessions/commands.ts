@@ -27,6 +27,7 @@ export class SessionCommands {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private polling = false;
+  private stopWatching: (() => void) | undefined;
 
   constructor(
     private readonly manager: SessionManager,
@@ -96,15 +97,37 @@ export class SessionCommands {
     }
   }
 
-  /** Starts looking for commands for this replica. */
-  start(): void {
+  /**
+   * Starts looking for commands for this replica, every `pollMs`, and at once where the store
+   * tells of changes (change streams), which also report feeds whose head moved (`feedMoved`).
+   */
+  start(feedMoved: (sessionId: string) => void): void {
     this.stopped = false;
     this.schedule();
+    const { store, manager, logger } = this;
+    void (
+      store.watchChanges?.((change) => {
+        if ("feed" in change) feedMoved(change.feed);
+        else if (change.commandFor === manager.replicaId) this.pollNow();
+      }) ?? Promise.resolve(undefined)
+    ).then(
+      (stop) => {
+        this.stopWatching = stop;
+        if (this.stopped) stop?.();
+        logger.info("coordinating with other replicas", {
+          replicaId: manager.replicaId,
+          changeStreams: stop !== undefined,
+          pollMs: this.pollMs,
+        });
+      },
+      (err: unknown) => logger.warn("watching the store for changes failed; polling", { err }),
+    );
   }
 
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.stopWatching?.();
   }
 
   /** Looks for commands now (the store told of one for this replica). */

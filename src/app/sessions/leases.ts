@@ -12,9 +12,10 @@ export const OWNED_ELSEWHERE = "SESSION_OWNED_ELSEWHERE";
 
 /**
  * This replica's leases of the sessions it runs: taken when a session is loaded, renewed every
- * third of their time while it stays loaded, given back when it is unloaded. A lease that could
- * not be renewed (another replica took the session over, or the store did not answer until it
- * expired) is reported through `lost`.
+ * third of their time while it stays loaded, given back when it is unloaded. A lease found
+ * taken over at a renewal is reported through `lost`. One that cannot be renewed because the
+ * store does not answer is kept: a replica that takes the session over meanwhile makes the store
+ * refuse this one's writes, and those report it lost.
  */
 export class Leases {
   readonly replicaId: string;
@@ -81,19 +82,16 @@ export class Leases {
       await Promise.all(
         this.o.held().map(async ({ sessionId, lease, renewed }) => {
           const expiresAt = new Date(Date.now() + this.ttlMs);
+          let held: boolean;
           try {
-            if (await this.o.store.renewLease(sessionId, lease, expiresAt)) {
-              return renewed({ ...lease, expiresAt });
-            }
-          } catch (err) {
-            // The store does not answer: the lease is kept until it would have expired.
-            if (Date.now() < lease.expiresAt.getTime()) return;
-            this.o.logger.warn("a lease expired while the store did not answer", {
-              sessionId,
-              err,
-            });
+            held = await this.o.store.renewLease(sessionId, lease, expiresAt);
+          } catch {
+            // The store does not answer. The session stays here: if another replica takes it
+            // over meanwhile, the store refuses this one's writes (fencing) and it lets go then.
+            return;
           }
-          this.o.lost(sessionId, lease.token);
+          if (held) renewed({ ...lease, expiresAt });
+          else this.o.lost(sessionId, lease.token);
         }),
       );
     } finally {

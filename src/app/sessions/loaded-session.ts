@@ -128,6 +128,9 @@ export class LoadedSession {
     const write = this.writes.then(async () => {
       await this.reloadIfStale();
       const updates: SessionUpdate = { ...change(this.cached) };
+      // The feed's last stored sequence rides along (the feed does not write it itself).
+      if (updates.lastSequence === undefined && this.feed.storedSequence > this.cached.lastSequence)
+        updates.lastSequence = this.feed.storedSequence;
       const next = { ...this.cached, ...updates } as Record<string, unknown>;
       for (const [key, value] of Object.entries(updates)) if (value === undefined) delete next[key];
       // Restated on every write, so a write that failed here but reached the store cannot
