@@ -29,6 +29,7 @@ import type { PersistenceAdapter } from "./ports/persistence.js";
 import type { SandboxProvider } from "./ports/sandbox.js";
 import type { SecretStore } from "./ports/secrets.js";
 import { authInterceptor } from "./transport/auth.js";
+import { consoleHandler } from "./transport/console.js";
 import { errorInterceptor, requestGate } from "./transport/errors.js";
 import { HealthState, registerHealth } from "./transport/health.js";
 import { registerReflection } from "./transport/reflection.js";
@@ -79,6 +80,8 @@ export interface AgentRuntimeOptions {
    * process); the standalone server uses RECOVERY_GRACE_MS with MongoDB.
    */
   recoveryGraceMs?: number;
+  /** Serve the web console at `/` (built from console/ on first use). Default true. */
+  console?: boolean;
 }
 
 export type NodeHandler = (
@@ -266,6 +269,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     authInterceptor(apiKeys),
     ...(options.interceptors ?? []),
   ];
+  const serveConsole = options.console === false ? undefined : consoleHandler(logger);
   const connectHandler = connectNodeAdapter({
     // Bad input that connect-node finds while reading a request is INVALID_ARGUMENT.
     requestGate: requestGate(logger),
@@ -284,6 +288,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
         );
         return;
       }
+      if (serveConsole?.(req, res)) return;
       res.writeHead(404, { "content-type": "application/json" });
       res.end(
         JSON.stringify({ code: "not_found", message: `no route for ${req.method} ${req.url}` }),
