@@ -41,14 +41,22 @@ function blocks(text: string): ReactNode[] {
       continue;
     }
     if (/^\s*([-*+]|\d+[.)])\s+/.test(line)) {
-      const ordered = /^\s*\d/.test(line);
+      const ordered = /^\s*(\d+)/.exec(line);
       const items: string[] = [];
       while (i < lines.length && /^\s*([-*+]|\d+[.)])\s+/.test(lines[i]!)) {
         items.push(lines[i]!.replace(/^\s*([-*+]|\d+[.)])\s+/, ""));
         i++;
       }
       const lis = items.map((item, n) => <li key={`i${n}`}>{inline(item)}</li>);
-      out.push(ordered ? <ol key={key()}>{lis}</ol> : <ul key={key()}>{lis}</ul>);
+      out.push(
+        ordered ? (
+          <ol key={key()} start={Number(ordered[1])}>
+            {lis}
+          </ol>
+        ) : (
+          <ul key={key()}>{lis}</ul>
+        ),
+      );
       continue;
     }
     if (/^\s*>/.test(line)) {

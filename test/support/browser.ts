@@ -32,7 +32,9 @@ export function pageErrors(page: Page): string[] {
   const errors: string[] = [];
   page.on("pageerror", (err) => errors.push(`pageerror: ${err.message}`));
   page.on("console", (msg) => {
-    if (msg.type() === "error") errors.push(`console: ${msg.text()}`);
+    // A refused call (401, 404, ...) is an answer the page handles, not an error of the page.
+    if (msg.type() === "error" && !msg.text().startsWith("Failed to load resource"))
+      errors.push(`console: ${msg.text()}`);
   });
   return errors;
 }
