@@ -116,11 +116,15 @@ describe("the web console", () => {
   it("runs the demo profile: streaming text, tool calls, files, usage", async () => {
     const { page, errors } = await openConsole();
     const sessionId = await newSession(page, "demo");
-    // Watch the assistant's text as a person would: record what it showed while it streamed.
+    // Watch the page as a person would: record the assistant's text while it streamed, and the
+    // progress shown while the sandbox started.
     await page.evaluate(() => {
-      const w = window as unknown as { seen: string[] };
+      const w = window as unknown as { seen: string[]; starting: string[] };
       w.seen = [];
+      w.starting = [];
       new MutationObserver(() => {
+        const starting = document.querySelector('[data-testid="sandbox-starting"]');
+        if (starting) w.starting.push(starting.textContent ?? "");
         for (const el of Array.from(document.querySelectorAll('[data-testid="assistant-text"]')))
           w.seen.push(el.textContent ?? "");
       }).observe(document.body, { subtree: true, childList: true, characterData: true });
@@ -136,6 +140,10 @@ describe("the web console", () => {
     const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
     const partial = seen.filter((s) => s && finals.some((f) => f !== s && f.startsWith(s)));
     expect(partial.length).toBeGreaterThan(0);
+    const starting = await page.evaluate(
+      () => (window as unknown as { starting: string[] }).starting,
+    );
+    expect(starting.some((s) => s.includes("Starting the sandbox"))).toBe(true);
 
     // Tool calls, closed; opening one shows its input and output.
     const write = page.locator('[data-testid="tool-call"][data-tool="Write"]');
