@@ -75,6 +75,8 @@ function Preview(props: { sessionId: string; path: string; file: FileInfo | unde
 
   const name = props.path.split("/").pop() ?? "file";
   const image = mediaType(props.path);
+  // A NUL byte near the start: not text.
+  const binary = !image && content !== undefined && content.subarray(0, 8192).includes(0);
   return (
     <div className="preview" data-testid="file-preview">
       <div className="preview-head">
@@ -87,7 +89,8 @@ function Preview(props: { sessionId: string; path: string; file: FileInfo | unde
       </div>
       {error && <p role="alert">{error}</p>}
       {content && image && url && <img src={url} alt={props.path} />}
-      {content && !image && (
+      {binary && <p className="muted">A binary file ({size(content!.byteLength)}): download it.</p>}
+      {content && !image && !binary && (
         <pre>
           {new TextDecoder().decode(content.subarray(0, PREVIEW_LIMIT))}
           {content.byteLength > PREVIEW_LIMIT ? "\n…" : ""}

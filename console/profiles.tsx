@@ -43,6 +43,7 @@ const FIELDS = [
   "model",
   "tools",
   "max_turns",
+  "thinking",
 ];
 
 interface Draft {
@@ -53,6 +54,7 @@ interface Draft {
   model: string;
   tools: string;
   maxTurns: number;
+  thinking: boolean;
 }
 
 function draftOf(p: AgentProfile | undefined): Draft {
@@ -64,6 +66,7 @@ function draftOf(p: AgentProfile | undefined): Draft {
     model: p?.model ?? "",
     tools: (p?.tools ?? ["Read", "Write", "Bash"]).join(", "),
     maxTurns: p?.maxTurns ?? 10,
+    thinking: p?.thinking?.enabled ?? false,
   };
 }
 
@@ -91,6 +94,11 @@ export function ProfileEditor(props: { profile?: AgentProfile; onSaved(p: AgentP
         .map((t) => t.trim())
         .filter(Boolean),
       maxTurns: draft.maxTurns,
+      // Budget 0: the server's default.
+      thinking: {
+        enabled: draft.thinking,
+        budgetTokens: props.profile?.thinking?.budgetTokens ?? 0,
+      },
     };
     try {
       const stored = props.profile
@@ -154,6 +162,14 @@ export function ProfileEditor(props: { profile?: AgentProfile; onSaved(p: AgentP
       <label>
         Tools (comma separated)
         <input value={draft.tools} onChange={(e) => set("tools", e.target.value)} />
+      </label>
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={draft.thinking}
+          onChange={(e) => set("thinking", e.target.checked)}
+        />{" "}
+        Extended thinking
       </label>
       {error && <ErrorBox error={error} />}
       <div>

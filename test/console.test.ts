@@ -200,12 +200,13 @@ describe("the web console", () => {
     expect(errors).toEqual([]);
   });
 
-  it("creates and edits a profile, and deletes a session", async () => {
+  it("creates and edits a profile, shows its thinking, and deletes a session", async () => {
     const { page, errors } = await openConsole();
     await page.getByTestId("profile-list").getByRole("link", { name: "New" }).click();
     const form = page.getByTestId("profile-form");
     await form.getByLabel("Name").fill("console-made");
     await form.getByLabel("Description").fill("made in the console");
+    await form.getByLabel("Extended thinking").check();
     await form.getByRole("button", { name: "Create profile" }).click();
     await page.getByRole("heading", { name: "Profile console-made" }).waitFor();
     await page.getByTestId("profile-list").getByRole("link", { name: "console-made" }).waitFor();
@@ -215,6 +216,20 @@ describe("the web console", () => {
     const stored = await api.findProfile("console-made");
     expect(stored.description).toBe("edited in the console");
     expect(stored.tools).toEqual(["Read", "Write", "Bash"]);
+    expect(stored.thinking?.enabled).toBe(true);
+
+    // A session of it, started from the profile's page: the demo model's thinking shows, closed.
+    await page.getByRole("link", { name: "Start a session with this profile" }).click();
+    await page.getByTestId("new-session").getByLabel("Name (optional)").fill("to-delete");
+    await page.getByRole("button", { name: "Create session" }).click();
+    await page.waitForURL(/#\/sessions\/ses_/);
+    await send(page, "think first");
+    await turnEnded(page);
+    const thinking = page.getByTestId("thinking").first();
+    await expect(thinking.getByText("Demo reasoning").isVisible()).resolves.toBe(false);
+    await thinking.locator("summary").click();
+    await thinking.getByText("Demo reasoning, step 1").waitFor();
+    await screenshot(page, "console-thinking");
 
     // A profile that breaks a rule: the form shows the typed error's reason and field.
     await page.getByTestId("profile-list").getByRole("link", { name: "New" }).click();
@@ -224,14 +239,14 @@ describe("the web console", () => {
     await form.getByRole("alert").getByText("INVALID_ARGUMENT").waitFor();
     await screenshot(page, "console-profile-error");
 
-    const session = await api.createSession({ agentProfileId: stored.id, name: "to-delete" });
-    await page.reload();
+    const [session] = await api.listSessions({ agentProfileId: stored.id });
+    expect(session?.name).toBe("to-delete");
     const item = page.getByTestId("session-item").filter({ hasText: "to-delete" });
     await item.getByRole("button", { name: "Delete to-delete" }).click();
     await item.getByRole("button", { name: "Confirm delete" }).click();
     await item.waitFor({ state: "detached" });
     const left = (await api.listSessions()).map((s) => s.id);
-    expect(left).not.toContain(session.id);
+    expect(left).not.toContain(session!.id);
     expect(errors).toEqual([]);
   });
 
