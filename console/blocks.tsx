@@ -1,13 +1,16 @@
 // The conversation: user and assistant text (Markdown), thinking, tool calls that open to show
 // their input and output, subagents with their own blocks, to-do lists, system notes and errors.
 
-import type { Block, SessionView, ToolCall } from "./deps.js";
+import { Fragment } from "react";
+import { type Block, type SessionView, type ToolCall, TurnOutcome } from "./deps.js";
 import {
   inputSummary,
   prettyJson,
   subagentStatusName,
   todoStatusName,
+  tokens,
   toolStatusName,
+  usd,
 } from "./format.js";
 import { Markdown } from "./markdown.js";
 
@@ -16,9 +19,30 @@ export function Conversation({ view }: { view: SessionView }) {
   if (view.blocks.length === 0) return <p className="muted">No messages yet. Send one below.</p>;
   return (
     <div className="conversation" data-testid="conversation">
-      {main.map((b) => (
-        <BlockView key={b.id} block={b} view={view} />
+      {main.map((b, i) => (
+        <Fragment key={b.id}>
+          <BlockView block={b} view={view} />
+          {main[i + 1]?.turnId !== b.turnId && <TurnEnd view={view} turnId={b.turnId} />}
+        </Fragment>
       ))}
+    </div>
+  );
+}
+
+/** Where a turn ended: how (completed, cancelled, ...), with its usage. */
+function TurnEnd({ view, turnId }: { view: SessionView; turnId: string }) {
+  const turn = view.conversation.turns.get(turnId);
+  if (!turn?.outcome) return null;
+  const outcome = TurnOutcome[turn.outcome] ?? "UNSPECIFIED";
+  return (
+    <div
+      className={`turn-end ${outcome.toLowerCase()}`}
+      data-testid="turn-end"
+      data-turn-id={turn.id}
+      data-outcome={outcome}
+    >
+      Turn {outcome.toLowerCase().replaceAll("_", " ")} · {tokens(turn.usage)} ·{" "}
+      {usd(turn.usage?.costUsd ?? 0)}
     </div>
   );
 }

@@ -113,7 +113,11 @@ export function ProfileEditor(props: { profile?: AgentProfile; onSaved(p: AgentP
   return (
     <form className="page form" onSubmit={submit} data-testid="profile-form">
       <h1>{props.profile ? `Profile ${props.profile.name}` : "New profile"}</h1>
-      {props.profile && <p className="muted">id {props.profile.id}</p>}
+      {props.profile && (
+        <p className="muted">
+          id <span data-testid="profile-id">{props.profile.id}</span>
+        </p>
+      )}
       <label>
         Name
         <input value={draft.name} onChange={(e) => set("name", e.target.value)} required />

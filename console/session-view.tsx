@@ -32,6 +32,12 @@ export function SessionPage(props: { sessionId: string; onStateChange?: () => vo
         <div className="error-box" role="alert">
           <strong data-testid="error-code">{view.error.code}</strong>{" "}
           <span data-testid="error-reason">{view.error.reason}</span>
+          {view.error.field && (
+            <span className="muted">
+              {" "}
+              (field <span data-testid="error-field">{view.error.field}</span>)
+            </span>
+          )}
           <p>{view.error.message}</p>
         </div>
         <a href="#/">Back to the sessions</a>

@@ -18,12 +18,19 @@ export function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** Saves a full-page screenshot as .cache/screenshots/<name>.png and prints where. */
-export async function screenshot(page: Page, name: string): Promise<string> {
+/**
+ * Saves a full-page screenshot as .cache/screenshots/<name>.png and prints where (with `log`:
+ * a program whose stdout is read prints to stderr).
+ */
+export async function screenshot(
+  page: Page,
+  name: string,
+  log: (line: string) => void = console.log,
+): Promise<string> {
   await mkdir(SCREENSHOTS, { recursive: true });
   const path = join(SCREENSHOTS, `${name}.png`);
   await page.screenshot({ path, fullPage: true });
-  console.log(`screenshot: ${path}`);
+  log(`screenshot: ${path}`);
   return path;
 }
 
