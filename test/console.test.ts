@@ -200,6 +200,23 @@ describe("the web console", () => {
     expect(errors).toEqual([]);
   });
 
+  it("cancels a turn that waits for an approval", async () => {
+    const { page, errors } = await openConsole();
+    await newSession(page, "demo-approvals");
+    await send(page, "hello");
+    await page.getByTestId("approval").waitFor({ timeout: 60_000 });
+    await page.getByRole("button", { name: "Cancel" }).click();
+    const end = page.getByTestId("turn-end");
+    await end.waitFor();
+    await expect(end.getAttribute("data-outcome")).resolves.toBe("CANCELLED");
+    await expect(end.textContent()).resolves.toContain("Turn cancelled");
+    await turnEnded(page);
+    await expect(page.getByTestId("approval").count()).resolves.toBe(0);
+    await expect(page.getByRole("button", { name: "Cancel" }).count()).resolves.toBe(0);
+    await screenshot(page, "console-cancelled");
+    expect(errors).toEqual([]);
+  });
+
   it("creates and edits a profile, shows its thinking, and deletes a session", async () => {
     const { page, errors } = await openConsole();
     await page.getByTestId("profile-list").getByRole("link", { name: "New" }).click();

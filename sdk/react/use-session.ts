@@ -15,6 +15,7 @@ import {
   type Subagent,
   type ToolAnswer,
   type ToolCall,
+  ToolStatus,
   toAgentRuntimeError,
 } from "../ts/src/index.js";
 import { useClient } from "./provider.js";
@@ -59,6 +60,23 @@ export interface SessionView {
   answer(toolUseId: string, answer: ToolAnswer): Promise<void>;
   /** Reads the workspace's file list again. */
   refreshFiles(): Promise<void>;
+}
+
+/**
+ * The pending calls that still wait: a turn that ended (a cancel ends a waiting turn without an
+ * answer) or a call whose block moved on (cancelled, run) waits no more.
+ */
+function stillWaiting(c: Conversation, calls: ReadonlyMap<string, ToolCall>): PendingToolCall[] {
+  return [...c.pendingToolCalls.values()].filter((p) => {
+    if (c.turns.get(p.turnId)?.outcome) return false;
+    const status = calls.get(p.toolUseId)?.status;
+    return (
+      status === undefined ||
+      status === ToolStatus.UNSPECIFIED ||
+      status === ToolStatus.WAITING ||
+      status === ToolStatus.PENDING
+    );
+  });
 }
 
 /** Fatal: the session is gone or the caller may not see it; anything else is worth retrying. */
@@ -212,7 +230,7 @@ export function useSession(
     usage: conversation.usage,
     todos: conversation.todos,
     subagents: [...conversation.subagents.values()],
-    waiting: [...conversation.pendingToolCalls.values()],
+    waiting: stillWaiting(conversation, toolCalls),
     files: fileList,
     lastSequence: conversation.lastSequence,
     connection,
