@@ -8,6 +8,8 @@ import {
   SandboxStatus,
   type SessionEvent,
   SessionState,
+  useClient,
+  useResource,
   useSession,
   type SessionView as View,
 } from "./deps.js";
@@ -48,6 +50,7 @@ export function SessionPage(props: { sessionId: string; onStateChange?: () => vo
   return (
     <div className="session">
       <div className="session-main">
+        <SessionHeader sessionId={sessionId} />
         <StatusBar view={view} />
         <Conversation view={view} />
         <Approvals view={view} />
@@ -79,6 +82,36 @@ export function SessionPage(props: { sessionId: string; onStateChange?: () => vo
         )}
         <Files sessionId={sessionId} view={view} />
       </aside>
+    </div>
+  );
+}
+
+/** The session's name and its profile's. */
+function SessionHeader({ sessionId }: { sessionId: string }) {
+  const client = useClient();
+  const info = useResource(async (signal) => {
+    const session = await client.getSession(sessionId, { signal });
+    const profile = await client
+      .getProfile(session.agentProfileId, { signal })
+      .catch(() => undefined);
+    return { session, profile };
+  }, sessionId);
+  const s = info.data?.session;
+  return (
+    <div className="session-head">
+      <h1>{s?.name || "Session"}</h1>
+      <span className="muted">
+        {sessionId}
+        {s && (
+          <>
+            {" "}
+            · profile{" "}
+            <a href={`#/profiles/${encodeURIComponent(s.agentProfileId)}`}>
+              {info.data?.profile?.name ?? s.agentProfileId}
+            </a>
+          </>
+        )}
+      </span>
     </div>
   );
 }

@@ -59,9 +59,10 @@ async function send(page: Page, text: string): Promise<void> {
   await page.getByRole("button", { name: "Send" }).click();
 }
 
-/** Waits until the turn sent last ended (the session is idle again after running). */
+/** Waits until the session's first turn ended (its end is marked) and the session is idle. */
 async function turnEnded(page: Page): Promise<void> {
-  await page.getByTestId("session-state").getByText("idle").waitFor({ timeout: 60_000 });
+  await page.getByTestId("turn-end").first().waitFor({ timeout: 60_000 });
+  await page.getByTestId("session-state").getByText("idle").waitFor();
 }
 
 describe("the web console", () => {
