@@ -55,6 +55,8 @@ const RUNNERS: Runner[] = [
     command: join(REPO_ROOT, ".venv/bin/python"),
     args: ["sdk/python/scenario_runner.py", SCENARIO_FILE],
     env: {
+      // Lines must reach the harness as they are printed, not when the runner exits.
+      PYTHONUNBUFFERED: "1",
       PYTHONPATH: [join(REPO_ROOT, "sdk/python"), process.env.PYTHONPATH].filter(Boolean).join(":"),
     },
     timeoutMs: 90_000,

@@ -25,17 +25,11 @@ export interface WatchOptions {
   onReconnect?: (info: { afterSequence: number; attempt: number; error: unknown }) => void;
 }
 
-/** Codes of a dropped connection or a server going away: worth reconnecting. */
+/**
+ * Codes of a dropped connection or a server going away (a reset connection surfaces as UNKNOWN or
+ * INTERNAL): worth reconnecting, a bounded number of times in a row.
+ */
 const RETRYABLE = new Set<Code>([Code.Unavailable, Code.Unknown, Code.Internal, Code.Aborted]);
-
-function retryable(err: AgentRuntimeError): boolean {
-  if (!RETRYABLE.has(err.grpcCode)) return false;
-  // INTERNAL and UNKNOWN from the server itself carry its ErrorDetail; from a broken
-  // connection they carry none (the reason is then the code's name).
-  return err.grpcCode === Code.Unavailable || err.grpcCode === Code.Aborted
-    ? true
-    : err.reason === err.code;
-}
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -53,7 +47,12 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export function linkedSignal(outer?: AbortSignal): AbortController {
   const controller = new AbortController();
   if (outer?.aborted) controller.abort(outer.reason);
-  else outer?.addEventListener("abort", () => controller.abort(outer.reason), { once: true });
+  if (!outer || outer.aborted) return controller;
+  const follow = () => controller.abort(outer.reason);
+  outer.addEventListener("abort", follow, { once: true });
+  controller.signal.addEventListener("abort", () => outer.removeEventListener("abort", follow), {
+    once: true,
+  });
   return controller;
 }
 
@@ -108,7 +107,7 @@ export async function* watchEvents(
     } catch (err) {
       if (signal?.aborted) throw abortedError(signal);
       const error = toAgentRuntimeError(err);
-      if (!retryable(error) && error.reason !== "FEED_GAP") throw error;
+      if (!RETRYABLE.has(error.grpcCode)) throw error;
       ended = error;
     } finally {
       connection.abort();

@@ -60,6 +60,11 @@ export class TurnRun implements AsyncIterable<SessionEvent> {
   reason = "";
   readonly conversation = new Conversation();
   private started = false;
+  private settle: { resolve(): void; reject(err: unknown): void } | undefined;
+  /** Settles when the iteration ends: resolved at the turn's end, rejected with its error. */
+  private readonly ended = new Promise<void>((resolve, reject) => {
+    this.settle = { resolve, reject };
+  });
 
   constructor(
     private readonly sessions: Client<typeof SessionService>,
@@ -78,13 +83,28 @@ export class TurnRun implements AsyncIterable<SessionEvent> {
     return this.run();
   }
 
-  /** Runs the turn to its end (iterating what is left) and returns it. */
+  /** Runs the turn to its end (or, while a loop iterates it, waits for that) and returns it. */
   async done(): Promise<this> {
     if (!this.started) for await (const _ of this) void _;
+    await this.ended;
     return this;
   }
 
   private async *run(): AsyncGenerator<SessionEvent, void, undefined> {
+    this.ended.catch(() => {});
+    try {
+      yield* this.events();
+      this.settle?.resolve();
+    } catch (err) {
+      this.settle?.reject(err);
+      throw err;
+    } finally {
+      // A loop that stopped early: the turn goes on, this run is over.
+      this.settle?.resolve();
+    }
+  }
+
+  private async *events(): AsyncGenerator<SessionEvent, void, undefined> {
     const { signal } = this.options;
     const controller = linkedSignal(signal);
     const session = await call(
@@ -124,7 +144,7 @@ export class TurnRun implements AsyncIterable<SessionEvent> {
     } catch (err) {
       if (signal?.aborted && this.turnId && this.options.cancelOnAbort !== false) {
         const turn = { sessionId: this.sessionId, turnId: this.turnId };
-        await this.sessions.cancelTurn(turn).catch(() => {});
+        await this.sessions.cancelTurn(turn, { timeoutMs: 5_000 }).catch(() => {});
       }
       throw err;
     } finally {
