@@ -77,7 +77,8 @@ const RUNNERS: Runner[] = [
     file: "test/clients/console-runner.ts",
     command: process.execPath,
     args: ["--import", "tsx", "test/clients/console-runner.ts", SCENARIO_FILE],
-    timeoutMs: 90_000,
+    // Chromium's start and a page that does each step: slower than an SDK on a busy machine.
+    timeoutMs: 150_000,
   },
 ];
 

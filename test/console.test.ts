@@ -9,6 +9,9 @@ import { launchBrowser, pageErrors, screenshot } from "./support/browser.js";
 import { type StartedServer, startServer } from "./support/server.js";
 
 const KEY = "console-test-key-0123456789";
+// Generous: the machine may be busy. A case that passes does not wait for these.
+const CASE_TIMEOUT_MS = 180_000;
+const STEP_TIMEOUT_MS = 90_000;
 let server: StartedServer;
 let browser: Browser;
 let api: AgentRuntimeClient;
@@ -36,6 +39,7 @@ afterEach(async () => {
 async function openConsole(hash = ""): Promise<{ page: Page; errors: string[] }> {
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
+  page.setDefaultTimeout(STEP_TIMEOUT_MS);
   const errors = pageErrors(page);
   await page.goto(`${server.url}/${hash}`);
   await page.getByLabel("API key").fill(KEY);
@@ -61,11 +65,11 @@ async function send(page: Page, text: string): Promise<void> {
 
 /** Waits until the session's first turn ended (its end is marked) and the session is idle. */
 async function turnEnded(page: Page): Promise<void> {
-  await page.getByTestId("turn-end").first().waitFor({ timeout: 60_000 });
+  await page.getByTestId("turn-end").first().waitFor({ timeout: STEP_TIMEOUT_MS });
   await page.getByTestId("session-state").getByText("idle").waitFor();
 }
 
-describe("the web console", () => {
+describe("the web console", { timeout: CASE_TIMEOUT_MS }, () => {
   it("is served at / beside the API, /healthz and CORS", async () => {
     const pageRes = await fetch(`${server.url}/`);
     expect(pageRes.status).toBe(200);
@@ -100,6 +104,7 @@ describe("the web console", () => {
   it("asks for the API key and turns a wrong one away", async () => {
     context = await browser.newContext();
     const page = await context.newPage();
+    page.setDefaultTimeout(STEP_TIMEOUT_MS);
     await page.goto(`${server.url}/`);
     await page.getByText("This server needs an API key.").waitFor();
     await page.getByLabel("API key").fill("not-the-right-key-at-all");
@@ -187,7 +192,7 @@ describe("the web console", () => {
     const sessionId = await newSession(page, "demo-approvals");
     await send(page, "hello");
     const approval = page.getByTestId("approval");
-    await approval.getByText("Bash").first().waitFor({ timeout: 60_000 });
+    await approval.getByText("Bash").first().waitFor({ timeout: STEP_TIMEOUT_MS });
     await page.getByTestId("session-state").getByText("waiting").waitFor();
     await screenshot(page, "console-approval-waiting");
     await approval.getByRole("button", { name: "Allow" }).click();
@@ -205,7 +210,7 @@ describe("the web console", () => {
     const { page, errors } = await openConsole();
     await newSession(page, "demo-approvals");
     await send(page, "hello");
-    await page.getByTestId("approval").waitFor({ timeout: 60_000 });
+    await page.getByTestId("approval").waitFor({ timeout: STEP_TIMEOUT_MS });
     await page.getByRole("button", { name: "Cancel" }).click();
     const end = page.getByTestId("turn-end");
     await end.waitFor();

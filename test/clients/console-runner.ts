@@ -16,7 +16,7 @@ const url = process.env.AGENT_RUNTIME_URL ?? "";
 const apiKey = process.env.AGENT_RUNTIME_API_KEY ?? "";
 const suffix = process.env.SCENARIO_NAME ?? "";
 const print = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
-const TURN_TIMEOUT_MS = 60_000;
+const TURN_TIMEOUT_MS = 90_000;
 
 let sessionId = "";
 
@@ -116,6 +116,7 @@ try {
   const page = await (
     await browser.newContext({ viewport: { width: 1280, height: 900 } })
   ).newPage();
+  page.setDefaultTimeout(60_000);
   page.on("pageerror", (err) => console.error(`page error: ${err.message}`));
   await page.goto(`${url}/`);
   await page.getByLabel("API key").fill(apiKey);
