@@ -19,11 +19,20 @@ function mediaType(path: string): string | undefined {
 
 export function Files({ sessionId, view }: { sessionId: string; view: SessionView }) {
   const [open, setOpen] = useState<string | undefined>(undefined);
-  const visible = view.files.filter((f) => !f.path.startsWith(".claude/"));
+  // The profile's skills and instructions (.claude/) are shown on request.
+  const [all, setAll] = useState(false);
+  const hidden = view.files.filter((f) => f.path.startsWith(".claude/")).length;
+  const visible = all ? view.files : view.files.filter((f) => !f.path.startsWith(".claude/"));
   return (
     <section className="panel files" data-testid="files">
       <h2>Workspace</h2>
       {visible.length === 0 && <p className="muted">No files yet.</p>}
+      {hidden > 0 && (
+        <label className="check">
+          <input type="checkbox" checked={all} onChange={(e) => setAll(e.target.checked)} /> Show
+          {hidden === 1 ? " the file" : ` the ${hidden} files`} under .claude/
+        </label>
+      )}
       <ul className="file-list">
         {visible.map((f) => (
           <li key={f.path}>

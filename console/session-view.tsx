@@ -199,7 +199,7 @@ function Composer({ view, busy }: { view: View; busy: boolean }) {
         value={text}
         onChange={(e) => setText(e.target.value)}
         onKeyDown={(e) => {
-          if (e.key === "Enter" && !e.shiftKey) submit(e);
+          if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) submit(e);
         }}
       />
       <div className="composer-actions">

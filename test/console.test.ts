@@ -184,6 +184,14 @@ describe("the web console", { timeout: CASE_TIMEOUT_MS }, () => {
     await usage.getByText(`${tokens} in`).first().waitFor();
     await expect(page.getByTestId("cost").textContent()).resolves.toMatch(/^\$\d+\.\d+$/);
     await screenshot(page, "console-demo-files");
+
+    // A file the application writes shows up by its event; files under .claude/ on request.
+    await api.writeFile(sessionId, ".claude/extra.md", "# Extra\n");
+    await api.writeFile(sessionId, "notes/second.md", "second\n");
+    await files.getByRole("button", { name: "notes/second.md" }).waitFor();
+    await expect(files.getByRole("button", { name: ".claude/extra.md" }).count()).resolves.toBe(0);
+    await files.getByLabel("Show the file under .claude/").check();
+    await files.getByRole("button", { name: ".claude/extra.md" }).waitFor();
     expect(errors).toEqual([]);
   });
 
