@@ -10,6 +10,7 @@ import {
   Conversation,
   type FileInfo,
   type PendingToolCall,
+  type RetryOptions,
   SendPolicy,
   type SessionEvent,
   type Subagent,
@@ -25,7 +26,9 @@ export type Connection = "connecting" | "live" | "reconnecting" | "closed";
 export interface UseSessionOptions {
   /** Called with every event applied, in sequence order (each once). */
   onEvent?: (event: SessionEvent) => void;
-  /** Pause before the hook starts a feed again after it gave up. Default 1,000 ms. */
+  /** How the client's feed reconnects after a drop (sdk/ts `watch`). */
+  retry?: RetryOptions;
+  /** Pause before the hook starts a feed again after the client's gave up. Default 1,000 ms. */
   restartDelayMs?: number;
 }
 
@@ -151,6 +154,7 @@ export function useSession(
           const feed = client.watch(sessionId, {
             afterSequence: conversation.lastSequence,
             signal,
+            ...(optionsRef.current.retry ? { retry: optionsRef.current.retry } : {}),
             onReconnect: () => {
               setConnection("reconnecting");
               setReconnects((n) => n + 1);
