@@ -2,7 +2,13 @@
 // names (#/profiles/new, #/profiles/ID, #/sessions/new, #/sessions/ID).
 
 import { useEffect, useState } from "react";
-import { type AgentProfile, type Session, useClient, useResource } from "./deps.js";
+import {
+  type AgentProfile,
+  type Session,
+  type SessionState,
+  useClient,
+  useResource,
+} from "./deps.js";
 import { ProfileEditor, ProfileList } from "./profiles.js";
 import { SessionPage } from "./session-view.js";
 import { NewSession, SessionList } from "./sessions.js";
@@ -23,6 +29,8 @@ export function App({ onSignOut }: { onSignOut?: () => void }) {
   // Lists load again (remount) when something they show changed.
   const [version, setVersion] = useState(0);
   const changed = () => setVersion((v) => v + 1);
+  // The open session's state as its feed says, fresher than the list's.
+  const [live, setLive] = useState<{ id: string; state: SessionState } | undefined>(undefined);
   const parts = hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   const [kind, id, extra] = parts;
   const go = (path: string) => {
@@ -53,7 +61,16 @@ export function App({ onSignOut }: { onSignOut?: () => void }) {
       />
     );
   else if (kind === "sessions" && id)
-    page = <SessionPage key={id} sessionId={id} onStateChange={changed} />;
+    page = (
+      <SessionPage
+        key={id}
+        sessionId={id}
+        onStateChange={(state) => {
+          setLive({ id, state });
+          changed();
+        }}
+      />
+    );
 
   return (
     <div className="layout">
@@ -73,6 +90,7 @@ export function App({ onSignOut }: { onSignOut?: () => void }) {
           refresh={version}
           {...(kind === "sessions" && id ? { selected: id } : {})}
           onChanged={changed}
+          {...(live ? { live } : {})}
         />
       </nav>
       <main>{page}</main>

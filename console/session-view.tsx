@@ -17,7 +17,10 @@ import { Files } from "./files.js";
 import { prettyJson, sandboxName, stateName, tokens, usd } from "./format.js";
 import { recordEvent, recordReconnects, resetEvents } from "./observe.js";
 
-export function SessionPage(props: { sessionId: string; onStateChange?: () => void }) {
+export function SessionPage(props: {
+  sessionId: string;
+  onStateChange?: (state: SessionState) => void;
+}) {
   const { sessionId, onStateChange } = props;
   // Declared before useSession: it runs before the hook's feed starts.
   useEffect(() => resetEvents(sessionId), [sessionId]);
@@ -25,8 +28,8 @@ export function SessionPage(props: { sessionId: string; onStateChange?: () => vo
     onEvent: (event: SessionEvent) => recordEvent(sessionId, event),
   });
   useEffect(() => recordReconnects(sessionId, view.reconnects), [sessionId, view.reconnects]);
-  // The session list shows each session's state: have it load again when this one's changes.
-  useEffect(() => onStateChange?.(), [view.state]);
+  // The session list shows each session's state: this one's as it changes.
+  useEffect(() => onStateChange?.(view.state), [view.state]);
   if (view.error) {
     return (
       <div className="page" data-testid="session-error">

@@ -4,6 +4,7 @@ import { type FormEvent, useState } from "react";
 import {
   type AgentRuntimeError,
   type Session,
+  type SessionState,
   toAgentRuntimeError,
   useClient,
   useProfiles,
@@ -12,7 +13,13 @@ import {
 import { stateName } from "./format.js";
 import { ErrorBox } from "./widgets.js";
 
-export function SessionList(props: { selected?: string; refresh: number; onChanged(): void }) {
+export function SessionList(props: {
+  selected?: string;
+  refresh: number;
+  /** A session's state known to be newer than the list's. */
+  live?: { id: string; state: SessionState };
+  onChanged(): void;
+}) {
   const sessions = useSessions({ refresh: props.refresh });
   return (
     <section className="nav-section" data-testid="session-list">
@@ -27,7 +34,9 @@ export function SessionList(props: { selected?: string; refresh: number; onChang
         {(sessions.data ?? []).map((s) => (
           <SessionItem
             key={s.id}
-            session={s}
+            session={
+              props.live?.id === s.id && props.live.state ? { ...s, state: props.live.state } : s
+            }
             selected={props.selected === s.id}
             onDeleted={props.onChanged}
           />

@@ -30,7 +30,13 @@ afterAll(async () => {
   await server?.stop();
 });
 
-afterEach(async () => {
+afterEach(async (test) => {
+  // A case that failed leaves a picture of what the page showed then.
+  const page = context?.pages()[0];
+  if (test.task.result?.state === "fail" && page) {
+    const name = test.task.name.replace(/\W+/g, "-").slice(0, 60);
+    await screenshot(page, `failed-${name}`).catch(() => {});
+  }
   await context?.close();
   context = undefined;
 });
@@ -216,9 +222,13 @@ describe("the web console", { timeout: CASE_TIMEOUT_MS }, () => {
 
   it("cancels a turn that waits for an approval", async () => {
     const { page, errors } = await openConsole();
-    await newSession(page, "demo-approvals");
+    const sessionId = await newSession(page, "demo-approvals");
+    const item = page.locator(
+      `[data-testid="session-item"]:has(a[href="#/sessions/${sessionId}"])`,
+    );
     await send(page, "hello");
     await page.getByTestId("approval").waitFor({ timeout: STEP_TIMEOUT_MS });
+    await item.getByText("waiting").waitFor();
     await page.getByRole("button", { name: "Cancel" }).click();
     const end = page.getByTestId("turn-end");
     await end.waitFor();
@@ -227,6 +237,8 @@ describe("the web console", { timeout: CASE_TIMEOUT_MS }, () => {
     await turnEnded(page);
     await expect(page.getByTestId("approval").count()).resolves.toBe(0);
     await expect(page.getByRole("button", { name: "Cancel" }).count()).resolves.toBe(0);
+    // The session list shows the open session's state as its feed says.
+    await item.getByText("idle").waitFor();
     await screenshot(page, "console-cancelled");
     expect(errors).toEqual([]);
   });
