@@ -57,7 +57,14 @@ const RUNNERS: Runner[] = [
     env: {
       // Lines must reach the harness as they are printed, not when the runner exits.
       PYTHONUNBUFFERED: "1",
-      PYTHONPATH: [join(REPO_ROOT, "sdk/python"), process.env.PYTHONPATH].filter(Boolean).join(":"),
+      // This checkout's SDK and generated code, before whatever the venv has installed.
+      PYTHONPATH: [
+        join(REPO_ROOT, "sdk/python"),
+        join(REPO_ROOT, "gen/python"),
+        process.env.PYTHONPATH,
+      ]
+        .filter(Boolean)
+        .join(":"),
     },
     timeoutMs: 90_000,
   },
