@@ -31,6 +31,7 @@ import type { PersistenceAdapter } from "./ports/persistence.js";
 import type { SandboxProvider } from "./ports/sandbox.js";
 import type { SecretStore } from "./ports/secrets.js";
 import { authInterceptor } from "./transport/auth.js";
+import { consoleHandler } from "./transport/console.js";
 import { errorInterceptor, requestGate } from "./transport/errors.js";
 import { HealthState, registerHealth } from "./transport/health.js";
 import { registerReflection } from "./transport/reflection.js";
@@ -94,6 +95,8 @@ export interface AgentRuntimeOptions {
    * from storage, commands for sessions it runs. Default 100 ms.
    */
   feedPollMs?: number;
+  /** Serve the web console at `/` (built from console/ on first use). Default true. */
+  console?: boolean;
 }
 
 export type NodeHandler = (
@@ -285,6 +288,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     authInterceptor(apiKeys),
     ...(options.interceptors ?? []),
   ];
+  const serveConsole = options.console === false ? undefined : consoleHandler(logger);
   const connectHandler = connectNodeAdapter({
     // Bad input that connect-node finds while reading a request is INVALID_ARGUMENT.
     requestGate: requestGate(logger),
@@ -303,6 +307,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
         );
         return;
       }
+      if (serveConsole?.(req, res)) return;
       res.writeHead(404, { "content-type": "application/json" });
       res.end(
         JSON.stringify({ code: "not_found", message: `no route for ${req.method} ${req.url}` }),

@@ -31,6 +31,8 @@ afterAll(async () => {
 
 interface Runner {
   language: string;
+  /** Who runs it, in the test's title; default "the <language> SDK". */
+  client?: string;
   /** The runner's file, which must exist. */
   file: string;
   command: string;
@@ -75,12 +77,22 @@ const RUNNERS: Runner[] = [
     // The first `go run` compiles the program.
     timeoutMs: 240_000,
   },
+  {
+    // The web console in headless Chromium, loaded through the proxy: its page does each step.
+    language: "console",
+    client: "the web console in Chromium",
+    file: "test/clients/console-runner.ts",
+    command: process.execPath,
+    args: ["--import", "tsx", "test/clients/console-runner.ts", SCENARIO_FILE],
+    // Chromium's start and a page that does each step: slower than an SDK on a busy machine.
+    timeoutMs: 150_000,
+  },
 ];
 
 describe("the shared client scenario", () => {
   for (const runner of RUNNERS) {
     it(
-      `runs with the ${runner.language} SDK, resuming across a cut connection`,
+      `runs with ${runner.client ?? `the ${runner.language} SDK`}, resuming across a cut connection`,
       async () => {
         expect(
           existsSync(join(REPO_ROOT, runner.file)),
