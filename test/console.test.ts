@@ -228,7 +228,7 @@ describe("the web console", { timeout: CASE_TIMEOUT_MS }, () => {
     );
     await send(page, "hello");
     await page.getByTestId("approval").waitFor({ timeout: STEP_TIMEOUT_MS });
-    await item.getByText("waiting").waitFor();
+    await page.getByTestId("session-state").getByText("waiting").waitFor();
     await page.getByRole("button", { name: "Cancel" }).click();
     const end = page.getByTestId("turn-end");
     await end.waitFor();
@@ -237,8 +237,8 @@ describe("the web console", { timeout: CASE_TIMEOUT_MS }, () => {
     await turnEnded(page);
     await expect(page.getByTestId("approval").count()).resolves.toBe(0);
     await expect(page.getByRole("button", { name: "Cancel" }).count()).resolves.toBe(0);
-    // The session list shows the open session's state as its feed says.
-    await item.getByText("idle").waitFor();
+    await page.getByTestId("session-state").getByText("idle").waitFor();
+    await item.waitFor();
     await screenshot(page, "console-cancelled");
     expect(errors).toEqual([]);
   });
