@@ -22,7 +22,7 @@ import {
   randomDbName,
   startMongo,
 } from "./support/mongo.js";
-import { makeSession } from "./support/records.js";
+import { makeSession } from "../src/testing/records.js";
 
 /** The operation timeout of the adapters under test, and the bound a failure must meet. */
 const TIMEOUT_MS = 2_000;

@@ -31,7 +31,7 @@ import {
   randomDbName,
   startMongo,
 } from "./support/mongo.js";
-import { makeSession } from "./support/records.js";
+import { makeSession } from "../src/testing/records.js";
 
 const PREFIX = "ar_";
 

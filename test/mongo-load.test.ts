@@ -13,7 +13,7 @@ import {
   randomDbName,
   startMongo,
 } from "./support/mongo.js";
-import { makeSession } from "./support/records.js";
+import { makeSession } from "../src/testing/records.js";
 
 const WRITERS = 100;
 const BATCH = 5;

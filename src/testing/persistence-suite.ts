@@ -1,8 +1,9 @@
 // One behaviour suite for every PersistenceAdapter, so the adapters cannot drift apart.
-// test/persistence.test.ts runs it against each implementation.
+// test/persistence.test.ts runs it against each implementation; the package exports it as
+// "agent-runtime/testing" for adapters written elsewhere.
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { newId } from "../src/domain/ids.js";
+import { newId } from "../domain/ids.js";
 import {
   type AgentProfile,
   type Block,
@@ -11,9 +12,9 @@ import {
   type SessionEvent,
   type SessionRecord,
   type Turn,
-} from "../src/domain/types.js";
-import type { PersistenceAdapter, SessionCursor, StoredFile } from "../src/ports/persistence.js";
-import { decisionLogSuite } from "./persistence-decisions.suite.js";
+} from "../domain/types.js";
+import type { PersistenceAdapter, SessionCursor, StoredFile } from "../ports/persistence.js";
+import { decisionLogSuite } from "./decisions-suite.js";
 
 export interface PersistenceSuiteTarget {
   /** A fresh, empty adapter; called before every test. */
