@@ -1,5 +1,5 @@
 // The decision log of PersistenceAdapter (appendToolDecision, listToolDecisions), run by
-// persistence-suite.ts against every adapter.
+// persistenceSuite (persistence-suite.ts) against every adapter.
 
 import { describe, expect, it } from "vitest";
 import type { ToolDecision } from "../domain/types.js";
