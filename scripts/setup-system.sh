@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-APT_PACKAGES=(bubblewrap util-linux mount e2fsprogs linux-libc-dev protobuf-compiler protobuf-compiler-grpc)
+APT_PACKAGES=(bubblewrap util-linux mount e2fsprogs linux-libc-dev protobuf-compiler protobuf-compiler-grpc haproxy)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
