@@ -24,6 +24,7 @@ import { createAgentRuntime, demoProfile } from "../src/runtime.js";
 import { listen } from "../src/server.js";
 import { makeSession } from "../src/testing/records.js";
 import { type MongoBackend, startMongo } from "../test/support/mongo.js";
+import { onInterrupt, progress } from "./support/cleanup.js";
 import { listOf, parseFlags, wholeNumber } from "./support/flags.js";
 import { machineHeader, ms, pct, sorted, table } from "./support/stats.js";
 
@@ -33,7 +34,12 @@ const flags = parseFlags({
   stores: { env: "PERSISTENCE_BENCH_STORES", default: "postgresql,memory", help: "also sqlite" },
   sessions: { env: "PERSISTENCE_BENCH_SESSIONS", default: "10000", help: "sessions stored" },
   "page-size": { env: "PERSISTENCE_BENCH_PAGE_SIZE", default: "100", help: "ListSessions" },
-  samples: { env: "PERSISTENCE_BENCH_SAMPLES", default: "300", help: "timed calls of each kind" },
+  samples: { env: "PERSISTENCE_BENCH_SAMPLES", default: "300", help: "timed GetSession calls" },
+  "list-samples": {
+    env: "PERSISTENCE_BENCH_LIST_SAMPLES",
+    default: "20",
+    help: "timed ListSessions pages (slow on FerretDB: it sorts in memory)",
+  },
   events: { env: "PERSISTENCE_BENCH_EVENTS", default: "20000", help: "events appended" },
   batch: { env: "PERSISTENCE_BENCH_BATCH", default: "10", help: "events per appendEvents" },
   concurrency: { env: "PERSISTENCE_BENCH_CONCURRENCY", default: "20", help: "inserts/appends" },
@@ -42,6 +48,7 @@ const STORES = listOf("stores", flags.stores, ["memory", "postgresql", "sqlite"]
 const SESSIONS = wholeNumber("sessions", flags.sessions);
 const PAGE_SIZE = wholeNumber("page-size", flags["page-size"]);
 const SAMPLES = wholeNumber("samples", flags.samples);
+const LIST_SAMPLES = wholeNumber("list-samples", flags["list-samples"]);
 const EVENTS = wholeNumber("events", flags.events);
 const BATCH = wholeNumber("batch", flags.batch);
 const CONCURRENCY = wholeNumber("concurrency", flags.concurrency);
@@ -77,7 +84,10 @@ async function pool(count: number, job: (i: number) => Promise<void>): Promise<n
 }
 
 async function runStore(store: Store): Promise<Result> {
+  const step = progress();
   const mongo = store === "memory" ? undefined : await startMongo({ backend: store, own: true });
+  const release = onInterrupt(async () => mongo?.stop());
+  step(`${store}: store started`);
   let adapter: PersistenceAdapter | undefined;
   let server: Awaited<ReturnType<typeof listen>> | undefined;
   let runtime: Awaited<ReturnType<typeof createAgentRuntime>> | undefined;
@@ -112,10 +122,11 @@ async function runStore(store: Store): Promise<Result> {
       ids[i] = s.id;
     });
 
-    // ListSessions: walk the listing from the start until SAMPLES pages are timed.
+    step(`${store}: ${SESSIONS} sessions inserted`);
+    // ListSessions: walk the listing from the start until LIST_SAMPLES pages are timed.
     const listAdapter: number[] = [];
     let after: SessionCursor | undefined;
-    while (listAdapter.length < SAMPLES) {
+    while (listAdapter.length < LIST_SAMPLES) {
       let page: Awaited<ReturnType<PersistenceAdapter["listSessions"]>> | undefined;
       listAdapter.push(
         await timed(async () => {
@@ -128,9 +139,10 @@ async function runStore(store: Store): Promise<Result> {
       );
       after = page?.next;
     }
+    step(`${store}: ListSessions through the adapter`);
     const listApi: number[] = [];
     let pageToken = "";
-    while (listApi.length < SAMPLES) {
+    while (listApi.length < LIST_SAMPLES) {
       listApi.push(
         await timed(async () => {
           pageToken = (await api.listSessions({ pageSize: PAGE_SIZE, pageToken })).nextPageToken;
@@ -138,13 +150,16 @@ async function runStore(store: Store): Promise<Result> {
       );
     }
 
+    step(`${store}: ListSessions through the API`);
     // GetSession of sessions picked at random (the same ones both ways).
     const picks = Array.from({ length: SAMPLES }, () => ids[Math.floor(Math.random() * SESSIONS)]!);
     const getAdapter: number[] = [];
     for (const id of picks) getAdapter.push(await timed(() => a.loadSession(id)));
+    step(`${store}: GetSession through the adapter`);
     const getApi: number[] = [];
     for (const id of picks) getApi.push(await timed(() => api.getSession({ sessionId: id })));
 
+    step(`${store}: GetSession through the API`);
     // Event appends: batches of BATCH text deltas, spread over 100 sessions.
     const targets = ids.slice(0, 100);
     const sequences = new Map(targets.map((id) => [id, 0]));
@@ -171,6 +186,7 @@ async function runStore(store: Store): Promise<Result> {
       }));
       appendBatch.push(await timed(() => a.appendEvents(sessionId, events)));
     });
+    step(`${store}: events appended`);
     return {
       store,
       insertPerSec: SESSIONS / (insertMs / 1000),
@@ -186,13 +202,14 @@ async function runStore(store: Store): Promise<Result> {
     await runtime?.shutdown();
     await adapter?.close?.();
     await mongo?.stop();
+    release();
   }
 }
 
 async function main(): Promise<void> {
   console.log(machineHeader("persistence bench"));
   console.log(
-    `${SESSIONS} sessions of one tenant; ListSessions pages of ${PAGE_SIZE} walked from the start, GetSession of random sessions, ${SAMPLES} timed calls each, one at a time; API = gRPC over h2c to the runtime in this process; appends: ${EVENTS} events in batches of ${BATCH}, ${CONCURRENCY} at once over 100 sessions`,
+    `${SESSIONS} sessions of one tenant; ListSessions pages of ${PAGE_SIZE} walked from the start, ${LIST_SAMPLES} timed; GetSession of ${SAMPLES} random sessions; one call at a time; API = gRPC over h2c to the runtime in this process; appends: ${EVENTS} events in batches of ${BATCH}, ${CONCURRENCY} at once over 100 sessions`,
   );
   const rows = [
     [

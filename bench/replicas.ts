@@ -26,6 +26,7 @@ import { TurnOutcome } from "#gen/session_pb.js";
 import { SessionService } from "#gen/session_service_pb.js";
 import { type MongoBackend, type MongoServer, startMongo } from "../test/support/mongo.js";
 import { type StartedServer, startServer } from "../test/support/server.js";
+import { onInterrupt, progress } from "./support/cleanup.js";
 import { formatSummary, readProfile, summariseProfile } from "./support/cpuprofile.js";
 import { checkFeed, readFeed, type SessionClient } from "./support/feed.js";
 import { listOf, parseFlags, wholeNumber } from "./support/flags.js";
@@ -120,8 +121,14 @@ async function runConfig(config: Config): Promise<Result> {
   const profDir =
     CPU_PROF && config.processes === 1 ? await mkdtemp(join(os.tmpdir(), "ar-prof-")) : undefined;
   let replicas: Replica[] = [];
+  const release = onInterrupt(async () => {
+    for (const r of replicas) await r.server.crash();
+    await mongo?.stop();
+  });
+  const step = progress();
   try {
     replicas = await startReplicas(config, mongo, profDir);
+    step(`${config.store} x${config.processes}: started`);
     const P = replicas.length;
     // Session i: messages to replica i % P, subscriber on replica (i + 1) % P.
     const client = (i: number, r: number) => {
@@ -145,6 +152,7 @@ async function runConfig(config: Config): Promise<Result> {
       ids[i] = res.session!.id;
     });
 
+    step(`${SESSIONS} sessions created`);
     const abort = new AbortController();
     setMaxListeners(0, abort.signal);
     const received: SessionEvent[][] = ids.map(() => []);
@@ -213,6 +221,7 @@ async function runConfig(config: Config): Promise<Result> {
     const window = { fromUs: startUs, toUs: Number(process.hrtime.bigint() / 1000n) };
     for (const m of meters) m.stop();
 
+    step(`turns done (${completed} completed)`);
     await new Promise((r) => setTimeout(r, 1_000));
     const result: Result = {
       config,
@@ -239,6 +248,7 @@ async function runConfig(config: Config): Promise<Result> {
       result.duplicates += check.duplicates;
       result.outOfOrder += check.outOfOrder;
     });
+    step("stored feeds compared");
     abort.abort();
     await Promise.all(subscribers);
     received.forEach((events, i) => {
@@ -261,6 +271,7 @@ async function runConfig(config: Config): Promise<Result> {
       await rm(r.dataDir, { recursive: true, force: true });
     }
     await mongo?.stop();
+    release();
     if (profDir) await rm(profDir, { recursive: true, force: true });
   }
 }
