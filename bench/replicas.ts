@@ -191,6 +191,7 @@ async function runConfig(config: Config): Promise<Result> {
     const start = Date.now();
     const startUs = Number(process.hrtime.bigint() / 1000n);
     let completed = 0;
+    const done = new Set<number>(); // sessions whose turn completed
     await Promise.all(
       ids.map(async (sessionId, i) => {
         let turnId: string;
@@ -210,11 +211,19 @@ async function runConfig(config: Config): Promise<Result> {
           });
         });
         waiters.delete(turnId);
-        if (outcome === TurnOutcome.COMPLETED) completed++;
-        else
+        if (outcome === TurnOutcome.COMPLETED) {
+          completed++;
+          done.add(i);
+        } else {
+          const error = received[i]!.findLast((e) => e.payload.case === "error");
+          const why =
+            error?.payload.case === "error"
+              ? ` (${error.payload.value.reason}: ${error.payload.value.message})`
+              : "";
           failures.push(
-            `${sessionId}: ${outcome === "timeout" ? `no turn_completed reached the subscriber within ${TURN_TIMEOUT_MS} ms` : TurnOutcome[outcome]}`,
+            `${sessionId}: ${outcome === "timeout" ? `no turn_completed reached the subscriber within ${TURN_TIMEOUT_MS} ms` : `${TurnOutcome[outcome]}${why}`}`,
           );
+        }
       }),
     );
     const wallMs = Date.now() - start;
@@ -235,7 +244,9 @@ async function runConfig(config: Config): Promise<Result> {
       wallMs,
       meters,
     };
+    // Only sessions whose turn is over: a feed still growing would count as lost.
     await inBatches(ids, async (sessionId, i) => {
+      if (!done.has(i)) return;
       let stored: SessionEvent[];
       try {
         stored = await readFeed(sender(i), sessionId);
