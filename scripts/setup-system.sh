@@ -3,7 +3,8 @@
 # (Python gencode), and the pinned Go protoc plugins in .tools/bin. Idempotent and quiet when done.
 # The local sandbox also uses util-linux (prlimit, nsenter, unshare), mount (mount, umount, loop
 # devices) and e2fsprogs (mkfs.ext4) for its size-limited workspace images; the seccomp test reads
-# the kernel's system call tables from linux-libc-dev.
+# the kernel's system call tables from linux-libc-dev. HAProxy is the load balancer of the deploy
+# recipe (deploy/), which test/load-balancer.test.ts runs.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
