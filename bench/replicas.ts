@@ -30,7 +30,7 @@ import { onInterrupt, progress } from "./support/cleanup.js";
 import { formatSummary, readProfile, summariseProfile } from "./support/cpuprofile.js";
 import { checkFeed, readFeed, type SessionClient } from "./support/feed.js";
 import { listOf, parseFlags, wholeNumber } from "./support/flags.js";
-import { ProcMeter } from "./support/proc.js";
+import { ProcMeter, postgresOf } from "./support/proc.js";
 import { machineHeader, ms, pct, sorted } from "./support/stats.js";
 
 type Store = "memory" | MongoBackend;
@@ -185,6 +185,9 @@ async function runConfig(config: Config): Promise<Result> {
     const meters = [
       ...replicas.map((r, k) => new ProcMeter(`server${k + 1}`, r.server.pid)),
       ...(mongo?.pid ? [new ProcMeter("ferretdb", mongo.pid)] : []),
+      ...[mongo?.pid && postgresOf(mongo.pid)].flatMap((pg) =>
+        pg ? [new ProcMeter("postgresql (all processes)", pg, true)] : [],
+      ),
       new ProcMeter("clients", process.pid),
     ];
     for (const m of meters) m.start();
