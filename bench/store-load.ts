@@ -33,6 +33,8 @@ import { TurnOutcome } from "#gen/session_pb.js";
 import { SessionService } from "#gen/session_service_pb.js";
 import { type MongoBackend, startMongo } from "../test/support/mongo.js";
 import { type StartedServer, startServer } from "../test/support/server.js";
+import { checkFeed, readFeed } from "./support/feed.js";
+import { machineHeader, pct } from "./support/stats.js";
 
 type Store = "memory" | MongoBackend;
 
@@ -248,20 +250,14 @@ async function runStore(store: Store, sessions: number, o: Options): Promise<Sto
       res.failedTurns += r.failedTurns.length;
       res.failures.push(...r.failedTurns);
       if (r.streamError) res.failures.push(`stream ended: ${r.streamError}`);
-      const seen = new Map<number, number>();
-      let last = 0;
+      const check = checkFeed(r.received, r.stored);
+      res.lost += check.lost;
+      res.duplicates += check.duplicates;
+      res.outOfOrder += check.outOfOrder;
+      res.feedGaps += check.gaps;
       r.received.forEach((e, k) => {
-        const seq = Number(e.sequence);
-        seen.set(seq, (seen.get(seq) ?? 0) + 1);
-        if (seq <= last) res.outOfOrder++;
-        last = Math.max(last, seq);
         if (e.time) res.lags.push(r.receivedAt[k]! - timestampMs(e.time));
       });
-      for (const n of seen.values()) if (n > 1) res.duplicates += n - 1;
-      const storedSeqs = new Set(r.stored.map((e) => Number(e.sequence)));
-      for (const seq of storedSeqs) if (!seen.has(seq)) res.lost++;
-      const max = Math.max(0, ...storedSeqs);
-      for (let seq = 1; seq <= max; seq++) if (!storedSeqs.has(seq)) res.feedGaps++;
       res.events += r.stored.length;
     }
     return res;
@@ -270,46 +266,6 @@ async function runStore(store: Store, sessions: number, o: Options): Promise<Sto
     await mongo?.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
-}
-
-/**
- * The stored feed, replayed from 0: up to the session's last sequence, then until nothing more
- * comes for a moment (last_sequence is best effort).
- */
-async function readFeed(
-  sessions: ReturnType<typeof createClient<typeof SessionService>>,
-  sessionId: string,
-): Promise<SessionEvent[]> {
-  const { session } = await sessions.getSession({ sessionId });
-  const target = Number(session?.lastSequence ?? 0n);
-  const events: SessionEvent[] = [];
-  const abort = new AbortController();
-  const hard = setTimeout(() => abort.abort(), 60_000);
-  let idle: NodeJS.Timeout | undefined;
-  const armIdle = () => {
-    clearTimeout(idle);
-    if (Number(events.at(-1)?.sequence ?? 0) >= target) idle = setTimeout(() => abort.abort(), 300);
-  };
-  armIdle();
-  try {
-    for await (const res of sessions.streamEvents(
-      { sessionId, afterSequence: 0n },
-      { signal: abort.signal },
-    )) {
-      events.push(res.event!);
-      armIdle();
-    }
-  } catch (err) {
-    if (!abort.signal.aborted) throw err;
-  } finally {
-    clearTimeout(hard);
-    clearTimeout(idle);
-  }
-  return events;
-}
-
-function pct(sorted: number[], q: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN;
 }
 
 function row(r: StoreResult): string {
@@ -339,13 +295,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }, WATCHDOG_MS);
   watchdog.unref();
-  const cpus = os.cpus();
-  console.log(
-    `store-load bench  node ${process.version}  ${os.platform()}/${os.arch()}  ${cpus.length} CPUs (${cpus[0]?.model.trim()})  load ${os
-      .loadavg()
-      .map((n) => n.toFixed(2))
-      .join(" ")}  ${new Date().toISOString()}`,
-  );
+  console.log(machineHeader("store-load bench"));
   console.log(
     "server: node --import tsx src/main.ts (its own process), demo profile; clients: gRPC over h2c, 25 sessions per connection, one live subscriber per session opened before its first message",
   );

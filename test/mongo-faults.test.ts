@@ -15,6 +15,7 @@ import { MongoPersistence } from "../src/adapters/mongodb/persistence.js";
 import type { RetryEvent } from "../src/adapters/mongodb/resilience.js";
 import { AppError } from "../src/domain/errors.js";
 import type { SessionEvent, SessionRecord } from "../src/domain/types.js";
+import { makeSession } from "../src/testing/records.js";
 import {
   MONGO_START_TIMEOUT_MS,
   type MongoBackend,
@@ -22,7 +23,6 @@ import {
   randomDbName,
   startMongo,
 } from "./support/mongo.js";
-import { makeSession } from "./support/records.js";
 
 /** The operation timeout of the adapters under test, and the bound a failure must meet. */
 const TIMEOUT_MS = 2_000;

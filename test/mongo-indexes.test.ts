@@ -25,13 +25,13 @@ import { MongoPersistence } from "../src/adapters/mongodb/persistence.js";
 import { MongoSecrets } from "../src/adapters/mongodb/secrets.js";
 import { newId } from "../src/domain/ids.js";
 import type { AgentProfile, SessionEvent } from "../src/domain/types.js";
+import { makeSession } from "../src/testing/records.js";
 import {
   MONGO_START_TIMEOUT_MS,
   type MongoServer,
   randomDbName,
   startMongo,
 } from "./support/mongo.js";
-import { makeSession } from "./support/records.js";
 
 const PREFIX = "ar_";
 

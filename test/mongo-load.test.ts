@@ -7,13 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MongoConnectOptions, MongoPersistence } from "../src/adapters/mongodb/persistence.js";
 import { isTransient, type RetryEvent } from "../src/adapters/mongodb/resilience.js";
 import { emptyUsage, type SessionEvent } from "../src/domain/types.js";
+import { makeSession } from "../src/testing/records.js";
 import {
   MONGO_START_TIMEOUT_MS,
   type MongoServer,
   randomDbName,
   startMongo,
 } from "./support/mongo.js";
-import { makeSession } from "./support/records.js";
 
 const WRITERS = 100;
 const BATCH = 5;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryPersistence } from "../src/adapters/memory/persistence.js";
 import { INDEXES, RETIRED_INDEXES } from "../src/adapters/mongodb/indexes.js";
 import { MongoPersistence } from "../src/adapters/mongodb/persistence.js";
-import { persistenceSuite } from "./persistence.suite.js";
+import { persistenceSuite } from "../src/testing/index.js";
 import {
   MONGO_START_TIMEOUT_MS,
   type MongoBackend,

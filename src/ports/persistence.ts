@@ -248,7 +248,7 @@ export interface StoreHealth {
  * The storage the runtime writes through.
  *
  * Implementations: `MemoryPersistence` (development, tests) and `MongoPersistence` (production).
- * Both pass the same behaviour suite in test/persistence.suite.ts.
+ * Both pass the same behaviour suite in src/testing/persistence-suite.ts.
  */
 export interface PersistenceAdapter
   extends SessionStore,

@@ -45,6 +45,8 @@ export interface StartServerOptions {
    * server exits. Default false.
    */
   processGroup?: boolean;
+  /** Extra arguments to node before the script (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
 }
 
 /** Spawns the server and resolves once it logs `{"msg":"listening","port":...}`. */
@@ -53,20 +55,24 @@ export async function startServer(options: StartServerOptions = {}): Promise<Sta
   const timeoutMs = options.timeoutMs ?? 60_000;
   const logs: string[] = [];
   // process.execPath directly (no npx, no shell), so the child's PID is the server's.
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      PORT: "0",
-      HOST: "127.0.0.1",
-      DATA_DIR: dataDir,
-      // In-memory persistence, whatever the developer's shell says.
-      MONGODB_URI: "",
-      ...options.env,
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), "--import", "tsx", "src/main.ts"],
+    {
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        PORT: "0",
+        HOST: "127.0.0.1",
+        DATA_DIR: dataDir,
+        // In-memory persistence, whatever the developer's shell says.
+        MONGODB_URI: "",
+        ...options.env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: options.processGroup ?? false,
     },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: options.processGroup ?? false,
-  });
+  );
 
   let ending = false;
   const ended = new Promise<ServerExit>((resolveExit) => {

@@ -1,7 +1,7 @@
 // Records for tests that talk to a store directly.
 
-import { newId } from "../../src/domain/ids.js";
-import { emptyUsage, type SessionRecord } from "../../src/domain/types.js";
+import { newId } from "../domain/ids.js";
+import { emptyUsage, type SessionRecord } from "../domain/types.js";
 
 /** A new idle session record of `tenantId`, with `overrides` on top. */
 export function makeSession(

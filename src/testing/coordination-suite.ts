@@ -1,10 +1,10 @@
 // Coordination of replicas in PersistenceAdapter (leases, fenced writes, feed claims,
-// commands), run by persistence.suite.ts against every adapter.
+// commands), run by persistence-suite.ts against every adapter.
 
 import { describe, expect, it } from "vitest";
-import type { Lease, SessionEvent } from "../src/domain/types.js";
-import type { PersistenceAdapter } from "../src/ports/persistence.js";
-import { makeSession } from "./support/records.js";
+import type { Lease, SessionEvent } from "../domain/types.js";
+import type { PersistenceAdapter } from "../ports/persistence.js";
+import { makeSession } from "./records.js";
 
 const T0 = Date.UTC(2026, 0, 1);
 const at = (ms: number) => new Date(T0 + ms);

@@ -1,10 +1,10 @@
 // The decision log of PersistenceAdapter (appendToolDecision, listToolDecisions), run by
-// persistence.suite.ts against every adapter.
+// persistenceSuite (persistence-suite.ts) against every adapter.
 
 import { describe, expect, it } from "vitest";
-import type { ToolDecision } from "../src/domain/types.js";
-import type { DecisionCursor, PersistenceAdapter } from "../src/ports/persistence.js";
-import { makeSession } from "./support/records.js";
+import type { ToolDecision } from "../domain/types.js";
+import type { DecisionCursor, PersistenceAdapter } from "../ports/persistence.js";
+import { makeSession } from "./records.js";
 
 const BASE = Date.UTC(2025, 0, 2, 3, 4, 5, 678);
 
