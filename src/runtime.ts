@@ -24,6 +24,7 @@ import { Workspaces } from "./app/workspace/workspaces.js";
 import { demoApprovalProfile, demoProfile } from "./demo-profiles.js";
 import { LIMITS } from "./domain/limits.js";
 import type { ModelProviderKind } from "./domain/types.js";
+import { Observability, type ObserveOptions } from "./observability.js";
 import type { ModelProvider } from "./ports/model.js";
 import type { PersistenceAdapter } from "./ports/persistence.js";
 import type { SandboxProvider } from "./ports/sandbox.js";
@@ -35,7 +36,7 @@ import { registerReflection } from "./transport/reflection.js";
 import { SERVED_FILES } from "./transport/served-files.js";
 import { registerApi } from "./transport/services.js";
 
-export interface AgentRuntimeOptions {
+export interface AgentRuntimeOptions extends ObserveOptions {
   /** Where sessions, profiles, files and events are stored. */
   persistence: PersistenceAdapter;
   /** The tenants' named secrets. Default: in memory (lost at restart). */
@@ -143,7 +144,8 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
   const logger = options.logger ?? createLogger();
   // A call that finds the store unavailable has the health check look at once.
   let storeFailed = () => {};
-  const store = observeStore(options.persistence, () => storeFailed());
+  const observe = new Observability(options.persistence, options, logger);
+  const store = observeStore(observe.store, () => storeFailed());
   const secrets = options.secrets ?? new MemorySecrets();
   const apiKeys =
     options.apiKeys instanceof Map
@@ -155,7 +157,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
   setMaxListeners(0, closing.signal);
   let stopping: Promise<void> | undefined;
 
-  const providers = options.sandboxProviders ?? [];
+  const providers = (options.sandboxProviders ?? []).map((p) => observe.sandboxProvider(p));
   // A feed saves its last sequence through its loaded session's ordered record writes.
   const feeds = new Feeds(store, logger, async (sessionId, lastSequence) => {
     await sessionManager.getSession(sessionId)?.update(() => ({ lastSequence }));
@@ -174,6 +176,12 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
     ...(options.syncIntervalMs ? { syncIntervalMs: options.syncIntervalMs } : {}),
     ...(options.turnRetryMs ? { turnRetryMs: options.turnRetryMs } : {}),
+  });
+  observe.setGauges({
+    feedsOpen: () => feeds.openCount,
+    queuedMessages: () =>
+      sessionManager.getLoadedSessions().reduce((n, s) => n + s.record.queuedMessages.length, 0),
+    loadedSessions: () => sessionManager.getLoadedSessions().length,
   });
   // A profile's budget may have been raised: its sessions waiting for one check it again.
   const profiles = new Profiles(store, (profileId) => {
@@ -195,10 +203,9 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     onParked: (sessionId, calls) => answers.arm(sessionId, calls),
     manager: sessionManager,
     store,
-    models: options.models ?? {
-      anthropic: new AnthropicModelProvider(),
-      demo: new DemoModelProvider(),
-    },
+    models: observe.models(
+      options.models ?? { anthropic: new AnthropicModelProvider(), demo: new DemoModelProvider() },
+    ),
     logger,
     ...(options.defaultModel ? { defaultModel: options.defaultModel } : {}),
     mcp: new McpConnections(secrets, logger),
@@ -262,6 +269,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
   };
 
   const interceptors = [
+    observe.interceptor,
     errorInterceptor(logger),
     authInterceptor(apiKeys),
     ...(options.interceptors ?? []),
@@ -313,6 +321,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
         return;
       }
     }
+    if (observe.serveMetrics(req, res, apiKeys)) return;
     connectHandler(req as never, res as never);
   };
 

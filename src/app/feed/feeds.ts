@@ -22,6 +22,11 @@ export class Feeds {
     private readonly saveSequence: (sessionId: string, sequence: number) => Promise<void>,
   ) {}
 
+  /** How many feeds are open (for metrics). */
+  get openCount(): number {
+    return this.open.size;
+  }
+
   /** The session's feed, opened after the last stored event when it is not open yet. */
   get(sessionId: string, record?: SessionRecord): Promise<EventFeed> {
     let feed = this.open.get(sessionId);
