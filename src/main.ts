@@ -9,6 +9,7 @@ import { ConfigError, loadConfig } from "./config.js";
 import type { PersistenceAdapter } from "./ports/persistence.js";
 import type { SandboxProvider } from "./ports/sandbox.js";
 import type { SecretStore } from "./ports/secrets.js";
+import type { WebhookStore } from "./ports/webhooks.js";
 import { createAgentRuntime } from "./runtime.js";
 import { listen } from "./server.js";
 import { OPEN_TENANT } from "./transport/auth.js";
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
 
   let persistence: PersistenceAdapter;
   let secrets: SecretStore;
+  let webhookStore: WebhookStore | undefined;
   if (config.mongodbUri) {
     const { MongoPersistence } = await import("./adapters/mongodb/persistence.js");
     let mongo: InstanceType<typeof MongoPersistence>;
@@ -54,6 +56,12 @@ async function main(): Promise<void> {
       operationTimeoutMs: config.mongodbTimeoutMs,
       ...(config.secretsKey ? { key: config.secretsKey } : {}),
     });
+    const { MongoWebhooks } = await import("./adapters/mongodb/webhooks.js");
+    const mongoWebhooks = new MongoWebhooks(mongo.database, {
+      operationTimeoutMs: config.mongodbTimeoutMs,
+    });
+    await mongoWebhooks.ensureIndexes();
+    webhookStore = mongoWebhooks;
     if (config.secretsKey) logger.info("secrets: stored encrypted (SECRETS_KEY)");
     else logger.warn("secrets: stored as given; set SECRETS_KEY to store them encrypted");
   } else {
@@ -98,6 +106,7 @@ async function main(): Promise<void> {
   const runtime = await createAgentRuntime({
     persistence,
     secrets,
+    ...(webhookStore ? { webhookStore } : {}),
     apiKeys: config.apiKeys,
     corsOrigins: config.corsOrigins,
     logger,

@@ -20,6 +20,7 @@ import { Answers } from "./app/turns/answers.js";
 import { Budgets } from "./app/turns/budget.js";
 import { Messages } from "./app/turns/messages.js";
 import { TurnRunner } from "./app/turns/turn-runner.js";
+import type { Webhooks } from "./app/webhooks/webhooks.js";
 import { Workspaces } from "./app/workspace/workspaces.js";
 import { demoApprovalProfile, demoProfile } from "./demo-profiles.js";
 import { LIMITS } from "./domain/limits.js";
@@ -35,8 +36,9 @@ import { HealthState, registerHealth } from "./transport/health.js";
 import { registerReflection } from "./transport/reflection.js";
 import { SERVED_FILES } from "./transport/served-files.js";
 import { registerApi } from "./transport/services.js";
+import { setupWebhooks, type WebhookOptions } from "./webhook-setup.js";
 
-export interface AgentRuntimeOptions extends ObserveOptions {
+export interface AgentRuntimeOptions extends ObserveOptions, WebhookOptions {
   /** Where sessions, profiles, files and events are stored. */
   persistence: PersistenceAdapter;
   /** The tenants' named secrets. Default: in memory (lost at restart). */
@@ -125,6 +127,7 @@ export interface UseCases {
   workspaces: Workspaces;
   secrets: Secrets;
   answers: Answers;
+  webhooks: Webhooks;
 }
 
 /** How often the store is checked for the health service. */
@@ -135,6 +138,7 @@ export const SERVICE_NAMES = [
   "agentruntime.v1.SessionService",
   "agentruntime.v1.WorkspaceService",
   "agentruntime.v1.SecretService",
+  "agentruntime.v1.WebhookService",
   "grpc.health.v1.Health",
   "grpc.reflection.v1.ServerReflection",
   "grpc.reflection.v1alpha.ServerReflection",
@@ -190,6 +194,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
   });
   const sessions = new Sessions(store, profiles, sessionManager);
   const answers = new Answers({ sessions, manager: sessionManager, store, logger });
+  const hooks = setupWebhooks(options, store, observe, logger);
   const useCases: UseCases = {
     answers,
     profiles,
@@ -198,6 +203,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     streams: new EventStreams(sessions, sessionManager),
     workspaces: new Workspaces(store, sessions, sessionManager),
     secrets: new Secrets(secrets),
+    webhooks: hooks.webhooks,
   };
   new TurnRunner({
     onParked: (sessionId, calls) => answers.arm(sessionId, calls),
@@ -342,6 +348,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
       );
       storeTimer.unref();
       recovered = recovery.run().then(() => health.set("recovered", true));
+      hooks.deliveries.start();
       // Waiting calls' timeouts, from the records (a store that fails: the next start arms them).
       answers
         .start()
@@ -356,6 +363,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
         clearInterval(storeTimer);
         recovery.stop();
         answers.stop();
+        hooks.deliveries.stop();
         // Running turns end as interrupted and every feed ends after its last event, so open
         // streams close cleanly with everything delivered; then anything else still open ends.
         await sessionManager.shutdown(options.shutdownStoreTimeoutMs);
