@@ -32,6 +32,10 @@ export interface Config {
   secretsKey: Buffer | undefined;
   /** Each tenant's spending limit per calendar month (UTC), in micro-dollars; 0: none. */
   tenantMonthlyBudgetMicroUsd: number;
+  /** METRICS: serve Prometheus metrics at /metrics. */
+  metrics: boolean;
+  /** METRICS_PUBLIC: /metrics without an API key. */
+  metricsPublic: boolean;
 }
 
 function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
@@ -170,5 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // where a checkout under a private home directory may not be.
     dataDir: env.DATA_DIR || join(tmpdir(), "agent-runtime"),
     shutdownGraceMs: int(env, "SHUTDOWN_GRACE_MS", 10_000),
+    metrics: bool(env, "METRICS", true),
+    metricsPublic: bool(env, "METRICS_PUBLIC", false),
   };
 }

@@ -4,6 +4,7 @@ import { LocalSandboxProvider } from "./adapters/local-sandbox/provider.js";
 import { MemoryPersistence } from "./adapters/memory/persistence.js";
 import { MemorySecrets } from "./adapters/memory/secrets.js";
 import { createModalProvider } from "./adapters/modal/provider.js";
+import { startTracing } from "./adapters/observe/tracing.js";
 import { createLogger } from "./app/shared/logger.js";
 import { ConfigError, loadConfig } from "./config.js";
 import type { PersistenceAdapter } from "./ports/persistence.js";
@@ -17,6 +18,9 @@ import { OPEN_TENANT } from "./transport/auth.js";
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  // OpenTelemetry traces when the standard OTEL_* variables ask for them.
+  const tracing = startTracing(process.env);
+  if (tracing) logger.info("tracing: on (OpenTelemetry)");
   // Nothing that escapes may end the server: log it, and count it, so it can be found and fixed.
   let escaped = 0;
   process.on("unhandledRejection", (err) => {
@@ -116,6 +120,8 @@ async function main(): Promise<void> {
     syncIntervalMs: config.syncIntervalMs,
     ...(config.defaultModel ? { defaultModel: config.defaultModel } : {}),
     tenantMonthlyBudgetMicroUsd: config.tenantMonthlyBudgetMicroUsd,
+    metrics: config.metrics,
+    metricsPublic: config.metricsPublic,
     demoProfileTenants: config.demoProfile
       ? config.apiKeys.size > 0
         ? [...new Set(config.apiKeys.values())]
@@ -154,6 +160,9 @@ async function main(): Promise<void> {
     await runtime.shutdown();
     await closed;
     await persistence.close?.();
+    await tracing
+      ?.shutdown()
+      .catch((err: unknown) => logger.warn("flushing traces failed", { err }));
     logger.info("stopped");
     process.exit(0);
   };

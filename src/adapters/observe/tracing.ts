@@ -50,11 +50,11 @@ export function startTracing(env: NodeJS.ProcessEnv, version = "0.1.0"): Tracing
   const kind = tracingWanted(env);
   if (!kind) return undefined;
   const exporter: SpanExporter =
-    kind === "console" ? new ConsoleSpanExporter() : new OTLPTraceExporter();
+    kind === "console" ? new ConsoleSpanExporter() : new OTLPTraceExporter(otlpSettings(env));
   const resource = defaultResource()
     .merge(
       resourceFromAttributes({
-        [ATTR_SERVICE_NAME]: "agent-runtime",
+        [ATTR_SERVICE_NAME]: env.OTEL_SERVICE_NAME || "agent-runtime",
         [ATTR_SERVICE_VERSION]: version,
       }),
     )
@@ -71,4 +71,20 @@ export function startTracing(env: NodeJS.ProcessEnv, version = "0.1.0"): Tracing
       trace.disable();
     },
   };
+}
+
+/** The exporter's URL and headers from the given variables (the exporter reads process.env). */
+function otlpSettings(env: NodeJS.ProcessEnv): { url?: string; headers?: Record<string, string> } {
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/+$/, "");
+  const url = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || (base ? `${base}/v1/traces` : undefined);
+  const raw = env.OTEL_EXPORTER_OTLP_TRACES_HEADERS || env.OTEL_EXPORTER_OTLP_HEADERS || "";
+  const headers: Record<string, string> = {};
+  for (const pair of raw.split(",")) {
+    const at = pair.indexOf("=");
+    if (at > 0)
+      headers[decodeURIComponent(pair.slice(0, at).trim())] = decodeURIComponent(
+        pair.slice(at + 1).trim(),
+      );
+  }
+  return { ...(url ? { url } : {}), ...(Object.keys(headers).length ? { headers } : {}) };
 }

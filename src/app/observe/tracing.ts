@@ -6,6 +6,7 @@ import {
   type Attributes,
   context,
   type Link,
+  ROOT_CONTEXT,
   type SpanContext,
   SpanKind,
   SpanStatusCode,
@@ -19,11 +20,15 @@ export function inSpan<T>(
   name: string,
   attributes: Attributes,
   fn: () => Promise<T>,
-  options: { parent?: SpanContext | undefined; links?: Link[]; kind?: SpanKind } = {},
+  options: {
+    parent?: SpanContext | undefined;
+    root?: boolean;
+    links?: Link[];
+    kind?: SpanKind;
+  } = {},
 ): Promise<T> {
-  const parentContext = options.parent
-    ? trace.setSpanContext(context.active(), options.parent)
-    : context.active();
+  const base = options.root ? ROOT_CONTEXT : context.active();
+  const parentContext = options.parent ? trace.setSpanContext(base, options.parent) : base;
   return tracer().startActiveSpan(
     name,
     {
