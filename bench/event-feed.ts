@@ -31,6 +31,7 @@ import {
 import { type SessionEvent, SessionEventSchema } from "#gen/event_pb.js";
 import { SessionService } from "#gen/session_service_pb.js";
 import { MemoryPersistence } from "../src/adapters/memory/persistence.js";
+import { startTracing } from "../src/adapters/observe/tracing.js";
 import { silentLogger } from "../src/app/shared/logger.js";
 import { newId } from "../src/domain/ids.js";
 import { createAgentRuntime, demoProfile } from "../src/runtime.js";
@@ -135,6 +136,8 @@ async function startRuntime(): Promise<Target> {
     persistence: new MemoryPersistence(),
     logger: silentLogger,
     models: {},
+    // Metrics are on by default; BENCH_METRICS=0 turns them off (bench/observe.ts compares).
+    metrics: process.env.BENCH_METRICS !== "0",
   });
   await runtime.start();
   const server = await listen(runtime, { port: 0, host: "127.0.0.1" });
@@ -619,6 +622,8 @@ function startWorker(): Worker {
 
 async function main(): Promise<void> {
   const { modes, sizes } = parseArgs();
+  // OpenTelemetry tracing when the OTEL_* variables ask for it (bench/observe.ts sets them).
+  const tracing = startTracing(process.env);
   const sample = baselineEvent(newId("ses"), 1, DELTA_TEXT);
   const cpus = os.cpus();
   const load = os
@@ -662,6 +667,7 @@ async function main(): Promise<void> {
     await subscribers.terminate();
     await runtime.close();
     await baseline.close();
+    await tracing?.shutdown();
   }
   console.log(`\nprocess peak RSS: ${mb(process.resourceUsage().maxRSS * 1024)}`);
   process.exitCode = failed ? 1 : 0;
