@@ -9,6 +9,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { WebhookDeliveryStatus, WebhookEventType } from "#gen/webhook_service_pb.js";
 import { MemoryPersistence } from "../src/adapters/memory/persistence.js";
 import { MemoryWebhooks } from "../src/adapters/memory/webhooks.js";
+import { payloadOf, triggerOf } from "../src/app/webhooks/triggers.js";
+import { type EventPayload, emptyUsage, type SessionEvent } from "../src/domain/types.js";
 import { type AgentHarness, agentHarness, readEvents, turnsCompleted } from "./support/agent.js";
 import { textResponse } from "./support/fake-anthropic.js";
 import { inProcessRuntime } from "./support/runtime.js";
@@ -324,5 +326,118 @@ describe("webhooks", () => {
     } finally {
       await runtime.shutdown();
     }
+  });
+});
+
+describe("webhook triggers", () => {
+  const time = new Date(Date.UTC(2026, 10, 1));
+  const event = (payload: EventPayload, turnId?: string): SessionEvent => ({
+    sessionId: "ses_x",
+    sequence: 7,
+    time,
+    ...(turnId ? { turnId } : {}),
+    payload,
+  });
+  const turn = (outcome: "completed" | "failed" | "cancelled") => ({
+    id: "trn_1",
+    userBlockId: "blk_1",
+    startTime: time,
+    usage: emptyUsage(),
+    outcome,
+  });
+
+  it("maps each stored event that needs the application to its type and data", () => {
+    const done = triggerOf(
+      event({ type: "turn_completed", turn: turn("completed"), reason: "" }, "trn_1"),
+    );
+    expect(done).toEqual({
+      type: "turn.completed",
+      data: {
+        session_id: "ses_x",
+        sequence: 7,
+        turn_id: "trn_1",
+        outcome: "completed",
+        reason: "",
+      },
+    });
+    const cancelled = triggerOf(
+      event({ type: "turn_completed", turn: turn("cancelled"), reason: "by the user" }),
+    );
+    expect(cancelled?.type).toBe("turn.completed");
+    const failed = triggerOf(
+      event({ type: "turn_completed", turn: turn("failed"), reason: "x".repeat(900) }, "trn_1"),
+    );
+    expect(failed?.type).toBe("turn.failed");
+    expect(String(failed?.data.reason).length).toBe(500);
+
+    const waiting = triggerOf(
+      event(
+        {
+          type: "tool_call_waiting",
+          call: {
+            toolUseId: "toolu_9",
+            turnId: "trn_1",
+            toolName: "Bash",
+            inputJson: "{}",
+            kind: "approval",
+            matchedRule: "Bash",
+            requestTime: time,
+          },
+        },
+        "trn_1",
+      ),
+    );
+    expect(waiting).toEqual({
+      type: "approval.requested",
+      data: {
+        session_id: "ses_x",
+        sequence: 7,
+        turn_id: "trn_1",
+        tool_use_id: "toolu_9",
+        tool_name: "Bash",
+        kind: "approval",
+      },
+    });
+
+    const idle = {
+      type: "status_changed",
+      state: "idle",
+      sandboxStatus: "ready",
+      message: "",
+    } as const;
+    expect(triggerOf(event(idle, "trn_1"))?.type).toBe("session.idle");
+    // A sandbox stop outside a turn is no new idleness; RUNNING is not idle.
+    expect(triggerOf(event({ ...idle, sandboxStatus: "terminated" }))).toBeUndefined();
+    expect(triggerOf(event({ ...idle, state: "running" }, "trn_1"))).toBeUndefined();
+
+    const budget = triggerOf(
+      event(
+        {
+          type: "budget_exceeded",
+          scope: "session",
+          limit: "max_cost_usd",
+          limitValue: 1,
+          used: emptyUsage(),
+        },
+        "trn_1",
+      ),
+    );
+    expect(budget).toEqual({
+      type: "budget.reached",
+      data: {
+        session_id: "ses_x",
+        sequence: 7,
+        turn_id: "trn_1",
+        scope: "session",
+        limit: "max_cost_usd",
+      },
+    });
+    expect(triggerOf(event({ type: "file_deleted", path: "a" }))).toBeUndefined();
+
+    expect(JSON.parse(payloadOf(done!, event({ type: "file_deleted", path: "a" })))).toEqual({
+      type: "turn.completed",
+      timestamp: time.toISOString(),
+      data: done!.data,
+    });
   });
 });
