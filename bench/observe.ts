@@ -42,7 +42,14 @@ function runFeedBench(env: Record<string, string>, sizes: string): Promise<Row[]
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", "bench/event-feed.ts", "--mode=flood", `--sizes=${sizes}`],
+      [
+        "--import",
+        "tsx",
+        "bench/event-feed.ts",
+        "--mode=flood",
+        `--sizes=${sizes}`,
+        "--targets=runtime",
+      ],
       { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] },
     );
     let out = "";
@@ -51,7 +58,6 @@ function runFeedBench(env: Record<string, string>, sizes: string): Promise<Row[]
     });
     child.on("error", reject);
     child.on("exit", (code) => {
-      if (code !== 0) return reject(new Error(`event-feed bench exited ${code}:\n${out}`));
       const rows: Row[] = [];
       for (const line of out.split("\n")) {
         const m =
@@ -67,6 +73,8 @@ function runFeedBench(env: Record<string, string>, sizes: string): Promise<Row[]
             busy: m[5]!,
           });
       }
+      if (code !== 0 || rows.length === 0)
+        return reject(new Error(`event-feed bench exited ${code}:\n${out}`));
       resolve(rows);
     });
   });

@@ -46,7 +46,6 @@ export class RuntimeMetrics {
   constructor(gauges?: MetricsGauges) {
     const r = this.registry;
     const p = "agentruntime_";
-    collectDefaultMetrics({ register: r });
     this.rpcs = new Counter({
       name: `${p}rpc_requests_total`,
       help: "RPCs handled, by method and status code",
@@ -219,8 +218,20 @@ export class RuntimeMetrics {
     this.counted.delete(sessionId);
   }
 
-  /** The Prometheus text exposition. */
+  /** The Prometheus text exposition: this runtime's metrics and the process's. */
   async text(): Promise<{ body: string; contentType: string }> {
-    return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+    const both = Registry.merge([processMetrics(), this.registry]);
+    return { body: await both.metrics(), contentType: this.registry.contentType };
   }
+}
+
+let processRegistry: Registry | undefined;
+
+/** Memory, CPU, event-loop delay, GC: one set per process, whatever the number of runtimes. */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
 }
