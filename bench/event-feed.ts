@@ -155,7 +155,7 @@ async function startRuntime(): Promise<Target> {
         options: { model: "" },
         requestId: "",
       });
-      const feed = await runtime.sessionManager.feeds.get(view.record.id);
+      const { feed } = await runtime.sessionManager.load(view.record.id);
       return {
         sessionId: view.record.id,
         sequence: () => feed.sequence,
@@ -605,7 +605,10 @@ function parseArgs(): { modes: Mode[]; sizes: number[]; baseline: boolean } {
     if (key === "mode") modes = MODES.filter((m) => value.split(",").includes(m.name));
     else if (key === "sizes") sizes = value.split(",").map(Number);
     else if (key === "targets") baseline = value.split(",").includes("baseline");
-    else throw new Error(`unknown argument ${arg} (use --mode=paced,flood --sizes=1,100,1000 --targets=runtime,baseline)`);
+    else
+      throw new Error(
+        `unknown argument ${arg} (use --mode=paced,flood --sizes=1,100,1000 --targets=runtime,baseline)`,
+      );
   }
   for (const s of sizes) {
     if (!MODES[0]!.pace[s]) throw new Error(`size ${s} is not one of 1, 100, 1000`);

@@ -3,11 +3,11 @@
 # (Python gencode), and the pinned Go protoc plugins in .tools/bin. Idempotent and quiet when done.
 # The local sandbox also uses util-linux (prlimit, nsenter, unshare), mount (mount, umount, loop
 # devices) and e2fsprogs (mkfs.ext4) for its size-limited workspace images; the seccomp test reads
-# the kernel's system call tables from linux-libc-dev.
+# the kernel's system call tables from linux-libc-dev. openssl makes the TLS tests' certificate.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-APT_PACKAGES=(bubblewrap util-linux mount e2fsprogs linux-libc-dev protobuf-compiler protobuf-compiler-grpc)
+APT_PACKAGES=(bubblewrap util-linux mount e2fsprogs linux-libc-dev protobuf-compiler protobuf-compiler-grpc openssl)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

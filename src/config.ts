@@ -32,6 +32,10 @@ export interface Config {
   secretsKey: Buffer | undefined;
   /** Each tenant's spending limit per calendar month (UTC), in micro-dollars; 0: none. */
   tenantMonthlyBudgetMicroUsd: number;
+  /** REPLICA_ID: this replica's name in session leases; "" for the default (the host name). */
+  replicaId: string;
+  leaseTtlMs: number;
+  feedPollMs: number;
   /** METRICS: serve Prometheus metrics at /metrics. */
   metrics: boolean;
   /** METRICS_PUBLIC: /metrics without an API key. */
@@ -174,6 +178,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // where a checkout under a private home directory may not be.
     dataDir: env.DATA_DIR || join(tmpdir(), "agent-runtime"),
     shutdownGraceMs: int(env, "SHUTDOWN_GRACE_MS", 10_000),
+    replicaId: (env.REPLICA_ID ?? "").trim(),
+    leaseTtlMs: int(env, "LEASE_TTL_MS", 10_000, 1_000),
+    feedPollMs: int(env, "FEED_POLL_MS", 100, 10),
     metrics: bool(env, "METRICS", true),
     metricsPublic: bool(env, "METRICS_PUBLIC", false),
   };

@@ -9,6 +9,8 @@ import { observedModel } from "./adapters/observe/model.js";
 import { observeInterceptor } from "./adapters/observe/rpc.js";
 import { observedSandboxProvider } from "./adapters/observe/sandbox.js";
 import { observedStore } from "./adapters/observe/store.js";
+import type { Feeds } from "./app/feed/feeds.js";
+import type { SessionManager } from "./app/sessions/session-manager.js";
 import type { ModelProviderKind, SessionEvent } from "./domain/types.js";
 import type { Logger } from "./ports/logger.js";
 import type { ModelProvider } from "./ports/model.js";
@@ -61,9 +63,14 @@ export class Observability {
     this.interceptor = observeInterceptor(this.metrics);
   }
 
-  /** The live figures `/metrics` reads at scrape time. */
-  setGauges(gauges: MetricsGauges): void {
-    this.gauges = gauges;
+  /** The live figures `/metrics` reads at scrape time: of these loaded sessions and feeds. */
+  watch(sessions: SessionManager, feeds: Feeds): void {
+    this.gauges = {
+      feedsOpen: () => feeds.openCount,
+      queuedMessages: () =>
+        sessions.getLoadedSessions().reduce((n, s) => n + s.record.queuedMessages.length, 0),
+      loadedSessions: () => sessions.getLoadedSessions().length,
+    };
   }
 
   /** Called with every batch of events once stored (never blocks the writer; must not throw). */

@@ -1,17 +1,19 @@
 import { setMaxListeners } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { type ConnectRouter, cors as connectCors, type Interceptor } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { AnthropicModelProvider } from "./adapters/anthropic/model.js";
 import { DemoModelProvider } from "./adapters/demo-model/model.js";
 import { MemorySecrets } from "./adapters/memory/secrets.js";
 import { EventStreams } from "./app/feed/event-streams.js";
+import { DEFAULT_FEED_POLL_MS, FeedTails } from "./app/feed/feed-tails.js";
 import { Feeds } from "./app/feed/feeds.js";
 import { McpConnections } from "./app/mcp/connections.js";
 import { Profiles } from "./app/profiles/profiles.js";
 import { Recovery } from "./app/recovery/recovery.js";
 import { Secrets } from "./app/secrets/secrets.js";
+import { SessionCommands } from "./app/sessions/commands.js";
 import { SessionManager } from "./app/sessions/session-manager.js";
 import { Sessions } from "./app/sessions/sessions.js";
 import { createLogger, type Logger } from "./app/shared/logger.js";
@@ -20,7 +22,6 @@ import { Answers } from "./app/turns/answers.js";
 import { Budgets } from "./app/turns/budget.js";
 import { Messages } from "./app/turns/messages.js";
 import { TurnRunner } from "./app/turns/turn-runner.js";
-import type { Webhooks } from "./app/webhooks/webhooks.js";
 import { Workspaces } from "./app/workspace/workspaces.js";
 import { demoApprovalProfile, demoProfile } from "./demo-profiles.js";
 import { LIMITS } from "./domain/limits.js";
@@ -31,6 +32,7 @@ import type { PersistenceAdapter } from "./ports/persistence.js";
 import type { SandboxProvider } from "./ports/sandbox.js";
 import type { SecretStore } from "./ports/secrets.js";
 import { authInterceptor } from "./transport/auth.js";
+import { applyCors } from "./transport/cors.js";
 import { errorInterceptor, requestGate } from "./transport/errors.js";
 import { HealthState, registerHealth } from "./transport/health.js";
 import { registerReflection } from "./transport/reflection.js";
@@ -82,6 +84,19 @@ export interface AgentRuntimeOptions extends ObserveOptions, WebhookOptions {
    * process); the standalone server uses RECOVERY_GRACE_MS with MongoDB.
    */
   recoveryGraceMs?: number;
+  /**
+   * This replica's name in session leases: unique among the replicas on one store, and the same
+   * after a restart (so a restarted replica takes its sessions back at once). Default: the
+   * host name (one replica per machine; give each of several on one machine its own).
+   */
+  replicaId?: string;
+  /** How long a replica's lease of a session lasts unless renewed. Default 10 seconds. */
+  leaseTtlMs?: number;
+  /**
+   * How often a replica looks for work other replicas left it: new events of feeds it serves
+   * from storage, commands for sessions it runs. Default 100 ms.
+   */
+  feedPollMs?: number;
 }
 
 export type NodeHandler = (
@@ -127,7 +142,7 @@ export interface UseCases {
   workspaces: Workspaces;
   secrets: Secrets;
   answers: Answers;
-  webhooks: Webhooks;
+  webhooks: ReturnType<typeof setupWebhooks>["webhooks"];
 }
 
 /** How often the store is checked for the health service. */
@@ -180,28 +195,29 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
     ...(options.syncIntervalMs ? { syncIntervalMs: options.syncIntervalMs } : {}),
     ...(options.turnRetryMs ? { turnRetryMs: options.turnRetryMs } : {}),
+    ...(options.replicaId ? { replicaId: options.replicaId } : {}),
+    ...(options.leaseTtlMs ? { leaseTtlMs: options.leaseTtlMs } : {}),
   });
-  observe.setGauges({
-    feedsOpen: () => feeds.openCount,
-    queuedMessages: () =>
-      sessionManager.getLoadedSessions().reduce((n, s) => n + s.record.queuedMessages.length, 0),
-    loadedSessions: () => sessionManager.getLoadedSessions().length,
-  });
+  const pollMs = options.feedPollMs ?? DEFAULT_FEED_POLL_MS;
+  const tails = new FeedTails(store, logger, pollMs);
+  feeds.onOpen = (sessionId) => tails.wakeAll(sessionId);
+  const commands = new SessionCommands(sessionManager, store, logger, pollMs);
+  observe.watch(sessionManager, feeds);
   // A profile's budget may have been raised: its sessions waiting for one check it again.
   const profiles = new Profiles(store, (profileId) => {
     for (const s of sessionManager.getLoadedSessions())
       if (s.record.agentProfileId === profileId && s.record.budgetWait) sessionManager.kick(s);
   });
-  const sessions = new Sessions(store, profiles, sessionManager);
-  const answers = new Answers({ sessions, manager: sessionManager, store, logger });
+  const sessions = new Sessions(store, profiles, sessionManager, commands);
+  const answers = new Answers({ sessions, manager: sessionManager, store, logger, commands });
   const hooks = setupWebhooks(options, store, observe, logger);
   const useCases: UseCases = {
     answers,
     profiles,
     sessions,
-    messages: new Messages(store, sessions, sessionManager),
-    streams: new EventStreams(sessions, sessionManager),
-    workspaces: new Workspaces(store, sessions, sessionManager),
+    messages: new Messages(store, sessions, sessionManager, commands),
+    streams: new EventStreams(sessions, feeds, tails, store),
+    workspaces: new Workspaces(store, sessions, sessionManager, commands),
     secrets: new Secrets(secrets),
     webhooks: hooks.webhooks,
   };
@@ -222,6 +238,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     store,
     logger,
     ...(options.recoveryGraceMs ? { graceMs: options.recoveryGraceMs } : {}),
+    onTakeover: (r) => answers.arm(r.id, r.pendingToolCalls ?? []),
   });
   const health = new HealthState(SERVICE_NAMES);
   health.set("recovered", false);
@@ -253,6 +270,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     if (health.isOk("store")) void checkStoreOnce();
   };
   let storeTimer: NodeJS.Timeout | undefined;
+  let stopWatching: (() => void) | undefined;
   let recovered: Promise<void> = new Promise(() => {});
   // The demo profile of each tenant, created at start, and again once the store answers.
   let demoPending = options.demoProfileTenants ?? [];
@@ -305,28 +323,8 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     },
   });
 
-  const allowHeaders = [...connectCors.allowedHeaders, "Authorization"].join(", ");
-  const exposeHeaders = connectCors.exposedHeaders.join(", ");
   const handler: NodeHandler = (req, res) => {
-    const origin = req.headers.origin;
-    if (typeof origin === "string") {
-      const allowed = corsOrigins.includes("*") || corsOrigins.includes(origin);
-      if (allowed) {
-        res.setHeader("Access-Control-Allow-Origin", corsOrigins.includes("*") ? "*" : origin);
-        res.setHeader("Vary", "Origin");
-        res.setHeader("Access-Control-Expose-Headers", exposeHeaders);
-      }
-      if (req.method === "OPTIONS" && req.headers["access-control-request-method"]) {
-        if (allowed) {
-          res.setHeader("Access-Control-Allow-Methods", connectCors.allowedMethods.join(", "));
-          res.setHeader("Access-Control-Allow-Headers", allowHeaders);
-          res.setHeader("Access-Control-Max-Age", "7200");
-        }
-        res.writeHead(allowed ? 204 : 403);
-        res.end();
-        return;
-      }
-    }
+    if (applyCors(req, res, corsOrigins)) return;
     if (observe.serveMetrics(req, res, apiKeys)) return;
     connectHandler(req as never, res as never);
   };
@@ -347,8 +345,30 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
         options.storeCheckIntervalMs ?? STORE_CHECK_INTERVAL_MS,
       );
       storeTimer.unref();
-      recovered = recovery.run().then(() => health.set("recovered", true));
+      recovered = recovery.run().then(() => {
+        health.set("recovered", true);
+        if (!stopping) recovery.watch(sessionManager.leaseTtlMs / 2);
+      });
+      commands.start();
       hooks.deliveries.start();
+      // Where the store tells of changes (change streams), other replicas' work is seen at once.
+      void (
+        store.watchChanges?.((change) => {
+          if ("feed" in change) tails.wakeAll(change.feed);
+          else if (change.commandFor === sessionManager.replicaId) commands.pollNow();
+        }) ?? Promise.resolve(undefined)
+      ).then(
+        (stop) => {
+          stopWatching = stop;
+          if (stopping) stop?.();
+          logger.info("coordinating with other replicas", {
+            replicaId: sessionManager.replicaId,
+            changeStreams: stop !== undefined,
+            pollMs,
+          });
+        },
+        (err: unknown) => logger.warn("watching the store for changes failed; polling", { err }),
+      );
       // Waiting calls' timeouts, from the records (a store that fails: the next start arms them).
       answers
         .start()
@@ -364,6 +384,9 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
         recovery.stop();
         answers.stop();
         hooks.deliveries.stop();
+        commands.stop();
+        tails.stop();
+        stopWatching?.();
         // Running turns end as interrupted and every feed ends after its last event, so open
         // streams close cleanly with everything delivered; then anything else still open ends.
         await sessionManager.shutdown(options.shutdownStoreTimeoutMs);

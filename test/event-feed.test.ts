@@ -1,10 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MemoryPersistence } from "../src/adapters/memory/persistence.js";
-import {
-  EventFeed,
-  FEED_MEMORY_EVENTS,
-  SUBSCRIBER_BUFFER_EVENTS,
-} from "../src/app/feed/event-feed.js";
+import { EventFeed, FEED_MEMORY_EVENTS } from "../src/app/feed/event-feed.js";
+import { SUBSCRIBER_BUFFER_EVENTS } from "../src/app/feed/subscriber.js";
 import { silentLogger } from "../src/app/shared/logger.js";
 import { AppError } from "../src/domain/errors.js";
 import type { SessionEvent, SessionRecord } from "../src/domain/types.js";

@@ -72,6 +72,9 @@ function shapesOf(filter: Document): Shape[] {
     for (const op of Object.keys(value)) {
       if (op === "$eq" || op === "$in") top.eq.add(field);
       else if (RANGE_OPERATORS.has(op)) top.range.add(field);
+      // Checked on the documents the rest of the filter found (a lease absent, a command not
+      // taken): no index needed when the rest is served.
+      else if (op === "$exists") continue;
       else throw new Error(`unsupported operator ${op} on ${field}`);
     }
   }
@@ -124,6 +127,8 @@ function unserved(
   }
   const indexes = [ID_INDEX, ...INDEXES[collection]];
   for (const shape of shapesOf(filter)) {
+    // One document by id: whatever else the filter says is checked on it.
+    if (shape.eq.has("_id")) continue;
     if (!indexes.some((index) => serves(index, shape, sort))) {
       return `no index serves eq {${[...shape.eq]}} range {${[...shape.range]}} sort ${JSON.stringify(sort)}`;
     }
@@ -428,6 +433,34 @@ describe("MongoPersistence queries", () => {
     await store.listToolDecisions(s.id, decision, 10);
     await store.addTenantUsage("tenant-i", "2026-11", s.id, s.usage);
     await store.tenantUsage("tenant-i", "2026-11");
+    // Coordination: a lease taken, renewed and given back; a fenced update and append; a feed
+    // claimed; a command stored, taken, finished, read and removed.
+    const now = Date.now();
+    const taken = await store.acquireLease(s.id, "r1", new Date(now), new Date(now + 1000));
+    if (!("lease" in taken)) throw new Error("no lease");
+    await store.acquireLease(s.id, "r2", new Date(now), new Date(now + 1000)); // held
+    await store.renewLease(s.id, taken.lease, new Date(now + 2000));
+    await store.updateSessionRecord(s.id, { name: "fenced" }, taken.lease.token);
+    await store.claimFeed(s.id, taken.lease.token);
+    await store.appendEvents(s.id, [makeEvent(s.id, 4)], taken.lease.token);
+    await store.feedHeads([s.id]);
+    await store.releaseLease(s.id, taken.lease);
+    const command = {
+      id: "cmd_1",
+      sessionId: s.id,
+      kind: "k",
+      args: "{}",
+      owner: "r1",
+      createTime: new Date(),
+    };
+    await store.enqueueCommand(command);
+    await store.pendingCommands("r1", 10);
+    await store.takeCommand(command.id, "r1");
+    await store.takeCommand(command.id, "r2"); // lost: a duplicate claim
+    await store.finishCommand(command.id, "{}");
+    await store.loadCommand(command.id);
+    await store.deleteCommand(command.id);
+    (await store.watchChanges(() => {}))?.(); // FerretDB: none
     await store.ping();
     await store.deleteSession(s.id);
     await store.close();

@@ -13,6 +13,7 @@ import {
   type Turn,
 } from "../src/domain/types.js";
 import type { PersistenceAdapter, SessionCursor, StoredFile } from "../src/ports/persistence.js";
+import { coordinationSuite } from "./persistence-coordination.suite.js";
 import { decisionLogSuite } from "./persistence-decisions.suite.js";
 
 export interface PersistenceSuiteTarget {
@@ -544,6 +545,7 @@ export function persistenceSuite(name: string, target: PersistenceSuiteTarget): 
     });
 
     decisionLogSuite(() => store);
+    coordinationSuite(() => store);
 
     describe("deleteSession", () => {
       it("removes the session with its files, blocks, events and transcript, and nothing else", async () => {

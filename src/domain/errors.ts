@@ -45,3 +45,17 @@ export function notFound(kind: string, id: string, field?: string): AppError {
     { id },
   );
 }
+
+/** The reason of a fenced write whose writer lost the session's lease. */
+export const LEASE_LOST = "LEASE_LOST";
+
+/** The error of a fenced write whose writer lost the session's lease. */
+export function leaseLost(sessionId: string, fence: number): AppError {
+  return new AppError(
+    "unavailable",
+    LEASE_LOST,
+    `another replica runs session ${sessionId} now (this writer's lease ${fence} is over)`,
+    undefined,
+    { retryable: "true" },
+  );
+}

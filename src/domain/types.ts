@@ -163,6 +163,17 @@ export interface SessionOptions {
 }
 
 /** A session as stored. What runs right now (sandbox, loaded) is the session manager's. */
+/**
+ * A replica's hold on a session: its owner until `expiresAt`. `token` grows with every new
+ * holder; the holder's writes carry it as their fence, and the store refuses a write whose fence
+ * is older than the session's current token.
+ */
+export interface Lease {
+  owner: string;
+  token: number;
+  expiresAt: Date;
+}
+
 export interface SessionRecord {
   id: string;
   tenantId: string;
@@ -213,6 +224,8 @@ export interface SessionRecord {
   todos?: TodoItem[];
   /** The sandbox last used, so it can be found again after a restart. */
   sandbox?: { provider: string; sandboxId: string };
+  /** The replica that runs the session, while one does (never written by updates). */
+  lease?: Lease;
   createTime: Date;
   updateTime: Date;
   lastActivityTime: Date;

@@ -8,6 +8,7 @@ import type {
   ToolDecision,
   Usage,
 } from "../domain/types.js";
+import type { CoordinationStore } from "./coordination.js";
 
 /** One page of a list; `next` is absent on the last page. */
 export interface Page<T, C> {
@@ -53,6 +54,7 @@ export type SessionUpdate = Partial<
     | "budgetWait"
     | "unloggedDecisions"
     | "toolDecisions"
+    | "lease"
   >
 > & {
   unloggedDecisions?: SessionRecord["unloggedDecisions"] | undefined;
@@ -105,8 +107,11 @@ export interface SessionStore {
    * record is returned.
    */
   createSessionRecord(session: SessionRecord): Promise<SessionRecord>;
-  /** Applies a partial update (see SessionUpdate); a no-op for an unknown id. */
-  updateSessionRecord(sessionId: string, updates: SessionUpdate): Promise<void>;
+  /**
+   * Applies a partial update (see SessionUpdate); a no-op for an unknown id. With `fence` (the
+   * writer's lease token), refused with LEASE_LOST unless the session's lease still has it.
+   */
+  updateSessionRecord(sessionId: string, updates: SessionUpdate, fence?: number): Promise<void>;
   /** A tenant's sessions, newest activity first, filtered by profile and state. */
   listSessions(query: SessionQuery): Promise<Page<SessionRecord, SessionCursor>>;
   /** Removes the session and everything stored for it (files, blocks, events, transcript). */
@@ -146,8 +151,12 @@ export interface FeedStore {
    * whose sequence is already stored with the same content counts as stored (a retried batch).
    * One stored with other content is kept, and the call throws after storing the batch's other
    * events.
+   *
+   * With `fence` (the writer's lease token): the batch is first claimed in the feed's head
+   * (CoordinationStore.claimFeed), refused with LEASE_LOST when a newer holder claimed the feed,
+   * then inserted.
    */
-  appendEvents(sessionId: string, events: SessionEvent[]): Promise<void>;
+  appendEvents(sessionId: string, events: SessionEvent[], fence?: number): Promise<void>;
   /** Events with sequence > afterSequence, ascending, at most `limit`. */
   readEvents(sessionId: string, afterSequence: number, limit: number): Promise<SessionEvent[]>;
   /** Creates or replaces a block by id. */
@@ -243,6 +252,7 @@ export interface StoreHealth {
  */
 export interface PersistenceAdapter
   extends SessionStore,
+    CoordinationStore,
     ProfileStore,
     WorkspaceStore,
     FeedStore,

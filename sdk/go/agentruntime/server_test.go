@@ -86,6 +86,7 @@ func startServer(t *testing.T, env map[string]string) *testServer {
 	cmd := exec.Command(node, "--import", "tsx", "src/main.ts")
 	cmd.Dir = root
 	cmd.Env = environ
+	cmd.SysProcAttr = serverProcAttr()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

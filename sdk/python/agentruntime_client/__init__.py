@@ -2,17 +2,18 @@
 
 Example::
 
-    from agentruntime_client import Client, profile_pb2, profile_service_pb2
+    from agentruntime_client import AgentRuntime
 
-    with Client("127.0.0.1:8080", api_key="...") as client:
-        res = client.profiles.CreateAgentProfile(
-            profile_service_pb2.CreateAgentProfileRequest(
-                profile=profile_pb2.AgentProfile(name="helper", tools=["Read", "Write"])
-            )
-        )
+    with AgentRuntime() as client:  # AGENT_RUNTIME_URL, AGENT_RUNTIME_API_KEY
+        session = client.create_session(client.find_profile("demo").id)
+        run = client.run_turn(session.id, "hello")
+        for event in run:
+            ...
+        print(run.result.conversation)
 
-The generated messages and stubs are re-exported from ``agentruntime.v1`` (built from
-``gen/python`` by ``buf generate``).
+``AsyncAgentRuntime`` (in ``agentruntime_client.aio``) is the same for asyncio. ``Client`` holds
+just the generated stubs. The generated messages and stubs are re-exported from
+``agentruntime.v1`` (built from ``gen/python`` by ``buf generate``).
 """
 
 from __future__ import annotations
@@ -38,8 +39,64 @@ from agentruntime.v1 import (
     workspace_service_pb2_grpc,
 )
 
+from .aio import AsyncAgentRuntime
+from .aio_feed import AsyncEventStream, AsyncTurnRun
+from .answers import Allow, Deny, ToolResult
+from .client import AgentRuntime
+from .conversation import Conversation, ToolCall
+from .errors import (
+    Aborted,
+    AgentRuntimeError,
+    AlreadyExists,
+    Cancelled,
+    DataLoss,
+    DeadlineExceeded,
+    FailedPrecondition,
+    Internal,
+    InvalidArgument,
+    NotFound,
+    OutOfRange,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+    Unimplemented,
+    Unknown,
+)
+from .feed import EventStream, TurnRun
+from ._resume import TurnResult
+
 __all__ = [
+    "Aborted",
+    "AgentRuntime",
+    "AgentRuntimeError",
+    "Allow",
+    "AlreadyExists",
+    "AsyncAgentRuntime",
+    "AsyncEventStream",
+    "AsyncTurnRun",
+    "Cancelled",
     "Client",
+    "Conversation",
+    "DataLoss",
+    "DeadlineExceeded",
+    "Deny",
+    "EventStream",
+    "FailedPrecondition",
+    "Internal",
+    "InvalidArgument",
+    "NotFound",
+    "OutOfRange",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "ToolCall",
+    "ToolResult",
+    "TurnResult",
+    "TurnRun",
+    "Unauthenticated",
+    "Unavailable",
+    "Unimplemented",
+    "Unknown",
     "block_pb2",
     "error_detail_pb2",
     "event_pb2",

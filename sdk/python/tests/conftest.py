@@ -108,3 +108,24 @@ def server():
         finally:
             code = srv.stop()
         assert code == 0, f"server exited with {code} after SIGTERM, want 0; logs:\n{srv.log_text()}"
+
+
+@pytest.fixture()
+def rt(server):
+    """The idiomatic sync client (``AgentRuntime``) on the test server."""
+    from agentruntime_client import AgentRuntime
+
+    with AgentRuntime(f"http://{server.target}", api_key=API_KEY) as client:
+        yield client
+
+
+@pytest.fixture()
+def proxy(server):
+    """A TCP proxy in front of the server whose connections a test cuts (``proxy.cut()``)."""
+    from cutproxy import CutProxy
+
+    p = CutProxy(server.target)
+    try:
+        yield p
+    finally:
+        p.close()

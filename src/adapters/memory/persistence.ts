@@ -23,14 +23,14 @@ import type {
   TranscriptChange,
   WorkspaceUsage,
 } from "../../ports/persistence.js";
+import { MemoryCoordination } from "./coordination.js";
 
 /**
  * Persistence in process memory, for development and tests. Everything goes in and comes out as a
  * deep copy, so a caller can never change stored state by mutating an object it passed or got.
  * Every method runs to completion without awaiting, so each one is atomic.
  */
-export class MemoryPersistence implements PersistenceAdapter {
-  private readonly sessions = new Map<string, SessionRecord>();
+export class MemoryPersistence extends MemoryCoordination implements PersistenceAdapter {
   private readonly profiles = new Map<string, AgentProfile>();
   /**
    * sessionId -> transcript entries in order. Nothing here outlives the process, so there is no
@@ -69,13 +69,18 @@ export class MemoryPersistence implements PersistenceAdapter {
     return createOnce(this.sessions, session, "session");
   }
 
-  async updateSessionRecord(sessionId: string, updates: SessionUpdate): Promise<void> {
+  async updateSessionRecord(
+    sessionId: string,
+    updates: SessionUpdate,
+    fence?: number,
+  ): Promise<void> {
+    this.checkFence(sessionId, fence);
     const s = this.sessions.get(sessionId);
     if (!s) return;
     const target = s as unknown as Record<string, unknown>;
     for (const [key, value] of Object.entries(updates)) {
       // id and tenantId are not updatable (callers may pass a whole Partial<SessionRecord>).
-      if (key === "id" || key === "tenantId") continue;
+      if (key === "id" || key === "tenantId" || key === "lease") continue;
       if (value === undefined) delete target[key];
       else target[key] = copy(value);
     }
@@ -108,6 +113,7 @@ export class MemoryPersistence implements PersistenceAdapter {
     this.events.delete(sessionId);
     this.blocks.delete(sessionId);
     this.decisions.delete(sessionId);
+    this.forget(sessionId);
   }
 
   // --- tenant usage ---
@@ -222,8 +228,9 @@ export class MemoryPersistence implements PersistenceAdapter {
 
   // --- events and blocks ---
 
-  async appendEvents(sessionId: string, events: SessionEvent[]): Promise<void> {
+  async appendEvents(sessionId: string, events: SessionEvent[], fence?: number): Promise<void> {
     if (events.length === 0) return;
+    if (fence !== undefined) this.claimBatch(sessionId, events, fence);
     const log = entry(this.events, sessionId, () => []);
     const clashes: number[] = [];
     for (const e of events) {

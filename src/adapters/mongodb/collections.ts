@@ -1,8 +1,11 @@
 import { type Collection, type Db, type Document, MongoServerError } from "mongodb";
 import type {
   BlockDoc,
+  ClaimDoc,
+  CommandDoc,
   DecisionDoc,
   EventDoc,
+  FeedHeadDoc,
   FileDoc,
   LegacyTranscriptDoc,
   ProfileDoc,
@@ -30,6 +33,12 @@ export interface Collections {
   usage: Collection<TenantUsageDoc>;
   /** The answers to waiting tool calls, one document each (decisions.ts). */
   tool_decisions: Collection<DecisionDoc>;
+  /** Each feed's head: its writer's token and last claimed batch (coordination.ts). */
+  feed_heads: Collection<FeedHeadDoc>;
+  /** Claims exactly one caller wins: lease tokens, commands taken. */
+  claims: Collection<ClaimDoc>;
+  /** Commands for the replica that runs their session. */
+  commands: Collection<CommandDoc>;
 }
 
 /** Runs one adapter operation: a deadline, bounded retries of transient errors (resilience.ts). */
@@ -50,6 +59,9 @@ export function collectionsOf(db: Db, prefix: string): Collections {
     secrets: db.collection(`${prefix}secrets`),
     usage: db.collection(`${prefix}usage`),
     tool_decisions: db.collection(`${prefix}tool_decisions`),
+    feed_heads: db.collection(`${prefix}feed_heads`),
+    claims: db.collection(`${prefix}claims`),
+    commands: db.collection(`${prefix}commands`),
   };
 }
 

@@ -173,3 +173,34 @@ export interface TenantUsageDoc {
 
 /** A decision in the log (decisions.ts): `_id` = `sessionId/toolUseId` (a call is answered once). */
 export type DecisionDoc = ToolDecision & { _id: string; sessionId: string };
+
+/** A session feed's head (`_id` = session id): the claim of its last batch (coordination.ts). */
+export interface FeedHeadDoc {
+  _id: string;
+  /** The lease token of the feed's writer; a lower one may not write. */
+  token: number;
+  /** The last sequence claimed. */
+  last?: number;
+  /** The last batch claimed, until the next replaces it. */
+  tail?: EventDoc[];
+}
+
+/** A claim that one caller wins (`_id` unique): `lease/<session>/<token>`, `command/<id>`. */
+export interface ClaimDoc {
+  _id: string;
+  sessionId: string;
+  by: string;
+  token?: number;
+}
+
+/** A command for the replica that runs its session (`_id` = command id). */
+export interface CommandDoc {
+  _id: string;
+  sessionId: string;
+  kind: string;
+  args: string;
+  owner: string;
+  createTime: Date;
+  takenBy?: string;
+  outcome?: string;
+}

@@ -19,7 +19,14 @@ export class MongoFeed {
    */
   async appendEvents(sessionId: string, events: SessionEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const docs = events.map((e) => toBson<EventDoc>({ ...e, sessionId }));
+    await this.insertEvents(
+      sessionId,
+      events.map((e) => toBson<EventDoc>({ ...e, sessionId })),
+    );
+  }
+
+  /** Inserts stored forms of events (appendEvents; claimed batches, coordination.ts). */
+  async insertEvents(sessionId: string, docs: EventDoc[]): Promise<void> {
     await this.run("appendEvents", async () => {
       let duplicates: number[] = [];
       try {

@@ -11,7 +11,10 @@ export type CollectionName =
   | "transcripts"
   | "secrets"
   | "usage"
-  | "tool_decisions";
+  | "tool_decisions"
+  | "feed_heads"
+  | "claims"
+  | "commands";
 
 export interface IndexSpec {
   name: string;
@@ -136,6 +139,24 @@ export const INDEXES: Readonly<Record<CollectionName, readonly IndexSpec[]>> = {
       key: { sessionId: 1, decideTime: 1, toolUseId: 1 },
       serves: "listToolDecisions (sorted by decide time, then tool use id), deleteSession",
     },
+  ],
+  // Keyed by session id (`_id`): claimFeed, appendEvents with a fence, feedHeads.
+  feed_heads: [],
+  // Keyed by what is claimed (`_id`): acquireLease, takeCommand.
+  claims: [
+    {
+      name: "session_token",
+      key: { sessionId: 1, token: 1 },
+      serves: "acquireLease (removing older tokens' claims), deleteSession",
+    },
+  ],
+  commands: [
+    {
+      name: "owner_time",
+      key: { owner: 1, createTime: 1, _id: 1 },
+      serves: "pendingCommands (a replica's, sorted by create time)",
+    },
+    { name: "session", key: { sessionId: 1 }, serves: "deleteSession" },
   ],
 };
 

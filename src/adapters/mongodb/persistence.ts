@@ -4,11 +4,13 @@ import type {
   AgentProfile,
   Block,
   FileInfo,
+  Lease,
   SessionEvent,
   SessionRecord,
   ToolDecision,
   Usage,
 } from "../../domain/types.js";
+import type { SessionCommand, StoreChange } from "../../ports/coordination.js";
 import type {
   DecisionCursor,
   Page,
@@ -22,6 +24,7 @@ import type {
   TranscriptChange,
   WorkspaceUsage,
 } from "../../ports/persistence.js";
+import { toBson } from "./bson.js";
 import {
   dbNameFromUri,
   type MongoConnectOptions,
@@ -29,8 +32,10 @@ import {
   mongoClientOptions,
   resilienceSettings,
 } from "./client.js";
-import { type Collections, collectionsOf, ensureIndexes } from "./collections.js";
+import { type Collections, collectionsOf, ensureIndexes, type Run } from "./collections.js";
+import { MongoCoordination } from "./coordination.js";
 import { MongoDecisions } from "./decisions.js";
+import type { EventDoc } from "./documents.js";
 import { MongoFeed } from "./feed.js";
 import { MongoProfiles } from "./profiles.js";
 import {
@@ -77,6 +82,8 @@ export class MongoPersistence implements PersistenceAdapter {
   private readonly feedStore: MongoFeed;
   private readonly usageStore: MongoTenantUsage;
   private readonly decisionStore: MongoDecisions;
+  private readonly coordination: MongoCoordination;
+  private readonly run: Run;
   /** Set by connect(): the client this adapter owns and closes. */
   private client: MongoClient | undefined;
 
@@ -90,6 +97,8 @@ export class MongoPersistence implements PersistenceAdapter {
     this.settings = resilienceSettings(options);
     const run = <T>(operation: string, attempt: () => Promise<T>) =>
       runOperation(this.settings, operation, attempt);
+    this.run = run;
+    this.coordination = new MongoCoordination(this.collections, run);
     this.sessionStore = new MongoSessions(this.collections, run);
     this.profileStore = new MongoProfiles(this.collections, run);
     this.workspaceStore = new MongoWorkspace(this.collections, run);
@@ -162,8 +171,8 @@ export class MongoPersistence implements PersistenceAdapter {
     return this.sessionStore.createSessionRecord(session);
   }
 
-  updateSessionRecord(sessionId: string, updates: SessionUpdate): Promise<void> {
-    return this.sessionStore.updateSessionRecord(sessionId, updates);
+  updateSessionRecord(sessionId: string, updates: SessionUpdate, fence?: number): Promise<void> {
+    return this.sessionStore.updateSessionRecord(sessionId, updates, fence);
   }
 
   listSessions(query: SessionQuery): Promise<Page<SessionRecord, SessionCursor>> {
@@ -172,6 +181,7 @@ export class MongoPersistence implements PersistenceAdapter {
 
   async deleteSession(sessionId: string): Promise<void> {
     this.transcriptStore.forget(sessionId);
+    await this.run("deleteSession", () => this.coordination.forget(sessionId));
     await this.sessionStore.deleteSession(sessionId);
     this.transcriptStore.forget(sessionId);
   }
@@ -254,8 +264,13 @@ export class MongoPersistence implements PersistenceAdapter {
 
   // --- events and blocks (feed.ts) ---
 
-  appendEvents(sessionId: string, events: SessionEvent[]): Promise<void> {
-    return this.feedStore.appendEvents(sessionId, events);
+  async appendEvents(sessionId: string, events: SessionEvent[], fence?: number): Promise<void> {
+    if (fence === undefined) return this.feedStore.appendEvents(sessionId, events);
+    if (events.length === 0) return;
+    const docs = events.map((e) => toBson<EventDoc>({ ...e, sessionId }));
+    await this.coordination.claimBatches(sessionId, docs, fence, (part) =>
+      this.feedStore.insertEvents(sessionId, part),
+    );
   }
 
   readEvents(sessionId: string, afterSequence: number, limit: number): Promise<SessionEvent[]> {
@@ -268,6 +283,56 @@ export class MongoPersistence implements PersistenceAdapter {
 
   listBlocks(sessionId: string, afterSequence: number, limit: number): Promise<Block[]> {
     return this.feedStore.listBlocks(sessionId, afterSequence, limit);
+  }
+
+  // --- coordination (coordination.ts) ---
+
+  acquireLease(sessionId: string, owner: string, now: Date, expiresAt: Date) {
+    return this.coordination.acquireLease(sessionId, owner, now, expiresAt);
+  }
+
+  renewLease(sessionId: string, lease: Lease, expiresAt: Date): Promise<boolean> {
+    return this.coordination.renewLease(sessionId, lease, expiresAt);
+  }
+
+  releaseLease(sessionId: string, lease: Lease): Promise<void> {
+    return this.coordination.releaseLease(sessionId, lease);
+  }
+
+  claimFeed(sessionId: string, fence: number): Promise<SessionEvent[]> {
+    return this.coordination.claimFeed(sessionId, fence);
+  }
+
+  feedHeads(sessionIds: string[]): Promise<Map<string, number>> {
+    return this.coordination.feedHeads(sessionIds);
+  }
+
+  enqueueCommand(command: SessionCommand): Promise<void> {
+    return this.coordination.enqueueCommand(command);
+  }
+
+  pendingCommands(owner: string, limit: number): Promise<SessionCommand[]> {
+    return this.coordination.pendingCommands(owner, limit);
+  }
+
+  takeCommand(commandId: string, by: string): Promise<boolean> {
+    return this.coordination.takeCommand(commandId, by);
+  }
+
+  finishCommand(commandId: string, outcome: string): Promise<void> {
+    return this.coordination.finishCommand(commandId, outcome);
+  }
+
+  loadCommand(commandId: string): Promise<SessionCommand | null> {
+    return this.coordination.loadCommand(commandId);
+  }
+
+  deleteCommand(commandId: string): Promise<void> {
+    return this.coordination.deleteCommand(commandId);
+  }
+
+  watchChanges(changed: (change: StoreChange) => void): Promise<(() => void) | undefined> {
+    return this.coordination.watchChanges(changed);
   }
 
   // --- health ---

@@ -1,4 +1,5 @@
 import type { Filter } from "mongodb";
+import { leaseLost } from "../../domain/errors.js";
 import type { SessionRecord } from "../../domain/types.js";
 import type {
   Page,
@@ -44,12 +45,17 @@ export class MongoSessions {
     return sessionFromDoc(stored);
   }
 
-  async updateSessionRecord(sessionId: string, updates: SessionUpdate): Promise<void> {
+  /** With `fence`: refused (LEASE_LOST) unless the session's lease still has that token. */
+  async updateSessionRecord(
+    sessionId: string,
+    updates: SessionUpdate,
+    fence?: number,
+  ): Promise<void> {
     const set: Record<string, unknown> = {};
     const unset: Record<string, ""> = {};
     for (const [key, value] of Object.entries(updates)) {
       // id and tenantId are not updatable (callers may pass a whole Partial<SessionRecord>).
-      if (key === "id" || key === "tenantId" || key === "_id") continue;
+      if (key === "id" || key === "tenantId" || key === "_id" || key === "lease") continue;
       if (value === undefined) unset[key] = "";
       else if (key === "metadata") set[key] = toPairs(value as Record<string, string>);
       else set[key] = toBson(value);
@@ -59,9 +65,12 @@ export class MongoSessions {
     if (Object.keys(unset).length > 0) update.$unset = unset;
     if (update.$set === undefined && update.$unset === undefined) return;
     // Setting the same values again is harmless: a retry after a lost acknowledgement is safe.
-    await this.run("updateSessionRecord", () =>
-      this.collections.sessions.updateOne({ _id: sessionId }, update),
+    const filter =
+      fence === undefined ? { _id: sessionId } : { _id: sessionId, "lease.token": fence };
+    const { matchedCount } = await this.run("updateSessionRecord", () =>
+      this.collections.sessions.updateOne(filter, update),
     );
+    if (fence !== undefined && matchedCount === 0) throw leaseLost(sessionId, fence);
   }
 
   async listSessions(query: SessionQuery): Promise<Page<SessionRecord, SessionCursor>> {

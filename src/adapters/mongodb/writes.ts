@@ -49,6 +49,6 @@ export async function retryOnDuplicate<T>(op: () => Promise<T>): Promise<T> {
   }
 }
 
-function isDuplicateKey(err: unknown): boolean {
+export function isDuplicateKey(err: unknown): boolean {
   return err instanceof MongoServerError && err.code === DUPLICATE_KEY;
 }

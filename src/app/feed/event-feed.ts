@@ -1,11 +1,11 @@
-import { AppError } from "../../domain/errors.js";
-import { LIMITS } from "../../domain/limits.js";
+import { AppError, LEASE_LOST } from "../../domain/errors.js";
 import type { EventPayload, SessionEvent } from "../../domain/types.js";
 import type { Logger } from "../../ports/logger.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
+import { Subscriber, type Subscription, sameEvent } from "./subscriber.js";
 
-/** Events a subscriber may fall behind by before its stream ends with ResourceExhausted. */
-export const SUBSCRIBER_BUFFER_EVENTS = LIMITS.maxSubscriberLagEvents;
+export type { Subscription };
+
 /** Recent events kept in memory for replays that need not touch storage. */
 export const FEED_MEMORY_EVENTS = 2_000;
 /** Events read from storage per page during a replay. */
@@ -14,38 +14,15 @@ const REPLAY_PAGE = 500;
 const FLUSH_RETRY_MIN_MS = 100;
 const FLUSH_RETRY_MAX_MS = 5_000;
 
+/** The feed's writer: its lease token, and what to do when the store says it lost the lease. */
+export interface FeedWriter {
+  fence?: number;
+  onLost?: () => void;
+}
+
 export interface EmitContext {
   turnId?: string;
   subagentId?: string;
-}
-
-/** A live reader of a feed: pull events with `next()`; `close()` when done. */
-export interface Subscription extends AsyncIterable<SessionEvent> {
-  close(): void;
-}
-
-class Subscriber {
-  readonly queue: SessionEvent[] = [];
-  wake: (() => void) | undefined;
-  error: AppError | undefined;
-  closed = false;
-
-  push(event: SessionEvent): void {
-    if (this.closed || this.error) return;
-    if (this.queue.length >= SUBSCRIBER_BUFFER_EVENTS) {
-      this.error = new AppError(
-        "resource_exhausted",
-        "SUBSCRIBER_TOO_SLOW",
-        `the stream fell more than ${SUBSCRIBER_BUFFER_EVENTS} events behind; resume with after_sequence`,
-        undefined,
-        { last_delivered_sequence: String((this.queue[0]?.sequence ?? 1) - 1) },
-      );
-      this.queue.length = 0;
-    } else {
-      this.queue.push(event);
-    }
-    this.wake?.();
-  }
 }
 
 /**
@@ -65,6 +42,8 @@ export class EventFeed {
   private lastError: unknown;
   private readonly subscribers = new Set<Subscriber>();
   private ended = false;
+  /** Why the feed ended: readers of a feed that moved to another replica read on from storage. */
+  private endReason: "closed" | "moved" = "closed";
 
   private constructor(
     readonly sessionId: string,
@@ -72,12 +51,17 @@ export class EventFeed {
     private readonly store: PersistenceAdapter,
     private readonly logger: Logger,
     private readonly saveSequence: (sequence: number) => Promise<void>,
+    private writer: FeedWriter,
   ) {
     this.lastSequence = lastSequence;
     this.persistedSequence = lastSequence;
   }
 
-  /** Opens a session's feed, continuing after the last event in storage. */
+  /**
+   * Opens a session's feed, continuing after the last event in storage. With a fence (the
+   * writer's lease token) the feed is claimed first: the previous holder's last claimed batch
+   * is stored (it may have been cut off), and its later writes are refused.
+   */
   static async open(
     sessionId: string,
     recordSequence: number,
@@ -85,7 +69,12 @@ export class EventFeed {
     logger: Logger,
     /** Writes the record's lastSequence; default straight to the store. */
     saveSequence?: (sequence: number) => Promise<void>,
+    writer: FeedWriter = {},
   ): Promise<EventFeed> {
+    if (writer.fence !== undefined) {
+      const tail = await store.claimFeed(sessionId, writer.fence);
+      if (tail.length > 0) await store.appendEvents(sessionId, tail, writer.fence);
+    }
     // Events may have been written after the record's lastSequence (a crash between the two).
     let last = recordSequence;
     for (;;) {
@@ -100,7 +89,20 @@ export class EventFeed {
       store,
       logger,
       saveSequence ?? ((n) => store.updateSessionRecord(sessionId, { lastSequence: n })),
+      writer,
     );
+  }
+
+  /** Claims the feed again for a new lease of this replica (a session loaded again). */
+  async claim(writer: FeedWriter): Promise<void> {
+    if (writer.fence !== undefined) await this.store.claimFeed(this.sessionId, writer.fence);
+    this.writer = writer;
+    if (this.unsaved.length > 0) this.scheduleFlush();
+  }
+
+  /** Whether the feed ended because its session moved to another replica (or was unloaded). */
+  get moved(): boolean {
+    return this.ended && this.endReason === "moved";
   }
 
   get sequence(): number {
@@ -178,9 +180,21 @@ export class EventFeed {
         while (this.unsaved.length > 0) {
           const batch = this.unsaved.splice(0, this.unsaved.length);
           try {
-            await this.store.appendEvents(this.sessionId, batch);
+            await this.store.appendEvents(this.sessionId, batch, this.writer.fence);
           } catch (err) {
             this.lastError = err;
+            if ((err as { reason?: unknown }).reason === LEASE_LOST) {
+              // Another replica runs the session now: these events were never delivered, and
+              // are dropped; the session is given up here.
+              this.unsaved.unshift(...batch);
+              this.logger.warn("the session's feed moved to another replica", {
+                sessionId: this.sessionId,
+                dropped: this.unsaved.length,
+              });
+              this.unsaved.length = 0;
+              this.writer.onLost?.();
+              return;
+            }
             await this.reconcile(batch);
             this.retryDelayMs = Math.min(
               Math.max(this.retryDelayMs * 2, FLUSH_RETRY_MIN_MS),
@@ -358,8 +372,12 @@ export class EventFeed {
     return this.recent.filter((e) => e.sequence >= from && e.sequence <= to);
   }
 
-  /** Ends every subscription cleanly (shutdown, session deleted) and stops retrying saves. */
-  end(): void {
+  /**
+   * Ends every subscription cleanly (shutdown, session deleted) and stops retrying saves.
+   * `moved`: the session runs on another replica now; its readers go on reading from storage.
+   */
+  end(reason: "closed" | "moved" = "closed"): void {
+    this.endReason = reason;
     this.ended = true;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
@@ -373,13 +391,4 @@ export class EventFeed {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : err === undefined ? "no answer" : String(err);
-}
-
-/** The same event: written by the same writer (its time and content match). */
-function sameEvent(a: SessionEvent, b: SessionEvent): boolean {
-  return (
-    a.time.getTime() === b.time.getTime() &&
-    a.turnId === b.turnId &&
-    JSON.stringify(a.payload) === JSON.stringify(b.payload)
-  );
 }

@@ -1,15 +1,18 @@
-import { notFound } from "../../domain/errors.js";
 import type { SessionRecord } from "../../domain/types.js";
 import type { Logger } from "../../ports/logger.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
-import { EventFeed } from "./event-feed.js";
+import { EventFeed, type FeedWriter } from "./event-feed.js";
 
 /**
- * The open event feeds: one per session, opened on first use and shared by its writer (the
- * loaded session) and every reader, so sequences are assigned in one place.
+ * The event feeds this replica writes: one per session it runs (its loaded session's), opened
+ * when the session is loaded, with the session's lease token as the fence of every write.
+ * Readers on this replica read a session's live events from here while it runs here, and from
+ * storage otherwise (FeedTails).
  */
 export class Feeds {
   private readonly open = new Map<string, Promise<EventFeed>>();
+  /** Called when a feed opens here: readers tailing the session from storage switch to it. */
+  onOpen: (sessionId: string) => void = () => {};
 
   constructor(
     private readonly store: PersistenceAdapter,
@@ -27,35 +30,69 @@ export class Feeds {
     return this.open.size;
   }
 
-  /** The session's feed, opened after the last stored event when it is not open yet. */
-  get(sessionId: string, record?: SessionRecord): Promise<EventFeed> {
-    let feed = this.open.get(sessionId);
-    if (!feed) {
-      feed = (async () => {
-        const rec = record ?? (await this.store.loadSession(sessionId));
-        if (!rec) throw notFound("session", sessionId, "session_id");
-        return EventFeed.open(sessionId, rec.lastSequence, this.store, this.logger, (n) =>
-          this.saveSequence(sessionId, n),
-        );
-      })();
-      this.open.set(sessionId, feed);
-      feed.catch(() => this.open.delete(sessionId));
+  /**
+   * Opens the feed of a session this replica now runs, after the last stored event, claimed
+   * for `writer.fence`. A feed still open here from an earlier load (its events not all stored
+   * yet) is claimed again and kept: its sequences go on.
+   */
+  async openFor(sessionId: string, record: SessionRecord, writer: FeedWriter): Promise<EventFeed> {
+    const existing = this.open.get(sessionId);
+    if (existing) {
+      const feed = await existing.catch(() => undefined);
+      if (feed) {
+        await feed.claim(writer);
+        this.onOpen(sessionId);
+        return feed;
+      }
     }
-    return feed;
+    const opening = EventFeed.open(
+      sessionId,
+      record.lastSequence,
+      this.store,
+      this.logger,
+      (n) => this.saveSequence(sessionId, n),
+      writer,
+    );
+    this.open.set(sessionId, opening);
+    opening.then(
+      () => this.onOpen(sessionId),
+      () => {
+        if (this.open.get(sessionId) === opening) this.open.delete(sessionId);
+      },
+    );
+    return opening;
+  }
+
+  /** The session's feed when this replica writes it (else undefined). */
+  async local(sessionId: string): Promise<EventFeed | undefined> {
+    return this.open.get(sessionId)?.catch(() => undefined);
+  }
+
+  /** Whether this replica has the session's feed open. */
+  has(sessionId: string): boolean {
+    return this.open.has(sessionId);
   }
 
   /**
-   * Closes a feed once it is stored and nobody reads it and `inUse` says no writer needs it.
-   * A feed whose events cannot be stored stays open: they are retried until they are.
+   * Ends the feed of a session this replica stops running once its events are stored: its
+   * readers read on from storage. Returns false, keeping it open (its saves retried), while
+   * they are not.
    */
-  async release(sessionId: string, inUse: () => boolean): Promise<void> {
+  async retire(sessionId: string): Promise<boolean> {
     const pending = this.open.get(sessionId);
-    if (!pending || inUse()) return;
+    if (!pending) return true;
     const feed = await pending.catch(() => undefined);
-    if (!feed?.isFlushed) return;
-    if (feed.subscriberCount === 0 && !inUse() && this.open.get(sessionId) === pending) {
-      this.open.delete(sessionId);
-    }
+    if (feed && !feed.isFlushed) return false;
+    feed?.end("moved");
+    if (this.open.get(sessionId) === pending) this.open.delete(sessionId);
+    return true;
+  }
+
+  /** The session runs elsewhere now: its feed ends at once, unsaved events dropped. */
+  async drop(sessionId: string): Promise<void> {
+    const feed = await this.open.get(sessionId)?.catch(() => undefined);
+    feed?.end("moved");
+    this.open.delete(sessionId);
   }
 
   /** Ends the session's feed (its readers' streams end) and forgets it. */

@@ -1,7 +1,9 @@
+import { AppError } from "../../domain/errors.js";
+import type { SessionRecord } from "../../domain/types.js";
 import type { Logger } from "../../ports/logger.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
 import type { Sandbox, SandboxProvider } from "../../ports/sandbox.js";
-import type { SessionManager } from "../sessions/session-manager.js";
+import { OWNED_ELSEWHERE, type SessionManager } from "../sessions/session-manager.js";
 import { settleFileEvents } from "./file-recovery.js";
 
 /** A failed recovery of a session is tried again after this long, doubling up to the max. */
@@ -32,8 +34,52 @@ export class Recovery {
        * it died may still reach the store that long after (0 for a store in this process).
        */
       graceMs?: number;
+      /** A waiting session taken over from another replica: its calls' timeouts are armed. */
+      onTakeover?: (record: SessionRecord) => void;
     },
   ) {}
+
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping = false;
+
+  /**
+   * Takes over, every `everyMs`, the sessions with work left whose replica is gone (their lease
+   * expired): their running turn is settled as after a restart and their messages run. Call it
+   * once the restart pass (run) is done: that pass re-attaches live sandboxes first.
+   */
+  watch(everyMs: number): void {
+    this.sweepTimer = setInterval(() => void this.sweep(), everyMs);
+    this.sweepTimer.unref();
+  }
+
+  private async sweep(): Promise<void> {
+    if (this.sweeping || this.stopped) return;
+    this.sweeping = true;
+    try {
+      const now = Date.now();
+      const records = [
+        ...(await this.o.store.listAllSessions({ state: "running" })),
+        ...(await this.o.store.listAllSessions({ state: "waiting" })),
+        ...(await this.o.store.listAllSessions({ fileEventsPending: true })),
+      ];
+      const orphans = new Map<string, SessionRecord>();
+      for (const r of records) {
+        if (this.o.manager.getSession(r.id) || this.o.manager.isRecovering(r.id)) continue;
+        if (r.lease && r.lease.expiresAt.getTime() > now) continue;
+        orphans.set(r.id, r);
+      }
+      if (orphans.size === 0) return;
+      this.o.logger.info("taking over sessions whose replica is gone", {
+        sessions: [...orphans.keys()],
+      });
+      const failed = await this.recover(new Set(orphans.keys()), new Map());
+      for (const [id, r] of orphans) if (!failed.includes(id)) this.o.onTakeover?.(r);
+    } catch (err) {
+      this.o.logger.warn("looking for sessions to take over failed; will retry", { err });
+    } finally {
+      this.sweeping = false;
+    }
+  }
 
   /**
    * One pass over everything; resolves when it is done (sessions that failed are retried later).
@@ -64,6 +110,7 @@ export class Recovery {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearInterval(this.sweepTimer);
   }
 
   /** The sessions to recover, and each one's live sandbox. */
@@ -116,6 +163,23 @@ export class Recovery {
     live: { provider: SandboxProvider; sandboxId: string } | undefined,
   ): Promise<void> {
     const record = await this.o.store.loadSession(sessionId);
+    // Another live replica runs it: it is that replica's to recover (and its sandbox too).
+    const lease = record?.lease;
+    if (lease && lease.owner !== this.o.manager.replicaId && lease.expiresAt.getTime() > Date.now())
+      return;
+    try {
+      await this.recoverLoaded(sessionId, record, live);
+    } catch (err) {
+      if (err instanceof AppError && err.reason === OWNED_ELSEWHERE) return;
+      throw err;
+    }
+  }
+
+  private async recoverLoaded(
+    sessionId: string,
+    record: SessionRecord | null,
+    live: { provider: SandboxProvider; sandboxId: string } | undefined,
+  ): Promise<void> {
     if (record?.fileEventsPending) {
       const written = await settleFileEvents(await this.o.manager.load(sessionId), this.o.store);
       if (written > 0)

@@ -1,4 +1,6 @@
+import { LEASE_LOST } from "../../domain/errors.js";
 import type {
+  Lease,
   QueuedMessage,
   SandboxStatus,
   SessionRecord,
@@ -74,6 +76,10 @@ export class LoadedSession {
     readonly feed: EventFeed,
     readonly sandbox: SessionSandbox,
     private readonly store: PersistenceAdapter,
+    /** This replica's lease of the session: every record write is fenced with its token. */
+    public lease: Lease,
+    /** Called when a write finds that another replica took the session over. */
+    private readonly onLost: () => void = () => {},
   ) {
     this.cached = record;
   }
@@ -129,8 +135,9 @@ export class LoadedSession {
       const state = stateOf(next as unknown as SessionRecord);
       updates.state = next.state = state;
       try {
-        await this.store.updateSessionRecord(this.id, updates);
+        await this.store.updateSessionRecord(this.id, updates, this.lease.token);
       } catch (err) {
+        if ((err as { reason?: unknown }).reason === LEASE_LOST) this.onLost();
         // It may still have been applied: read the record back before the next write.
         this.stale = true;
         throw err;

@@ -1,4 +1,5 @@
 import { AppError, notFound } from "../../domain/errors.js";
+import type { Lease } from "../../domain/types.js";
 import type { Logger } from "../../ports/logger.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
 import type { SecretStore } from "../../ports/secrets.js";
@@ -6,6 +7,7 @@ import type { Feeds } from "../feed/feeds.js";
 import { type SandboxProviders, SessionSandbox } from "../sandbox/session-sandbox.js";
 import { KeyedLock } from "../shared/keyed-lock.js";
 import { Transcripts } from "../turns/conversation.js";
+import { Leases } from "./leases.js";
 import { LoadedSession, NOT_LOADED, type SessionRuntime } from "./loaded-session.js";
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 15 * 60 * 1000;
@@ -14,6 +16,7 @@ export const DEFAULT_SYNC_INTERVAL_MS = 30 * 1000;
 export const DEFAULT_TURN_RETRY_MS = { min: 500, max: 5_000 };
 /** How long saving files waits for their events to be stored. */
 export const FILE_EVENTS_TIMEOUT_MS = 10_000;
+export { OWNED_ELSEWHERE } from "./leases.js";
 
 /** Runs a session's turns; the session manager starts it when messages wait. */
 export interface TurnEngine {
@@ -32,6 +35,14 @@ export interface SessionManagerOptions {
   syncIntervalMs?: number;
   /** Backoff of a turn engine run that failed (the store is down). */
   turnRetryMs?: { min: number; max: number };
+  /**
+   * This replica's name in session leases; unique among the replicas on one store, and the
+   * same after a restart, so a restarted replica takes its sessions back at once. Default: the
+   * host name (one replica per machine; give each of several on one machine its own).
+   */
+  replicaId?: string;
+  /** How long a lease lasts unless renewed. Default DEFAULT_LEASE_TTL_MS. */
+  leaseTtlMs?: number;
 }
 
 /**
@@ -60,11 +71,36 @@ export class SessionManager {
   private held: Promise<void> = Promise.resolve();
   private engine: TurnEngine | undefined;
   private closed = false;
+  private readonly leases: Leases;
 
   constructor(private readonly o: SessionManagerOptions) {
     this.idleTimeoutMs = o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.syncIntervalMs = o.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS;
     this.transcripts = new Transcripts(o.store);
+    this.leases = new Leases({
+      store: o.store,
+      logger: o.logger,
+      replicaId: o.replicaId,
+      ttlMs: o.leaseTtlMs,
+      held: () =>
+        [...this.loaded.values()].map((s) => ({
+          sessionId: s.id,
+          lease: s.lease,
+          renewed: (lease) => {
+            if (s.lease.token === lease.token) s.lease = lease;
+          },
+        })),
+      lost: (sessionId, token) => void this.lose(sessionId, token),
+    });
+  }
+
+  /** This replica's name in session leases. */
+  get replicaId(): string {
+    return this.leases.replicaId;
+  }
+
+  get leaseTtlMs(): number {
+    return this.leases.ttlMs;
   }
 
   get store(): PersistenceAdapter {
@@ -108,6 +144,11 @@ export class SessionManager {
     });
   }
 
+  /** Whether recovery is working on the session now. */
+  isRecovering(sessionId: string): boolean {
+    return this.recovering.has(sessionId);
+  }
+
   /** Holds every call on any session until `planned` settles (recovery is listing). */
   holdUntil(planned: Promise<void>): void {
     this.held = planned.catch(() => {});
@@ -131,12 +172,31 @@ export class SessionManager {
     return pending;
   }
 
+  /**
+   * Loads a session this replica may run: takes its lease (when no other live replica holds
+   * it), opens its feed claimed for the lease, and caches its record. A session another replica
+   * runs throws OWNED_ELSEWHERE (its metadata names the owner).
+   */
   private async open(sessionId: string): Promise<LoadedSession> {
     if (this.closed)
       throw new AppError("unavailable", "SHUTTING_DOWN", "the server is shutting down");
+    const lease = await this.leases.acquire(sessionId);
+    try {
+      return await this.openLeased(sessionId, lease);
+    } catch (err) {
+      await this.leases.release(sessionId, lease);
+      throw err;
+    }
+  }
+
+  private async openLeased(sessionId: string, lease: Lease): Promise<LoadedSession> {
+    const lost = () => void this.lose(sessionId, lease.token);
     const record = await this.o.store.loadSession(sessionId);
     if (!record) throw notFound("session", sessionId, "session_id");
-    const feed = await this.o.feeds.get(sessionId, record);
+    const feed = await this.o.feeds.openFor(sessionId, record, {
+      fence: lease.token,
+      onLost: lost,
+    });
     let session: LoadedSession | undefined;
     const sandbox = new SessionSandbox({
       sessionId,
@@ -158,6 +218,8 @@ export class SessionManager {
       feed,
       sandbox,
       this.o.store,
+      lease,
+      lost,
     );
     this.loaded.set(sessionId, session);
     this.touch(session);
@@ -259,14 +321,38 @@ export class SessionManager {
   }
 
   /**
-   * Syncs the workspace, ends the sandbox and forgets the session. A running turn is cancelled
-   * first (it ends as interrupted).
+   * Syncs the workspace, ends the sandbox and forgets the session, and gives its lease back (once
+   * its events are stored: until then the feed keeps trying, under the lease). A running turn
+   * is cancelled first (it ends as interrupted).
    */
   async unloadSession(sessionId: string, why = "unloaded"): Promise<void> {
+    const lease = this.loaded.get(sessionId)?.lease;
     await this.evict(sessionId, new AppError("unavailable", "UNLOADED", why), (s) =>
       s.sandbox.stop(why),
     );
-    await this.o.feeds.release(sessionId, () => this.loaded.has(sessionId));
+    if (this.loaded.has(sessionId) || this.loading.has(sessionId)) return;
+    if (lease && (await this.o.feeds.retire(sessionId))) {
+      await this.leases.release(sessionId, lease);
+    }
+  }
+
+  /**
+   * Another replica took the session over (a renewal or a fenced write found a newer lease):
+   * what runs here stops at once, without saving anything more (the new owner has the session).
+   */
+  async lose(sessionId: string, token: number): Promise<void> {
+    const session = this.loaded.get(sessionId);
+    if (!session || session.lease.token !== token || session.closing) return;
+    this.o.logger.warn("another replica runs the session now: letting it go", {
+      sessionId,
+      replicaId: this.replicaId,
+    });
+    await this.evict(
+      sessionId,
+      new AppError("unavailable", "LEASE_LOST", "another replica runs the session now"),
+      (s) => s.sandbox.stop("moved to another replica", { sync: false }),
+    );
+    await this.o.feeds.drop(sessionId);
   }
 
   /** Ends the session's sandbox, feed and local workspace; the caller removes stored data. */
@@ -280,17 +366,13 @@ export class SessionManager {
     }
   }
 
-  /** Releases the feed of a session that is not loaded once nobody reads it. */
-  releaseFeed(sessionId: string): Promise<void> {
-    return this.o.feeds.release(sessionId, () => this.loaded.has(sessionId));
-  }
-
   /**
    * Interrupts running turns, syncs every loaded session's workspace and stores every feed
    * (waiting at most `graceMs` for a store that does not answer).
    */
   async shutdown(graceMs = 10_000): Promise<void> {
     this.closed = true;
+    this.leases.stop();
     const why = new AppError("unavailable", "SHUTTING_DOWN", "the server is shutting down");
     for (const session of this.loaded.values()) session.current?.abort.abort(why);
     await Promise.all(
@@ -306,5 +388,7 @@ export class SessionManager {
     );
     for (const timer of this.idleTimers.values()) clearTimeout(timer);
     await this.o.feeds.endAll(graceMs);
+    // Handed back at once: another replica takes the sessions over without waiting for expiry.
+    await Promise.all([...this.loaded.values()].map((s) => this.leases.release(s.id, s.lease)));
   }
 }

@@ -10,7 +10,7 @@ import {
   type SessionRecord,
   type SessionState,
 } from "../../domain/types.js";
-import type { PersistenceAdapter, SessionCursor } from "../../ports/persistence.js";
+import type { PersistenceAdapter, SessionCursor, SessionUpdate } from "../../ports/persistence.js";
 import { checkFiles, checkModel } from "../profiles/check-profile.js";
 import { checkBudget } from "../profiles/check-waiting.js";
 import type { Profiles } from "../profiles/profiles.js";
@@ -23,6 +23,7 @@ import {
   encodePageToken,
   pageSize,
 } from "../shared/validate.js";
+import type { SessionCommands } from "./commands.js";
 import type { SessionRuntime } from "./loaded-session.js";
 import type { SessionManager } from "./session-manager.js";
 
@@ -87,7 +88,18 @@ export class Sessions {
     private readonly store: PersistenceAdapter,
     private readonly profiles: Profiles,
     private readonly manager: SessionManager,
-  ) {}
+    private readonly commands: SessionCommands,
+  ) {
+    commands.register("update_session", async (session, { change }: { change: SessionUpdate }) => {
+      await session.update(() => change);
+      // A session waiting for a budget checks it again: a raised limit runs its messages.
+      if (session.record.budgetWait) this.manager.kick(session);
+    });
+    commands.register("delete_session", async (session) => {
+      await this.manager.destroySession(session.id);
+      await this.store.deleteSession(session.id);
+    });
+  }
 
   async create(tenantId: string, input: CreateSessionInput): Promise<SessionView> {
     checkProfileId(input.agentProfileId);
@@ -198,17 +210,13 @@ export class Sessions {
     if (mask.length === 0) return this.view(current);
     const now = new Date();
     const change = { ...next, updateTime: now, lastActivityTime: now };
-    // Through the loaded session: its record has one writer, its ordered writes.
-    const loaded = await this.manager.load(id);
-    await loaded.update(() => change);
-    // A session waiting for a budget checks it again: a raised limit runs its messages.
-    if (loaded.record.budgetWait) this.manager.kick(loaded);
+    // Through the loaded session, on the replica that runs it: its record has one writer.
+    await this.commands.run(id, "update_session", { change });
     return this.view({ ...current, ...change });
   }
 
   async delete(tenantId: string, id: string): Promise<void> {
     await this.load(tenantId, id);
-    await this.manager.destroySession(id);
-    await this.store.deleteSession(id);
+    await this.commands.run(id, "delete_session", {});
   }
 }

@@ -4,6 +4,7 @@ import type { PendingToolCall, ToolDecision } from "../../domain/types.js";
 import type { Logger } from "../../ports/logger.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
 import { checkRule } from "../profiles/check-waiting.js";
+import type { SessionCommands } from "../sessions/commands.js";
 import type { LoadedSession } from "../sessions/loaded-session.js";
 import type { SessionManager } from "../sessions/session-manager.js";
 import type { Sessions } from "../sessions/sessions.js";
@@ -52,9 +53,14 @@ export class Answers {
       manager: SessionManager;
       store: PersistenceAdapter;
       logger: Logger;
+      commands: SessionCommands;
     },
   ) {
     this.log = new DecisionLog(o);
+    o.commands.register("answer_tool_call", (session, a: AnswerArgs) => this.take(session, a));
+    o.commands.register("answer_timeout", (session, a: { call: PendingToolCall }) =>
+      this.timeoutOn(session, a.call),
+    );
   }
 
   async answer(
@@ -94,8 +100,18 @@ export class Answers {
       const custom = (profile?.customTools ?? []).map((t) => t.name);
       checkRule("approval.always_allow_rule", approval.alwaysAllowRule, custom);
     }
-    await this.o.manager.whenRecovered(sessionId);
-    const session = await this.o.manager.load(sessionId);
+    return this.o.commands.run(sessionId, "answer_tool_call", {
+      toolUseId,
+      input,
+      decidedBy,
+    });
+  }
+
+  /** Takes an answer, on the replica that runs the session. */
+  private async take(
+    session: LoadedSession,
+    { toolUseId, input: { approval, result }, decidedBy }: AnswerArgs,
+  ): Promise<ToolDecision> {
     this.o.manager.touch(session);
     const call = session.record.pendingToolCalls?.find((c) => c.toolUseId === toolUseId);
     if (!call) throw notWaiting(toolUseId);
@@ -234,8 +250,10 @@ export class Answers {
   /** The profile's answer at the timeout; a client's answer that came first wins. */
   private async timeout(sessionId: string, call: PendingToolCall): Promise<void> {
     if (this.stopped) return;
-    await this.o.manager.whenRecovered(sessionId);
-    const session = await this.o.manager.load(sessionId);
+    await this.o.commands.run(sessionId, "answer_timeout", { call });
+  }
+
+  private async timeoutOn(session: LoadedSession, call: PendingToolCall): Promise<void> {
     if (!session.record.pendingToolCalls?.some((c) => c.toolUseId === call.toolUseId)) return;
     const profile = await this.o.store.loadAgentProfile(session.record.agentProfileId);
     const allow = profile?.permissions?.allowOnTimeout ?? false;
@@ -257,4 +275,10 @@ export class Answers {
       throw err;
     });
   }
+}
+
+interface AnswerArgs {
+  toolUseId: string;
+  input: AnswerInput;
+  decidedBy: string;
 }

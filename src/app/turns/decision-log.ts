@@ -14,8 +14,9 @@ import { LIMITS } from "../../domain/limits.js";
 import type { SessionRecord, ToolDecision } from "../../domain/types.js";
 import type { Logger } from "../../ports/logger.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
+import type { SessionCommands } from "../sessions/commands.js";
 import type { LoadedSession } from "../sessions/loaded-session.js";
-import type { SessionManager } from "../sessions/session-manager.js";
+import { OWNED_ELSEWHERE, type SessionManager } from "../sessions/session-manager.js";
 import type { Sessions } from "../sessions/sessions.js";
 import { decodePageToken, encodePageToken, pageSize } from "../shared/validate.js";
 
@@ -44,8 +45,11 @@ export class DecisionLog {
       manager: SessionManager;
       store: PersistenceAdapter;
       logger: Logger;
+      commands: SessionCommands;
     },
-  ) {}
+  ) {
+    o.commands.register("flush_decisions", (session) => this.flush(session));
+  }
 
   /**
    * Before an answer is taken: the outbox must have room (it only fills while appends fail);
@@ -99,6 +103,7 @@ export class DecisionLog {
         await this.flush(s);
       } catch (err) {
         if (err instanceof AppError && err.code === "not_found") return; // deleted meanwhile
+        if (err instanceof AppError && err.reason === OWNED_ELSEWHERE) return; // its owner's
         const next = Math.min(Math.max(delayMs * 2, RETRY_MS), MAX_RETRY_MS);
         this.o.logger.warn("appending answers to the decision log failed; will retry", {
           sessionId,
@@ -143,10 +148,7 @@ export class DecisionLog {
     const limit = pageSize("page_size", size, DEFAULT_DECISION_PAGE, MAX_DECISION_PAGE);
     const after = decodePageToken("page_token", token, "decisions", isCursor);
     const record = await this.o.sessions.load(tenantId, sessionId);
-    if (hasUnlogged(record)) {
-      await this.o.manager.whenRecovered(sessionId);
-      await this.flush(await this.o.manager.load(sessionId));
-    }
+    if (hasUnlogged(record)) await this.o.commands.run(sessionId, "flush_decisions", {});
     const cursor = after ? { decideTime: new Date(after[0]), toolUseId: after[1] } : undefined;
     const found = await this.o.store.listToolDecisions(sessionId, cursor, limit + 1);
     const page = found.slice(0, limit);

@@ -5,6 +5,7 @@ import { profileExtras } from "../../domain/profile-extras.js";
 import type { Attachment, Block, QueuedMessage, SendPolicy } from "../../domain/types.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
 import { rememberTurnOrigin } from "../observe/turn-trace.js";
+import type { SessionCommands } from "../sessions/commands.js";
 import { type LoadedSession, waitingMessages } from "../sessions/loaded-session.js";
 import type { SessionManager } from "../sessions/session-manager.js";
 import type { Sessions } from "../sessions/sessions.js";
@@ -47,7 +48,13 @@ export class Messages {
     private readonly store: PersistenceAdapter,
     private readonly sessions: Sessions,
     private readonly manager: SessionManager,
-  ) {}
+    private readonly commands: SessionCommands,
+  ) {
+    commands.register("send_message", (session, a: SendArgs) => this.accept(session, a));
+    commands.register("cancel_turn", (session, a: { turnId: string }) =>
+      this.cancelOn(session, a.turnId),
+    );
+  }
 
   async send(
     tenantId: string,
@@ -63,8 +70,14 @@ export class Messages {
       const profile = await this.store.loadAgentProfile(record.agentProfileId);
       if (profile) resolveCommand(text, profileExtras(profile).commands);
     }
-    await this.manager.whenRecovered(sessionId);
-    const session = await this.manager.load(sessionId);
+    return this.commands.run(sessionId, "send_message", { text, attachments, policy });
+  }
+
+  /** Takes a message into the queue of the session, on the replica that runs it. */
+  private async accept(
+    session: LoadedSession,
+    { text, attachments, policy }: SendArgs,
+  ): Promise<{ turnId: string; queued: boolean; steered: boolean }> {
     if (waitingMessages(session.record).length >= LIMITS.maxQueuedMessages) {
       throw new AppError(
         "resource_exhausted",
@@ -130,8 +143,14 @@ export class Messages {
       throw invalidField("turn_id", "is not a turn id (trn_...)");
     await this.sessions.load(tenantId, sessionId);
     await this.manager.whenRecovered(sessionId);
-    const session = this.manager.getSession(sessionId);
-    if (!session) return false;
+    // A session that runs nowhere has nothing to cancel.
+    const record = await this.store.loadSession(sessionId);
+    const runsElsewhere = record?.lease && record.lease.expiresAt.getTime() > Date.now();
+    if (!this.manager.getSession(sessionId) && !runsElsewhere) return false;
+    return this.commands.run(sessionId, "cancel_turn", { turnId });
+  }
+
+  private async cancelOn(session: LoadedSession, turnId: string): Promise<boolean> {
     const current = session.current;
     if (current && (turnId === "" || current.turn.id === turnId)) {
       current.abort.abort(new AppError("unavailable", "CANCELLED", "cancelled by the user"));
@@ -174,4 +193,10 @@ function activeTurnOf(session: LoadedSession): string | undefined {
   if (session.current) return session.current.turn.id;
   const { parked, currentTurn } = session.record;
   return parked && currentTurn?.id === parked.turnId ? parked.turnId : undefined;
+}
+
+interface SendArgs {
+  text: string;
+  attachments: Attachment[];
+  policy: SendPolicy;
 }

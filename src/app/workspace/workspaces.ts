@@ -5,6 +5,7 @@ import type { FileInfo } from "../../domain/types.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
 import { SandboxFileError } from "../../ports/sandbox.js";
 import { isSkillPath, SKILLS_DIR } from "../sandbox/skills.js";
+import type { SessionCommands } from "../sessions/commands.js";
 import type { LoadedSession } from "../sessions/loaded-session.js";
 import { FILE_EVENTS_TIMEOUT_MS, type SessionManager } from "../sessions/session-manager.js";
 import { fileInfo, type Sessions } from "../sessions/sessions.js";
@@ -55,7 +56,15 @@ export class Workspaces {
     private readonly store: PersistenceAdapter,
     private readonly sessions: Sessions,
     private readonly manager: SessionManager,
-  ) {}
+    private readonly commands: SessionCommands,
+  ) {
+    commands.register("write_file", (session, a: { path: string; content: Uint8Array }) =>
+      this.writeOn(session, a.path, a.content),
+    );
+    commands.register("delete_file", (session, a: { path: string }) =>
+      this.deleteOn(session, a.path),
+    );
+  }
 
   /** Runs `fn` under the workspace lock with the session's running sandbox synced first. */
   private async locked<T>(
@@ -82,14 +91,10 @@ export class Workspaces {
    * storing its event is repaired by recovery. `change` stores the file and returns its event.
    */
   private async change(
-    tenantId: string,
-    sessionId: string,
+    session: LoadedSession,
     change: (session: LoadedSession) => Promise<FileEvent>,
   ): Promise<FileEvent> {
-    await this.sessions.load(tenantId, sessionId);
-    await this.manager.whenRecovered(sessionId);
-    const session = await this.manager.load(sessionId);
-    return this.manager.workspaceLocks.run(sessionId, async () => {
+    return this.manager.workspaceLocks.run(session.id, async () => {
       if (session.sandbox.live) await session.sandbox.syncLocked();
       this.manager.touch(session);
       await session.update(() => ({ fileEventsPending: true }));
@@ -156,7 +161,14 @@ export class Workspaces {
         { limit: String(LIMITS.maxFileBytes) },
       );
     }
-    const event = await this.change(tenantId, sessionId, async (session) => {
+    await this.sessions.load(tenantId, sessionId);
+    return this.commands.run(sessionId, "write_file", { path: normalized, content });
+  }
+
+  /** Writes a file, on the replica that runs the session. */
+  private async writeOn(session: LoadedSession, normalized: string, content: Uint8Array) {
+    const sessionId = session.id;
+    const event = await this.change(session, async (session) => {
       const files = await this.store.listWorkspaceFiles(sessionId);
       const before = checkWrite(files, normalized, content.byteLength);
       let info = fileInfo(normalized, content);
@@ -179,7 +191,14 @@ export class Workspaces {
 
   async deleteFile(tenantId: string, sessionId: string, path: string): Promise<void> {
     const normalized = userPath(path);
-    await this.change(tenantId, sessionId, async (session) => {
+    await this.sessions.load(tenantId, sessionId);
+    await this.commands.run(sessionId, "delete_file", { path: normalized });
+  }
+
+  /** Deletes a file, on the replica that runs the session. */
+  private async deleteOn(session: LoadedSession, normalized: string): Promise<void> {
+    const sessionId = session.id;
+    await this.change(session, async (session) => {
       const existing = await this.store.readWorkspaceFile(sessionId, normalized);
       if (!existing) throw notFound("file", normalized, "path");
       const sandbox = session.sandbox.live;
