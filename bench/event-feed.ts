@@ -677,6 +677,8 @@ async function main(): Promise<void> {
     await tracing?.shutdown();
   }
   console.log(`\nprocess peak RSS: ${mb(process.resourceUsage().maxRSS * 1024)}`);
+  const cpu = process.cpuUsage();
+  console.log(`process CPU: ${((cpu.user + cpu.system) / 1e6).toFixed(2)}s`);
   process.exitCode = failed ? 1 : 0;
 }
 

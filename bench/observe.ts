@@ -37,8 +37,11 @@ function parseArgs(): { rounds: number; sizes: string } {
   return { rounds, sizes };
 }
 
-/** Runs the event-feed bench once; the runtime's flood rows. */
-function runFeedBench(env: Record<string, string>, sizes: string): Promise<Row[]> {
+/** Runs the event-feed bench once; the runtime's flood rows and the process's CPU seconds. */
+function runFeedBench(
+  env: Record<string, string>,
+  sizes: string,
+): Promise<{ rows: Row[]; cpu: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -75,7 +78,8 @@ function runFeedBench(env: Record<string, string>, sizes: string): Promise<Row[]
       }
       if (code !== 0 || rows.length === 0)
         return reject(new Error(`event-feed bench exited ${code}:\n${out}`));
-      resolve(rows);
+      const cpu = Number(/^process CPU: (\S+)s$/m.exec(out)?.[1] ?? Number.NaN);
+      resolve({ rows, cpu });
     });
   });
 }
@@ -109,9 +113,12 @@ async function main(): Promise<void> {
     `event-feed bench, flood mode, runtime rows only; ${rounds} round(s), settings interleaved; best delivered/s of the rounds`,
   );
   const best = new Map<string, Row>();
+  const cpu = new Map<string, number>();
   for (let round = 0; round < rounds; round++) {
     for (const s of settings) {
-      for (const row of await runFeedBench(s.env, sizes)) {
+      const run = await runFeedBench(s.env, sizes);
+      cpu.set(s.name, Math.min(cpu.get(s.name) ?? Number.POSITIVE_INFINITY, run.cpu));
+      for (const row of run.rows) {
         const key = `${s.name}|${row.size}`;
         const prev = best.get(key);
         if (!prev || row.deliveredPerSec > prev.deliveredPerSec) best.set(key, row);
@@ -131,7 +138,18 @@ async function main(): Promise<void> {
       );
     }
   }
-  console.log(`\nOTLP export requests received by the sink: ${spans}`);
+  // The same work in every setting: CPU time is steadier than throughput on a shared machine.
+  const off = cpu.get("both off")!;
+  console.log(
+    `\nCPU seconds of a whole run (server and subscribers, same work each; least of the rounds): ${settings
+      .map((s) => {
+        const c = cpu.get(s.name)!;
+        const change = ((c / off - 1) * 100).toFixed(1);
+        return `${s.name}=${c.toFixed(2)}s${s.name === "both off" ? "" : ` (${Number(change) >= 0 ? "+" : ""}${change}%)`}`;
+      })
+      .join("  ")}`,
+  );
+  console.log(`OTLP export requests received by the sink: ${spans}`);
 }
 
 main().catch((err) => {
