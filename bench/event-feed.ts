@@ -7,6 +7,7 @@
  *   npm run bench                      both emission modes, every size
  *   npm run bench -- --mode=paced      one mode (paced | flood)
  *   npm run bench -- --sizes=1,100     some sizes only
+ *   npm run bench -- --targets=runtime the runtime only (no bare baseline server)
  *
  * The servers and the emitter run on the main thread; the subscribers run in a worker thread of
  * the same process, so client work does not queue behind server work on one event loop. Both
@@ -31,6 +32,7 @@ import {
 import { type SessionEvent, SessionEventSchema } from "#gen/event_pb.js";
 import { SessionService } from "#gen/session_service_pb.js";
 import { MemoryPersistence } from "../src/adapters/memory/persistence.js";
+import { startTracing } from "../src/adapters/observe/tracing.js";
 import { silentLogger } from "../src/app/shared/logger.js";
 import { newId } from "../src/domain/ids.js";
 import { createAgentRuntime, demoProfile } from "../src/runtime.js";
@@ -135,6 +137,8 @@ async function startRuntime(): Promise<Target> {
     persistence: new MemoryPersistence(),
     logger: silentLogger,
     models: {},
+    // Metrics are on by default; BENCH_METRICS=0 turns them off (bench/observe.ts compares).
+    metrics: process.env.BENCH_METRICS !== "0",
   });
   await runtime.start();
   const server = await listen(runtime, { port: 0, host: "127.0.0.1" });
@@ -592,19 +596,24 @@ function row(r: Result): string {
   return [...cells, ...problems].join(" ").trimEnd();
 }
 
-function parseArgs(): { modes: Mode[]; sizes: number[] } {
+function parseArgs(): { modes: Mode[]; sizes: number[]; baseline: boolean } {
   let modes = MODES;
   let sizes = [1, 100, 1000];
+  let baseline = true;
   for (const arg of process.argv.slice(2)) {
     const [key, value = ""] = arg.replace(/^--/, "").split("=");
     if (key === "mode") modes = MODES.filter((m) => value.split(",").includes(m.name));
     else if (key === "sizes") sizes = value.split(",").map(Number);
-    else throw new Error(`unknown argument ${arg} (use --mode=paced,flood --sizes=1,100,1000)`);
+    else if (key === "targets") baseline = value.split(",").includes("baseline");
+    else
+      throw new Error(
+        `unknown argument ${arg} (use --mode=paced,flood --sizes=1,100,1000 --targets=runtime,baseline)`,
+      );
   }
   for (const s of sizes) {
     if (!MODES[0]!.pace[s]) throw new Error(`size ${s} is not one of 1, 100, 1000`);
   }
-  return { modes, sizes };
+  return { modes, sizes, baseline };
 }
 
 /** This file in a worker thread. tsx's `--import` hook does not reach workers: register it there. */
@@ -618,7 +627,9 @@ function startWorker(): Worker {
 }
 
 async function main(): Promise<void> {
-  const { modes, sizes } = parseArgs();
+  const { modes, sizes, baseline: withBaseline } = parseArgs();
+  // OpenTelemetry tracing when the OTEL_* variables ask for it (bench/observe.ts sets them).
+  const tracing = startTracing(process.env);
   const sample = baselineEvent(newId("ses"), 1, DELTA_TEXT);
   const cpus = os.cpus();
   const load = os
@@ -646,12 +657,13 @@ async function main(): Promise<void> {
   let failed = false;
   try {
     // Unreported warm-up: JIT, connection code paths, allocation.
-    for (const target of [runtime, baseline]) {
+    const targets = withBaseline ? [runtime, baseline] : [runtime];
+    for (const target of targets) {
       await runCase(target, subscribers, MODES[1]!, 100, { events: 200, burst: 100, everyMs: 0 });
     }
     for (const mode of modes) {
       for (const S of sizes) {
-        for (const target of [runtime, baseline]) {
+        for (const target of targets) {
           const r = await runCase(target, subscribers, mode, S, mode.pace[S]!);
           if (r.failure || r.missing || r.outOfOrder || r.streamErrors.length) failed = true;
           console.log(row(r));
@@ -662,8 +674,11 @@ async function main(): Promise<void> {
     await subscribers.terminate();
     await runtime.close();
     await baseline.close();
+    await tracing?.shutdown();
   }
   console.log(`\nprocess peak RSS: ${mb(process.resourceUsage().maxRSS * 1024)}`);
+  const cpu = process.cpuUsage();
+  console.log(`process CPU: ${((cpu.user + cpu.system) / 1e6).toFixed(2)}s`);
   process.exitCode = failed ? 1 : 0;
 }
 

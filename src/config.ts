@@ -36,6 +36,10 @@ export interface Config {
   replicaId: string;
   leaseTtlMs: number;
   feedPollMs: number;
+  /** METRICS: serve Prometheus metrics at /metrics. */
+  metrics: boolean;
+  /** METRICS_PUBLIC: /metrics without an API key. */
+  metricsPublic: boolean;
 }
 
 function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
@@ -177,5 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     replicaId: (env.REPLICA_ID ?? "").trim(),
     leaseTtlMs: int(env, "LEASE_TTL_MS", 10_000, 1_000),
     feedPollMs: int(env, "FEED_POLL_MS", 100, 10),
+    metrics: bool(env, "METRICS", true),
+    metricsPublic: bool(env, "METRICS_PUBLIC", false),
   };
 }

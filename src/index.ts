@@ -6,9 +6,12 @@ export { DemoModelProvider } from "./adapters/demo-model/model.js";
 export { LocalSandboxProvider } from "./adapters/local-sandbox/provider.js";
 export { MemoryPersistence } from "./adapters/memory/persistence.js";
 export { MemorySecrets } from "./adapters/memory/secrets.js";
+export { MemoryWebhooks } from "./adapters/memory/webhooks.js";
 export { createModalProvider } from "./adapters/modal/provider.js";
 export { MongoPersistence } from "./adapters/mongodb/persistence.js";
 export { MongoSecrets, type MongoSecretsOptions } from "./adapters/mongodb/secrets.js";
+export { MongoWebhooks } from "./adapters/mongodb/webhooks.js";
+export { startTracing, type Tracing } from "./adapters/observe/tracing.js";
 // `runtime.sessionManager` and what its getSession returns: the seed library's
 // getLoadedSessions(), getSession(id).getState() and unloadSession(id) are their public part.
 export type { LoadedSession, SessionRuntime } from "./app/sessions/loaded-session.js";
@@ -17,11 +20,13 @@ export { createLogger, silentLogger } from "./app/shared/logger.js";
 export { AppError } from "./domain/errors.js";
 export { LIMITS } from "./domain/limits.js";
 export type * from "./domain/types.js";
+export type * from "./domain/webhooks.js";
 export type { Logger } from "./ports/logger.js";
 export type * from "./ports/model.js";
 export type * from "./ports/persistence.js";
 export type * from "./ports/sandbox.js";
 export type * from "./ports/secrets.js";
+export type * from "./ports/webhooks.js";
 export {
   type AgentRuntime,
   type AgentRuntimeOptions,

@@ -4,11 +4,13 @@ import { LocalSandboxProvider } from "./adapters/local-sandbox/provider.js";
 import { MemoryPersistence } from "./adapters/memory/persistence.js";
 import { MemorySecrets } from "./adapters/memory/secrets.js";
 import { createModalProvider } from "./adapters/modal/provider.js";
+import { startTracing } from "./adapters/observe/tracing.js";
 import { createLogger } from "./app/shared/logger.js";
 import { ConfigError, loadConfig } from "./config.js";
 import type { PersistenceAdapter } from "./ports/persistence.js";
 import type { SandboxProvider } from "./ports/sandbox.js";
 import type { SecretStore } from "./ports/secrets.js";
+import type { WebhookStore } from "./ports/webhooks.js";
 import { createAgentRuntime } from "./runtime.js";
 import { listen } from "./server.js";
 import { OPEN_TENANT } from "./transport/auth.js";
@@ -24,6 +26,9 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, (line) => {
     if (!stdoutGone) process.stdout.write(`${line}\n`);
   });
+  // OpenTelemetry traces when the standard OTEL_* variables ask for them.
+  const tracing = startTracing(process.env);
+  if (tracing) logger.info("tracing: on (OpenTelemetry)");
   // Nothing that escapes may end the server: log it, and count it, so it can be found and fixed.
   let escaped = 0;
   process.on("unhandledRejection", (err) => {
@@ -37,6 +42,7 @@ async function main(): Promise<void> {
 
   let persistence: PersistenceAdapter;
   let secrets: SecretStore;
+  let webhookStore: WebhookStore | undefined;
   if (config.mongodbUri) {
     const { MongoPersistence } = await import("./adapters/mongodb/persistence.js");
     let mongo: InstanceType<typeof MongoPersistence>;
@@ -62,6 +68,12 @@ async function main(): Promise<void> {
       operationTimeoutMs: config.mongodbTimeoutMs,
       ...(config.secretsKey ? { key: config.secretsKey } : {}),
     });
+    const { MongoWebhooks } = await import("./adapters/mongodb/webhooks.js");
+    const mongoWebhooks = new MongoWebhooks(mongo.database, {
+      operationTimeoutMs: config.mongodbTimeoutMs,
+    });
+    await mongoWebhooks.ensureIndexes();
+    webhookStore = mongoWebhooks;
     if (config.secretsKey) logger.info("secrets: stored encrypted (SECRETS_KEY)");
     else logger.warn("secrets: stored as given; set SECRETS_KEY to store them encrypted");
   } else {
@@ -106,6 +118,7 @@ async function main(): Promise<void> {
   const runtime = await createAgentRuntime({
     persistence,
     secrets,
+    ...(webhookStore ? { webhookStore } : {}),
     apiKeys: config.apiKeys,
     corsOrigins: config.corsOrigins,
     logger,
@@ -118,6 +131,8 @@ async function main(): Promise<void> {
     feedPollMs: config.feedPollMs,
     ...(config.defaultModel ? { defaultModel: config.defaultModel } : {}),
     tenantMonthlyBudgetMicroUsd: config.tenantMonthlyBudgetMicroUsd,
+    metrics: config.metrics,
+    metricsPublic: config.metricsPublic,
     demoProfileTenants: config.demoProfile
       ? config.apiKeys.size > 0
         ? [...new Set(config.apiKeys.values())]
@@ -156,6 +171,9 @@ async function main(): Promise<void> {
     await runtime.shutdown();
     await closed;
     await persistence.close?.();
+    await tracing
+      ?.shutdown()
+      .catch((err: unknown) => logger.warn("flushing traces failed", { err }));
     logger.info("stopped");
     process.exit(0);
   };

@@ -1,7 +1,7 @@
 import { setMaxListeners } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { type ConnectRouter, cors as connectCors, type Interceptor } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { AnthropicModelProvider } from "./adapters/anthropic/model.js";
 import { DemoModelProvider } from "./adapters/demo-model/model.js";
@@ -26,19 +26,22 @@ import { Workspaces } from "./app/workspace/workspaces.js";
 import { demoApprovalProfile, demoProfile } from "./demo-profiles.js";
 import { LIMITS } from "./domain/limits.js";
 import type { ModelProviderKind } from "./domain/types.js";
+import { Observability, type ObserveOptions } from "./observability.js";
 import type { ModelProvider } from "./ports/model.js";
 import type { PersistenceAdapter } from "./ports/persistence.js";
 import type { SandboxProvider } from "./ports/sandbox.js";
 import type { SecretStore } from "./ports/secrets.js";
 import { authInterceptor } from "./transport/auth.js";
 import { consoleHandler } from "./transport/console.js";
+import { applyCors } from "./transport/cors.js";
 import { errorInterceptor, requestGate } from "./transport/errors.js";
 import { HealthState, registerHealth } from "./transport/health.js";
 import { registerReflection } from "./transport/reflection.js";
 import { SERVED_FILES } from "./transport/served-files.js";
 import { registerApi } from "./transport/services.js";
+import { setupWebhooks, type WebhookOptions } from "./webhook-setup.js";
 
-export interface AgentRuntimeOptions {
+export interface AgentRuntimeOptions extends ObserveOptions, WebhookOptions {
   /** Where sessions, profiles, files and events are stored. */
   persistence: PersistenceAdapter;
   /** The tenants' named secrets. Default: in memory (lost at restart). */
@@ -142,6 +145,7 @@ export interface UseCases {
   workspaces: Workspaces;
   secrets: Secrets;
   answers: Answers;
+  webhooks: ReturnType<typeof setupWebhooks>["webhooks"];
 }
 
 /** How often the store is checked for the health service. */
@@ -152,6 +156,7 @@ export const SERVICE_NAMES = [
   "agentruntime.v1.SessionService",
   "agentruntime.v1.WorkspaceService",
   "agentruntime.v1.SecretService",
+  "agentruntime.v1.WebhookService",
   "grpc.health.v1.Health",
   "grpc.reflection.v1.ServerReflection",
   "grpc.reflection.v1alpha.ServerReflection",
@@ -161,7 +166,8 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
   const logger = options.logger ?? createLogger();
   // A call that finds the store unavailable has the health check look at once.
   let storeFailed = () => {};
-  const store = observeStore(options.persistence, () => storeFailed());
+  const observe = new Observability(options.persistence, options, logger);
+  const store = observeStore(observe.store, () => storeFailed());
   const secrets = options.secrets ?? new MemorySecrets();
   const apiKeys =
     options.apiKeys instanceof Map
@@ -173,7 +179,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
   setMaxListeners(0, closing.signal);
   let stopping: Promise<void> | undefined;
 
-  const providers = options.sandboxProviders ?? [];
+  const providers = (options.sandboxProviders ?? []).map((p) => observe.sandboxProvider(p));
   const feeds = new Feeds(store, logger);
   const sessionManager = new SessionManager({
     store,
@@ -196,6 +202,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
   const tails = new FeedTails(store, logger, pollMs);
   feeds.onOpen = (sessionId) => tails.wakeAll(sessionId);
   const commands = new SessionCommands(sessionManager, store, logger, pollMs);
+  observe.watch(sessionManager, feeds);
   // A profile's budget may have been raised: its sessions waiting for one check it again.
   const profiles = new Profiles(store, (profileId) => {
     for (const s of sessionManager.getLoadedSessions())
@@ -203,6 +210,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
   });
   const sessions = new Sessions(store, profiles, sessionManager, commands);
   const answers = new Answers({ sessions, manager: sessionManager, store, logger, commands });
+  const hooks = setupWebhooks(options, store, observe, logger);
   const useCases: UseCases = {
     answers,
     profiles,
@@ -211,15 +219,15 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     streams: new EventStreams(sessions, feeds, tails, store),
     workspaces: new Workspaces(store, sessions, sessionManager, commands),
     secrets: new Secrets(secrets),
+    webhooks: hooks.webhooks,
   };
   new TurnRunner({
     onParked: (sessionId, calls) => answers.arm(sessionId, calls),
     manager: sessionManager,
     store,
-    models: options.models ?? {
-      anthropic: new AnthropicModelProvider(),
-      demo: new DemoModelProvider(),
-    },
+    models: observe.models(
+      options.models ?? { anthropic: new AnthropicModelProvider(), demo: new DemoModelProvider() },
+    ),
     logger,
     ...(options.defaultModel ? { defaultModel: options.defaultModel } : {}),
     mcp: new McpConnections(secrets, logger),
@@ -284,6 +292,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
   };
 
   const interceptors = [
+    observe.interceptor,
     errorInterceptor(logger),
     authInterceptor(apiKeys),
     ...(options.interceptors ?? []),
@@ -315,28 +324,9 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
     },
   });
 
-  const allowHeaders = [...connectCors.allowedHeaders, "Authorization"].join(", ");
-  const exposeHeaders = connectCors.exposedHeaders.join(", ");
   const handler: NodeHandler = (req, res) => {
-    const origin = req.headers.origin;
-    if (typeof origin === "string") {
-      const allowed = corsOrigins.includes("*") || corsOrigins.includes(origin);
-      if (allowed) {
-        res.setHeader("Access-Control-Allow-Origin", corsOrigins.includes("*") ? "*" : origin);
-        res.setHeader("Vary", "Origin");
-        res.setHeader("Access-Control-Expose-Headers", exposeHeaders);
-      }
-      if (req.method === "OPTIONS" && req.headers["access-control-request-method"]) {
-        if (allowed) {
-          res.setHeader("Access-Control-Allow-Methods", connectCors.allowedMethods.join(", "));
-          res.setHeader("Access-Control-Allow-Headers", allowHeaders);
-          res.setHeader("Access-Control-Max-Age", "7200");
-        }
-        res.writeHead(allowed ? 204 : 403);
-        res.end();
-        return;
-      }
-    }
+    if (applyCors(req, res, corsOrigins)) return;
+    if (observe.serveMetrics(req, res, apiKeys)) return;
     connectHandler(req as never, res as never);
   };
 
@@ -362,6 +352,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
       });
       // Other replicas' commands and feeds' new events: polled, or told by the store.
       commands.start((sessionId) => tails.wakeAll(sessionId));
+      hooks.deliveries.start();
       // Waiting calls' timeouts, from the records (a store that fails: the next start arms them).
       answers
         .start()
@@ -376,6 +367,7 @@ export async function createAgentRuntime(options: AgentRuntimeOptions): Promise<
         clearInterval(storeTimer);
         recovery.stop();
         answers.stop();
+        hooks.deliveries.stop();
         commands.stop();
         tails.stop();
         // Running turns end as interrupted and every feed ends after its last event, so open

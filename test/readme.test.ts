@@ -150,6 +150,12 @@ describe("README: Limits", () => {
       L.maxToolUseIdLength,
     ],
     "Answers taken while the decision log cannot be written": [L.maxUnloggedToolDecisions],
+    Webhooks: [
+      L.maxWebhooksPerTenant,
+      L.maxWebhookUrlLength,
+      L.minWebhookSecretBytes,
+      L.maxWebhookSecretBytes,
+    ],
   };
   /** LIMITS entries a user never meets, so the README leaves them out. None today. */
   const internal: string[] = [];

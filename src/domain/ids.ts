@@ -12,7 +12,7 @@ const RANDOM_CHARS = 16;
 /** 32^10: the first millisecond that does not fit in 10 characters (year 10889). */
 const TIME_LIMIT = 32 ** TIME_CHARS;
 
-export type IdPrefix = "prf" | "ses" | "trn" | "blk" | "sub" | "sbx" | "cmd";
+export type IdPrefix = "prf" | "ses" | "trn" | "blk" | "sub" | "sbx" | "cmd" | "whk" | "whd";
 
 let lastTime = -1;
 /** The random part of the last id, as digits 0..31, most significant first. */

@@ -87,6 +87,13 @@ export const LIMITS = {
    * are refused as STORE_UNAVAILABLE until the log can be written.
    */
   maxUnloggedToolDecisions: 20,
+  /** Webhook endpoints per tenant. */
+  maxWebhooksPerTenant: 20,
+  /** A webhook endpoint's URL, in characters. */
+  maxWebhookUrlLength: 2_048,
+  /** A webhook secret's random bytes (`whsec_` + base64): at least, at most. */
+  minWebhookSecretBytes: 24,
+  maxWebhookSecretBytes: 64,
   defaultPageSize: 50,
   maxPageSize: 500,
   defaultBlockPageSize: 100,
@@ -118,6 +125,22 @@ export const KNOWN_TOOLS = [
 
 /** The instructions file when a profile names none. */
 export const DEFAULT_INSTRUCTIONS_FILE = "CLAUDE.md";
+
+/** How webhooks are delivered (src/app/webhooks/). */
+export const WEBHOOK_LIMITS = {
+  /** One attempt: past it the attempt counts as failed. */
+  attemptTimeoutMs: 10_000,
+  /** A delivery is retried for this long after it was created, then marked FAILED. */
+  retryWindowMs: 24 * 3600 * 1000,
+  /** Waits between attempts (the last one repeats until the window ends). */
+  retryDelaysMs: [5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000],
+  /** Attempts in flight at once, over every endpoint. */
+  maxConcurrentAttempts: 8,
+  /** The endpoint's answer kept for the delivery's last_error, in characters. */
+  maxErrorChars: 500,
+  /** How often the store is asked for deliveries due (others are sent at once). */
+  pollIntervalMs: 5_000,
+} as const;
 
 /** How the runtime uses a profile's MCP servers (src/app/mcp/). */
 export const MCP_LIMITS = {

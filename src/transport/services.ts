@@ -4,6 +4,7 @@ import { AgentProfileService } from "#gen/profile_service_pb.js";
 import { SecretService } from "#gen/secret_service_pb.js";
 import { SessionSchema } from "#gen/session_pb.js";
 import { SessionService } from "#gen/session_service_pb.js";
+import { WebhookService } from "#gen/webhook_service_pb.js";
 import { WorkspaceService } from "#gen/workspace_service_pb.js";
 import type { EventStreams } from "../app/feed/event-streams.js";
 import { PROFILE_FIELDS, type Profiles } from "../app/profiles/profiles.js";
@@ -11,6 +12,7 @@ import type { Secrets } from "../app/secrets/secrets.js";
 import { checkProfileId, SESSION_FIELDS, type Sessions } from "../app/sessions/sessions.js";
 import type { Answers } from "../app/turns/answers.js";
 import type { Messages } from "../app/turns/messages.js";
+import type { Webhooks } from "../app/webhooks/webhooks.js";
 import type { Workspaces } from "../app/workspace/workspaces.js";
 import { invalidField } from "../domain/errors.js";
 import type { SessionEvent } from "../domain/types.js";
@@ -27,6 +29,7 @@ import {
 } from "./mapping.js";
 import { secretService } from "./secret-service.js";
 import { budgetFromProto, decisionToProto, sendPolicyFromProto } from "./waiting-mapping.js";
+import { webhookService } from "./webhook-service.js";
 
 /** The use cases the API serves. */
 export interface ApiDeps {
@@ -37,6 +40,7 @@ export interface ApiDeps {
   workspaces: Workspaces;
   secrets: Secrets;
   answers: Answers;
+  webhooks?: Webhooks;
   /** Fires at shutdown: open streams end cleanly. */
   closing?: AbortSignal;
 }
@@ -243,4 +247,5 @@ export function registerApi(router: ConnectRouter, deps: ApiDeps): void {
   router.service(SessionService, sessionService(deps));
   router.service(WorkspaceService, workspaceService(deps));
   router.service(SecretService, secretService(deps.secrets));
+  if (deps.webhooks) router.service(WebhookService, webhookService(deps.webhooks));
 }

@@ -7,6 +7,7 @@ import {
 import { AgentProfileService } from "#gen/profile_service_pb.js";
 import { SecretService } from "#gen/secret_service_pb.js";
 import { SessionService } from "#gen/session_service_pb.js";
+import { WebhookService } from "#gen/webhook_service_pb.js";
 import { WorkspaceService } from "#gen/workspace_service_pb.js";
 import { MemoryPersistence } from "../../src/adapters/memory/persistence.js";
 import { silentLogger } from "../../src/app/shared/logger.js";
@@ -22,6 +23,7 @@ export interface Clients {
   sessions: Client<typeof SessionService>;
   workspace: Client<typeof WorkspaceService>;
   secrets: Client<typeof SecretService>;
+  webhooks: Client<typeof WebhookService>;
 }
 
 /** A runtime with in-process clients (no sockets), one client set per API key. */
@@ -49,6 +51,7 @@ export async function inProcessRuntime(
       sessions: createClient(SessionService, transport),
       workspace: createClient(WorkspaceService, transport),
       secrets: createClient(SecretService, transport),
+      webhooks: createClient(WebhookService, transport),
     };
   };
   return { runtime, clients };

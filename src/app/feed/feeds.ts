@@ -19,6 +19,11 @@ export class Feeds {
     private readonly logger: Logger,
   ) {}
 
+  /** How many feeds are open (for metrics). */
+  get openCount(): number {
+    return this.open.size;
+  }
+
   /**
    * Opens the feed of a session this replica now runs, after the last stored event, claimed
    * for `writer.fence`. A feed still open here from an earlier load (its events not all stored

@@ -4,6 +4,7 @@
 
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { MCP_LIMITS } from "../../domain/limits.js";
+import { inSpan } from "../observe/tracing.js";
 import { HeadTailBuffer } from "../tools/bash.js";
 import type { Tool, ToolResult } from "../tools/types.js";
 
@@ -94,10 +95,13 @@ export function mcpTool(
           ? (input as Record<string, unknown>)
           : {};
       try {
-        const result = await c.callTool({ name: tool.name, arguments: args }, undefined, {
-          signal: context.signal,
-          timeout: MCP_LIMITS.toolCallTimeoutMs,
-        });
+        const span = { "mcp.server": server, "mcp.tool": tool.name };
+        const result = await inSpan(`mcp tools/call ${tool.name}`, span, () =>
+          c.callTool({ name: tool.name, arguments: args }, undefined, {
+            signal: context.signal,
+            timeout: MCP_LIMITS.toolCallTimeoutMs,
+          }),
+        );
         return resultText(result as Record<string, unknown>);
       } catch (err) {
         if (context.signal.aborted) throw context.signal.reason;

@@ -13,6 +13,7 @@ import type { PersistenceAdapter } from "../../ports/persistence.js";
 import { type Sandbox, SandboxFileError, type SandboxProvider } from "../../ports/sandbox.js";
 import type { SecretStore } from "../../ports/secrets.js";
 import type { EmitContext } from "../feed/event-feed.js";
+import { inSpan } from "../observe/tracing.js";
 import type { KeyedLock } from "../shared/keyed-lock.js";
 import { writeSkills } from "./skills.js";
 import { sandboxDependencies, secretEnvironment } from "./start-inputs.js";
@@ -203,12 +204,10 @@ export class SessionSandbox {
   async syncLocked(context: EmitContext = {}): Promise<FileChange[]> {
     const sandbox = this.sandbox;
     if (!sandbox) return [];
-    const { changes, skipped } = await syncWorkspace(
-      this.d.sessionId,
-      sandbox,
-      this.d.store,
-      this.saved,
-      () => this.d.filesPending(true),
+    const { changes, skipped } = await inSpan("workspace sync", {}, () =>
+      syncWorkspace(this.d.sessionId, sandbox, this.d.store, this.saved, () =>
+        this.d.filesPending(true),
+      ),
     );
     for (const change of changes) this.d.emit(change, context);
     if (changes.length > 0) {

@@ -1,6 +1,7 @@
 // Structured logs: one JSON object per line on stdout.
 
 import type { Logger } from "../../ports/logger.js";
+import { activeTraceIds } from "../observe/tracing.js";
 
 export type { Logger };
 
@@ -19,7 +20,9 @@ export function createLogger(
       for (const [k, v] of Object.entries(fields)) {
         extra[k] = v instanceof Error ? { name: v.name, message: v.message, stack: v.stack } : v;
       }
-      write(JSON.stringify({ time: new Date().toISOString(), level: at, msg, ...extra }));
+      // Inside a span (tracing on), the line carries its trace and span ids.
+      const ids = activeTraceIds();
+      write(JSON.stringify({ time: new Date().toISOString(), level: at, msg, ...ids, ...extra }));
     };
   return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
 }

@@ -1,4 +1,5 @@
 import type { Turn, TurnOutcome } from "../../domain/types.js";
+import { annotate } from "../observe/tracing.js";
 import type { LoadedSession } from "../sessions/loaded-session.js";
 
 /**
@@ -15,6 +16,12 @@ export async function completeTurn(
   const endTime = new Date();
   const done: Turn = { ...turn, outcome: end.outcome, endTime };
   delete done.startSequence;
+  annotate({
+    "agentruntime.turn.outcome": end.outcome,
+    "gen_ai.usage.input_tokens": turn.usage.inputTokens,
+    "gen_ai.usage.output_tokens": turn.usage.outputTokens,
+    "agentruntime.turn.cost_usd": turn.usage.costMicroUsd / 1_000_000,
+  });
   session.emit({ type: "turn_completed", turn: done, reason: end.reason }, ctx);
   await session.feed.flush(end.storeTimeoutMs);
   await releaseTurn(session, turn.id, endTime);

@@ -4,6 +4,7 @@ import { LIMITS } from "../../domain/limits.js";
 import { profileExtras } from "../../domain/profile-extras.js";
 import type { Attachment, Block, QueuedMessage, SendPolicy } from "../../domain/types.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
+import { rememberTurnOrigin } from "../observe/turn-trace.js";
 import type { SessionCommands } from "../sessions/commands.js";
 import { type LoadedSession, waitingMessages } from "../sessions/loaded-session.js";
 import type { SessionManager } from "../sessions/session-manager.js";
@@ -95,6 +96,7 @@ export class Messages {
     }
     const now = new Date();
     const message: QueuedMessage = { turnId: newId("trn"), text, attachments, enqueueTime: now };
+    rememberTurnOrigin(message.turnId);
     // With no turn running or waiting, STEER and INTERRUPT are QUEUE. A turn waiting for
     // answers counts: a steered message goes in when it goes on; an interrupt cancels it.
     const activeTurnId =

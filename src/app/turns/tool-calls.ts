@@ -3,6 +3,7 @@
 
 import type { Block } from "../../domain/types.js";
 import type { ModelContentBlock } from "../../ports/model.js";
+import { annotate, inSpan } from "../observe/tracing.js";
 import { HeadTailBuffer } from "../tools/bash.js";
 import type { Tool, ToolContext } from "../tools/types.js";
 import type { BlockWriter } from "./blocks.js";
@@ -70,15 +71,18 @@ export async function runToolCall(
     isError = true;
   } else {
     try {
-      const r = await tool.run(call.input, {
-        sandbox: d.sandbox,
-        signal: d.signal,
-        toolUseId: call.id,
-        onOutput: (chunk) => {
-          soFar.push(chunk);
-          blocks.delta(resultBlock, { kind: "output", value: chunk });
-        },
-      });
+      const r = await inSpan(`execute_tool ${call.name}`, toolSpan(call), () =>
+        tool.run(call.input, {
+          sandbox: d.sandbox,
+          signal: d.signal,
+          toolUseId: call.id,
+          onOutput: (chunk) => {
+            soFar.push(chunk);
+            blocks.delta(resultBlock, { kind: "output", value: chunk });
+          },
+        }),
+      );
+      annotateResult(r.isError);
       output = r.output;
       isError = r.isError;
     } catch (err) {
@@ -111,4 +115,18 @@ export async function runToolCall(
     blocks.complete(useBlock);
   }
   return { type: "tool_result", tool_use_id: call.id, content: output, is_error: isError };
+}
+
+/** A tool call's span attributes (OpenTelemetry GenAI conventions). */
+function toolSpan(call: ModelToolCall) {
+  return {
+    "gen_ai.operation.name": "execute_tool",
+    "gen_ai.tool.name": call.name,
+    "gen_ai.tool.call.id": call.id,
+  };
+}
+
+/** Marks the active tool span with the result's kind. */
+function annotateResult(isError: boolean): void {
+  annotate({ "agentruntime.tool.is_error": isError });
 }

@@ -17,6 +17,7 @@ import type { Logger } from "../../ports/logger.js";
 import { ModelError, type ModelProvider } from "../../ports/model.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
 import type { McpConnections } from "../mcp/connections.js";
+import { traceTurn } from "../observe/turn-trace.js";
 import { settlePendingFileEvents } from "../recovery/file-recovery.js";
 import { settleClaimedTurn } from "../recovery/turn-recovery.js";
 import type { LoadedSession } from "../sessions/loaded-session.js";
@@ -86,7 +87,7 @@ export class TurnRunner implements TurnEngine {
         if ((session.record.pendingToolCalls?.length ?? 0) > 0) break;
         if (parked.cancelled) {
           await endCancelledTurn(session, claim, parked, this.o.store, this.o.manager.transcripts);
-        } else await this.resume(session, claim, parked);
+        } else await traceTurn(session, claim.id, true, () => this.resume(session, claim, parked));
         continue;
       }
       if (claim) {
@@ -108,7 +109,7 @@ export class TurnRunner implements TurnEngine {
       )
         break;
       if (!next) break;
-      await this.run(session, next);
+      await traceTurn(session, next.turnId, false, () => this.run(session, next));
     }
   }
 
