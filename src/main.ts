@@ -45,17 +45,27 @@ async function main(): Promise<void> {
   let webhookStore: WebhookStore | undefined;
   if (config.mongodbUri) {
     const { MongoPersistence } = await import("./adapters/mongodb/persistence.js");
+    const { MongoWebhooks } = await import("./adapters/mongodb/webhooks.js");
     let mongo: InstanceType<typeof MongoPersistence>;
-    // A store that is not up yet is waited for, with backoff: starting is no crash loop.
+    let mongoWebhooks: InstanceType<typeof MongoWebhooks>;
+    // A store that is not up yet (or busy: replicas starting together build the same indexes)
+    // is waited for, with backoff: starting is no crash loop.
     for (let delay = 1_000; ; delay = Math.min(delay * 2, 30_000)) {
+      let connected: InstanceType<typeof MongoPersistence> | undefined;
       try {
-        mongo = await MongoPersistence.connect(config.mongodbUri, config.mongodbDb, {
+        connected = await MongoPersistence.connect(config.mongodbUri, config.mongodbDb, {
           operationTimeoutMs: config.mongodbTimeoutMs,
           maxPoolSize: config.mongodbMaxPoolSize,
           onRetry: (e) => logger.debug("store call retried", { ...e }),
         });
+        mongoWebhooks = new MongoWebhooks(connected.database, {
+          operationTimeoutMs: config.mongodbTimeoutMs,
+        });
+        await mongoWebhooks.ensureIndexes();
+        mongo = connected;
         break;
       } catch (err) {
+        await connected?.close().catch(() => undefined);
         logger.error("cannot reach MongoDB; trying again", { retryInMs: delay, err });
         await new Promise((r) => setTimeout(r, delay));
       }
@@ -68,11 +78,6 @@ async function main(): Promise<void> {
       operationTimeoutMs: config.mongodbTimeoutMs,
       ...(config.secretsKey ? { key: config.secretsKey } : {}),
     });
-    const { MongoWebhooks } = await import("./adapters/mongodb/webhooks.js");
-    const mongoWebhooks = new MongoWebhooks(mongo.database, {
-      operationTimeoutMs: config.mongodbTimeoutMs,
-    });
-    await mongoWebhooks.ensureIndexes();
     webhookStore = mongoWebhooks;
     if (config.secretsKey) logger.info("secrets: stored encrypted (SECRETS_KEY)");
     else logger.warn("secrets: stored as given; set SECRETS_KEY to store them encrypted");

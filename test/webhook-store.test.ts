@@ -147,5 +147,6 @@ storeSuite("MemoryWebhooks", async () => new MemoryWebhooks());
 storeSuite("MongoWebhooks", async () => {
   const store = new MongoWebhooks(freshDb());
   await store.ensureIndexes();
+  await store.ensureIndexes(); // as every start after the first does
   return store;
 });

@@ -64,9 +64,13 @@ export class MongoWebhooks implements WebhookStore {
       this.settings,
       "ensureIndexes",
       async () => {
+        // One index per command: FerretDB v1.24 drops the connection when one createIndexes
+        // command names several indexes that exist (every start after the first).
         await this.hooks.createIndexes([{ key: { tenantId: 1, createTime: 1 }, name: "tenant" }]);
         await this.deliveries.createIndexes([
           { key: { webhookId: 1, createTime: -1, _id: -1 }, name: "webhook_newest" },
+        ]);
+        await this.deliveries.createIndexes([
           { key: { status: 1, nextAttemptTime: 1 }, name: "due" },
         ]);
       },
