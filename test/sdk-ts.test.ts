@@ -8,6 +8,7 @@ import {
   AgentRuntimeError,
   createNodeClient,
   type SessionEvent,
+  SessionState,
   ToolStatus,
   TurnOutcome,
 } from "../sdk/ts/src/node.js";
@@ -35,6 +36,15 @@ afterAll(async () => {
 const newSession = async (profileId = demoProfileId) =>
   (await client.createSession({ agentProfileId: profileId })).id;
 
+/** The session once it is idle (its turn's last event, the status change, is stored). */
+async function idle(sessionId: string) {
+  for (;;) {
+    const session = await client.getSession(sessionId);
+    if (session.state === SessionState.IDLE) return session;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const sequencesOf = (events: SessionEvent[]) => events.map((e) => Number(e.sequence));
 const from = (first: number, count: number) => Array.from({ length: count }, (_, i) => first + i);
 
@@ -42,7 +52,8 @@ describe("runTurn", () => {
   it("yields the turn's events from send to turn_completed and folds them", async () => {
     const sessionId = await newSession();
     await client.runTurn(sessionId, "first").done();
-    const before = Number((await client.getSession(sessionId)).lastSequence);
+    // The session going idle is the first turn's last event (after its turn_completed).
+    const before = Number((await idle(sessionId)).lastSequence);
 
     const turn = client.runTurn(sessionId, "hello");
     const events: SessionEvent[] = [];
@@ -149,7 +160,7 @@ describe("watch", () => {
     })().catch((err: unknown) => err);
     const second = client.runTurn(sessionId, "two");
     await second.done();
-    const last = Number((await client.getSession(sessionId)).lastSequence);
+    const last = Number((await idle(sessionId)).lastSequence);
     while ((seen.at(-1) ?? 0) < last) await new Promise((r) => setTimeout(r, 20));
     controller.abort();
     expect(await watching).toMatchObject({ code: "CANCELED" });

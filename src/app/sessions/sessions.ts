@@ -158,7 +158,13 @@ export class Sessions {
 
   async get(tenantId: string, id: string): Promise<SessionView> {
     const record = await this.load(tenantId, id);
-    return this.view(record);
+    // The record's lastSequence is restated at its own writes; the feed is exact: here, the
+    // last sequence given out (a reader after it misses nothing); elsewhere, its head.
+    const local = this.manager.getSession(id)?.feed.sequence;
+    const head = local ?? (await this.store.feedHeads([id])).get(id) ?? 0;
+    const view = this.view(record);
+    const lastSequence = Math.max(view.record.lastSequence, head);
+    return { ...view, record: { ...view.record, lastSequence } };
   }
 
   private view(record: SessionRecord): SessionView {
