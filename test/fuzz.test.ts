@@ -24,6 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentProfileService } from "#gen/profile_service_pb.js";
 import { SecretService } from "#gen/secret_service_pb.js";
 import { SessionService } from "#gen/session_service_pb.js";
+import { WebhookService } from "#gen/webhook_service_pb.js";
 import { WorkspaceService } from "#gen/workspace_service_pb.js";
 import { Health } from "#grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "#grpc/reflection/v1/reflection_pb.js";
@@ -51,6 +52,7 @@ const SERVICES: DescService[] = [
   ReflectionV1alpha,
   // Last: the seeded cases of the services above stay as they were.
   SecretService,
+  WebhookService,
 ];
 const METHODS: DescMethod[] = SERVICES.flatMap((s) => s.methods);
 

@@ -76,7 +76,9 @@ async function session(on: string, tools: string[] = ["Bash"]): Promise<string> 
 async function leaseOf(sessionId: string) {
   const doc = await db
     .db(mongo.dbName)
-    .collection<{ _id: string; lease?: { owner: string; token: number } }>("ar_sessions")
+    .collection<{ _id: string; lease?: { owner: string; token: number; expiresAt: Date } }>(
+      "ar_sessions",
+    )
     .findOne({ _id: sessionId });
   return doc?.lease;
 }
@@ -178,6 +180,25 @@ describe("several replicas on one store", () => {
     expect(all.map((e) => e.sequence)).toEqual(oneToN(all.length));
     await start("r1"); // back for the next test
   }, 120_000);
+
+  it("hands its leases back at a graceful stop: another replica runs the session at once", async () => {
+    const sessionId = await session("r1", []);
+    fake.enqueue(textResponse("on r1"));
+    await clients("r1").sessions.sendMessage({ sessionId, text: "one" });
+    await readEvents(clients("r1"), sessionId, turnsCompleted(1));
+    expect((await leaseOf(sessionId))?.owner).toBe("r1");
+    expect(await replicas.get("r1")!.stop()).toBe(0);
+    const released = await leaseOf(sessionId);
+    expect(released?.owner).toBe("r1");
+    expect(new Date(released!.expiresAt).getTime()).toBeLessThanOrEqual(Date.now());
+    // Taken by the replica that gets the next call, without waiting for an expiry.
+    fake.enqueue(textResponse("on r2"));
+    await clients("r2").sessions.sendMessage({ sessionId, text: "two" });
+    expect((await leaseOf(sessionId))?.owner).toBe("r2");
+    const events = await readEvents(clients("r3"), sessionId, turnsCompleted(2));
+    expect(sequences(events)).toEqual(oneToN(events.length));
+    await start("r1"); // back for the next test
+  }, 60_000);
 
   it("refuses the late writes of an owner paused past its lease", async () => {
     const sessionId = await session("r1", []);
