@@ -439,7 +439,11 @@ describe("MongoPersistence queries", () => {
     const taken = await store.acquireLease(s.id, "r1", new Date(now), new Date(now + 1000));
     if (!("lease" in taken)) throw new Error("no lease");
     await store.acquireLease(s.id, "r2", new Date(now), new Date(now + 1000)); // held
-    await store.renewLease(s.id, taken.lease, new Date(now + 2000));
+    await store.renewLeases([{ sessionId: s.id, lease: taken.lease }], new Date(now + 2000));
+    await store.renewLeases(
+      [{ sessionId: s.id, lease: { ...taken.lease, owner: "r9" } }], // lost: read back
+      new Date(now + 2000),
+    );
     await store.updateSessionRecord(s.id, { name: "fenced" }, taken.lease.token);
     await store.claimFeed(s.id, taken.lease.token);
     await store.appendEvents(s.id, [makeEvent(s.id, 4)], taken.lease.token);

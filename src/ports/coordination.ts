@@ -32,8 +32,12 @@ export interface CoordinationStore {
    * replicas taking the same token, one wins.
    */
   acquireLease(sessionId: string, owner: string, now: Date, expiresAt: Date): Promise<LeaseResult>;
-  /** Extends a lease the holder still has; false when it lost it (taken over, or released). */
-  renewLease(sessionId: string, lease: Lease, expiresAt: Date): Promise<boolean>;
+  /**
+   * Extends leases one replica holds (all of one owner) until `expiresAt`, in few writes; returns
+   * the sessions whose lease it no longer has: another owner holds it, or it was given back.
+   * (One owner's older token is not told apart: fencing refuses its writes.)
+   */
+  renewLeases(leases: { sessionId: string; lease: Lease }[], expiresAt: Date): Promise<string[]>;
   /** Gives the lease back (it expires now) if still held; the token is kept. */
   releaseLease(sessionId: string, lease: Lease): Promise<void>;
   /**

@@ -41,19 +41,32 @@ export function coordinationSuite(store: () => PersistenceAdapter): void {
       // The same replica again (a restart): a new token at once.
       const a2 = await lease(store(), s.id, "a", 1_000);
       expect(a2.token).toBe(2);
-      expect(await store().renewLease(s.id, a, at(20_000))).toBe(false);
-      expect(await store().renewLease(s.id, a2, at(20_000))).toBe(true);
+      // Renewed together with another session's lease of the same replica.
+      const t = makeSession("tenant-c");
+      await store().createSessionRecord(t);
+      const ta = await lease(store(), t.id, "a");
+      const renew = (...leases: [string, Lease][]) =>
+        store().renewLeases(
+          leases.map(([sessionId, l]) => ({ sessionId, lease: l })),
+          at(20_000),
+        );
+      expect(await renew([s.id, a2], [t.id, ta])).toEqual([]);
+      expect((await store().loadSession(t.id))?.lease).toEqual({ ...ta, expiresAt: at(20_000) });
       expect((await store().loadSession(s.id))?.lease).toEqual({ ...a2, expiresAt: at(20_000) });
       // Expired: another replica takes it.
       const b = await lease(store(), s.id, "b", 20_001);
       expect(b).toMatchObject({ owner: "b", token: 3 });
-      expect(await store().renewLease(s.id, a2, at(30_000))).toBe(false);
+      expect(await renew([s.id, a2], [t.id, ta])).toEqual([s.id]);
       // Given back: free at once; the token is kept.
       await store().releaseLease(s.id, a2); // not the holder: nothing changes
       expect(await store().acquireLease(s.id, "c", at(20_002), at(30_000))).toEqual({
         heldBy: b,
       });
       await store().releaseLease(s.id, b);
+      // A lease given back is not renewed (a renewal that raced the release).
+      expect(await store().renewLeases([{ sessionId: s.id, lease: b }], at(40_000))).toEqual([
+        s.id,
+      ]);
       expect(await lease(store(), s.id, "c", 20_003)).toMatchObject({ owner: "c", token: 4 });
     });
 

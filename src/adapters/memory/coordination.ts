@@ -57,11 +57,18 @@ export class MemoryCoordination implements CoordinationStore {
     return { lease: structuredClone(lease) };
   }
 
-  async renewLease(sessionId: string, lease: Lease, expiresAt: Date): Promise<boolean> {
-    const held = this.sessions.get(sessionId)?.lease;
-    if (!held || held.token !== lease.token || held.owner !== lease.owner) return false;
-    held.expiresAt = new Date(expiresAt);
-    return true;
+  async renewLeases(
+    leases: { sessionId: string; lease: Lease }[],
+    expiresAt: Date,
+  ): Promise<string[]> {
+    const lost: string[] = [];
+    for (const { sessionId, lease } of leases) {
+      const held = this.sessions.get(sessionId)?.lease;
+      if (!held || held.owner !== lease.owner || held.expiresAt.getTime() <= 0)
+        lost.push(sessionId);
+      else held.expiresAt = new Date(expiresAt);
+    }
+    return lost;
   }
 
   async releaseLease(sessionId: string, lease: Lease): Promise<void> {

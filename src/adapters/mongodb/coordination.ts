@@ -7,6 +7,8 @@ import type { Collections, Run } from "./collections.js";
 import type { CommandDoc, EventDoc, SessionDoc } from "./documents.js";
 import { isDuplicateKey } from "./writes.js";
 
+/** Leases renewed in one write. */
+const RENEW_BATCH = 500;
 /** Events claimed in one write of a feed's head: its document stays well under 16 MB. */
 const CLAIM_BYTES = 4 * 1024 * 1024;
 
@@ -58,19 +60,40 @@ export class MongoCoordination {
         if (!now2) return { missing: true } as const;
         if (now2.lease?.token !== token) return { heldBy: now2.lease ?? lease };
       }
-      await this.c.claims.deleteMany({ sessionId, token: { $lt: token } });
       return { lease };
     });
   }
 
-  async renewLease(sessionId: string, lease: Lease, expiresAt: Date): Promise<boolean> {
-    const { matchedCount } = await this.run("renewLease", () =>
-      this.c.sessions.updateOne(
-        { _id: sessionId, "lease.token": lease.token, "lease.owner": lease.owner },
-        { $set: { "lease.expiresAt": expiresAt } },
-      ),
-    );
-    return matchedCount === 1;
+  /**
+   * One update per 500 sessions of the owner's; only when it matched fewer than it asked for,
+   * a read finds which leases are gone (another owner, or given back).
+   */
+  async renewLeases(
+    leases: { sessionId: string; lease: Lease }[],
+    expiresAt: Date,
+  ): Promise<string[]> {
+    const lost: string[] = [];
+    for (let i = 0; i < leases.length; i += RENEW_BATCH) {
+      const part = leases.slice(i, i + RENEW_BATCH);
+      const owner = part[0]!.lease.owner;
+      const ids = part.map((l) => l.sessionId);
+      const { matchedCount } = await this.run("renewLeases", () =>
+        this.c.sessions.updateMany(
+          { _id: { $in: ids }, "lease.owner": owner, "lease.expiresAt": { $gt: new Date(0) } },
+          { $set: { "lease.expiresAt": expiresAt } },
+        ),
+      );
+      if (matchedCount === part.length) continue;
+      const docs = await this.run("renewLeases", () =>
+        this.c.sessions.find({ _id: { $in: ids } }, { projection: { lease: 1 } }).toArray(),
+      );
+      const held = new Map(docs.map((d) => [d._id, d.lease]));
+      for (const { sessionId, lease } of part) {
+        const now = held.get(sessionId);
+        if (now?.owner !== lease.owner || now.expiresAt.getTime() <= 0) lost.push(sessionId);
+      }
+    }
+    return lost;
   }
 
   async releaseLease(sessionId: string, lease: Lease): Promise<void> {

@@ -291,8 +291,8 @@ export class MongoPersistence implements PersistenceAdapter {
     return this.coordination.acquireLease(sessionId, owner, now, expiresAt);
   }
 
-  renewLease(sessionId: string, lease: Lease, expiresAt: Date): Promise<boolean> {
-    return this.coordination.renewLease(sessionId, lease, expiresAt);
+  renewLeases(leases: { sessionId: string; lease: Lease }[], expiresAt: Date) {
+    return this.coordination.renewLeases(leases, expiresAt);
   }
 
   releaseLease(sessionId: string, lease: Lease): Promise<void> {

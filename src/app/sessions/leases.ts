@@ -77,23 +77,19 @@ export class Leases {
 
   private async renew(): Promise<void> {
     if (this.renewing) return;
+    const held = this.o.held();
+    if (held.length === 0) return;
     this.renewing = true;
+    const expiresAt = new Date(Date.now() + this.ttlMs);
     try {
-      await Promise.all(
-        this.o.held().map(async ({ sessionId, lease, renewed }) => {
-          const expiresAt = new Date(Date.now() + this.ttlMs);
-          let held: boolean;
-          try {
-            held = await this.o.store.renewLease(sessionId, lease, expiresAt);
-          } catch {
-            // The store does not answer. The session stays here: if another replica takes it
-            // over meanwhile, the store refuses this one's writes (fencing) and it lets go then.
-            return;
-          }
-          if (held) renewed({ ...lease, expiresAt });
-          else this.o.lost(sessionId, lease.token);
-        }),
-      );
+      const lost = new Set(await this.o.store.renewLeases(held, expiresAt));
+      for (const { sessionId, lease, renewed } of held) {
+        if (lost.has(sessionId)) this.o.lost(sessionId, lease.token);
+        else renewed({ ...lease, expiresAt });
+      }
+    } catch {
+      // The store does not answer. The sessions stay here: if another replica takes one over
+      // meanwhile, the store refuses this one's writes (fencing) and it lets go then.
     } finally {
       this.renewing = false;
     }
