@@ -1,5 +1,6 @@
 import { AppError, type ErrorCode } from "../../domain/errors.js";
 import { newId } from "../../domain/ids.js";
+import type { SessionCommand } from "../../ports/coordination.js";
 import type { Logger } from "../../ports/logger.js";
 import type { PersistenceAdapter } from "../../ports/persistence.js";
 import type { LoadedSession } from "./loaded-session.js";
@@ -150,7 +151,7 @@ export class SessionCommands {
   }
 
   private async poll(): Promise<void> {
-    let pending: Awaited<ReturnType<PersistenceAdapter["pendingCommands"]>>;
+    let pending: SessionCommand[];
     try {
       pending = await this.store.pendingCommands(this.manager.replicaId, COMMANDS_PER_POLL);
     } catch (err) {
@@ -164,12 +165,7 @@ export class SessionCommands {
     }
   }
 
-  private async execute(command: {
-    id: string;
-    sessionId: string;
-    kind: string;
-    args: string;
-  }): Promise<void> {
+  private async execute(command: SessionCommand): Promise<void> {
     const handler = this.handlers.get(command.kind);
     let outcome: string;
     try {

@@ -141,11 +141,10 @@ export class Messages {
   async cancel(tenantId: string, sessionId: string, turnId: string): Promise<boolean> {
     if (turnId !== "" && !isId("trn", turnId))
       throw invalidField("turn_id", "is not a turn id (trn_...)");
-    await this.sessions.load(tenantId, sessionId);
     await this.manager.whenRecovered(sessionId);
+    const record = await this.sessions.load(tenantId, sessionId);
     // A session that runs nowhere has nothing to cancel.
-    const record = await this.store.loadSession(sessionId);
-    const runsElsewhere = record?.lease && record.lease.expiresAt.getTime() > Date.now();
+    const runsElsewhere = record.lease && record.lease.expiresAt.getTime() > Date.now();
     if (!this.manager.getSession(sessionId) && !runsElsewhere) return false;
     return this.commands.run(sessionId, "cancel_turn", { turnId });
   }
